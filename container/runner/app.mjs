@@ -1,0 +1,87 @@
+// The built-in tenant app, served when a tenant has no app command of its
+// own: a page that names the tenant, a WebSocket echo at /echo, and a few
+// endpoints that tests and people use to see the proxy at work.
+
+import http from 'node:http';
+import { WebSocketServer } from 'ws';
+
+function escapeHtml(text) {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+}
+
+function page(tenant) {
+  const name = escapeHtml(tenant);
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${name} · napbox</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem}code{background:#f3f3f3;padding:0 .2em}</style>
+</head><body>
+<h1>Tenant <span id="tenant">${name}</span></h1>
+<p>This page is served by the <code>${name}</code> container, started by napbox when it was first needed.</p>
+</body></html>
+`;
+}
+
+export function startApp({ tenant, port, log }) {
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://app');
+    if (url.pathname === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'x-napbox-tenant': tenant });
+      res.end(req.method === 'HEAD' ? undefined : page(tenant));
+      return;
+    }
+    if (url.pathname === '/whoami') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ tenant, pid: process.pid, uid: process.getuid?.(), method: req.method, path: req.url, headers: req.headers }));
+      return;
+    }
+    if (url.pathname === '/echo-body') {
+      // Echoes the request body back: shows that a body sent while the tenant slept arrives intact.
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks);
+        res.writeHead(200, { 'content-type': req.headers['content-type'] ?? 'application/octet-stream', 'x-body-length': String(body.length) });
+        res.end(body);
+      });
+      return;
+    }
+    if (url.pathname === '/slow') {
+      const ms = Math.min(Number(url.searchParams.get('ms') ?? 1000) || 0, 300_000);
+      setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end(`slept ${ms}ms\n`);
+      }, ms);
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' });
+    res.end('not found\n');
+  });
+  server.keepAliveTimeout = 65_000;
+
+  const wss = new WebSocketServer({ noServer: true });
+  server.on('upgrade', (req, socket, head) => {
+    if (new URL(req.url ?? '/', 'http://app').pathname !== '/echo') {
+      socket.end('HTTP/1.1 404 Not Found\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+    });
+  });
+
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '0.0.0.0', () => {
+      log('app listening', { port });
+      resolve({
+        close: () =>
+          new Promise((done) => {
+            for (const client of wss.clients) client.terminate();
+            server.close(() => done());
+            server.closeAllConnections?.();
+          }),
+      });
+    });
+  });
+}

@@ -1,0 +1,61 @@
+// Set-up steps after the dependencies (see setup.sh): a reachable Docker
+// engine, the Node.js base image, the agent image. Each step is skipped in
+// well under a second when already done, and prints one line with its time.
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../src/config/config.js';
+import { DockerDriver } from '../src/runtime/docker-driver.js';
+import { LABEL_ROLE, prepareBuildContext, readCaBundle, resolveAgentImage } from '../src/images/agent-image.js';
+import { loadInstallId } from '../src/install-id.js';
+import { ensureDockerEngine } from './docker-engine.js';
+import { ensureNodeBase } from './node-base.js';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+
+async function step(name: string, run: () => Promise<string>): Promise<void> {
+  const started = Date.now();
+  const what = await run();
+  console.log(`setup: ${name}: ${what} (${((Date.now() - started) / 1000).toFixed(1)}s)`);
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const installId = loadInstallId(config.dataDir);
+  const labels = { 'napbox.install': installId };
+  const driver = new DockerDriver(config.dockerHost);
+  const containerDir = path.join(root, 'container');
+
+  await step('docker engine', () => ensureDockerEngine(driver, config.dockerHost));
+  await step('node base image', () => ensureNodeBase(driver, labels, (line) => console.log(line)));
+  await step('agent image', async () => {
+    const { tag, image } = await resolveAgentImage({ driver, containerDir, caBundle: config.caBundle });
+    if (image) return `${tag} up to date`;
+    const ca = readCaBundle(config.caBundle);
+    const context = prepareBuildContext(containerDir, ca);
+    const logFile = path.join(os.tmpdir(), 'napbox-setup-agent-build.log');
+    fs.writeFileSync(logFile, '');
+    try {
+      await driver.buildImage({
+        contextDir: context,
+        dockerfile: 'Dockerfile',
+        tag,
+        labels: { ...labels, [LABEL_ROLE]: 'agent-base' },
+        buildArgs: { NODE_BASE: 'napbox-node-base:bookworm' },
+        onLog: (line) => fs.appendFileSync(logFile, `${line}\n`),
+      });
+    } catch (err) {
+      const tail = fs.readFileSync(logFile, 'utf8').split('\n').slice(-20).join('\n');
+      throw new Error(`building ${tag} failed: ${(err as Error).message}\n${tail}`);
+    } finally {
+      fs.rmSync(context, { recursive: true, force: true });
+    }
+    return `${tag} built${ca.length > 0 ? ` with the CA bundle ${config.caBundle}` : ''}`;
+  });
+}
+
+main().catch((err: unknown) => {
+  console.error(`setup failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,92 @@
+// Configuration: read from the environment once, at start-up, into a frozen
+// typed object. Every variable here is documented in the README's table;
+// an invalid value stops start-up with a message naming the variable.
+
+import path from 'node:path';
+import { NapboxError } from '../errors.js';
+import { parseDuration } from './duration.js';
+
+export type UpstreamMode = 'auto' | 'bridge' | 'published';
+
+export interface Config {
+  readonly port: number;
+  readonly listen: string;
+  readonly dataDir: string;
+  readonly groupsDir: string;
+  readonly baseDomain: string;
+  readonly idleTimeoutMs: number;
+  readonly sweepIntervalMs: number;
+  readonly wakeTimeoutMs: number;
+  /** As Docker's own tools read it; undefined means the local socket. */
+  readonly dockerHost: string | undefined;
+  /** How napbox reaches a container: its bridge address, or a port published on the engine's host. */
+  readonly upstream: UpstreamMode;
+  /** A PEM bundle given to image builds so apt/npm work behind TLS-intercepting proxies. */
+  readonly caBundle: string | undefined;
+  readonly logLevel: string;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const HOSTNAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+function invalid(variable: string, value: string, expected: string): NapboxError {
+  return new NapboxError('config_invalid', `${variable}=${JSON.stringify(value)} is invalid: expected ${expected}`, {
+    details: { variable },
+  });
+}
+
+function readDuration(env: Env, variable: string, fallback: string, minMs: number): number {
+  const raw = env[variable] ?? fallback;
+  const ms = parseDuration(raw);
+  if (ms === undefined || ms < minMs) {
+    throw invalid(variable, raw, `a duration of at least ${minMs}ms, like 1500, 250ms, 15s, 10m or 1h`);
+  }
+  return ms;
+}
+
+function readPort(env: Env, variable: string, fallback: number): number {
+  const raw = env[variable];
+  if (raw === undefined) return fallback;
+  const port = Number(raw);
+  if (!/^\d+$/.test(raw) || port < 0 || port > 65535) throw invalid(variable, raw, 'a port number from 0 to 65535');
+  return port;
+}
+
+function readEnum<T extends string>(env: Env, variable: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[variable] ?? fallback;
+  if (!(allowed as readonly string[]).includes(raw)) throw invalid(variable, raw, `one of ${allowed.join(', ')}`);
+  return raw as T;
+}
+
+/** The CA bundle to hand to builds: NAPBOX_CA_BUNDLE, else what Node itself was told to trust. */
+function readCaBundle(env: Env): string | undefined {
+  const raw = env.NAPBOX_CA_BUNDLE ?? env.NODE_EXTRA_CA_CERTS ?? env.SSL_CERT_FILE;
+  return raw === undefined || raw === '' ? undefined : path.resolve(raw);
+}
+
+export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
+  const listen = env.NAPBOX_LISTEN ?? '127.0.0.1';
+  if (listen.length === 0) throw invalid('NAPBOX_LISTEN', listen, 'an address to bind, like 127.0.0.1 or 0.0.0.0');
+  const baseDomain = (env.NAPBOX_BASE_DOMAIN ?? 'localhost').toLowerCase();
+  if (!HOSTNAME.test(baseDomain)) throw invalid('NAPBOX_BASE_DOMAIN', baseDomain, 'a host name like localhost or apps.example.com');
+  const dockerHost = env.DOCKER_HOST === '' ? undefined : env.DOCKER_HOST;
+  if (dockerHost !== undefined && !/^(unix|tcp|ssh|npipe|http|https):\/\/./.test(dockerHost)) {
+    throw invalid('DOCKER_HOST', dockerHost, 'unix:///path, tcp://host:port or ssh://user@host');
+  }
+  return Object.freeze({
+    port: readPort(env, 'NAPBOX_PORT', 8080),
+    listen,
+    dataDir: path.resolve(cwd, env.NAPBOX_DATA_DIR ?? './data'),
+    groupsDir: path.resolve(cwd, env.NAPBOX_GROUPS_DIR ?? './groups'),
+    baseDomain,
+    idleTimeoutMs: readDuration(env, 'NAPBOX_IDLE_TIMEOUT', '10m', 1000),
+    sweepIntervalMs: readDuration(env, 'NAPBOX_SWEEP_INTERVAL', '15s', 100),
+    wakeTimeoutMs: readDuration(env, 'NAPBOX_WAKE_TIMEOUT', '60s', 100),
+    dockerHost,
+    upstream: readEnum(env, 'NAPBOX_UPSTREAM', ['auto', 'bridge', 'published'] as const, 'auto'),
+    caBundle: readCaBundle(env),
+    logLevel: readEnum(env, 'NAPBOX_LOG_LEVEL', LOG_LEVELS, 'info'),
+  });
+}

@@ -1,0 +1,35 @@
+// Opens the SQLite database in the data dir: WAL mode, foreign keys on, and
+// the numbered migrations applied in order, each in its own transaction.
+// Invariant: the database is only ever opened here, by the composition root,
+// and passed down; no module reaches for it on its own.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import type { Database } from 'better-sqlite3';
+import { MIGRATIONS, type Migration } from './migrations.js';
+
+export type Db = Database;
+
+export function openDatabase(dataDir: string, migrations: readonly Migration[] = MIGRATIONS): Db {
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const db = new BetterSqlite3(path.join(dataDir, 'napbox.db'));
+  db.pragma('journal_mode = WAL');
+  // FULL: an acknowledged write survives a crash of the machine, not only of the process.
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db, migrations);
+  return db;
+}
+
+export function migrate(db: Db, migrations: readonly Migration[]): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
+    if (migration.version <= current) continue;
+    db.transaction(() => {
+      db.exec(migration.sql);
+      db.pragma(`user_version = ${Math.trunc(migration.version)}`);
+    }).immediate();
+  }
+}

@@ -1,0 +1,70 @@
+// Typed errors. Every failure that can reach a user carries a stable `code`,
+// a message that says what to do next, and the underlying `cause`. The HTTP
+// and CLI boundaries map codes to status codes and exit output; nothing in
+// between logs and rethrows.
+
+export type ErrorCode =
+  | 'bad_request'
+  | 'unauthorized'
+  | 'not_found'
+  | 'conflict'
+  | 'payload_too_large'
+  | 'wake_failed'
+  | 'wake_timeout'
+  | 'circuit_open'
+  | 'engine_unreachable'
+  | 'engine_error'
+  | 'config_invalid'
+  | 'internal';
+
+const HTTP_STATUS: Record<ErrorCode, number> = {
+  bad_request: 400,
+  unauthorized: 401,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  wake_failed: 503,
+  wake_timeout: 503,
+  circuit_open: 503,
+  engine_unreachable: 503,
+  engine_error: 502,
+  config_invalid: 500,
+  internal: 500,
+};
+
+export interface NapboxErrorOptions {
+  cause?: unknown;
+  /** Seconds a client should wait before trying again (503, 429). */
+  retryAfterSeconds?: number;
+  /** Extra facts for the response body and logs (never secrets). */
+  details?: Record<string, unknown>;
+}
+
+export class NapboxError extends Error {
+  readonly code: ErrorCode;
+  readonly retryAfterSeconds: number | undefined;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: NapboxErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'NapboxError';
+    this.code = code;
+    this.retryAfterSeconds = options.retryAfterSeconds;
+    this.details = options.details;
+  }
+
+  get httpStatus(): number {
+    return HTTP_STATUS[this.code];
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { error: this.code, message: this.message, ...(this.details ?? {}) };
+  }
+}
+
+/** Wraps anything thrown into a NapboxError, keeping NapboxErrors as they are. */
+export function asNapboxError(err: unknown): NapboxError {
+  if (err instanceof NapboxError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new NapboxError('internal', `unexpected error: ${message}`, { cause: err });
+}

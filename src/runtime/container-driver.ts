@@ -1,0 +1,140 @@
+// The one interface napbox uses to run containers. It speaks napbox's own
+// types only: no engine SDK type crosses it, so the Docker driver, a fake for
+// unit tests and later drivers (Swarm) are interchangeable, and all of them
+// pass the same contract suite (container-driver.contract.ts).
+//
+// Invariants every driver keeps:
+// - `create` with a name that exists fails with code 'conflict' and creates
+//   nothing: the engine's name uniqueness is the last line of defence against
+//   a duplicate container, whatever the callers did.
+// - Everything a driver creates carries the labels it was given.
+// - `inspect` of a container that does not exist returns undefined.
+
+export interface MountSpec {
+  readonly type: 'bind' | 'volume';
+  /** Host path (bind) or volume name (volume). */
+  readonly source: string;
+  /** Absolute path inside the container. */
+  readonly target: string;
+  readonly readOnly: boolean;
+}
+
+export interface ResourceLimits {
+  readonly memoryBytes: number;
+  readonly nanoCpus: number;
+  readonly pids: number;
+}
+
+export interface ContainerSpec {
+  readonly name: string;
+  readonly image: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly env: Readonly<Record<string, string>>;
+  readonly cmd?: readonly string[];
+  /** user[:group] to run as; never root. */
+  readonly user: string;
+  readonly limits: ResourceLimits;
+  readonly readOnlyRootfs: boolean;
+  /** tmpfs mounts: container path -> mount options. */
+  readonly tmpfs: Readonly<Record<string, string>>;
+  readonly mounts: readonly MountSpec[];
+  /** The network to attach to; created by `ensureNetwork` beforehand. */
+  readonly network?: string;
+  /** Container TCP ports napbox must reach. */
+  readonly ports: readonly number[];
+  /** Also publish `ports` on the engine host's loopback (for engines whose bridge the host cannot reach). */
+  readonly publish: boolean;
+  readonly stopGraceSeconds: number;
+}
+
+export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+export interface Endpoint {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface ContainerInfo {
+  readonly id: string;
+  readonly name: string;
+  readonly image: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly status: ContainerStatus;
+  readonly running: boolean;
+  readonly exitCode: number | null;
+  /** Set when the engine killed it for memory. */
+  readonly oomKilled: boolean;
+  /** The container's address on its network, reachable from the host on Linux engines. */
+  readonly bridgeIp: string | null;
+  /** Container port -> host endpoint, for published ports. */
+  readonly published: Readonly<Record<number, Endpoint>>;
+}
+
+export interface ContainerSummary {
+  readonly id: string;
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly status: ContainerStatus;
+}
+
+export interface NetworkSpec {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** No route out of the network (tenants that must not reach anything). */
+  readonly internal: boolean;
+}
+
+export interface ImageInfo {
+  readonly id: string;
+  readonly tags: readonly string[];
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+export interface BuildRequest {
+  /** Folder whose files form the build context. */
+  readonly contextDir: string;
+  /** Dockerfile path relative to contextDir. */
+  readonly dockerfile: string;
+  readonly tag: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly buildArgs: Readonly<Record<string, string>>;
+  /** Receives each line of build output as it comes. */
+  readonly onLog?: (line: string) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface ContainerDriver {
+  /** Resolves when the engine answers; fails with code 'engine_unreachable' and what to do otherwise. */
+  ping(): Promise<void>;
+  create(spec: ContainerSpec): Promise<ContainerInfo>;
+  start(id: string): Promise<void>;
+  /** Graceful stop: SIGTERM, `graceSeconds`, then SIGKILL. Stopping a stopped container is not an error. */
+  stop(id: string, graceSeconds: number): Promise<void>;
+  /** Removes the container (stopping it first when `force`). Removing a missing container is not an error. */
+  remove(id: string, options?: { force?: boolean }): Promise<void>;
+  inspect(id: string): Promise<ContainerInfo | undefined>;
+  /** Containers carrying every one of these labels, running or not. */
+  findByLabels(labels: Readonly<Record<string, string>>): Promise<ContainerSummary[]>;
+  /** The last `tail` lines of the container's output (stdout and stderr, in order). */
+  logs(id: string, options: { tail: number }): Promise<string>;
+
+  ensureNetwork(spec: NetworkSpec): Promise<void>;
+  removeNetwork(name: string): Promise<void>;
+  findNetworksByLabels(labels: Readonly<Record<string, string>>): Promise<string[]>;
+
+  inspectImage(ref: string): Promise<ImageInfo | undefined>;
+  buildImage(request: BuildRequest): Promise<ImageInfo>;
+  /** Creates an image from a root filesystem tarball. */
+  importImage(tarball: NodeJS.ReadableStream, tag: string, labels: Readonly<Record<string, string>>): Promise<ImageInfo>;
+  /** Tries a registry pull; resolves false (not throwing) when no registry is reachable. */
+  pullImage(ref: string): Promise<boolean>;
+  tagImage(ref: string, tag: string): Promise<void>;
+  removeImage(ref: string): Promise<void>;
+  findImagesByLabels(labels: Readonly<Record<string, string>>): Promise<ImageInfo[]>;
+}
+
+/** How napbox reaches a container port, given how the engine is connected. */
+export function endpointFor(info: ContainerInfo, port: number, mode: 'bridge' | 'published'): Endpoint | undefined {
+  if (mode === 'bridge') return info.bridgeIp ? { host: info.bridgeIp, port } : undefined;
+  return info.published[port];
+}

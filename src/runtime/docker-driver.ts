@@ -1,0 +1,375 @@
+// ContainerDriver on a Docker engine, through dockerode. The only module
+// that imports dockerode. It maps engine errors to NapboxErrors: a missing
+// object is `undefined` or a no-op, a name clash is 'conflict', an engine that
+// does not answer is 'engine_unreachable' with what to do about it.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import Docker from 'dockerode';
+import { NapboxError } from '../errors.js';
+import type {
+  BuildRequest,
+  ContainerDriver,
+  ContainerInfo,
+  ContainerSpec,
+  ContainerStatus,
+  ContainerSummary,
+  Endpoint,
+  ImageInfo,
+  NetworkSpec,
+} from './container-driver.js';
+import { demuxLogs } from './docker-logs.js';
+
+interface EngineAddress {
+  readonly options: Docker.DockerOptions;
+  /** Where ports published on the engine's host can be reached from here. */
+  readonly publishHost: string;
+  readonly shown: string;
+}
+
+/** Reads DOCKER_HOST the way Docker's own tools do. */
+export function engineAddress(dockerHost: string | undefined): EngineAddress {
+  if (dockerHost === undefined || dockerHost.startsWith('unix://')) {
+    const socketPath = dockerHost ? dockerHost.slice('unix://'.length) : '/var/run/docker.sock';
+    return { options: { socketPath }, publishHost: '127.0.0.1', shown: socketPath };
+  }
+  const url = new URL(dockerHost);
+  if (url.protocol === 'ssh:') {
+    return {
+      options: { protocol: 'ssh', host: url.hostname, port: Number(url.port || 22), username: url.username || undefined } as Docker.DockerOptions,
+      publishHost: url.hostname,
+      shown: dockerHost,
+    };
+  }
+  const protocol = url.protocol === 'https:' ? 'https' : 'http';
+  const port = Number(url.port || (protocol === 'https' ? 2376 : 2375));
+  return { options: { protocol, host: url.hostname, port }, publishHost: url.hostname, shown: dockerHost };
+}
+
+function statusCode(err: unknown): number | undefined {
+  return typeof err === 'object' && err !== null && 'statusCode' in err ? Number((err as { statusCode: unknown }).statusCode) : undefined;
+}
+
+function isUnreachable(err: unknown): boolean {
+  const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
+  return ['ECONNREFUSED', 'ENOENT', 'EACCES', 'ECONNRESET', 'EHOSTUNREACH', 'ETIMEDOUT', 'ENOTFOUND'].includes(code);
+}
+
+function engineMessage(err: unknown): string {
+  if (typeof err === 'object' && err !== null && 'json' in err) {
+    const json = (err as { json: unknown }).json;
+    if (json && typeof json === 'object' && 'message' in json) return String((json as { message: unknown }).message);
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+const PORT_KEY = /^(\d+)\/tcp$/;
+
+export class DockerDriver implements ContainerDriver {
+  private readonly docker: Docker;
+  private readonly address: EngineAddress;
+
+  constructor(dockerHost: string | undefined = process.env.DOCKER_HOST) {
+    this.address = engineAddress(dockerHost);
+    this.docker = new Docker(this.address.options);
+  }
+
+  /** Runs an engine call, turning transport failures into an actionable error. */
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof NapboxError) throw err;
+      if (isUnreachable(err)) {
+        throw new NapboxError(
+          'engine_unreachable',
+          `Docker engine not reachable at ${this.address.shown}: start it with \`npm run setup\`, or set DOCKER_HOST`,
+          { cause: err },
+        );
+      }
+      if (statusCode(err) === 409) throw new NapboxError('conflict', `${what}: ${engineMessage(err)}`, { cause: err });
+      throw new NapboxError('engine_error', `${what} failed: ${engineMessage(err)}`, { cause: err });
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.call('ping', () => this.docker.ping());
+  }
+
+  async create(spec: ContainerSpec): Promise<ContainerInfo> {
+    const exposed: Record<string, object> = {};
+    const bindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
+    for (const port of spec.ports) {
+      exposed[`${port}/tcp`] = {};
+      if (spec.publish) bindings[`${port}/tcp`] = [{ HostIp: '127.0.0.1', HostPort: '' }];
+    }
+    const container = await this.call(`create container ${spec.name}`, () =>
+      this.docker.createContainer({
+        name: spec.name,
+        Image: spec.image,
+        Labels: { ...spec.labels },
+        Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+        ...(spec.cmd ? { Cmd: [...spec.cmd] } : {}),
+        User: spec.user,
+        ExposedPorts: exposed,
+        StopTimeout: spec.stopGraceSeconds,
+        HostConfig: {
+          Init: true,
+          RestartPolicy: { Name: 'no' },
+          CapDrop: ['ALL'],
+          SecurityOpt: ['no-new-privileges'],
+          Memory: spec.limits.memoryBytes,
+          MemorySwap: spec.limits.memoryBytes,
+          NanoCpus: spec.limits.nanoCpus,
+          PidsLimit: spec.limits.pids,
+          ReadonlyRootfs: spec.readOnlyRootfs,
+          Tmpfs: { ...spec.tmpfs },
+          Mounts: spec.mounts.map((m) => ({
+            Type: m.type,
+            Source: m.source,
+            Target: m.target,
+            ReadOnly: m.readOnly,
+            ...(m.type === 'bind' ? { BindOptions: { Propagation: 'rprivate' as const } } : {}),
+          })),
+          PortBindings: bindings,
+          ...(spec.network ? { NetworkMode: spec.network } : {}),
+        },
+      }),
+    );
+    const info = await this.inspect(container.id);
+    if (!info) throw new NapboxError('engine_error', `container ${spec.name} vanished right after it was created`);
+    return info;
+  }
+
+  async start(id: string): Promise<void> {
+    await this.call(`start container ${id.slice(0, 12)}`, async () => {
+      try {
+        await this.docker.getContainer(id).start();
+      } catch (err) {
+        if (statusCode(err) !== 304) throw err; // already started
+      }
+    });
+  }
+
+  async stop(id: string, graceSeconds: number): Promise<void> {
+    await this.call(`stop container ${id.slice(0, 12)}`, async () => {
+      try {
+        await this.docker.getContainer(id).stop({ t: graceSeconds });
+      } catch (err) {
+        if (statusCode(err) !== 304 && statusCode(err) !== 404) throw err;
+      }
+    });
+  }
+
+  async remove(id: string, options: { force?: boolean } = {}): Promise<void> {
+    await this.call(`remove container ${id.slice(0, 12)}`, async () => {
+      try {
+        await this.docker.getContainer(id).remove({ force: options.force ?? false, v: false });
+      } catch (err) {
+        const code = statusCode(err);
+        // 404: already gone; 409 "removal already in progress" is the same outcome.
+        if (code !== 404 && !(code === 409 && /already in progress/.test(engineMessage(err)))) throw err;
+      }
+    });
+  }
+
+  async inspect(id: string): Promise<ContainerInfo | undefined> {
+    return this.call(`inspect container ${id.slice(0, 12)}`, async () => {
+      let data: Docker.ContainerInspectInfo;
+      try {
+        data = await this.docker.getContainer(id).inspect();
+      } catch (err) {
+        if (statusCode(err) === 404) return undefined;
+        throw err;
+      }
+      const networks = Object.values(data.NetworkSettings?.Networks ?? {});
+      const bridgeIp = networks.map((n) => n.IPAddress).find((ip) => typeof ip === 'string' && ip.length > 0) ?? null;
+      const published: Record<number, Endpoint> = {};
+      for (const [key, binds] of Object.entries(data.NetworkSettings?.Ports ?? {})) {
+        const match = PORT_KEY.exec(key);
+        const hostPort = binds?.[0]?.HostPort;
+        if (match && hostPort) published[Number(match[1])] = { host: this.address.publishHost, port: Number(hostPort) };
+      }
+      return {
+        id: data.Id,
+        name: data.Name.replace(/^\//, ''),
+        image: data.Config.Image,
+        labels: data.Config.Labels ?? {},
+        status: data.State.Status as ContainerStatus,
+        running: data.State.Running,
+        exitCode: data.State.Running ? null : data.State.ExitCode,
+        oomKilled: data.State.OOMKilled,
+        bridgeIp,
+        published,
+      };
+    });
+  }
+
+  async findByLabels(labels: Readonly<Record<string, string>>): Promise<ContainerSummary[]> {
+    const filters = { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) };
+    const list = await this.call('list containers', () => this.docker.listContainers({ all: true, filters }));
+    return list.map((c) => ({
+      id: c.Id,
+      name: (c.Names[0] ?? '').replace(/^\//, ''),
+      labels: c.Labels ?? {},
+      status: c.State as ContainerStatus,
+    }));
+  }
+
+  async logs(id: string, options: { tail: number }): Promise<string> {
+    return this.call(`read logs of ${id.slice(0, 12)}`, async () => {
+      try {
+        const raw = (await this.docker.getContainer(id).logs({ stdout: true, stderr: true, tail: options.tail, follow: false })) as unknown as Buffer;
+        return demuxLogs(Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw)));
+      } catch (err) {
+        if (statusCode(err) === 404) return '';
+        throw err;
+      }
+    });
+  }
+
+  async ensureNetwork(spec: NetworkSpec): Promise<void> {
+    await this.call(`create network ${spec.name}`, async () => {
+      const existing = await this.docker.listNetworks({ filters: { name: [spec.name] } });
+      if (existing.some((n) => n.Name === spec.name)) return;
+      try {
+        await this.docker.createNetwork({ Name: spec.name, Driver: 'bridge', Internal: spec.internal, Labels: { ...spec.labels }, CheckDuplicate: true });
+      } catch (err) {
+        if (statusCode(err) !== 409) throw err; // created meanwhile by another caller
+      }
+    });
+  }
+
+  async removeNetwork(name: string): Promise<void> {
+    await this.call(`remove network ${name}`, async () => {
+      try {
+        await this.docker.getNetwork(name).remove();
+      } catch (err) {
+        if (statusCode(err) !== 404) throw err;
+      }
+    });
+  }
+
+  async findNetworksByLabels(labels: Readonly<Record<string, string>>): Promise<string[]> {
+    const filters = { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) };
+    const list = await this.call('list networks', () => this.docker.listNetworks({ filters }));
+    return list.map((n) => n.Name);
+  }
+
+  async inspectImage(ref: string): Promise<ImageInfo | undefined> {
+    return this.call(`inspect image ${ref}`, async () => {
+      try {
+        const data = await this.docker.getImage(ref).inspect();
+        return { id: data.Id, tags: data.RepoTags ?? [], labels: data.Config?.Labels ?? {} };
+      } catch (err) {
+        if (statusCode(err) === 404) return undefined;
+        throw err;
+      }
+    });
+  }
+
+  async buildImage(request: BuildRequest): Promise<ImageInfo> {
+    const src = listFiles(request.contextDir);
+    await this.call(`build image ${request.tag}`, async () => {
+      const stream = await this.docker.buildImage(
+        { context: request.contextDir, src },
+        {
+          t: request.tag,
+          dockerfile: request.dockerfile,
+          labels: { ...request.labels },
+          buildargs: { ...request.buildArgs },
+          rm: true,
+          forcerm: true,
+          ...(request.signal ? { abortSignal: request.signal } : {}),
+        },
+      );
+      await followStream(this.docker, stream, request.onLog);
+    });
+    const info = await this.inspectImage(request.tag);
+    if (!info) throw new NapboxError('engine_error', `build of ${request.tag} reported success but the image is missing`);
+    return info;
+  }
+
+  async importImage(tarball: NodeJS.ReadableStream, tag: string, labels: Readonly<Record<string, string>>): Promise<ImageInfo> {
+    const [repo, version] = splitTag(tag);
+    const changes = Object.entries(labels).map(([k, v]) => `LABEL ${k}=${JSON.stringify(v)}`);
+    await this.call(`import image ${tag}`, async () => {
+      const stream = (await this.docker.importImage(tarball, { repo, tag: version, changes } as object)) as NodeJS.ReadableStream;
+      await followStream(this.docker, stream);
+    });
+    const info = await this.inspectImage(tag);
+    if (!info) throw new NapboxError('engine_error', `import of ${tag} reported success but the image is missing`);
+    return info;
+  }
+
+  async pullImage(ref: string): Promise<boolean> {
+    try {
+      const stream = await this.docker.pull(ref);
+      await followStream(this.docker, stream);
+      return true;
+    } catch (err) {
+      if (isUnreachable(err) && !(err instanceof NapboxError)) {
+        // the engine itself, not the registry, is unreachable: that is worth an error
+        await this.ping();
+      }
+      return false;
+    }
+  }
+
+  async tagImage(ref: string, tag: string): Promise<void> {
+    const [repo, version] = splitTag(tag);
+    await this.call(`tag image ${ref} as ${tag}`, () => this.docker.getImage(ref).tag({ repo, tag: version }));
+  }
+
+  async removeImage(ref: string): Promise<void> {
+    await this.call(`remove image ${ref}`, async () => {
+      try {
+        await this.docker.getImage(ref).remove({ force: false, noprune: false });
+      } catch (err) {
+        if (statusCode(err) !== 404) throw err;
+      }
+    });
+  }
+
+  async findImagesByLabels(labels: Readonly<Record<string, string>>): Promise<ImageInfo[]> {
+    const filters = { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) };
+    const list = await this.call('list images', () => this.docker.listImages({ filters }));
+    return list.map((i) => ({ id: i.Id, tags: i.RepoTags ?? [], labels: i.Labels ?? {} }));
+  }
+}
+
+function splitTag(tag: string): [string, string] {
+  const at = tag.lastIndexOf(':');
+  return at > tag.lastIndexOf('/') ? [tag.slice(0, at), tag.slice(at + 1)] : [tag, 'latest'];
+}
+
+/** Every file under `dir`, relative to it, for a build context. */
+function listFiles(dir: string, prefix = ''): string[] {
+  const out: string[] = [];
+  for (const entry of fs.readdirSync(path.join(dir, prefix), { withFileTypes: true })) {
+    const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
+    if (entry.isDirectory()) out.push(...listFiles(dir, rel));
+    else if (entry.isFile()) out.push(rel);
+  }
+  return out;
+}
+
+/** Follows an engine progress stream; rejects on the first error message in it. */
+function followStream(docker: Docker, stream: NodeJS.ReadableStream, onLog?: (line: string) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let failure: string | undefined;
+    docker.modem.followProgress(
+      stream,
+      (err: Error | null) => {
+        if (err) reject(err);
+        else if (failure !== undefined) reject(new NapboxError('engine_error', failure));
+        else resolve();
+      },
+      (event: { stream?: string; status?: string; error?: string; errorDetail?: { message?: string } }) => {
+        if (event.error) failure = event.errorDetail?.message ?? event.error;
+        const text = event.stream ?? event.status ?? event.error;
+        if (text && onLog) for (const line of text.split('\n')) if (line.trim()) onLog(line.replace(/\r$/, ''));
+      },
+    );
+  });
+}

@@ -1,0 +1,143 @@
+// The tenants table: the one place that reads and writes tenant rows.
+// Every row read back is validated before use. A state change and its
+// reason are always written together, so the reason shown for a tenant is
+// the reason of the state it is in.
+
+import { z } from 'zod';
+import type { Db } from '../db/database.js';
+import { NapboxError } from '../errors.js';
+import { TenantConfigSchema, type TenantConfig } from './tenant-config.js';
+
+export const TENANT_STATES = ['stopped', 'starting', 'running', 'stopping', 'failed'] as const;
+export type TenantState = (typeof TENANT_STATES)[number];
+
+const RowSchema = z.object({
+  slug: z.string(),
+  created_at: z.number().int(),
+  state: z.enum(TENANT_STATES),
+  state_reason: z.string(),
+  state_changed_at: z.number().int(),
+  last_start_reason: z.string().nullable(),
+  last_stop_reason: z.string().nullable(),
+  container_id: z.string().nullable(),
+  image: z.string().nullable(),
+  last_activity: z.number().int().nullable(),
+  last_heartbeat: z.number().int().nullable(),
+  failures: z.number().int().min(0),
+  retry_at: z.number().int().nullable(),
+  config: z.string(),
+});
+
+export interface Tenant {
+  readonly slug: string;
+  readonly createdAt: number;
+  readonly state: TenantState;
+  readonly stateReason: string;
+  readonly stateChangedAt: number;
+  readonly lastStartReason: string | null;
+  readonly lastStopReason: string | null;
+  readonly containerId: string | null;
+  /** The tenant's own image; null means the current base agent image. */
+  readonly image: string | null;
+  readonly lastActivity: number | null;
+  readonly lastHeartbeat: number | null;
+  /** Consecutive failed wakes; reset by a successful one. */
+  readonly failures: number;
+  /** While set and in the future, wakes are refused (circuit open). */
+  readonly retryAt: number | null;
+  readonly config: TenantConfig;
+}
+
+export interface StateChange {
+  readonly state: TenantState;
+  readonly reason: string;
+  readonly containerId?: string | null;
+  readonly failures?: number;
+  readonly retryAt?: number | null;
+  /** Which of the last-start / last-stop reasons this change also records. */
+  readonly records?: 'start' | 'stop';
+}
+
+function toTenant(raw: unknown): Tenant {
+  const row = RowSchema.parse(raw);
+  const config = TenantConfigSchema.safeParse(JSON.parse(row.config));
+  if (!config.success) {
+    throw new NapboxError('internal', `tenant ${row.slug} has an invalid stored config: ${config.error.message}`);
+  }
+  return {
+    slug: row.slug,
+    createdAt: row.created_at,
+    state: row.state,
+    stateReason: row.state_reason,
+    stateChangedAt: row.state_changed_at,
+    lastStartReason: row.last_start_reason,
+    lastStopReason: row.last_stop_reason,
+    containerId: row.container_id,
+    image: row.image,
+    lastActivity: row.last_activity,
+    lastHeartbeat: row.last_heartbeat,
+    failures: row.failures,
+    retryAt: row.retry_at,
+    config: config.data,
+  };
+}
+
+export class TenantStore {
+  constructor(private readonly db: Db) {}
+
+  create(slug: string, config: TenantConfig, now: number): Tenant {
+    const insert = this.db.prepare(
+      `INSERT INTO tenants (slug, created_at, state, state_reason, state_changed_at, config)
+       VALUES (?, ?, 'stopped', 'created', ?, ?) ON CONFLICT(slug) DO NOTHING`,
+    );
+    const result = insert.run(slug, now, now, JSON.stringify(config));
+    if (result.changes === 0) throw new NapboxError('conflict', `tenant ${slug} already exists`);
+    return this.require(slug);
+  }
+
+  get(slug: string): Tenant | undefined {
+    const row = this.db.prepare('SELECT * FROM tenants WHERE slug = ?').get(slug);
+    return row === undefined ? undefined : toTenant(row);
+  }
+
+  require(slug: string): Tenant {
+    const tenant = this.get(slug);
+    if (!tenant) throw new NapboxError('not_found', `no tenant ${slug}: create it with \`napbox tenants add ${slug}\``);
+    return tenant;
+  }
+
+  list(): Tenant[] {
+    return this.db.prepare('SELECT * FROM tenants ORDER BY slug').all().map(toTenant);
+  }
+
+  count(): number {
+    const row = this.db.prepare('SELECT count(*) AS n FROM tenants').get() as { n: number };
+    return row.n;
+  }
+
+  remove(slug: string): boolean {
+    return this.db.prepare('DELETE FROM tenants WHERE slug = ?').run(slug).changes > 0;
+  }
+
+  setState(slug: string, change: StateChange, now: number): void {
+    const sets = ['state = @state', 'state_reason = @reason', 'state_changed_at = @now'];
+    if (change.containerId !== undefined) sets.push('container_id = @containerId');
+    if (change.failures !== undefined) sets.push('failures = @failures');
+    if (change.retryAt !== undefined) sets.push('retry_at = @retryAt');
+    if (change.records === 'start') sets.push('last_start_reason = @reason');
+    if (change.records === 'stop') sets.push('last_stop_reason = @reason');
+    this.db.prepare(`UPDATE tenants SET ${sets.join(', ')} WHERE slug = @slug`).run({
+      slug,
+      state: change.state,
+      reason: change.reason,
+      now,
+      containerId: change.containerId ?? null,
+      failures: change.failures ?? 0,
+      retryAt: change.retryAt ?? null,
+    });
+  }
+
+  touchActivity(slug: string, at: number): void {
+    this.db.prepare('UPDATE tenants SET last_activity = max(coalesce(last_activity, 0), ?) WHERE slug = ?').run(at, slug);
+  }
+}
