@@ -1,0 +1,107 @@
+// The admin API under /api/ on the base host (and /healthz). Every /api/ call
+// needs an admin bearer token; bodies and path parameters are validated before
+// anything is read or written, and errors come back as `{ error, message }`.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { NapboxError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Lifecycle } from '../tenants/lifecycle.js';
+import { assertSlug } from '../tenants/slug.js';
+import { CreateTenantSchema, type TenantService } from '../tenants/tenant-service.js';
+import type { ContainerDriver } from '../runtime/container-driver.js';
+import type { TenantStore } from '../tenants/tenant-store.js';
+import type { AdminAuth } from './auth.js';
+import { readJson, sendError, sendJson } from './http-io.js';
+
+export interface AdminApiDeps {
+  readonly auth: AdminAuth;
+  readonly tenants: TenantService;
+  readonly lifecycle: Lifecycle;
+  readonly store: TenantStore;
+  readonly driver: ContainerDriver;
+  readonly logger: Logger;
+}
+
+type Handler = (ctx: { req: IncomingMessage; res: ServerResponse; params: string[]; query: URLSearchParams }) => Promise<void>;
+
+interface Route {
+  readonly method: string;
+  readonly pattern: RegExp;
+  readonly handler: Handler;
+}
+
+const SEGMENT = '([^/]+)';
+
+export class AdminApi {
+  private readonly routes: Route[];
+
+  constructor(private readonly deps: AdminApiDeps) {
+    const { tenants, lifecycle, store, driver } = deps;
+    this.routes = [
+      route('GET', '/api/tenants', async ({ res }) => sendJson(res, 200, { tenants: tenants.list() })),
+      route('POST', '/api/tenants', async ({ req, res }) => {
+        const body = await readJson(req, CreateTenantSchema);
+        sendJson(res, 201, tenants.create(body));
+      }),
+      route('GET', `/api/tenants/${SEGMENT}`, async ({ res, params }) => sendJson(res, 200, tenants.get(params[0]!))),
+      route('DELETE', `/api/tenants/${SEGMENT}`, async ({ res, params }) => {
+        await tenants.remove(params[0]!);
+        sendJson(res, 200, { deleted: params[0] });
+      }),
+      route('POST', `/api/tenants/${SEGMENT}/wake`, async ({ res, params }) => {
+        const slug = assertSlug(params[0]);
+        store.require(slug);
+        await lifecycle.wake(slug, 'admin wake', { force: true });
+        sendJson(res, 200, tenants.get(slug));
+      }),
+      route('POST', `/api/tenants/${SEGMENT}/stop`, async ({ res, params }) => {
+        const slug = assertSlug(params[0]);
+        store.require(slug);
+        await lifecycle.stop(slug, 'admin stop');
+        sendJson(res, 200, tenants.get(slug));
+      }),
+      route('GET', `/api/tenants/${SEGMENT}/logs`, async ({ res, params, query }) => {
+        const slug = assertSlug(params[0]);
+        const tenant = store.require(slug);
+        const tail = Number(query.get('tail') ?? 200);
+        if (!Number.isInteger(tail) || tail < 1 || tail > 10_000) throw new NapboxError('bad_request', 'tail must be a whole number from 1 to 10000');
+        const text = tenant.containerId ? await driver.logs(tenant.containerId, { tail }) : '';
+        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+        res.end(text);
+      }),
+    ];
+  }
+
+  /** True when this request is the API's to answer. */
+  owns(path: string): boolean {
+    return path === '/healthz' || path === '/api' || path.startsWith('/api/');
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    try {
+      const url = new URL(path, 'http://napbox');
+      if (url.pathname === '/healthz') {
+        sendJson(res, 200, { ok: true });
+        return;
+      }
+      await this.deps.auth.verifyHeader(req.headers.authorization);
+      for (const r of this.routes) {
+        const match = r.pattern.exec(url.pathname);
+        if (!match) continue;
+        if (r.method !== req.method) continue;
+        const params = match.slice(1).map((p) => decodeURIComponent(p));
+        await r.handler({ req, res, params, query: url.searchParams });
+        return;
+      }
+      const known = this.routes.some((r) => r.pattern.test(url.pathname));
+      throw new NapboxError(known ? 'bad_request' : 'not_found', known ? `${req.method} is not allowed on ${url.pathname}` : `no API route ${url.pathname}`);
+    } catch (err) {
+      const error = sendError(res, err);
+      if (error.httpStatus >= 500) this.deps.logger.error({ err: error, path }, 'admin API call failed');
+    }
+  }
+}
+
+function route(method: string, path: string, handler: Handler): Route {
+  return { method, pattern: new RegExp(`^${path}$`), handler };
+}

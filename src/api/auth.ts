@@ -1,0 +1,66 @@
+// Admin tokens: JWTs signed with jose (HS256) by a key made once in the data
+// dir (file mode 0600). The API accepts only tokens signed by this key, for
+// this install's audience, not expired. The key never leaves the data dir and
+// is never logged.
+
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { SignJWT, jwtVerify } from 'jose';
+import { NapboxError } from '../errors.js';
+
+const ISSUER = 'napbox';
+
+export function loadOrCreateKey(dataDir: string, name = 'admin.key'): Uint8Array {
+  const file = path.join(dataDir, name);
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  try {
+    fs.writeFileSync(file, crypto.randomBytes(32).toString('base64'), { flag: 'wx', mode: 0o600 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const key = Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'base64');
+  if (key.length < 32) throw new NapboxError('config_invalid', `${file} does not hold a 32-byte key: remove it to make a new one (existing tokens stop working)`);
+  return new Uint8Array(key);
+}
+
+export class AdminAuth {
+  private readonly audience: string;
+
+  constructor(
+    private readonly key: Uint8Array,
+    installId: string,
+    private readonly clock: () => number = Date.now,
+  ) {
+    this.audience = `napbox-admin:${installId}`;
+  }
+
+  async issue(ttlSeconds: number, subject = 'admin'): Promise<string> {
+    const now = Math.floor(this.clock() / 1000);
+    return new SignJWT({ scope: 'admin' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer(ISSUER)
+      .setAudience(this.audience)
+      .setSubject(subject)
+      .setIssuedAt(now)
+      .setExpirationTime(now + ttlSeconds)
+      .sign(this.key);
+  }
+
+  /** Resolves for a valid admin bearer token in an Authorization header; rejects 'unauthorized' otherwise. */
+  async verifyHeader(header: string | undefined): Promise<void> {
+    const match = /^Bearer\s+(\S+)$/i.exec(header ?? '');
+    if (!match?.[1]) throw new NapboxError('unauthorized', 'missing admin token: send `Authorization: Bearer <token>`, with a token from `napbox token`');
+    try {
+      const { payload } = await jwtVerify(match[1], this.key, {
+        issuer: ISSUER,
+        audience: this.audience,
+        algorithms: ['HS256'],
+        currentDate: new Date(this.clock()),
+      });
+      if (payload.scope !== 'admin') throw new Error('not an admin token');
+    } catch (err) {
+      throw new NapboxError('unauthorized', 'invalid or expired admin token: get a new one with `napbox token`', { cause: err });
+    }
+  }
+}

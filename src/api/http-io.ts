@@ -1,0 +1,58 @@
+// Reading and writing JSON over node:http, with the limits and error mapping
+// every napbox endpoint shares. A NapboxError becomes its status, a JSON body
+// `{ error, message, ... }`, and Retry-After where it has one.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { z } from 'zod';
+import { NapboxError, asNapboxError } from '../errors.js';
+
+export const MAX_JSON_BODY = 1024 * 1024;
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers });
+  res.end(text);
+}
+
+export function sendError(res: ServerResponse, err: unknown): NapboxError {
+  const error = asNapboxError(err);
+  const headers: Record<string, string> = {};
+  if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
+  sendJson(res, error.httpStatus, error.toJSON(), headers);
+  return error;
+}
+
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) throw new NapboxError('payload_too_large', `request body over ${limit} bytes`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new NapboxError('payload_too_large', `request body over ${limit} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Reads a JSON body and validates it with `schema`; any failure is a 400 that names the problem. */
+export async function readJson<S extends z.ZodType>(req: IncomingMessage, schema: S, limit = MAX_JSON_BODY): Promise<z.infer<S>> {
+  const raw = await readBody(req, limit);
+  let value: unknown;
+  try {
+    value = raw.length === 0 ? {} : JSON.parse(raw.toString('utf8'));
+  } catch (err) {
+    throw new NapboxError('bad_request', 'the request body is not valid JSON', { cause: err });
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.length ? issue.path.join('.') : 'body';
+    throw new NapboxError('bad_request', `invalid ${where}: ${issue?.message ?? 'does not match the schema'}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,122 @@
+// The composition root: builds every service from the config and wires them
+// together. Nothing else constructs services, opens the database or reads the
+// environment. `src/index.ts` runs it as a process; tests run it the same way.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { Config } from './config/config.js';
+import { openDatabase } from './db/database.js';
+import { createLogger, type Logger } from './log.js';
+import { loadInstallId } from './install-id.js';
+import type { ContainerDriver } from './runtime/container-driver.js';
+import { DockerDriver } from './runtime/docker-driver.js';
+import { requireAgentImage } from './images/agent-image.js';
+import { TenantStore } from './tenants/tenant-store.js';
+import { Lifecycle } from './tenants/lifecycle.js';
+import { ActivityTracker } from './tenants/activity.js';
+import { TenantService } from './tenants/tenant-service.js';
+import { reconcile } from './tenants/reconcile.js';
+import { AdminAuth, loadOrCreateKey } from './api/auth.js';
+import { AdminApi } from './api/admin-api.js';
+import { TenantProxy } from './router/tenant-proxy.js';
+import { createServer } from './router/server.js';
+import { landingPage } from './router/dashboard.js';
+
+export interface Napbox {
+  readonly url: string;
+  readonly installId: string;
+  tenantUrl(slug: string): string;
+  close(): Promise<void>;
+}
+
+export interface AppOverrides {
+  readonly driver?: ContainerDriver;
+  readonly logger?: Logger;
+  readonly clock?: () => number;
+  readonly projectDir?: string;
+}
+
+export interface ServerFile {
+  readonly url: string;
+  readonly pid: number;
+  readonly installId: string;
+  readonly baseDomain: string;
+  readonly port: number;
+}
+
+export const SERVER_FILE = 'server.json';
+
+/** The upstream mode in force: the bridge address where the engine is local to Linux, else published ports. */
+function upstreamMode(config: Config): 'bridge' | 'published' {
+  if (config.upstream !== 'auto') return config.upstream;
+  const local = config.dockerHost === undefined || config.dockerHost.startsWith('unix://');
+  return local && process.platform === 'linux' ? 'bridge' : 'published';
+}
+
+export async function startNapbox(config: Config, overrides: AppOverrides = {}): Promise<Napbox> {
+  const logger = overrides.logger ?? createLogger(config.logLevel);
+  const clock = overrides.clock ?? Date.now;
+  const projectDir = overrides.projectDir ?? path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+  const installId = loadInstallId(config.dataDir);
+  const driver = overrides.driver ?? new DockerDriver(config.dockerHost);
+  await driver.ping();
+  const baseImage = await requireAgentImage({ driver, containerDir: path.join(projectDir, 'container'), caBundle: config.caBundle });
+
+  const db = openDatabase(config.dataDir);
+  const store = new TenantStore(db);
+  const activity = new ActivityTracker(clock);
+  const upstream = upstreamMode(config);
+  const lifecycle = new Lifecycle({ store, driver, logger, installId, baseImage, wakeTimeoutMs: config.wakeTimeoutMs, upstream, clock });
+  const auth = new AdminAuth(loadOrCreateKey(config.dataDir), installId, clock);
+
+  const report = await reconcile({ store, driver, installId, logger, now: clock(), busy: (slug) => lifecycle.busy(slug) });
+  logger.info({ installId, upstream, baseImage, ...report }, 'reconciled with the engine');
+
+  let port = config.port;
+  const hostPart = (): string => `${port === 80 ? '' : `:${port}`}`;
+  const tenantUrl = (slug: string): string => `http://${slug}.${config.baseDomain}${hostPart()}/`;
+  const tenants = new TenantService({ store, lifecycle, activity, baseImage, tenantUrl, clock });
+  const api = new AdminApi({ auth, tenants, lifecycle, store, driver, logger });
+  const proxy = new TenantProxy({ lifecycle, store, activity, logger });
+  const server = createServer({ baseDomain: config.baseDomain, api, proxy, store, logger, dashboard: landingPage(tenantUrl('demo')) });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.listen, () => resolve());
+  });
+  port = (server.address() as AddressInfo).port;
+  const listenHost = config.listen === '0.0.0.0' || config.listen === '::' ? '127.0.0.1' : config.listen;
+  const url = `http://${listenHost.includes(':') ? `[${listenHost}]` : listenHost}:${port}`;
+  const serverFile: ServerFile = { url, pid: process.pid, installId, baseDomain: config.baseDomain, port };
+  fs.writeFileSync(path.join(config.dataDir, SERVER_FILE), JSON.stringify(serverFile), { mode: 0o600 });
+  logger.info({ url, dataDir: config.dataDir }, 'napbox listening');
+
+  return {
+    url,
+    installId,
+    tenantUrl,
+    close: async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      proxy.close();
+      fs.rmSync(path.join(config.dataDir, SERVER_FILE), { force: true });
+      db.close();
+    },
+  };
+}
+
+/** Creates the `demo` tenant when there is none at all, as a first run should. */
+export function ensureDemoTenant(config: Config): boolean {
+  const db = openDatabase(config.dataDir);
+  try {
+    const store = new TenantStore(db);
+    if (store.count() > 0) return false;
+    store.create('demo', {}, Date.now());
+    return true;
+  } finally {
+    db.close();
+  }
+}

@@ -1,0 +1,143 @@
+// The admin CLI (`npx napbox <verb>`). Each verb is a thin call to the admin
+// API of the running server, found through NAPBOX_DATA_DIR; `token` needs no
+// server. Errors print one line and exit 1.
+
+import path from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { parseDuration } from '../config/duration.js';
+import { asNapboxError } from '../errors.js';
+import { assertSlug } from '../tenants/slug.js';
+import type { TenantView } from '../tenants/tenant-service.js';
+import { ApiClient, adminAuth } from './client.js';
+
+const dataDir = (): string => path.resolve(process.env.NAPBOX_DATA_DIR ?? './data');
+
+function slugArg(value: string): string {
+  try {
+    return assertSlug(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+function print(value: unknown): void {
+  process.stdout.write(typeof value === 'string' ? value : `${JSON.stringify(value, null, 2)}\n`);
+}
+
+function tenantLine(t: TenantView): string {
+  return `${t.slug.padEnd(20)} ${t.state.padEnd(9)} ${t.reason}`;
+}
+
+function statusText(t: TenantView): string {
+  const rows: Array<[string, string | number | null]> = [
+    ['tenant', t.slug],
+    ['state', `${t.state} (${t.reason}, since ${t.stateChangedAt})`],
+    ['url', t.url],
+    ['last start', t.lastStartReason],
+    ['last stop', t.lastStopReason],
+    ['last activity', t.lastActivity],
+    ['holds', `${t.holds.requests} requests, ${t.holds.websockets} websockets`],
+    ['image', t.image],
+    ['container', t.containerId?.slice(0, 12) ?? null],
+    ['failures', t.failures ? `${t.failures} (next try after ${t.retryAt})` : 0],
+  ];
+  return `${rows.map(([k, v]) => `${k.padEnd(14)} ${v ?? '-'}`).join('\n')}\n`;
+}
+
+export function buildCli(): Command {
+  const program = new Command('napbox')
+    .description('Admin CLI for napbox. Finds the running server and its admin key through NAPBOX_DATA_DIR (default ./data).')
+    .showHelpAfterError();
+
+  program
+    .command('token')
+    .description('print an admin API token (use it as `Authorization: Bearer <token>`)')
+    .option('--ttl <duration>', 'how long the token is valid, like 1h or 30m', '24h')
+    .action(async (opts: { ttl: string }) => {
+      const ms = parseDuration(opts.ttl);
+      if (ms === undefined || ms < 1000) throw new InvalidArgumentError(`--ttl ${opts.ttl} is not a duration like 1h or 30m`);
+      print(`${await adminAuth(dataDir()).issue(Math.floor(ms / 1000))}\n`);
+    });
+
+  const tenants = program.command('tenants').description('create, list and remove tenants');
+  tenants
+    .command('add')
+    .description('create a tenant')
+    .argument('<slug>', 'lower-case letters, digits and inner hyphens', slugArg)
+    .option('--app <argv...>', "the tenant's own HTTP app command (must listen on $PORT); default: the built-in page")
+    .action(async (slug: string, opts: { app?: string[] }) => {
+      const client = await ApiClient.connect(dataDir());
+      const t = await client.json<TenantView>('POST', '/api/tenants', { slug, ...(opts.app ? { app: { command: opts.app } } : {}) });
+      print(`created ${t.slug}: ${t.url}\n`);
+    });
+  tenants
+    .command('list')
+    .description('list tenants with their state')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const client = await ApiClient.connect(dataDir());
+      const { tenants: list } = await client.json<{ tenants: TenantView[] }>('GET', '/api/tenants');
+      print(opts.json ? list : `${list.map(tenantLine).join('\n')}${list.length ? '\n' : ''}`);
+    });
+  tenants
+    .command('rm')
+    .description("remove a tenant and its container (its data dir is kept)")
+    .argument('<slug>', 'the tenant', slugArg)
+    .action(async (slug: string) => {
+      const client = await ApiClient.connect(dataDir());
+      await client.json('DELETE', `/api/tenants/${slug}`);
+      print(`removed ${slug}\n`);
+    });
+
+  program
+    .command('wake')
+    .description("start a tenant's container now and wait until it is ready")
+    .argument('<slug>', 'the tenant', slugArg)
+    .action(async (slug: string) => {
+      const client = await ApiClient.connect(dataDir());
+      print(statusText(await client.json<TenantView>('POST', `/api/tenants/${slug}/wake`)));
+    });
+  program
+    .command('stop')
+    .description("stop a tenant's container now")
+    .argument('<slug>', 'the tenant', slugArg)
+    .action(async (slug: string) => {
+      const client = await ApiClient.connect(dataDir());
+      print(statusText(await client.json<TenantView>('POST', `/api/tenants/${slug}/stop`)));
+    });
+  program
+    .command('status')
+    .description('show a tenant: state and why, holds, last start and stop, image (all tenants without a slug)')
+    .argument('[slug]', 'the tenant', slugArg)
+    .option('--json', 'print JSON')
+    .action(async (slug: string | undefined, opts: { json?: boolean }) => {
+      const client = await ApiClient.connect(dataDir());
+      if (!slug) {
+        const { tenants: list } = await client.json<{ tenants: TenantView[] }>('GET', '/api/tenants');
+        print(opts.json ? list : `${list.map(tenantLine).join('\n')}\n`);
+        return;
+      }
+      const t = await client.json<TenantView>('GET', `/api/tenants/${slug}`);
+      print(opts.json ? t : statusText(t));
+    });
+  program
+    .command('logs')
+    .description("print a tenant's container logs")
+    .argument('<slug>', 'the tenant', slugArg)
+    .option('--tail <lines>', 'how many of the last lines', '200')
+    .action(async (slug: string, opts: { tail: string }) => {
+      const client = await ApiClient.connect(dataDir());
+      const res = await client.request('GET', `/api/tenants/${slug}/logs?tail=${encodeURIComponent(opts.tail)}`);
+      const text = await res.text();
+      if (!res.ok) throw new Error(text);
+      print(text);
+    });
+  return program;
+}
+
+buildCli()
+  .parseAsync(process.argv)
+  .catch((err: unknown) => {
+    process.stderr.write(`napbox: ${asNapboxError(err).message}\n`);
+    process.exit(1);
+  });

@@ -1,0 +1,38 @@
+// The napbox process: reads the config, starts napbox, prints where to go,
+// and shuts down cleanly on SIGTERM/SIGINT (tenant containers keep running
+// and are adopted by the next start).
+
+import { loadConfig } from './config/config.js';
+import { startNapbox, ensureDemoTenant } from './app.js';
+import { asNapboxError } from './errors.js';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const createdDemo = ensureDemoTenant(config);
+  const napbox = await startNapbox(config);
+  const demo = napbox.tenantUrl('demo');
+  const lines = [
+    `napbox is running on ${napbox.url}`,
+    createdDemo ? `  created the tenant "demo": open ${demo}` : `  tenants are at ${napbox.tenantUrl("<slug>")}`,
+    `  without wildcard DNS:  ${napbox.url}/t/demo/`,
+    '  admin CLI:             npx napbox --help',
+  ];
+  process.stderr.write(`${lines.join('\n')}\n`);
+  let closing = false;
+  const shutdown = (): void => {
+    if (closing) return;
+    closing = true;
+    napbox.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+}
+
+main().catch((err: unknown) => {
+  const error = asNapboxError(err);
+  process.stderr.write(`napbox: ${error.message}\n`);
+  process.exit(1);
+});

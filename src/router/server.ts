@@ -1,0 +1,84 @@
+// The one HTTP server napbox listens on. It only dispatches: by Host header
+// and path (resolve-target.ts) to the admin API, the dashboard, napbox's own
+// tenant routes, or the tenant proxy. WebSocket upgrades take the same path.
+
+import http from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { AdminApi } from '../api/admin-api.js';
+import { sendError, sendJson } from '../api/http-io.js';
+import { NapboxError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { TenantStore } from '../tenants/tenant-store.js';
+import { resolveTarget, type Target } from './resolve-target.js';
+import type { TenantProxy } from './tenant-proxy.js';
+
+export interface ServerDeps {
+  readonly baseDomain: string;
+  readonly api: AdminApi;
+  readonly proxy: TenantProxy;
+  readonly store: TenantStore;
+  readonly logger: Logger;
+  readonly dashboard: (req: IncomingMessage, res: ServerResponse) => void;
+}
+
+export function createServer(deps: ServerDeps): http.Server {
+  const server = http.createServer((req, res) => {
+    const target = resolveTarget(req.headers.host, req.url ?? '/', deps.baseDomain);
+    dispatch(deps, target, req, res).catch((err: unknown) => {
+      deps.logger.error({ err, url: req.url }, 'request failed');
+      if (!res.headersSent) sendError(res, err);
+    });
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const target = resolveTarget(req.headers.host, req.url ?? '/', deps.baseDomain);
+    if (target.kind === 'tenant') {
+      void deps.proxy.upgrade(req, socket, head, target);
+      return;
+    }
+    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  });
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  // Held requests wait for a wake; the wake deadline, not Node's request timeout, bounds them.
+  server.requestTimeout = 0;
+  return server;
+}
+
+async function dispatch(deps: ServerDeps, target: Target, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  switch (target.kind) {
+    case 'bad-tenant':
+      sendError(res, new NapboxError('not_found', `no tenant ${JSON.stringify(target.label)}`));
+      return;
+    case 'tenant':
+      await deps.proxy.web(req, res, target);
+      return;
+    case 'tenant-napbox':
+      tenantNapboxRoute(deps, target.slug, target.path, res);
+      return;
+    case 'base':
+      if (deps.api.owns(target.path.split('?')[0] ?? '')) {
+        await deps.api.handle(req, res, target.path);
+        return;
+      }
+      if (target.path === '/' || target.path.startsWith('/?')) {
+        deps.dashboard(req, res);
+        return;
+      }
+      sendError(res, new NapboxError('not_found', `nothing at ${target.path.split('?')[0]}`));
+  }
+}
+
+/** napbox's own paths on a tenant host: a public status that never wakes the tenant. */
+function tenantNapboxRoute(deps: ServerDeps, slug: string, path: string, res: ServerResponse): void {
+  const tenant = deps.store.get(slug);
+  if (!tenant) {
+    sendError(res, new NapboxError('not_found', `no tenant ${slug}`));
+    return;
+  }
+  if (path.split('?')[0] === '/_napbox/status') {
+    sendJson(res, 200, { tenant: slug, state: tenant.state });
+    return;
+  }
+  sendError(res, new NapboxError('not_found', `nothing at ${path.split('?')[0]}`));
+}

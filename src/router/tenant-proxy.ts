@@ -1,0 +1,124 @@
+// Forwards requests and WebSocket upgrades to a tenant's container, holding
+// them while the tenant wakes. A held request keeps its body unread in the
+// socket until it is forwarded, so nothing is lost; a client that goes away
+// while held just drops its place, the wake goes on. Upstream connections are
+// kept alive (one agent for all tenants), and hop-by-hop headers are not
+// forwarded.
+
+import http from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import httpProxy from 'http-proxy';
+import { NapboxError, asNapboxError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { ActivityTracker } from '../tenants/activity.js';
+import type { Lifecycle, Running } from '../tenants/lifecycle.js';
+import type { TenantStore } from '../tenants/tenant-store.js';
+import { sendError } from '../api/http-io.js';
+
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'upgrade'];
+const RETRYABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ECONNRESET']);
+
+export interface TenantProxyDeps {
+  readonly lifecycle: Lifecycle;
+  readonly store: TenantStore;
+  readonly activity: ActivityTracker;
+  readonly logger: Logger;
+}
+
+interface ProxyTarget {
+  readonly slug: string;
+  readonly path: string;
+  readonly prefix: string;
+}
+
+export class TenantProxy {
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, keepAliveMsecs: 30_000 });
+  private readonly proxy: httpProxy;
+
+  constructor(private readonly deps: TenantProxyDeps) {
+    this.proxy = httpProxy.createProxyServer({ agent: this.agent, xfwd: true, ws: true, proxyTimeout: 0 });
+    // Errors are handled per call (the callback given to web/ws); this keeps stray ones from throwing.
+    this.proxy.on('error', () => undefined);
+  }
+
+  async web(req: IncomingMessage, res: ServerResponse, target: ProxyTarget): Promise<void> {
+    const done = this.deps.activity.beginRequest(target.slug);
+    res.once('close', done);
+    const running = await this.ready(target.slug, `request ${req.method} ${target.path.split('?')[0]}`).catch((err: unknown) => {
+      if (!res.headersSent && !res.destroyed) sendError(res, err);
+      return undefined;
+    });
+    if (!running || res.destroyed || req.destroyed) return done();
+    this.forward(req, res, target, running, true);
+  }
+
+  private forward(req: IncomingMessage, res: ServerResponse, target: ProxyTarget, running: Running, mayRetry: boolean): void {
+    req.url = target.path;
+    for (const header of HOP_BY_HOP) delete req.headers[header];
+    if (target.prefix) req.headers['x-forwarded-prefix'] = target.prefix;
+    this.proxy.web(req, res, { target: { host: running.app.host, port: running.app.port } }, (err: NodeJS.ErrnoException) => {
+      const code = err.code ?? '';
+      if (RETRYABLE.has(code)) this.deps.lifecycle.forget(target.slug);
+      // Only requests without a body are retried: the body of others may be half-sent.
+      const idempotent = req.method === 'GET' || req.method === 'HEAD';
+      if (mayRetry && idempotent && RETRYABLE.has(code) && !res.headersSent) {
+        this.deps.logger.info({ tenant: target.slug, code }, 'upstream gone, waking again');
+        void this.ready(target.slug, `request ${req.method} after upstream ${code}`).then(
+          (again) => this.forward(req, res, target, again, false),
+          (wakeErr: unknown) => sendError(res, wakeErr),
+        );
+        return;
+      }
+      if (!res.headersSent) sendError(res, new NapboxError('engine_error', `tenant ${target.slug} did not answer: ${code || err.message}`));
+      else res.destroy();
+    });
+  }
+
+  async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, target: ProxyTarget): Promise<void> {
+    socket.on('error', () => undefined);
+    const closed = this.deps.activity.openSocket(target.slug);
+    socket.once('close', closed);
+    let running: Running;
+    try {
+      running = await this.ready(target.slug, `websocket ${target.path.split('?')[0]}`);
+    } catch (err) {
+      rejectUpgrade(socket, err);
+      return;
+    }
+    if (socket.destroyed) return;
+    req.url = target.path;
+    if (target.prefix) req.headers['x-forwarded-prefix'] = target.prefix;
+    this.proxy.ws(req, socket, head, { target: { host: running.app.host, port: running.app.port } }, (err: NodeJS.ErrnoException) => {
+      if (RETRYABLE.has(err.code ?? '')) this.deps.lifecycle.forget(target.slug);
+      rejectUpgrade(socket, new NapboxError('engine_error', `tenant ${target.slug} did not accept the WebSocket: ${err.code ?? err.message}`));
+    });
+  }
+
+  /** The running tenant, woken if needed; 404 for a tenant that does not exist. */
+  private async ready(slug: string, reason: string): Promise<Running> {
+    const known = this.deps.lifecycle.endpointOf(slug);
+    if (known) return known;
+    if (!this.deps.store.get(slug)) throw new NapboxError('not_found', `no tenant ${slug}`);
+    return this.deps.lifecycle.wake(slug, reason);
+  }
+
+  close(): void {
+    this.proxy.close();
+    this.agent.destroy();
+  }
+}
+
+function rejectUpgrade(socket: Duplex, err: unknown): void {
+  if (socket.destroyed) return;
+  const error = asNapboxError(err);
+  const body = JSON.stringify(error.toJSON());
+  const lines = [
+    `HTTP/1.1 ${error.httpStatus} ${http.STATUS_CODES[error.httpStatus] ?? 'Error'}`,
+    'Content-Type: application/json; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    'Connection: close',
+    ...(error.retryAfterSeconds !== undefined ? [`Retry-After: ${error.retryAfterSeconds}`] : []),
+  ];
+  socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
+}

@@ -1,0 +1,65 @@
+// The container a tenant runs in, as a pure function of the tenant, its image
+// and the install. Hardened by default: a non-root user, every capability
+// dropped, no-new-privileges (the driver adds those two), and memory, CPU and
+// pids limits. The spec's hash is stored as a label, so a stopped container
+// whose spec is out of date is recreated rather than started as it was.
+
+import crypto from 'node:crypto';
+import type { ContainerSpec, NetworkSpec } from './container-driver.js';
+import type { TenantConfig } from '../tenants/tenant-config.js';
+
+export const APP_PORT = 8080;
+export const CONTROL_PORT = 8081;
+export const AGENT_USER = '10001:10001';
+
+export const LABEL_INSTALL = 'napbox.install';
+export const LABEL_TENANT = 'napbox.tenant';
+export const LABEL_SPEC = 'napbox.spec';
+
+export const DEFAULT_LIMITS = Object.freeze({ memoryBytes: 512 * 1024 * 1024, nanoCpus: 1_000_000_000, pids: 256 });
+
+export interface SpecInputs {
+  readonly installId: string;
+  readonly slug: string;
+  readonly config: TenantConfig;
+  readonly image: string;
+  /** Publish the ports on the engine host's loopback: for engines whose bridge napbox cannot reach. */
+  readonly publish: boolean;
+}
+
+export function tenantLabels(installId: string, slug: string): Record<string, string> {
+  return { [LABEL_INSTALL]: installId, [LABEL_TENANT]: slug };
+}
+
+export function containerName(installId: string, slug: string): string {
+  return `napbox-${installId}-${slug}`;
+}
+
+export function tenantNetwork(installId: string, slug: string): NetworkSpec {
+  return { name: `napbox-${installId}-${slug}`, labels: tenantLabels(installId, slug), internal: false };
+}
+
+export function buildContainerSpec(inputs: SpecInputs): ContainerSpec {
+  const env: Record<string, string> = {
+    NAPBOX_TENANT: inputs.slug,
+    PORT: String(APP_PORT),
+    NAPBOX_CONTROL_PORT: String(CONTROL_PORT),
+  };
+  if (inputs.config.app) env.NAPBOX_APP_COMMAND = JSON.stringify(inputs.config.app.command);
+  const body = {
+    name: containerName(inputs.installId, inputs.slug),
+    image: inputs.image,
+    env,
+    user: AGENT_USER,
+    limits: DEFAULT_LIMITS,
+    readOnlyRootfs: false,
+    tmpfs: {},
+    mounts: [],
+    network: tenantNetwork(inputs.installId, inputs.slug).name,
+    ports: [APP_PORT, CONTROL_PORT],
+    publish: inputs.publish,
+    stopGraceSeconds: 10,
+  } satisfies Omit<ContainerSpec, 'labels'>;
+  const hash = crypto.createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 16);
+  return { ...body, labels: { ...tenantLabels(inputs.installId, inputs.slug), [LABEL_SPEC]: hash } };
+}

@@ -1,0 +1,65 @@
+// Activity as the router and message paths see it, kept in memory on the hot
+// path: in-flight requests and open WebSockets per tenant, and the time of the
+// last activity. The sweep reads it (and persists last_activity); a request
+// never waits on the database for it.
+
+export interface TenantActivity {
+  inflight: number;
+  sockets: number;
+  lastActivity: number;
+}
+
+export class ActivityTracker {
+  private readonly byTenant = new Map<string, TenantActivity>();
+
+  constructor(private readonly clock: () => number = Date.now) {}
+
+  private entry(slug: string): TenantActivity {
+    let entry = this.byTenant.get(slug);
+    if (!entry) {
+      entry = { inflight: 0, sockets: 0, lastActivity: 0 };
+      this.byTenant.set(slug, entry);
+    }
+    return entry;
+  }
+
+  touch(slug: string): void {
+    this.entry(slug).lastActivity = this.clock();
+  }
+
+  /** Marks a request in flight; call the returned function exactly once when it ends. */
+  beginRequest(slug: string): () => void {
+    const entry = this.entry(slug);
+    entry.inflight += 1;
+    entry.lastActivity = this.clock();
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      entry.inflight -= 1;
+      entry.lastActivity = this.clock();
+    };
+  }
+
+  /** Marks a WebSocket open; call the returned function exactly once when it closes. */
+  openSocket(slug: string): () => void {
+    const entry = this.entry(slug);
+    entry.sockets += 1;
+    entry.lastActivity = this.clock();
+    let closed = false;
+    return () => {
+      if (closed) return;
+      closed = true;
+      entry.sockets -= 1;
+      entry.lastActivity = this.clock();
+    };
+  }
+
+  get(slug: string): Readonly<TenantActivity> | undefined {
+    return this.byTenant.get(slug);
+  }
+
+  forget(slug: string): void {
+    this.byTenant.delete(slug);
+  }
+}

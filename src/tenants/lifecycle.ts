@@ -1,0 +1,257 @@
+// Wake and stop: the one place a tenant's container is started or stopped.
+//
+// Invariants that are load-bearing:
+// - One in-flight wake per tenant: every caller (request, WebSocket, message,
+//   admin) gets the same promise, and operations on one tenant (wake, stop)
+//   run one after another, never interleaved.
+// - Before creating anything, the engine is asked for the tenant's container
+//   by label and that one is reused (adopting what a previous napbox started);
+//   the container's fixed name makes the engine refuse a second one anyway.
+// - A wake resolves only when the runner's readiness check passed, and every
+//   waiter gets an answer by the wake deadline: ready, or an error carrying
+//   the container's exit code and last log lines.
+// - A failed wake opens the tenant's circuit breaker; no container is ever
+//   restarted in a loop. Nothing here depends on who is waiting: a waiter that
+//   goes away does not cancel the wake.
+
+import { NapboxError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { ContainerDriver, ContainerInfo, Endpoint } from '../runtime/container-driver.js';
+import { endpointFor } from '../runtime/container-driver.js';
+import { APP_PORT, CONTROL_PORT, LABEL_SPEC, buildContainerSpec, tenantLabels, tenantNetwork } from '../runtime/container-spec.js';
+import { waitReady } from '../runtime/readiness.js';
+import { formatDuration } from '../config/duration.js';
+import { afterFailure, decideWakeGate, DEFAULT_BREAKER, type BreakerPolicy } from './breaker.js';
+import type { Tenant, TenantStore } from './tenant-store.js';
+
+export interface Running {
+  readonly slug: string;
+  readonly containerId: string;
+  readonly app: Endpoint;
+  readonly control: Endpoint;
+  readonly since: number;
+}
+
+export interface LifecycleDeps {
+  readonly store: TenantStore;
+  readonly driver: ContainerDriver;
+  readonly logger: Logger;
+  readonly installId: string;
+  readonly baseImage: string;
+  readonly wakeTimeoutMs: number;
+  readonly upstream: 'bridge' | 'published';
+  readonly clock?: () => number;
+  readonly breaker?: BreakerPolicy;
+  readonly stopGraceSeconds?: number;
+}
+
+export interface WakeOptions {
+  /** An admin's explicit wake: ignores an open circuit breaker. */
+  readonly force?: boolean;
+}
+
+const LOG_LINES = 15;
+
+export class Lifecycle {
+  private readonly inflight = new Map<string, Promise<Running>>();
+  private readonly running = new Map<string, Running>();
+  private readonly chains = new Map<string, Promise<unknown>>();
+  private readonly clock: () => number;
+  private readonly breaker: BreakerPolicy;
+
+  constructor(private readonly deps: LifecycleDeps) {
+    this.clock = deps.clock ?? Date.now;
+    this.breaker = deps.breaker ?? DEFAULT_BREAKER;
+  }
+
+  /** The running tenant's endpoints, when this process knows it is running and ready. */
+  endpointOf(slug: string): Running | undefined {
+    return this.running.get(slug);
+  }
+
+  /** True while a wake or stop of this tenant is under way in this process. */
+  busy(slug: string): boolean {
+    return this.chains.has(slug);
+  }
+
+  /** Drops what this process believes about a tenant's container (it was found gone, or the tenant deleted). */
+  forget(slug: string): void {
+    this.running.delete(slug);
+  }
+
+  wake(slug: string, reason: string, options: WakeOptions = {}): Promise<Running> {
+    const known = this.running.get(slug);
+    if (known) return Promise.resolve(known);
+    const pending = this.inflight.get(slug);
+    if (pending) return pending;
+    const started = this.clock();
+    const work = this.serialize(slug, () => this.doWake(slug, reason, options, started));
+    const waited = withDeadline(work, this.deps.wakeTimeoutMs, () => this.timeoutError(slug));
+    this.inflight.set(slug, waited);
+    const clear = () => {
+      if (this.inflight.get(slug) === waited) this.inflight.delete(slug);
+    };
+    waited.then(clear, clear);
+    return waited;
+  }
+
+  stop(slug: string, reason: string): Promise<void> {
+    this.running.delete(slug);
+    return this.serialize(slug, async () => {
+      this.running.delete(slug);
+      const tenant = this.deps.store.get(slug);
+      const containers = await this.deps.driver.findByLabels(tenantLabels(this.deps.installId, slug));
+      const live = containers.filter((c) => c.status === 'running' || c.status === 'restarting' || c.status === 'paused');
+      if (tenant && live.length > 0) this.deps.store.setState(slug, { state: 'stopping', reason, records: 'stop' }, this.clock());
+      for (const c of live) await this.deps.driver.stop(c.id, this.deps.stopGraceSeconds ?? 10);
+      if (tenant) this.deps.store.setState(slug, { state: 'stopped', reason, records: 'stop' }, this.clock());
+      this.deps.logger.info({ tenant: slug, reason, containers: live.length }, 'tenant stopped');
+    });
+  }
+
+  /** Removes the tenant's containers and network (the tenant is being deleted). */
+  async destroy(slug: string): Promise<void> {
+    this.running.delete(slug);
+    await this.serialize(slug, async () => {
+      this.running.delete(slug);
+      for (const c of await this.deps.driver.findByLabels(tenantLabels(this.deps.installId, slug))) {
+        await this.deps.driver.remove(c.id, { force: true });
+      }
+      await this.deps.driver.removeNetwork(tenantNetwork(this.deps.installId, slug).name);
+    });
+  }
+
+  /** Runs `fn` after every earlier operation on the same tenant has settled. */
+  private serialize<T>(slug: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.chains.get(slug) ?? Promise.resolve();
+    const next = previous.then(fn, fn);
+    this.chains.set(slug, next);
+    const clear = () => {
+      if (this.chains.get(slug) === next) this.chains.delete(slug);
+    };
+    next.then(clear, clear);
+    return next;
+  }
+
+  private async doWake(slug: string, reason: string, options: WakeOptions, started: number): Promise<Running> {
+    const known = this.running.get(slug);
+    if (known) return known; // woken by the operation queued before this one
+    const tenant = this.deps.store.require(slug);
+    const gate = decideWakeGate(tenant, this.clock());
+    if (gate.kind === 'refuse' && !options.force) {
+      throw new NapboxError('circuit_open', `tenant ${slug} is not being started after repeated failures; last: ${tenant.stateReason}`, {
+        retryAfterSeconds: gate.retryAfterSeconds,
+        details: { tenant: slug, retryAt: new Date(gate.retryAt).toISOString() },
+      });
+    }
+    const deadline = started + this.deps.wakeTimeoutMs;
+    this.deps.store.setState(slug, { state: 'starting', reason, records: 'start', failures: tenant.failures, retryAt: tenant.retryAt }, this.clock());
+    let info: ContainerInfo | undefined;
+    try {
+      info = await this.bringUp(tenant);
+      const app = endpointFor(info, APP_PORT, this.deps.upstream);
+      const control = endpointFor(info, CONTROL_PORT, this.deps.upstream);
+      if (!app || !control) throw new NapboxError('wake_failed', `container of ${slug} has no ${this.deps.upstream} address`);
+      const containerId = info.id;
+      const outcome = await waitReady({
+        endpoint: control,
+        path: '/ready',
+        deadline,
+        now: this.clock,
+        stillRunning: async () => (await this.deps.driver.inspect(containerId))?.running ?? false,
+      });
+      if (outcome.kind !== 'ready') {
+        throw await this.failure(slug, containerId, outcome.kind === 'exited' ? 'exited before it was ready' : `was not ready within ${formatDuration(this.deps.wakeTimeoutMs)} (${outcome.lastError})`);
+      }
+      if (this.clock() > deadline) throw this.timeoutError(slug);
+      const running: Running = { slug, containerId, app, control, since: this.clock() };
+      this.deps.store.setState(slug, { state: 'running', reason, containerId, failures: 0, retryAt: null }, this.clock());
+      this.running.set(slug, running);
+      this.deps.logger.info({ tenant: slug, containerId: containerId.slice(0, 12), reason, ms: this.clock() - started }, 'tenant ready');
+      return running;
+    } catch (err) {
+      const error = err instanceof NapboxError ? err : new NapboxError('wake_failed', `tenant ${slug} could not be started: ${(err as Error).message}`, { cause: err });
+      const opened = afterFailure(tenant.failures, this.clock(), this.breaker);
+      this.deps.store.setState(slug, { state: 'failed', reason: error.message, records: 'start', failures: opened.failures, retryAt: opened.retryAt }, this.clock());
+      this.deps.logger.warn({ tenant: slug, err: error.message, failures: opened.failures }, 'wake failed');
+      if (info?.id) void this.deps.driver.stop(info.id, 1).catch(() => undefined);
+      throw new NapboxError(error.code === 'engine_unreachable' ? error.code : error.code === 'wake_timeout' ? 'wake_timeout' : 'wake_failed', error.message, {
+        cause: error.cause ?? error,
+        retryAfterSeconds: Math.max(1, Math.ceil((opened.retryAt - this.clock()) / 1000)),
+        details: { tenant: slug, ...(error.details ?? {}) },
+      });
+    }
+  }
+
+  /** Finds the tenant's container (or makes it) and starts it. */
+  private async bringUp(tenant: Tenant): Promise<ContainerInfo> {
+    const { driver, installId } = this.deps;
+    const spec = buildContainerSpec({
+      installId,
+      slug: tenant.slug,
+      config: tenant.config,
+      image: tenant.image ?? this.deps.baseImage,
+      publish: this.deps.upstream === 'published',
+    });
+    const found = await driver.findByLabels(tenantLabels(installId, tenant.slug));
+    let current = found.find((c) => c.status === 'running') ?? found[0];
+    for (const extra of found) {
+      if (extra !== current) await driver.remove(extra.id, { force: true }); // never two per tenant
+    }
+    if (current && current.status !== 'running' && current.labels[LABEL_SPEC] !== spec.labels[LABEL_SPEC]) {
+      await driver.remove(current.id, { force: true }); // out of date: recreate from the current spec
+      current = undefined;
+    }
+    let id = current?.id;
+    if (!id) {
+      await driver.ensureNetwork(tenantNetwork(installId, tenant.slug));
+      try {
+        id = (await driver.create(spec)).id;
+      } catch (err) {
+        if (!(err instanceof NapboxError && err.code === 'conflict')) throw err;
+        const raced = await driver.findByLabels(tenantLabels(installId, tenant.slug));
+        id = raced[0]?.id;
+        if (!id) throw err;
+      }
+    }
+    if (current?.status !== 'running') await driver.start(id);
+    const info = await driver.inspect(id);
+    if (!info) throw new NapboxError('wake_failed', `container of ${tenant.slug} disappeared while starting`);
+    return info;
+  }
+
+  /** An error describing why the container did not become ready: exit code, OOM, last log lines. */
+  private async failure(slug: string, containerId: string, what: string): Promise<NapboxError> {
+    const info = await this.deps.driver.inspect(containerId).catch(() => undefined);
+    const logs = await this.deps.driver.logs(containerId, { tail: LOG_LINES }).catch(() => '');
+    const exit = info && !info.running ? `; exit code ${info.exitCode}${info.oomKilled ? ' (killed: out of memory)' : ''}` : '';
+    const tail = logs.trim().slice(-2000);
+    return new NapboxError('wake_failed', `tenant ${slug}: container ${what}${exit}${tail ? `; last log lines:\n${tail}` : ''}`, {
+      details: { exitCode: info?.exitCode ?? null, logs: tail },
+    });
+  }
+
+  private timeoutError(slug: string): NapboxError {
+    return new NapboxError('wake_timeout', `tenant ${slug} was not ready within ${formatDuration(this.deps.wakeTimeoutMs)} (NAPBOX_WAKE_TIMEOUT)`, {
+      retryAfterSeconds: 5,
+      details: { tenant: slug },
+    });
+  }
+}
+
+/** Settles with `promise`, or rejects with `onTimeout()` after `ms`, whichever comes first. */
+function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(onTimeout()), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}

@@ -1,0 +1,94 @@
+// Tenant administration: create, read, delete, as the admin API and CLI see
+// it. Validates every input before anything is written, and shapes tenants
+// for output (never with secrets).
+
+import { z } from 'zod';
+import { NapboxError } from '../errors.js';
+import { assertSlug } from './slug.js';
+import { TenantConfigSchema } from './tenant-config.js';
+import type { ActivityTracker } from './activity.js';
+import type { Lifecycle } from './lifecycle.js';
+import type { Tenant, TenantStore } from './tenant-store.js';
+
+export const CreateTenantSchema = z.object({ slug: z.string().max(100) }).extend(TenantConfigSchema.shape).strict();
+export type CreateTenant = z.infer<typeof CreateTenantSchema>;
+
+export interface TenantView {
+  readonly slug: string;
+  readonly state: string;
+  readonly reason: string;
+  readonly stateChangedAt: string;
+  readonly lastStartReason: string | null;
+  readonly lastStopReason: string | null;
+  readonly lastActivity: string | null;
+  readonly lastHeartbeat: string | null;
+  readonly image: string;
+  readonly containerId: string | null;
+  readonly failures: number;
+  readonly retryAt: string | null;
+  readonly holds: { readonly requests: number; readonly websockets: number };
+  readonly url: string;
+  readonly config: Tenant['config'];
+}
+
+const iso = (ms: number | null): string | null => (ms === null || ms === 0 ? null : new Date(ms).toISOString());
+
+export interface TenantServiceDeps {
+  readonly store: TenantStore;
+  readonly lifecycle: Lifecycle;
+  readonly activity: ActivityTracker;
+  readonly baseImage: string;
+  readonly tenantUrl: (slug: string) => string;
+  readonly clock?: () => number;
+}
+
+export class TenantService {
+  private readonly clock: () => number;
+
+  constructor(private readonly deps: TenantServiceDeps) {
+    this.clock = deps.clock ?? Date.now;
+  }
+
+  create(input: CreateTenant): TenantView {
+    const slug = assertSlug(input.slug);
+    const { slug: _ignored, ...config } = input;
+    return this.view(this.deps.store.create(slug, TenantConfigSchema.parse(config), this.clock()));
+  }
+
+  list(): TenantView[] {
+    return this.deps.store.list().map((t) => this.view(t));
+  }
+
+  get(slug: string): TenantView {
+    return this.view(this.deps.store.require(assertSlug(slug)));
+  }
+
+  async remove(slug: string): Promise<void> {
+    this.deps.store.require(assertSlug(slug));
+    await this.deps.lifecycle.destroy(slug);
+    this.deps.activity.forget(slug);
+    if (!this.deps.store.remove(slug)) throw new NapboxError('not_found', `no tenant ${slug}`);
+  }
+
+  view(tenant: Tenant): TenantView {
+    const activity = this.deps.activity.get(tenant.slug);
+    const lastActivity = Math.max(tenant.lastActivity ?? 0, activity?.lastActivity ?? 0);
+    return {
+      slug: tenant.slug,
+      state: tenant.state,
+      reason: tenant.stateReason,
+      stateChangedAt: new Date(tenant.stateChangedAt).toISOString(),
+      lastStartReason: tenant.lastStartReason,
+      lastStopReason: tenant.lastStopReason,
+      lastActivity: iso(lastActivity),
+      lastHeartbeat: iso(tenant.lastHeartbeat),
+      image: tenant.image ?? this.deps.baseImage,
+      containerId: tenant.containerId,
+      failures: tenant.failures,
+      retryAt: iso(tenant.retryAt),
+      holds: { requests: activity?.inflight ?? 0, websockets: activity?.sockets ?? 0 },
+      url: this.deps.tenantUrl(tenant.slug),
+      config: tenant.config,
+    };
+  }
+}
