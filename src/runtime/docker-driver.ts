@@ -197,7 +197,7 @@ export class DockerDriver implements ContainerDriver {
         labels: data.Config.Labels ?? {},
         status: data.State.Status as ContainerStatus,
         running: data.State.Running,
-        exitCode: data.State.Running ? null : data.State.ExitCode,
+        exitCode: data.State.Running || data.State.Status === 'created' ? null : data.State.ExitCode,
         oomKilled: data.State.OOMKilled,
         bridgeIp,
         published,

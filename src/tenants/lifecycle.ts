@@ -149,6 +149,7 @@ export class Lifecycle {
     let info: ContainerInfo | undefined;
     try {
       info = await this.bringUp(tenant);
+      if (!info.running) throw await this.failure(slug, info.id, 'exited before it was ready');
       const app = endpointFor(info, APP_PORT, this.deps.upstream);
       const control = endpointFor(info, CONTROL_PORT, this.deps.upstream);
       if (!app || !control) throw new NapboxError('wake_failed', `container of ${slug} has no ${this.deps.upstream} address`);
@@ -174,7 +175,7 @@ export class Lifecycle {
       const opened = afterFailure(tenant.failures, this.clock(), this.breaker);
       this.deps.store.setState(slug, { state: 'failed', reason: error.message, records: 'start', failures: opened.failures, retryAt: opened.retryAt }, this.clock());
       this.deps.logger.warn({ tenant: slug, err: error.message, failures: opened.failures }, 'wake failed');
-      if (info?.id) void this.deps.driver.stop(info.id, 1).catch(() => undefined);
+      if (info?.id) await this.deps.driver.stop(info.id, 1).catch(() => undefined); // failed means not running
       throw new NapboxError(error.code === 'engine_unreachable' ? error.code : error.code === 'wake_timeout' ? 'wake_timeout' : 'wake_failed', error.message, {
         cause: error.cause ?? error,
         retryAfterSeconds: Math.max(1, Math.ceil((opened.retryAt - this.clock()) / 1000)),

@@ -1,0 +1,128 @@
+// The bench's results: derived figures (ratios against the baselines of the
+// same run, targets met or missed), the table printed to stdout and the JSON
+// written to bench/out/results.json. Pure apart from `writeResults`.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { summarize, type Summary } from './stats.js';
+import { COLD_SETTINGS, type ColdStartSamples } from './cold-start.js';
+import { bestRuns, type LoadRun, type LoadSettings, type WarmTarget } from './warm.js';
+
+export const TARGETS = Object.freeze({ coldRatioMax: 1.15, throughputRatioMin: 0.5, addedP99MsMax: 2 });
+
+export interface RunInfo {
+  readonly startedAt: string;
+  readonly seconds: number;
+  readonly cpus: number;
+  readonly node: string;
+  readonly loadAverage: readonly number[];
+  readonly loadTool: string;
+}
+
+export interface BenchResults {
+  readonly run: RunInfo;
+  readonly cold: {
+    readonly tries: number;
+    readonly napboxMs: Summary;
+    readonly napboxWakeMs: Summary;
+    readonly engineMs: Summary;
+    readonly ratioP50: number;
+    /** p50(napbox) - p50(engine), ms. */
+    readonly addedP50Ms: number;
+    readonly met: boolean;
+    readonly settings: typeof COLD_SETTINGS;
+    readonly samples: ColdStartSamples;
+  };
+  readonly warm: {
+    readonly settings: LoadSettings & { readonly keepAlive: true; readonly pipelining: 1 };
+    readonly best: Record<WarmTarget, LoadRun>;
+    readonly throughputRatio: number;
+    readonly addedP50Ms: number;
+    readonly addedP99Ms: number;
+    readonly throughputMet: boolean;
+    readonly latencyMet: boolean;
+    readonly runs: readonly LoadRun[];
+  };
+  readonly targets: typeof TARGETS;
+}
+
+export function buildResults(run: RunInfo, cold: ColdStartSamples, settings: LoadSettings, runs: readonly LoadRun[]): BenchResults {
+  const napboxMs = summarize(cold.napboxMs);
+  const engineMs = summarize(cold.engineMs);
+  const ratioP50 = napboxMs.p50 / engineMs.p50;
+  const best = bestRuns(runs);
+  const throughputRatio = best.napbox.requestsPerSec / best.direct.requestsPerSec;
+  const addedP99Ms = best.napbox.latencyMs.p99 - best.direct.latencyMs.p99;
+  return {
+    run,
+    cold: {
+      tries: cold.napboxMs.length,
+      napboxMs,
+      napboxWakeMs: summarize(cold.napboxWakeMs.filter((x): x is number => x !== null)),
+      engineMs,
+      ratioP50,
+      addedP50Ms: napboxMs.p50 - engineMs.p50,
+      met: ratioP50 <= TARGETS.coldRatioMax,
+      settings: COLD_SETTINGS,
+      samples: cold,
+    },
+    warm: {
+      settings: { ...settings, keepAlive: true, pipelining: 1 },
+      best,
+      throughputRatio,
+      addedP50Ms: best.napbox.latencyMs.p50 - best.direct.latencyMs.p50,
+      addedP99Ms,
+      throughputMet: throughputRatio >= TARGETS.throughputRatioMin,
+      latencyMet: addedP99Ms < TARGETS.addedP99MsMax,
+      runs,
+    },
+    targets: TARGETS,
+  };
+}
+
+export function writeResults(results: BenchResults, file: string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+}
+
+const ms = (x: number, digits = 1): string => `${x.toFixed(digits)} ms`;
+const signedMs = (x: number, digits: number): string => `${x >= 0 ? '+' : ''}${ms(x, digits)}`;
+const verdict = (met: boolean): string => (met ? 'ok' : 'MISSED');
+const row = (cells: readonly string[], widths: readonly number[]): string =>
+  `  ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')}`.trimEnd();
+
+export function renderTable(results: BenchResults): string {
+  const { run } = results;
+  const head = `napbox bench: ${run.startedAt}, ${run.cpus} CPUs, Node ${run.node}, load average ${run.loadAverage.map((x) => x.toFixed(2)).join(' ')}, took ${run.seconds.toFixed(0)} s`;
+  return [head, '', ...coldLines(results), '', ...warmLines(results), ''].join('\n');
+}
+
+function coldLines({ cold }: BenchResults): string[] {
+  const widths = [34, 10, 10, 10, 10];
+  const line = (name: string, s: Summary): string => row([name, ms(s.p50), ms(s.p90), ms(s.min), ms(s.max)], widths);
+  return [
+    `Cold start: ${cold.tries} tries each, interleaved napbox/engine, container stopped before every try`,
+    row(['', 'p50', 'p90', 'min', 'max'], widths),
+    line('napbox, GET / to first byte', cold.napboxMs),
+    line('  of which napbox\'s wake (its log)', cold.napboxWakeMs),
+    line('engine alone, start to first 200', cold.engineMs),
+    `  p50 napbox / engine: ${cold.ratioP50.toFixed(3)}x (${signedMs(cold.addedP50Ms, 1)})   target <= ${TARGETS.coldRatioMax}x   ${verdict(cold.met)}`,
+  ];
+}
+
+function warmLines({ run, warm }: BenchResults): string[] {
+  const s = warm.settings;
+  const widths = [24, 10, 10, 10, 12, 8];
+  const line = (name: string, r: LoadRun): string =>
+    row([name, r.requestsPerSec.toFixed(0), ms(r.latencyMs.p50, 2), ms(r.latencyMs.p99, 2), `${r.autocannonLatencyMs.p50}/${r.autocannonLatencyMs.p99} ms`, String(r.non2xx + r.errors)], widths);
+  return [
+    `Warm requests: ${run.loadTool}, ${s.connections} connections, keep-alive, pipelining ${s.pipelining}, GET /, ${s.seconds} s per run after a ${s.warmupSeconds} s warm-up of each`,
+    `  rounds alternate direct/napbox; latency from each response's own time, "ac" = autocannon's whole-ms histogram`,
+    row(['', 'req/s', 'p50', 'p99', 'ac p50/p99', 'errors'], widths),
+    ...warm.runs.map((r) => line(`${r.target} (round ${r.round})`, r)),
+    line('best direct', warm.best.direct),
+    line('best napbox', warm.best.napbox),
+    `  throughput napbox / direct: ${warm.throughputRatio.toFixed(3)}   target >= ${TARGETS.throughputRatioMin}   ${verdict(warm.throughputMet)}`,
+    `  added latency (best runs): p50 ${signedMs(warm.addedP50Ms, 2)}, p99 ${signedMs(warm.addedP99Ms, 2)}   target p99 < ${TARGETS.addedP99MsMax} ms   ${verdict(warm.latencyMet)}`,
+  ];
+}

@@ -1,0 +1,82 @@
+// `npm run bench`: cold start and warm requests through napbox, each as a
+// ratio against a baseline measured in the same run (the engine alone, the
+// container directly), since the machine is shared and noisy. Prints a table,
+// writes bench/out/results.json, and exits 0 whether or not targets are met;
+// it exits 1 only when the bench itself failed. Every container and network
+// it made is removed at the end, also on failure or Ctrl-C.
+//
+// Settings: BENCH_COLD_N (cold tries per side, default 15),
+// BENCH_WARM_SECONDS (seconds per warm run, default 8).
+
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { closeBenchTenant, openBenchTenant, type BenchTenant } from './bench-tenant.js';
+import { measureColdStarts } from './cold-start.js';
+import { measureWarm, type LoadSettings } from './warm.js';
+import { buildResults, renderTable, writeResults, type RunInfo } from './report.js';
+
+const OUT_FILE = path.join(path.dirname(new URL(import.meta.url).pathname), 'out', 'results.json');
+
+function intFromEnv(name: string, fallback: number, min: number, max: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name}=${JSON.stringify(raw)}: expected a whole number from ${min} to ${max}`);
+  return value;
+}
+
+function loadToolName(): string {
+  const { version } = createRequire(import.meta.url)('autocannon/package.json') as { version: string };
+  return `autocannon ${version}`;
+}
+
+const progress = (line: string): void => {
+  process.stderr.write(`bench: ${line}\n`);
+};
+
+async function bench(tenant: BenchTenant, coldTries: number, warm: LoadSettings, started: Date): Promise<void> {
+  progress(`napbox on port ${tenant.nb.port}, install ${tenant.nb.installId}; ${coldTries} cold tries per side`);
+  const cold = await measureColdStarts(tenant, coldTries, progress);
+  const runs = await measureWarm(tenant, warm, progress);
+  const run: RunInfo = {
+    startedAt: started.toISOString(),
+    seconds: (Date.now() - started.getTime()) / 1000,
+    cpus: os.cpus().length,
+    node: process.version,
+    loadAverage: os.loadavg(),
+    loadTool: loadToolName(),
+  };
+  const results = buildResults(run, cold, warm, runs);
+  process.stdout.write(renderTable(results));
+  writeResults(results, OUT_FILE);
+  progress(`results written to ${path.relative(process.cwd(), OUT_FILE)}`);
+}
+
+async function main(): Promise<void> {
+  const started = new Date();
+  const coldTries = intFromEnv('BENCH_COLD_N', 15, 1, 200);
+  const warm: LoadSettings = { connections: 10, seconds: intFromEnv('BENCH_WARM_SECONDS', 8, 1, 120), warmupSeconds: 2, rounds: 2 };
+  const tenant = await openBenchTenant();
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => (closing ??= closeBenchTenant(tenant));
+  const onSignal = (signal: NodeJS.Signals): void => {
+    progress(`${signal}: removing the bench's containers`);
+    void close().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await bench(tenant, coldTries, warm, started);
+  } finally {
+    await close();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

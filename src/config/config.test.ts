@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { loadConfig } from './config.js';
+import { formatDuration, parseDuration } from './duration.js';
+
+describe('config', () => {
+  it('has the documented defaults', () => {
+    const c = loadConfig({}, '/srv/napbox');
+    assert.equal(c.port, 8080);
+    assert.equal(c.listen, '127.0.0.1');
+    assert.equal(c.dataDir, '/srv/napbox/data');
+    assert.equal(c.baseDomain, 'localhost');
+    assert.equal(c.idleTimeoutMs, 600_000);
+    assert.equal(c.sweepIntervalMs, 15_000);
+    assert.equal(c.wakeTimeoutMs, 60_000);
+    assert.equal(c.dockerHost, undefined);
+    assert.ok(Object.isFrozen(c));
+  });
+
+  it('stops with a message naming the variable for invalid values', () => {
+    const cases: Record<string, string> = {
+      NAPBOX_PORT: 'eighty',
+      NAPBOX_IDLE_TIMEOUT: '10 minutes',
+      NAPBOX_SWEEP_INTERVAL: '-1s',
+      NAPBOX_WAKE_TIMEOUT: '',
+      NAPBOX_BASE_DOMAIN: 'bad domain',
+      DOCKER_HOST: 'localhost:2375',
+      NAPBOX_UPSTREAM: 'sideways',
+    };
+    for (const [variable, value] of Object.entries(cases)) {
+      assert.throws(() => loadConfig({ [variable]: value }), (err: Error) => err.message.includes(variable), variable);
+    }
+  });
+
+  it('reads durations in ms, s, m and h', () => {
+    const c = loadConfig({ NAPBOX_IDLE_TIMEOUT: '1500', NAPBOX_SWEEP_INTERVAL: '250ms', NAPBOX_WAKE_TIMEOUT: '2m' });
+    assert.deepEqual([c.idleTimeoutMs, c.sweepIntervalMs, c.wakeTimeoutMs], [1500, 250, 120_000]);
+    assert.equal(parseDuration('1h'), 3_600_000);
+    assert.equal(parseDuration('1.5s'), 1500);
+    assert.equal(parseDuration('5 s'), undefined);
+    assert.equal(formatDuration(600_000), '10m');
+    assert.equal(formatDuration(90_000), '90s');
+  });
+});

@@ -1,0 +1,212 @@
+// An in-memory ContainerDriver for unit tests of the logic above the driver
+// (wake, sweep, router). It models the agent image: a started container
+// serves GET /ready and GET / on loopback ports it publishes, prints
+// "runner ready", and exits at once with code N when NAPBOX_APP_COMMAND is
+// ["sh","-c","exit N"]. It passes the same contract suite as DockerDriver
+// (container-driver.contract.ts), so it cannot drift from the engine.
+
+import crypto from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { NapboxError } from '../errors.js';
+import type {
+  BuildRequest,
+  ContainerDriver,
+  ContainerInfo,
+  ContainerSpec,
+  ContainerStatus,
+  ContainerSummary,
+  Endpoint,
+  ImageInfo,
+  NetworkSpec,
+} from './container-driver.js';
+
+interface FakeContainer {
+  readonly id: string;
+  readonly spec: ContainerSpec;
+  status: ContainerStatus;
+  exitCode: number | null;
+  logs: string[];
+  servers: http.Server[];
+  published: Record<number, Endpoint>;
+}
+
+const EXIT_COMMAND = /^\["sh","-c","exit (\d+)"\]$/;
+
+export class FakeDriver implements ContainerDriver {
+  readonly containers = new Map<string, FakeContainer>();
+  readonly networks = new Map<string, NetworkSpec>();
+  readonly images = new Map<string, ImageInfo>();
+  /** Counts of calls, for tests that check how often the engine was asked. */
+  readonly calls = { create: 0, start: 0, stop: 0, remove: 0 };
+  /** Milliseconds `start` takes, to widen race windows in tests. */
+  startDelayMs = 0;
+
+  constructor(images: readonly string[] = ['napbox-agent:test']) {
+    for (const tag of images) this.images.set(tag, { id: `sha256:${crypto.createHash('sha256').update(tag).digest('hex')}`, tags: [tag], labels: {} });
+  }
+
+  async ping(): Promise<void> {}
+
+  async create(spec: ContainerSpec): Promise<ContainerInfo> {
+    this.calls.create += 1;
+    if (!this.images.has(spec.image)) throw new NapboxError('engine_error', `create container ${spec.name} failed: No such image: ${spec.image}`);
+    if ([...this.containers.values()].some((c) => c.spec.name === spec.name)) {
+      throw new NapboxError('conflict', `create container ${spec.name}: name already in use`);
+    }
+    const id = crypto.randomBytes(32).toString('hex');
+    this.containers.set(id, { id, spec, status: 'created', exitCode: null, logs: [], servers: [], published: {} });
+    return this.info(id)!;
+  }
+
+  async start(id: string): Promise<void> {
+    this.calls.start += 1;
+    const c = this.require(id);
+    if (c.status === 'running') return;
+    if (this.startDelayMs) await new Promise((r) => setTimeout(r, this.startDelayMs));
+    const exit = EXIT_COMMAND.exec(c.spec.env.NAPBOX_APP_COMMAND ?? '');
+    if (exit) {
+      c.logs.push('tenant app exited');
+      c.status = 'exited';
+      c.exitCode = Number(exit[1]);
+      return;
+    }
+    c.servers = [];
+    c.published = {};
+    for (const port of c.spec.ports) {
+      const server = http.createServer((req, res) => {
+        res.writeHead(200, { 'content-type': req.url === '/ready' ? 'application/json' : 'text/html' });
+        res.end(req.url === '/ready' ? '{"ready":true}' : `<h1>Tenant ${c.spec.env.NAPBOX_TENANT ?? ''}</h1>`);
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+      c.servers.push(server);
+      c.published[port] = { host: '127.0.0.1', port: (server.address() as AddressInfo).port };
+    }
+    c.status = 'running';
+    c.exitCode = null;
+    c.logs.push('runner ready');
+  }
+
+  async stop(id: string): Promise<void> {
+    this.calls.stop += 1;
+    const c = this.containers.get(id);
+    if (!c || c.status !== 'running') return;
+    await this.halt(c, 0);
+  }
+
+  async remove(id: string, options: { force?: boolean } = {}): Promise<void> {
+    this.calls.remove += 1;
+    const c = this.containers.get(id);
+    if (!c) return;
+    if (c.status === 'running') {
+      if (!options.force) throw new NapboxError('conflict', `remove container ${id.slice(0, 12)}: it is running`);
+      await this.halt(c, 137);
+    }
+    this.containers.delete(id);
+  }
+
+  async inspect(id: string): Promise<ContainerInfo | undefined> {
+    return this.info(id);
+  }
+
+  async findByLabels(labels: Readonly<Record<string, string>>): Promise<ContainerSummary[]> {
+    return [...this.containers.values()]
+      .filter((c) => Object.entries(labels).every(([k, v]) => c.spec.labels[k] === v))
+      .map((c) => ({ id: c.id, name: c.spec.name, labels: c.spec.labels, status: c.status }));
+  }
+
+  async logs(id: string, options: { tail: number }): Promise<string> {
+    const c = this.containers.get(id);
+    return c ? c.logs.slice(-options.tail).map((l) => `${l}\n`).join('') : '';
+  }
+
+  async ensureNetwork(spec: NetworkSpec): Promise<void> {
+    if (!this.networks.has(spec.name)) this.networks.set(spec.name, spec);
+  }
+
+  async removeNetwork(name: string): Promise<void> {
+    this.networks.delete(name);
+  }
+
+  async findNetworksByLabels(labels: Readonly<Record<string, string>>): Promise<string[]> {
+    return [...this.networks.values()].filter((n) => Object.entries(labels).every(([k, v]) => n.labels[k] === v)).map((n) => n.name);
+  }
+
+  async inspectImage(ref: string): Promise<ImageInfo | undefined> {
+    return this.images.get(ref) ?? [...this.images.values()].find((i) => i.id === ref);
+  }
+
+  async buildImage(request: BuildRequest): Promise<ImageInfo> {
+    const info = { id: `sha256:${crypto.randomBytes(32).toString('hex')}`, tags: [request.tag], labels: { ...request.labels } };
+    request.onLog?.(`Successfully built ${info.id.slice(7, 19)}`);
+    this.images.set(request.tag, info);
+    return info;
+  }
+
+  async importImage(_tarball: NodeJS.ReadableStream, tag: string, labels: Readonly<Record<string, string>>): Promise<ImageInfo> {
+    const info = { id: `sha256:${crypto.randomBytes(32).toString('hex')}`, tags: [tag], labels: { ...labels } };
+    this.images.set(tag, info);
+    return info;
+  }
+
+  async pullImage(): Promise<boolean> {
+    return false;
+  }
+
+  async tagImage(ref: string, tag: string): Promise<void> {
+    const image = await this.inspectImage(ref);
+    if (!image) throw new NapboxError('engine_error', `tag image ${ref} failed: No such image`);
+    this.images.set(tag, { ...image, tags: [...image.tags, tag] });
+  }
+
+  async removeImage(ref: string): Promise<void> {
+    this.images.delete(ref);
+  }
+
+  async findImagesByLabels(labels: Readonly<Record<string, string>>): Promise<ImageInfo[]> {
+    return [...this.images.values()].filter((i) => Object.entries(labels).every(([k, v]) => i.labels[k] === v));
+  }
+
+  /** Makes a running container exit on its own, as a crash would. */
+  async crash(id: string, exitCode = 1): Promise<void> {
+    await this.halt(this.require(id), exitCode);
+  }
+
+  private async halt(c: FakeContainer, exitCode: number): Promise<void> {
+    await Promise.all(
+      c.servers.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            s.close(() => resolve());
+            s.closeAllConnections();
+          }),
+      ),
+    );
+    c.servers = [];
+    c.status = 'exited';
+    c.exitCode = exitCode;
+  }
+
+  private require(id: string): FakeContainer {
+    const c = this.containers.get(id);
+    if (!c) throw new NapboxError('engine_error', `no container ${id.slice(0, 12)}`);
+    return c;
+  }
+
+  private info(id: string): ContainerInfo | undefined {
+    const c = this.containers.get(id);
+    if (!c) return undefined;
+    return {
+      id: c.id,
+      name: c.spec.name,
+      image: c.spec.image,
+      labels: c.spec.labels,
+      status: c.status,
+      running: c.status === 'running',
+      exitCode: c.status === 'running' || c.status === 'created' ? null : c.exitCode,
+      oomKilled: false,
+      bridgeIp: null,
+      published: c.status === 'running' ? { ...c.published } : {},
+    };
+  }
+}

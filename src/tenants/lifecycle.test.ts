@@ -1,0 +1,93 @@
+// Wake logic against the fake driver: dedupe, breaker, deadline, adoption.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { openDatabase, type Db } from '../db/database.js';
+import { createLogger } from '../log.js';
+import { FakeDriver } from '../runtime/fake-driver.js';
+import { Lifecycle } from './lifecycle.js';
+import { TenantStore } from './tenant-store.js';
+
+describe('Lifecycle', () => {
+  let dir: string;
+  let db: Db;
+  let store: TenantStore;
+  let driver: FakeDriver;
+  const logger = createLogger('silent');
+
+  const lifecycle = (wakeTimeoutMs = 5000) =>
+    new Lifecycle({ store, driver, logger, installId: 'unit0001', baseImage: 'napbox-agent:test', wakeTimeoutMs, upstream: 'published', breaker: { baseMs: 60_000, maxMs: 60_000 } });
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'napbox-unit-'));
+    db = openDatabase(dir);
+    store = new TenantStore(db);
+    driver = new FakeDriver();
+  });
+  afterEach(async () => {
+    for (const id of [...driver.containers.keys()]) await driver.remove(id, { force: true });
+    db.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('shares one wake among concurrent callers and creates one container', async () => {
+    store.create('acme', {}, Date.now());
+    driver.startDelayMs = 50;
+    const life = lifecycle();
+    const results = await Promise.all(Array.from({ length: 50 }, () => life.wake('acme', 'test')));
+    assert.equal(new Set(results.map((r) => r.containerId)).size, 1);
+    assert.equal(driver.calls.create, 1);
+    assert.equal(driver.calls.start, 1);
+    assert.equal(store.require('acme').state, 'running');
+  });
+
+  it('reuses a container found in the engine (adoption) instead of creating one', async () => {
+    store.create('acme', {}, Date.now());
+    const first = await lifecycle().wake('acme', 'first');
+    const second = await lifecycle().wake('acme', 'a new napbox process');
+    assert.equal(second.containerId, first.containerId);
+    assert.equal(driver.calls.create, 1);
+  });
+
+  it('fails with the exit code, then refuses further wakes until the breaker allows', async () => {
+    store.create('broken', { app: { command: ['sh', '-c', 'exit 3'] } }, Date.now());
+    const life = lifecycle();
+    await assert.rejects(life.wake('broken', 'test'), (err: Error & { code: string }) => err.code === 'wake_failed' && /exit code 3/.test(err.message));
+    const tenant = store.require('broken');
+    assert.equal(tenant.state, 'failed');
+    assert.equal(tenant.failures, 1);
+    await assert.rejects(life.wake('broken', 'again'), (err: Error & { code: string; retryAfterSeconds: number }) => err.code === 'circuit_open' && err.retryAfterSeconds > 0);
+    assert.equal(driver.calls.start, 1, 'no second start while the breaker is open');
+    await assert.rejects(life.wake('broken', 'admin', { force: true }), /exit code 3/);
+    assert.equal(driver.calls.start, 2, 'an admin wake goes through');
+  });
+
+  it('answers every waiter by the deadline when the engine is slow', async () => {
+    store.create('slow', {}, Date.now());
+    driver.startDelayMs = 2000;
+    const started = Date.now();
+    const life = lifecycle(300);
+    await assert.rejects(life.wake('slow', 'a'), (err: Error & { code: string }) => err.code === 'wake_timeout');
+    assert.ok(Date.now() - started < 1000);
+    while (life.busy('slow')) await new Promise((r) => setTimeout(r, 50)); // the engine call outlives the waiter
+    assert.equal(store.require('slow').state, 'failed');
+    assert.equal((await driver.findByLabels({ 'napbox.tenant': 'slow' }))[0]?.status, 'exited', 'the late container is stopped');
+  });
+
+  it('stops after a wake queued before it, and wakes again after', async () => {
+    store.create('acme', {}, Date.now());
+    const life = lifecycle();
+    const wake = life.wake('acme', 'w1');
+    const stop = life.stop('acme', 'admin stop');
+    await wake;
+    await stop;
+    assert.equal(store.require('acme').state, 'stopped');
+    assert.equal(store.require('acme').lastStopReason, 'admin stop');
+    assert.equal(life.endpointOf('acme'), undefined);
+    await life.wake('acme', 'w2');
+    assert.equal(store.require('acme').state, 'running');
+  });
+});
