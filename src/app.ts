@@ -3,6 +3,7 @@
 // environment. `src/index.ts` runs it as a process; tests run it the same way.
 
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/config.js';
@@ -21,6 +22,7 @@ import { AdminAuth, loadOrCreateKey } from './api/auth.js';
 import { AdminApi } from './api/admin-api.js';
 import { TenantProxy } from './router/tenant-proxy.js';
 import { createServer } from './router/server.js';
+import { ConnectionRelay } from './router/connection-relay.js';
 import { landingPage } from './router/dashboard.js';
 
 export interface Napbox {
@@ -81,11 +83,14 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   const proxy = new TenantProxy({ lifecycle, store, activity, logger });
   const server = createServer({ baseDomain: config.baseDomain, api, proxy, store, logger, dashboard: landingPage(tenantUrl('demo')) });
 
+  // One port: the relay takes each connection first and hands to the HTTP server what it does not relay.
+  const relay = new ConnectionRelay({ baseDomain: config.baseDomain, lifecycle, activity, handOff: (socket) => server.emit('connection', socket) });
+  const front = net.createServer({ noDelay: true }, (socket) => relay.accept(socket));
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.listen, () => resolve());
+    front.once('error', reject);
+    front.listen(config.port, config.listen, () => resolve());
   });
-  port = (server.address() as AddressInfo).port;
+  port = (front.address() as AddressInfo).port;
   const listenHost = config.listen === '0.0.0.0' || config.listen === '::' ? '127.0.0.1' : config.listen;
   const url = `http://${listenHost.includes(':') ? `[${listenHost}]` : listenHost}:${port}`;
   const serverFile: ServerFile = { url, pid: process.pid, installId, baseDomain: config.baseDomain, port };
@@ -98,7 +103,8 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
     tenantUrl,
     close: async () => {
       await new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        front.close(() => resolve());
+        relay.closeAll();
         server.closeAllConnections();
       });
       proxy.close();

@@ -3,7 +3,8 @@
 // socket until it is forwarded, so nothing is lost; a client that goes away
 // while held just drops its place, the wake goes on. Upstream connections are
 // kept alive (one agent for all tenants), and hop-by-hop headers are not
-// forwarded.
+// forwarded. Plain requests go through http-forward.ts; upgrades through
+// http-proxy.
 
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -15,8 +16,8 @@ import type { ActivityTracker } from '../tenants/activity.js';
 import type { Lifecycle, Running } from '../tenants/lifecycle.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
 import { sendError } from '../api/http-io.js';
+import { forwardHttp, requestHasBody } from './http-forward.js';
 
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'upgrade'];
 const RETRYABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ECONNRESET']);
 
 export interface TenantProxyDeps {
@@ -54,24 +55,26 @@ export class TenantProxy {
   }
 
   private forward(req: IncomingMessage, res: ServerResponse, target: ProxyTarget, running: Running, mayRetry: boolean): void {
-    req.url = target.path;
-    for (const header of HOP_BY_HOP) delete req.headers[header];
-    if (target.prefix) req.headers['x-forwarded-prefix'] = target.prefix;
-    this.proxy.web(req, res, { target: { host: running.app.host, port: running.app.port } }, (err: NodeJS.ErrnoException) => {
-      const code = err.code ?? '';
-      if (RETRYABLE.has(code)) this.deps.lifecycle.forget(target.slug);
-      // Only requests without a body are retried: the body of others may be half-sent.
-      const idempotent = req.method === 'GET' || req.method === 'HEAD';
-      if (mayRetry && idempotent && RETRYABLE.has(code) && !res.headersSent) {
-        this.deps.logger.info({ tenant: target.slug, code }, 'upstream gone, waking again');
-        void this.ready(target.slug, `request ${req.method} after upstream ${code}`).then(
-          (again) => this.forward(req, res, target, again, false),
-          (wakeErr: unknown) => sendError(res, wakeErr),
-        );
-        return;
-      }
-      if (!res.headersSent) sendError(res, new NapboxError('engine_error', `tenant ${target.slug} did not answer: ${code || err.message}`));
-      else res.destroy();
+    forwardHttp(req, res, {
+      target: running.app,
+      path: target.path,
+      agent: this.agent,
+      prefix: target.prefix,
+      onError: (err, responseStarted) => {
+        const code = err.code ?? '';
+        if (RETRYABLE.has(code)) this.deps.lifecycle.forget(target.slug);
+        // Only a request without a body is sent again: a body may be half gone into the failed attempt.
+        if (mayRetry && !requestHasBody(req) && RETRYABLE.has(code) && !responseStarted) {
+          this.deps.logger.info({ tenant: target.slug, code }, 'upstream gone, waking again');
+          void this.ready(target.slug, `request ${req.method} after upstream ${code}`).then(
+            (again) => this.forward(req, res, target, again, false),
+            (wakeErr: unknown) => sendError(res, wakeErr),
+          );
+          return;
+        }
+        if (!responseStarted) sendError(res, new NapboxError('engine_error', `tenant ${target.slug} did not answer: ${code || err.message}`));
+        else res.destroy();
+      },
     });
   }
 
