@@ -114,11 +114,11 @@ function warmLines({ run, warm }: BenchResults): string[] {
   const s = warm.settings;
   const widths = [24, 10, 10, 10, 12, 8];
   const line = (name: string, r: LoadRun): string =>
-    row([name, r.requestsPerSec.toFixed(0), ms(r.latencyMs.p50, 2), ms(r.latencyMs.p99, 2), `${r.autocannonLatencyMs.p50}/${r.autocannonLatencyMs.p99} ms`, String(r.non2xx + r.errors)], widths);
+    row([name, r.requestsPerSec.toFixed(0), ms(r.latencyMs.p50, 2), ms(r.latencyMs.p90, 2), ms(r.latencyMs.p99, 2), String(r.non2xx + r.errors)], widths);
   return [
-    `Warm requests: ${run.loadTool}, ${s.connections} connections, keep-alive, pipelining ${s.pipelining}, GET /, ${s.seconds} s per run after a ${s.warmupSeconds} s warm-up of each`,
-    `  rounds alternate direct/napbox; latency from each response's own time, "ac" = autocannon's whole-ms histogram`,
-    row(['', 'req/s', 'p50', 'p99', 'ac p50/p99', 'errors'], widths),
+    `Warm requests: ${run.loadTool} -t1 -c${s.connections} -d${s.seconds}s --latency (keep-alive), GET /, after a ${s.warmupSeconds} s warm-up of each`,
+    '  rounds alternate direct/napbox; latency is wrk\'s distribution',
+    row(['', 'req/s', 'p50', 'p90', 'p99', 'errors'], widths),
     ...warm.runs.map((r) => line(`${r.target} (round ${r.round})`, r)),
     line('best direct', warm.best.direct),
     line('best napbox', warm.best.napbox),

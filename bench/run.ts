@@ -10,7 +10,9 @@
 
 import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
+import { spawnSync } from 'node:child_process';
+import { aptInstall, canInstallHere } from '../setup/docker-engine.js';
+import { onPath } from '../setup/run-command.js';
 import { closeBenchTenant, openBenchTenant, type BenchTenant } from './bench-tenant.js';
 import { measureColdStarts } from './cold-start.js';
 import { measureWarm, type LoadSettings } from './warm.js';
@@ -26,9 +28,17 @@ function intFromEnv(name: string, fallback: number, min: number, max: number): n
   return value;
 }
 
-function loadToolName(): string {
-  const { version } = createRequire(import.meta.url)('autocannon/package.json') as { version: string };
-  return `autocannon ${version}`;
+/** wrk, installed from Debian's packages when missing and this machine allows it. */
+async function loadToolName(): Promise<string> {
+  if (!onPath('wrk')) {
+    const refusal = canInstallHere();
+    if (refusal) throw new Error(`the bench needs wrk (a C HTTP load generator): install it (e.g. apt-get install wrk); ${refusal}`);
+    progress('installing wrk from Debian');
+    await aptInstall(['wrk']);
+  }
+  const out = spawnSync('wrk', ['-v'], { encoding: 'utf8' });
+  const version = `${out.stdout}${out.stderr}`.split('\n')[0]?.trim() ?? 'wrk';
+  return version.split(' [')[0] ?? 'wrk';
 }
 
 const progress = (line: string): void => {
@@ -37,6 +47,7 @@ const progress = (line: string): void => {
 
 async function bench(tenant: BenchTenant, coldTries: number, warm: LoadSettings, started: Date): Promise<void> {
   progress(`napbox on port ${tenant.nb.port}, install ${tenant.nb.installId}; ${coldTries} cold tries per side`);
+  const loadTool = await loadToolName();
   const cold = await measureColdStarts(tenant, coldTries, progress);
   const runs = await measureWarm(tenant, warm, progress);
   const run: RunInfo = {
@@ -45,7 +56,7 @@ async function bench(tenant: BenchTenant, coldTries: number, warm: LoadSettings,
     cpus: os.cpus().length,
     node: process.version,
     loadAverage: os.loadavg(),
-    loadTool: loadToolName(),
+    loadTool,
   };
   const results = buildResults(run, cold, warm, runs);
   process.stdout.write(renderTable(results));

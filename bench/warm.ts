@@ -1,15 +1,15 @@
-// Warm requests: the tenant running, autocannon loads `GET /` on napbox
-// (127.0.0.1, the tenant's Host header) and on the container directly (its
-// bridge address, app port), with the same settings and keep-alive on both.
-// A warm-up of each comes first, then rounds alternate direct, napbox. Req/s
-// is autocannon's; latency percentiles come from every 2xx response's own
-// time (autocannon's histogram keeps whole milliseconds only, too coarse for
-// sub-millisecond differences), and autocannon's are kept alongside.
+// Warm requests: the tenant running, wrk loads `GET /` on napbox (127.0.0.1,
+// the tenant's Host header) and on the container directly (its bridge
+// address, app port), with the same settings and keep-alive on both. A
+// warm-up of each comes first, then rounds alternate direct, napbox. wrk is a
+// C load generator (Debian's package): it takes far less of the 2 shared cores
+// than a Node one would, so the ratio measures napbox, not the load tool.
 
-import autocannon from 'autocannon';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { appEndpoint, stopEverywhere, wakeViaApi, type BenchTenant } from './bench-tenant.js';
-import { summarize, type Summary } from './stats.js';
 
+const run = promisify(execFile);
 export type WarmTarget = 'direct' | 'napbox';
 
 export interface LoadSettings {
@@ -23,16 +23,12 @@ export interface LoadRun {
   readonly target: WarmTarget;
   readonly round: number;
   readonly url: string;
-  /** autocannon's mean of its per-second request counts. */
   readonly requestsPerSec: number;
   readonly totalRequests: number;
-  /** From every 2xx response's time, ms. */
-  readonly latencyMs: Summary;
-  /** autocannon's own histogram (whole ms). */
-  readonly autocannonLatencyMs: { readonly p50: number; readonly p99: number };
+  /** wrk's latency distribution, ms. */
+  readonly latencyMs: { readonly p50: number; readonly p90: number; readonly p99: number };
   readonly non2xx: number;
   readonly errors: number;
-  readonly timeouts: number;
 }
 
 interface LoadTarget {
@@ -46,7 +42,7 @@ export async function measureWarm(tenant: BenchTenant, settings: LoadSettings, p
   const app = await appEndpoint(tenant);
   const targets: Record<WarmTarget, LoadTarget> = {
     direct: { url: `http://${app.host}:${app.port}/`, headers: {} },
-    napbox: { url: `http://127.0.0.1:${tenant.nb.port}/`, headers: { host: tenant.host } },
+    napbox: { url: `http://127.0.0.1:${tenant.nb.port}/`, headers: { Host: tenant.host } }, // wrk only replaces its own Host when spelled so
   };
   const order: WarmTarget[] = ['direct', 'napbox'];
   for (const target of order) await load(targets[target], settings.connections, settings.warmupSeconds);
@@ -63,39 +59,40 @@ export async function measureWarm(tenant: BenchTenant, settings: LoadSettings, p
   return runs;
 }
 
-interface Loaded {
-  readonly result: autocannon.Result;
-  readonly latencies: number[];
+const UNIT_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000 };
+
+function latency(text: string, percent: number): number {
+  const match = new RegExp(`^\\s*${percent}%\\s+([\\d.]+)(us|ms|s)\\s*$`, 'm').exec(text);
+  if (!match) throw new Error(`wrk printed no ${percent}% latency:\n${text}`);
+  return Number(match[1]) * (UNIT_MS[match[2]!] ?? NaN);
 }
 
-/** One autocannon run; collects the time of every 2xx response as it comes. */
-function load(target: LoadTarget, connections: number, seconds: number): Promise<Loaded> {
-  const latencies: number[] = [];
-  return new Promise((resolve, reject) => {
-    const instance = autocannon({ url: target.url, headers: target.headers, connections, duration: seconds, pipelining: 1 }, (err, result) => {
-      if (err) reject(err instanceof Error ? err : new Error(String(err)));
-      else resolve({ result, latencies });
-    });
-    instance.on('response', (_client, statusCode, _bytes, responseTime) => {
-      if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
-    });
-  });
-}
-
-function toRun(target: WarmTarget, round: number, url: string, loaded: Loaded): LoadRun {
-  const { result, latencies } = loaded;
+/** Parses what `wrk --latency` prints. */
+export function parseWrk(text: string): Omit<LoadRun, 'target' | 'round' | 'url'> {
+  const rps = /^Requests\/sec:\s+([\d.]+)/m.exec(text);
+  const total = /^\s*(\d+) requests in/m.exec(text);
+  if (!rps || !total) throw new Error(`unexpected wrk output:\n${text}`);
+  const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
+  const errors = socketErrors ? socketErrors.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0;
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(text)?.[1] ?? 0);
   return {
-    target,
-    round,
-    url,
-    requestsPerSec: result.requests.average,
-    totalRequests: result.requests.total,
-    latencyMs: summarize(latencies),
-    autocannonLatencyMs: { p50: result.latency.p50, p99: result.latency.p99 },
-    non2xx: result.non2xx,
-    errors: result.errors,
-    timeouts: result.timeouts,
+    requestsPerSec: Number(rps[1]),
+    totalRequests: Number(total[1]),
+    latencyMs: { p50: latency(text, 50), p90: latency(text, 90), p99: latency(text, 99) },
+    non2xx,
+    errors,
   };
+}
+
+/** One wrk run (one thread, keep-alive); bounded by its duration plus a margin. */
+async function load(target: LoadTarget, connections: number, seconds: number): Promise<Omit<LoadRun, 'target' | 'round' | 'url'>> {
+  const headers = Object.entries(target.headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
+  const { stdout } = await run('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', ...headers, target.url], { timeout: (seconds + 30) * 1000 });
+  return parseWrk(stdout);
+}
+
+function toRun(target: WarmTarget, round: number, url: string, loaded: Omit<LoadRun, 'target' | 'round' | 'url'>): LoadRun {
+  return { target, round, url, ...loaded };
 }
 
 /** Of each target's runs, the one with the most req/s. */

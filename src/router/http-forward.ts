@@ -68,9 +68,14 @@ export function forwardHttp(req: IncomingMessage, res: ServerResponse, options: 
       ures.once('error', () => res.destroy());
     },
   );
-  upstream.once('error', (err: NodeJS.ErrnoException) => options.onError(err, res.headersSent));
+  let clientGone = false;
+  upstream.once('error', (err: NodeJS.ErrnoException) => {
+    if (!clientGone) options.onError(err, res.headersSent); // else: our own destroy below, not the upstream's fault
+  });
   res.once('close', () => {
-    if (!res.writableFinished) upstream.destroy();
+    if (res.writableFinished) return;
+    clientGone = true;
+    upstream.destroy();
   });
   if (hasBody) req.pipe(upstream);
   else upstream.end();
