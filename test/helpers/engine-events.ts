@@ -15,9 +15,15 @@ export async function containerEvents(installId: string, since: Date, tenant?: s
     '--filter', 'type=container',
     '--filter', `label=napbox.install=${installId}`,
     ...(tenant ? ['--filter', `label=napbox.tenant=${tenant}`] : []),
-    '--format', '{{.Action}}',
+    '--format', '{{.TimeNano}} {{.Action}}',
   ]);
-  return stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+  // --since counts whole seconds: keep only what happened from `since` on, to the nanosecond.
+  const sinceNs = BigInt(since.getTime()) * 1_000_000n;
+  return stdout
+    .split('\n')
+    .map((line) => line.trim().split(' '))
+    .filter(([ns, action]) => ns && action && BigInt(ns) >= sinceNs)
+    .map(([, action]) => action!);
 }
 
 export function count(events: readonly string[], action: string): number {
