@@ -24,6 +24,12 @@ import { TenantProxy } from './router/tenant-proxy.js';
 import { createServer } from './router/server.js';
 import { ConnectionRelay } from './router/connection-relay.js';
 import { landingPage } from './router/dashboard.js';
+import { MessageStore } from './messages/message-store.js';
+import { ChatHub } from './messages/chat-hub.js';
+import { Dispatcher } from './messages/dispatcher.js';
+import { ChannelPool } from './messages/runner-channel.js';
+import { MessageService } from './messages/message-service.js';
+import { ChatSocket } from './messages/chat-socket.js';
 
 export interface Napbox {
   readonly url: string;
@@ -69,7 +75,22 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   const store = new TenantStore(db);
   const activity = new ActivityTracker(clock);
   const upstream = upstreamMode(config);
-  const lifecycle = new Lifecycle({ store, driver, logger, installId, baseImage, wakeTimeoutMs: config.wakeTimeoutMs, upstream, clock });
+  const heartbeatMs = config.heartbeatIntervalMs;
+  const lifecycle = new Lifecycle({ store, driver, logger, installId, baseImage, wakeTimeoutMs: config.wakeTimeoutMs, upstream, clock, heartbeatMs });
+  const messageStore = new MessageStore(db);
+  const hub = new ChatHub();
+  const dispatcher = new Dispatcher({ messages: messageStore, tenants: store, lifecycle, activity, hub, logger, clock });
+  const channels = new ChannelPool({
+    channelKey: (slug) => store.channelKey(slug),
+    stillRunning: (slug) => lifecycle.verify(slug, 'while processing a message'),
+    events: { onFrame: (slug, frame) => dispatcher.onFrame(slug, frame), onClosed: (slug, ids, why) => dispatcher.onClosed(slug, ids, why) },
+    logger,
+    heartbeatMs,
+    clock,
+  });
+  dispatcher.attach(channels);
+  const messages = new MessageService({ messages: messageStore, tenants: store, dispatcher, activity, hub, clock });
+  const chat = new ChatSocket(messages, logger, (slug) => store.get(slug) !== undefined);
   const auth = new AdminAuth(loadOrCreateKey(config.dataDir), installId, clock);
 
   const report = await reconcile({ store, driver, installId, logger, now: clock(), busy: (slug) => lifecycle.busy(slug) });
@@ -79,9 +100,9 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   const hostPart = (): string => `${port === 80 ? '' : `:${port}`}`;
   const tenantUrl = (slug: string): string => `http://${slug}.${config.baseDomain}${hostPart()}/`;
   const tenants = new TenantService({ store, lifecycle, activity, baseImage, tenantUrl, clock });
-  const api = new AdminApi({ auth, tenants, lifecycle, store, driver, logger });
+  const api = new AdminApi({ auth, tenants, lifecycle, store, driver, messages, logger });
   const proxy = new TenantProxy({ lifecycle, store, activity, logger });
-  const server = createServer({ baseDomain: config.baseDomain, api, proxy, store, logger, dashboard: landingPage(tenantUrl('demo')) });
+  const server = createServer({ baseDomain: config.baseDomain, api, proxy, store, logger, dashboard: landingPage(tenantUrl('demo')), chat });
 
   // One port: the relay takes each connection first and hands to the HTTP server what it does not relay.
   const relay = new ConnectionRelay({ baseDomain: config.baseDomain, lifecycle, activity, handOff: (socket) => server.emit('connection', socket) });
@@ -96,6 +117,7 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   const serverFile: ServerFile = { url, pid: process.pid, installId, baseDomain: config.baseDomain, port };
   fs.writeFileSync(path.join(config.dataDir, SERVER_FILE), JSON.stringify(serverFile), { mode: 0o600 });
   logger.info({ url, dataDir: config.dataDir }, 'napbox listening');
+  dispatcher.start();
 
   return {
     url,
@@ -107,6 +129,9 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
         relay.closeAll();
         server.closeAllConnections();
       });
+      dispatcher.stop();
+      channels.closeAll();
+      chat.close();
       proxy.close();
       fs.rmSync(path.join(config.dataDir, SERVER_FILE), { force: true });
       db.close();

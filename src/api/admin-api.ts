@@ -3,6 +3,7 @@
 // anything is read or written, and errors come back as `{ error, message }`.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
 import { NapboxError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Lifecycle } from '../tenants/lifecycle.js';
@@ -11,6 +12,8 @@ import { CreateTenantSchema, type TenantService } from '../tenants/tenant-servic
 import type { ContainerDriver } from '../runtime/container-driver.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
 import type { AdminAuth } from './auth.js';
+import type { MessageService } from '../messages/message-service.js';
+import { parseDuration } from '../config/duration.js';
 import { readJson, sendError, sendJson } from './http-io.js';
 
 export interface AdminApiDeps {
@@ -19,6 +22,7 @@ export interface AdminApiDeps {
   readonly lifecycle: Lifecycle;
   readonly store: TenantStore;
   readonly driver: ContainerDriver;
+  readonly messages: MessageService;
   readonly logger: Logger;
 }
 
@@ -36,7 +40,7 @@ export class AdminApi {
   private readonly routes: Route[];
 
   constructor(private readonly deps: AdminApiDeps) {
-    const { tenants, lifecycle, store, driver } = deps;
+    const { tenants, lifecycle, store, driver, messages } = deps;
     this.routes = [
       route('GET', '/api/tenants', async ({ res }) => sendJson(res, 200, { tenants: tenants.list() })),
       route('POST', '/api/tenants', async ({ req, res }) => {
@@ -59,6 +63,19 @@ export class AdminApi {
         store.require(slug);
         await lifecycle.stop(slug, 'admin stop');
         sendJson(res, 200, tenants.get(slug));
+      }),
+      route('POST', `/api/tenants/${SEGMENT}/messages`, async ({ req, res, params }) => {
+        const body = await readJson(req, z.unknown(), 256 * 1024);
+        const { message, created } = messages.accept(params[0]!, body);
+        sendJson(res, 202, { ...message, duplicate: !created });
+      }),
+      route('GET', `/api/tenants/${SEGMENT}/messages`, async ({ res, params, query }) => {
+        sendJson(res, 200, { messages: messages.list(params[0]!, query.get('session')) });
+      }),
+      route('GET', `/api/tenants/${SEGMENT}/messages/${SEGMENT}`, async ({ res, params, query }) => {
+        const wait = parseDuration(query.get('wait') ?? '0');
+        if (wait === undefined || wait > 60_000) throw new NapboxError('bad_request', 'wait must be a duration up to 60s, like 25s');
+        sendJson(res, 200, await messages.get(params[0]!, params[1]!, wait));
       }),
       route('GET', `/api/tenants/${SEGMENT}/logs`, async ({ res, params, query }) => {
         const slug = assertSlug(params[0]);

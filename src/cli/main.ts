@@ -8,6 +8,7 @@ import { parseDuration } from '../config/duration.js';
 import { asNapboxError } from '../errors.js';
 import { assertSlug } from '../tenants/slug.js';
 import type { TenantView } from '../tenants/tenant-service.js';
+import type { MessageView } from '../messages/message-service.js';
 import { ApiClient, adminAuth } from './client.js';
 
 const dataDir = (): string => path.resolve(process.env.NAPBOX_DATA_DIR ?? './data');
@@ -120,6 +121,31 @@ export function buildCli(): Command {
       const t = await client.json<TenantView>('GET', `/api/tenants/${slug}`);
       print(opts.json ? t : statusText(t));
     });
+  program
+    .command('send')
+    .description('send a chat message to a tenant (waking it) and print the reply when it comes')
+    .argument('<slug>', 'the tenant', slugArg)
+    .argument('<text>', 'the message')
+    .option('--session <id>', 'the conversation: 1-64 letters, digits, _ or -', 'cli')
+    .option('--id <id>', 'your id for the message: sending again with the same id does not send twice')
+    .option('--timeout <duration>', 'how long to wait for the reply', '5m')
+    .action(async (slug: string, text: string, opts: { session: string; id?: string; timeout: string }) => {
+      const limit = parseDuration(opts.timeout);
+      if (limit === undefined) throw new InvalidArgumentError(`--timeout ${opts.timeout} is not a duration like 30s or 5m`);
+      const client = await ApiClient.connect(dataDir());
+      const accepted = await client.json<MessageView>('POST', `/api/tenants/${slug}/messages`, { text, session: opts.session, ...(opts.id ? { id: opts.id } : {}) });
+      process.stderr.write(`accepted ${accepted.id} (session ${accepted.session})\n`);
+      const deadline = Date.now() + limit;
+      let message = accepted;
+      while ((message.state === 'pending' || message.state === 'processing') && Date.now() < deadline) {
+        const wait = Math.max(1, Math.min(25_000, deadline - Date.now()));
+        message = await client.json<MessageView>('GET', `/api/tenants/${slug}/messages/${accepted.id}?wait=${wait}ms`);
+      }
+      if (message.state === 'done') return print(`${message.reply ?? ''}\n`);
+      if (message.state === 'failed') throw new Error(`message ${message.id} failed: ${message.reason}`);
+      throw new Error(`no reply within ${opts.timeout}; it is still ${message.state}: \`napbox status ${slug}\``);
+    });
+
   program
     .command('logs')
     .description("print a tenant's container logs")

@@ -17,6 +17,8 @@ export interface Config {
   readonly idleTimeoutMs: number;
   readonly sweepIntervalMs: number;
   readonly wakeTimeoutMs: number;
+  /** How often runners send their timer heartbeat; a channel silent for 3 of these is dead. */
+  readonly heartbeatIntervalMs: number;
   /** As Docker's own tools read it; undefined means the local socket. */
   readonly dockerHost: string | undefined;
   /** How napbox reaches a container: its bridge address, or a port published on the engine's host. */
@@ -84,6 +86,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     idleTimeoutMs: readDuration(env, 'NAPBOX_IDLE_TIMEOUT', '10m', 1000),
     sweepIntervalMs: readDuration(env, 'NAPBOX_SWEEP_INTERVAL', '15s', 100),
     wakeTimeoutMs: readDuration(env, 'NAPBOX_WAKE_TIMEOUT', '60s', 100),
+    heartbeatIntervalMs: readDuration(env, 'NAPBOX_HEARTBEAT_INTERVAL', '5s', 100),
     dockerHost,
     upstream: readEnum(env, 'NAPBOX_UPSTREAM', ['auto', 'bridge', 'published'] as const, 'auto'),
     caBundle: readCaBundle(env),

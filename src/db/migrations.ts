@@ -36,4 +36,30 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX tenants_state ON tenants(state);
     `,
   },
+  {
+    version: 2,
+    name: 'messages',
+    sql: `
+      ALTER TABLE tenants ADD COLUMN channel_key TEXT;
+      CREATE TABLE messages (
+        seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+        id              TEXT NOT NULL UNIQUE,
+        tenant          TEXT NOT NULL REFERENCES tenants(slug) ON DELETE CASCADE,
+        session         TEXT NOT NULL,
+        client_id       TEXT,
+        text            TEXT NOT NULL,
+        state           TEXT NOT NULL CHECK (state IN ('pending','processing','done','failed')),
+        tries           INTEGER NOT NULL DEFAULT 0,
+        reason          TEXT,
+        created_at      INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL,
+        next_attempt_at INTEGER NOT NULL,
+        reply           TEXT,
+        replied_at      INTEGER
+      );
+      CREATE UNIQUE INDEX messages_client_id ON messages(tenant, client_id) WHERE client_id IS NOT NULL;
+      CREATE INDEX messages_open ON messages(tenant, session, seq) WHERE state IN ('pending','processing');
+      CREATE INDEX messages_session ON messages(tenant, session, seq);
+    `,
+  },
 ];

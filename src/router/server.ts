@@ -12,6 +12,7 @@ import type { Logger } from '../log.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
 import { resolveTarget, type Target } from './resolve-target.js';
 import type { TenantProxy } from './tenant-proxy.js';
+import type { ChatSocket } from '../messages/chat-socket.js';
 
 export interface ServerDeps {
   readonly baseDomain: string;
@@ -20,6 +21,7 @@ export interface ServerDeps {
   readonly store: TenantStore;
   readonly logger: Logger;
   readonly dashboard: (req: IncomingMessage, res: ServerResponse) => void;
+  readonly chat: ChatSocket;
 }
 
 export function createServer(deps: ServerDeps): http.Server {
@@ -34,6 +36,10 @@ export function createServer(deps: ServerDeps): http.Server {
     const target = resolveTarget(req.headers.host, req.url ?? '/', deps.baseDomain);
     if (target.kind === 'tenant') {
       void deps.proxy.upgrade(req, socket, head, target);
+      return;
+    }
+    if (target.kind === 'tenant-napbox' && target.path.split('?')[0] === '/_napbox/chat') {
+      deps.chat.upgrade(req, socket, head, target.slug, target.path);
       return;
     }
     socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');

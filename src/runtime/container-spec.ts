@@ -25,6 +25,9 @@ export interface SpecInputs {
   readonly image: string;
   /** Publish the ports on the engine host's loopback: for engines whose bridge napbox cannot reach. */
   readonly publish: boolean;
+  /** The tenant's runner channel secret (docs/container-contract.md). */
+  readonly channelKey: string;
+  readonly heartbeatMs: number;
 }
 
 export function tenantLabels(installId: string, slug: string): Record<string, string> {
@@ -46,6 +49,17 @@ export function buildContainerSpec(inputs: SpecInputs): ContainerSpec {
     NAPBOX_CONTROL_PORT: String(CONTROL_PORT),
   };
   if (inputs.config.app) env.NAPBOX_APP_COMMAND = JSON.stringify(inputs.config.app.command);
+  env.NAPBOX_CHANNEL_KEY = inputs.channelKey;
+  env.NAPBOX_HEARTBEAT_MS = String(inputs.heartbeatMs);
+  env.NAPBOX_WORKSPACE = '/workspace';
+  const provider = inputs.config.provider ?? { kind: 'echo' as const };
+  if (provider.kind === 'openai') {
+    const { apiKey, ...rest } = provider;
+    env.NAPBOX_PROVIDER = JSON.stringify(rest);
+    env.NAPBOX_OPENAI_API_KEY = apiKey;
+  } else {
+    env.NAPBOX_PROVIDER = JSON.stringify(provider);
+  }
   const body = {
     name: containerName(inputs.installId, inputs.slug),
     image: inputs.image,

@@ -43,6 +43,8 @@ export interface LifecycleDeps {
   readonly clock?: () => number;
   readonly breaker?: BreakerPolicy;
   readonly stopGraceSeconds?: number;
+  /** How often runners send heartbeats. */
+  readonly heartbeatMs?: number;
 }
 
 export interface WakeOptions {
@@ -72,6 +74,25 @@ export class Lifecycle {
   /** True while a wake or stop of this tenant is under way in this process. */
   busy(slug: string): boolean {
     return this.chains.has(slug);
+  }
+
+  /**
+   * Asks the engine whether the tenant's container still runs; when not, forgets
+   * it and records why (its exit code), so the next wake starts it again.
+   */
+  async verify(slug: string, context: string): Promise<boolean> {
+    const known = this.running.get(slug);
+    if (!known) return false;
+    const info = await this.deps.driver.inspect(known.containerId);
+    if (info?.running) return true;
+    if (this.running.get(slug) !== known) return false;
+    this.running.delete(slug);
+    const exit = info ? `exit code ${info.exitCode}${info.oomKilled ? ', out of memory' : ''}` : 'container removed';
+    if (!this.busy(slug)) {
+      this.deps.store.setState(slug, { state: 'stopped', reason: `container stopped unexpectedly (${exit}) ${context}`, records: 'stop' }, this.clock());
+    }
+    this.deps.logger.warn({ tenant: slug, exit, context }, 'tenant container no longer running');
+    return false;
   }
 
   /** Drops what this process believes about a tenant's container (it was found gone, or the tenant deleted). */
@@ -193,6 +214,8 @@ export class Lifecycle {
       config: tenant.config,
       image: tenant.image ?? this.deps.baseImage,
       publish: this.deps.upstream === 'published',
+      channelKey: this.deps.store.channelKey(tenant.slug),
+      heartbeatMs: this.deps.heartbeatMs ?? 5000,
     });
     const found = await driver.findByLabels(tenantLabels(installId, tenant.slug));
     let current = found.find((c) => c.status === 'running') ?? found[0];

@@ -6,8 +6,33 @@ import { z } from 'zod';
 
 const ARG = z.string().min(1).max(4096).refine((s) => !s.includes('\0'), 'must not contain NUL');
 
+const ProviderSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('echo') }).strict(),
+  z
+    .object({
+      kind: z.literal('command'),
+      /** Run once per message: the text on stdin, the session's folder as working directory; stdout is the reply. */
+      command: z.array(ARG).min(1).max(64),
+      timeoutMs: z.number().int().min(1000).max(3_600_000).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('openai'),
+      baseUrl: z.string().url().max(2048).refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL'),
+      model: z.string().min(1).max(200),
+      /** Held by napbox, handed to the container at start; never shown by the API or logged. */
+      apiKey: z.string().min(1).max(4096),
+    })
+    .strict(),
+]);
+
+export type ProviderConfig = z.infer<typeof ProviderSchema>;
+
 export const TenantConfigSchema = z
   .object({
+    /** The agent that answers chat messages. Default: echo. */
+    provider: ProviderSchema.optional(),
     /** The tenant's HTTP app: an argv run inside the container that must listen on $PORT (8080). Default: the built-in page. */
     app: z.object({ command: z.array(ARG).min(1).max(64) }).strict().optional(),
   })
@@ -17,4 +42,10 @@ export type TenantConfig = z.infer<typeof TenantConfigSchema>;
 
 export function parseTenantConfig(value: unknown): TenantConfig {
   return TenantConfigSchema.parse(value);
+}
+
+/** The config as the API shows it: secrets replaced by a marker. */
+export function publicConfig(config: TenantConfig): Record<string, unknown> {
+  if (config.provider?.kind !== 'openai') return config;
+  return { ...config, provider: { ...config.provider, apiKey: '[set]' } };
 }

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { NapboxError } from '../errors.js';
 import { assertSlug } from './slug.js';
-import { TenantConfigSchema } from './tenant-config.js';
+import { TenantConfigSchema, publicConfig } from './tenant-config.js';
 import type { ActivityTracker } from './activity.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { Tenant, TenantStore } from './tenant-store.js';
@@ -28,7 +28,7 @@ export interface TenantView {
   readonly retryAt: string | null;
   readonly holds: { readonly requests: number; readonly websockets: number };
   readonly url: string;
-  readonly config: Tenant['config'];
+  readonly config: Record<string, unknown>;
 }
 
 const iso = (ms: number | null): string | null => (ms === null || ms === 0 ? null : new Date(ms).toISOString());
@@ -88,7 +88,7 @@ export class TenantService {
       retryAt: iso(tenant.retryAt),
       holds: { requests: activity?.inflight ?? 0, websockets: activity?.sockets ?? 0 },
       url: this.deps.tenantUrl(tenant.slug),
-      config: tenant.config,
+      config: publicConfig(tenant.config),
     };
   }
 }

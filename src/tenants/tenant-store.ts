@@ -3,6 +3,7 @@
 // reason are always written together, so the reason shown for a tenant is
 // the reason of the state it is in.
 
+import crypto from 'node:crypto';
 import { z } from 'zod';
 import type { Db } from '../db/database.js';
 import { NapboxError } from '../errors.js';
@@ -26,6 +27,7 @@ const RowSchema = z.object({
   failures: z.number().int().min(0),
   retry_at: z.number().int().nullable(),
   config: z.string(),
+  channel_key: z.string().nullable(),
 });
 
 export interface Tenant {
@@ -135,6 +137,24 @@ export class TenantStore {
       failures: change.failures ?? 0,
       retryAt: change.retryAt ?? null,
     });
+  }
+
+  /** The tenant's secret for its runner channel (made on first use); never part of a Tenant or a view. */
+  channelKey(slug: string): string {
+    const row = this.db.prepare('SELECT channel_key FROM tenants WHERE slug = ?').get(slug) as { channel_key: string | null } | undefined;
+    if (!row) throw new NapboxError('not_found', `no tenant ${slug}`);
+    if (row.channel_key && /^[A-Za-z0-9_-]{43}$/.test(row.channel_key)) return row.channel_key;
+    const key = crypto.randomBytes(32).toString('base64url');
+    this.db.prepare('UPDATE tenants SET channel_key = ? WHERE slug = ?').run(key, slug);
+    return key;
+  }
+
+  updateConfig(slug: string, config: TenantConfig): void {
+    this.db.prepare('UPDATE tenants SET config = ? WHERE slug = ?').run(JSON.stringify(TenantConfigSchema.parse(config)), slug);
+  }
+
+  recordHeartbeat(slug: string, at: number): void {
+    this.db.prepare('UPDATE tenants SET last_heartbeat = ? WHERE slug = ?').run(at, slug);
   }
 
   touchActivity(slug: string, at: number): void {

@@ -1,0 +1,70 @@
+// The chat WebSocket at /_napbox/chat on a tenant's host (and
+// /t/<slug>/_napbox/chat): napbox's own, never the container's. A client joins
+// one session (?session=<id>), gets its history, sends
+// {"type":"send","text","session"?,"id"?} frames and receives every event of
+// the session live, as every other client of that session does.
+
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { asNapboxError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { MAX_TEXT_BYTES, SESSION, type MessageService } from './message-service.js';
+
+export class ChatSocket {
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_TEXT_BYTES * 2 });
+
+  constructor(
+    private readonly messages: MessageService,
+    private readonly logger: Logger,
+    private readonly tenantExists: (slug: string) => boolean,
+  ) {}
+
+  /** Handles an upgrade for `path` (the part after the tenant prefix). */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, slug: string, path: string): void {
+    const url = new URL(path, 'http://tenant');
+    const session = url.searchParams.get('session') ?? 'default';
+    const refuse = (status: number, message: string): void => {
+      socket.end(`HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : 'Bad Request'}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${JSON.stringify({ error: status === 404 ? 'not_found' : 'bad_request', message })}`);
+    };
+    if (!this.tenantExists(slug)) return refuse(404, `no tenant ${slug}`);
+    if (!SESSION.test(session)) return refuse(400, 'session must be 1-64 letters, digits, _ or -');
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.serve(ws, slug, session));
+  }
+
+  private serve(ws: WebSocket, slug: string, session: string): void {
+    const send = (frame: object): void => {
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(frame));
+    };
+    const unsubscribe = this.messages.subscribe(slug, session, (event) => send(event));
+    ws.once('close', unsubscribe);
+    ws.on('error', () => undefined);
+    send({ type: 'history', session, messages: this.messages.history(slug, session) });
+    ws.on('message', (data) => {
+      let frame: unknown;
+      try {
+        frame = JSON.parse(data.toString());
+      } catch {
+        return send({ type: 'error', error: 'bad_request', message: 'frames are JSON objects like {"type":"send","text":"hi"}' });
+      }
+      if (typeof frame !== 'object' || frame === null || (frame as { type?: unknown }).type !== 'send') {
+        return send({ type: 'error', error: 'bad_request', message: 'the only frame a client sends is {"type":"send","text":...}' });
+      }
+      const { type: _type, ...input } = frame as Record<string, unknown>;
+      try {
+        // A new message reaches every client of the session (this one too) through the hub.
+        const { message, created } = this.messages.accept(slug, { session, ...input });
+        if (!created) send({ type: 'accepted', id: message.id, session: message.session, text: message.text, duplicate: true });
+      } catch (err) {
+        const error = asNapboxError(err);
+        if (error.httpStatus >= 500) this.logger.error({ err: error, tenant: slug }, 'chat message not accepted');
+        send({ type: 'error', ...error.toJSON() });
+      }
+    });
+  }
+
+  close(): void {
+    for (const client of this.wss.clients) client.terminate();
+    this.wss.close();
+  }
+}

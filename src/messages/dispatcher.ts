@@ -1,0 +1,195 @@
+// Delivery: moves accepted messages from the durable inbox to the tenant's
+// runner and their replies back, waking the tenant when it sleeps.
+//
+// Invariants:
+// - Per session one message at a time, in order (MessageStore.deliverable);
+//   sessions of a tenant go side by side.
+// - A message's state only moves forward through the store's guarded
+//   updates; a reply is stored once (the first), however often it arrives.
+// - Nothing accepted is dropped: a message whose runner, container or napbox
+//   died while it was processing goes back to pending and is delivered again
+//   after the next wake; failures back off, and after the last try the message
+//   is `failed` with its reason, visibly.
+// - Work per tenant is coalesced: `kick` while a pass runs schedules one more
+//   pass, never two at once.
+
+import type { Logger } from '../log.js';
+import type { ActivityTracker } from '../tenants/activity.js';
+import type { Lifecycle } from '../tenants/lifecycle.js';
+import type { TenantStore } from '../tenants/tenant-store.js';
+import type { ChatHub } from './chat-hub.js';
+import { decideRetry, DEFAULT_DELIVERY, type DeliveryPolicy } from './delivery-policy.js';
+import type { MessageStore } from './message-store.js';
+import type { ChannelPool, RunnerFrame } from './runner-channel.js';
+
+export interface DispatcherDeps {
+  readonly messages: MessageStore;
+  readonly tenants: TenantStore;
+  readonly lifecycle: Lifecycle;
+  readonly activity: ActivityTracker;
+  readonly hub: ChatHub;
+  readonly logger: Logger;
+  readonly clock?: () => number;
+  readonly policy?: DeliveryPolicy;
+}
+
+export class Dispatcher {
+  private channels: ChannelPool | undefined;
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly again = new Set<string>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly clock: () => number;
+  private readonly policy: DeliveryPolicy;
+  private stopped = false;
+
+  constructor(private readonly deps: DispatcherDeps) {
+    this.clock = deps.clock ?? Date.now;
+    this.policy = deps.policy ?? DEFAULT_DELIVERY;
+  }
+
+  /** The pool is made with this dispatcher's handlers, so it is attached after construction. */
+  attach(channels: ChannelPool): void {
+    this.channels = channels;
+  }
+
+  /** After a start of napbox: what was processing when it died goes again; every tenant with work is kicked. */
+  start(): void {
+    const requeued = this.deps.messages.requeueProcessing(undefined, 'napbox restarted while it was processing', this.clock());
+    if (requeued.length) this.deps.logger.info({ messages: requeued.length }, 'requeued messages interrupted by a restart');
+    for (const slug of this.deps.messages.tenantsWithOpenMessages()) this.kick(slug);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+  }
+
+  /** Something changed for this tenant's messages: deliver what can be delivered. */
+  kick(slug: string): void {
+    if (this.stopped) return;
+    if (this.running.has(slug)) {
+      this.again.add(slug);
+      return;
+    }
+    const pass = this.pass(slug)
+      .catch((err: unknown) => this.deps.logger.error({ tenant: slug, err }, 'message delivery pass failed'))
+      .finally(() => {
+        this.running.delete(slug);
+        if (this.again.delete(slug)) this.kick(slug);
+      });
+    this.running.set(slug, pass);
+  }
+
+  private async pass(slug: string): Promise<void> {
+    const { messages, lifecycle } = this.deps;
+    const due = messages.deliverable(slug, this.clock());
+    if (due.length === 0) return this.scheduleNext(slug);
+    let running;
+    try {
+      running = await lifecycle.wake(slug, `message ${due[0]!.id}`);
+    } catch (err) {
+      for (const m of due) this.failTry(slug, m.id, m.tries + 1, `tenant could not be started: ${(err as Error).message}`, true, true);
+      return this.scheduleNext(slug);
+    }
+    let channel;
+    try {
+      channel = await this.channels!.get(slug, running.containerId, running.control);
+    } catch (err) {
+      for (const m of due) this.failTry(slug, m.id, m.tries + 1, (err as Error).message, true, true);
+      await lifecycle.verify(slug, 'after its runner channel failed');
+      return this.scheduleNext(slug);
+    }
+    for (const m of messages.deliverable(slug, this.clock())) {
+      if (!messages.markProcessing(m.id, this.clock())) continue;
+      this.deps.activity.touch(slug);
+      channel.deliver({ id: m.id, session: m.session, text: m.text, attempt: m.tries + 1, history: messages.history(slug, m.session, m.seq) });
+    }
+    this.scheduleNext(slug);
+  }
+
+  /** Counts a failed try; `countsNow` when the try was never marked processing. */
+  private failTry(slug: string, id: string, tries: number, reason: string, retryable: boolean, countsNow = false): void {
+    const { messages } = this.deps;
+    const message = messages.get(id);
+    if (!message || message.state === 'done' || message.state === 'failed') return;
+    const now = this.clock();
+    if (countsNow) messages.markProcessing(id, now);
+    const decision = decideRetry(tries, retryable, reason, now, this.policy);
+    if (decision.kind === 'retry') {
+      messages.fail(id, reason, decision.at, now);
+    } else {
+      messages.fail(id, decision.reason, undefined, now);
+      this.deps.hub.publish(slug, { type: 'failed', id, session: message.session, message: decision.reason });
+      this.deps.logger.warn({ tenant: slug, message: id, reason: decision.reason }, 'message failed');
+    }
+  }
+
+  /** Frames from the runner. */
+  onFrame(slug: string, frame: RunnerFrame): void {
+    if (this.stopped) return;
+    const { messages, hub } = this.deps;
+    const now = this.clock();
+    switch (frame.type) {
+      case 'heartbeat':
+        this.deps.tenants.recordHeartbeat(slug, now);
+        return;
+      case 'progress': {
+        const m = messages.get(frame.id);
+        if (m?.tenant === slug) hub.publish(slug, { type: 'progress', id: m.id, session: m.session, text: frame.text });
+        this.deps.activity.touch(slug);
+        return;
+      }
+      case 'reply': {
+        const m = messages.get(frame.id);
+        if (m?.tenant !== slug) return;
+        if (messages.complete(m.id, frame.text, now)) hub.publish(slug, { type: 'reply', id: m.id, session: m.session, text: frame.text });
+        this.deps.activity.touch(slug);
+        this.kick(slug);
+        return;
+      }
+      case 'error': {
+        const m = messages.get(frame.id);
+        if (m?.tenant !== slug) return;
+        this.failTry(slug, m.id, m.tries, `runner: ${frame.message}`, frame.retryable);
+        this.kick(slug);
+        return;
+      }
+      case 'protocol-error':
+        this.deps.logger.warn({ tenant: slug, message: frame.message }, 'runner reported a protocol error');
+        return;
+      case 'hello':
+        return;
+    }
+  }
+
+  /** The runner channel went away with `inFlight` unanswered: they go again after the next wake. */
+  onClosed(slug: string, inFlight: string[], why: string): void {
+    if (this.stopped) return;
+    const now = this.clock();
+    for (const id of inFlight) {
+      const m = this.deps.messages.get(id);
+      if (m && m.state === 'processing') this.failTry(slug, id, m.tries, `runner went away while processing (${why})`, true);
+    }
+    void this.deps.lifecycle.verify(slug, inFlight.length ? `while processing ${inFlight.join(', ')}` : 'after its runner channel closed').finally(() => {
+      if (inFlight.length) this.deps.logger.info({ tenant: slug, messages: inFlight, why, at: now }, 'requeued messages of a lost runner');
+      this.kick(slug);
+    });
+  }
+
+  /** Wakes the tenant's pass again when its next retry falls due. */
+  private scheduleNext(slug: string): void {
+    // Messages due now but not delivered wait behind one in their session: its reply kicks again.
+    const at = this.deps.messages.nextDueAt(slug, this.clock());
+    const existing = this.timers.get(slug);
+    if (existing) clearTimeout(existing);
+    this.timers.delete(slug);
+    if (at === undefined || this.stopped) return;
+    const timer = setTimeout(() => {
+      this.timers.delete(slug);
+      this.kick(slug);
+    }, Math.max(10, at - this.clock()));
+    timer.unref();
+    this.timers.set(slug, timer);
+  }
+}
