@@ -14,7 +14,9 @@ import type { ContainerDriver } from './runtime/container-driver.js';
 import { DockerDriver } from './runtime/docker-driver.js';
 import { requireAgentImage } from './images/agent-image.js';
 import { TenantStore } from './tenants/tenant-store.js';
-import { Lifecycle } from './tenants/lifecycle.js';
+import { Lifecycle, type Running } from './tenants/lifecycle.js';
+import { LeaseTable } from './sweep/leases.js';
+import { Sweeper } from './sweep/sweep.js';
 import { ActivityTracker } from './tenants/activity.js';
 import { TenantService } from './tenants/tenant-service.js';
 import { reconcile } from './tenants/reconcile.js';
@@ -76,30 +78,49 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   const activity = new ActivityTracker(clock);
   const upstream = upstreamMode(config);
   const heartbeatMs = config.heartbeatIntervalMs;
-  const lifecycle = new Lifecycle({ store, driver, logger, installId, baseImage, wakeTimeoutMs: config.wakeTimeoutMs, upstream, clock, heartbeatMs });
+  // Every ready tenant gets its runner channel (heartbeats, leases), not only those with messages.
+  let openChannel: (running: Running) => void = () => undefined;
+  const lifecycle = new Lifecycle({
+    store, driver, logger, installId, baseImage, wakeTimeoutMs: config.wakeTimeoutMs, upstream, clock, heartbeatMs,
+    onReady: (running) => openChannel(running),
+  });
+  const leases = new LeaseTable();
   const messageStore = new MessageStore(db);
   const hub = new ChatHub();
-  const dispatcher = new Dispatcher({ messages: messageStore, tenants: store, lifecycle, activity, hub, logger, clock });
+  const dispatcher = new Dispatcher({ messages: messageStore, tenants: store, lifecycle, activity, hub, leases, logger, clock });
   const channels = new ChannelPool({
     channelKey: (slug) => store.channelKey(slug),
     stillRunning: (slug) => lifecycle.verify(slug, 'while processing a message'),
     events: { onFrame: (slug, frame) => dispatcher.onFrame(slug, frame), onClosed: (slug, ids, why) => dispatcher.onClosed(slug, ids, why) },
     logger,
-    heartbeatMs,
+    checkEveryMs: Math.min(1000, heartbeatMs),
     clock,
   });
   dispatcher.attach(channels);
+  openChannel = (running) => {
+    channels.get(running.slug, running.containerId, running.control).catch((err: Error) => logger.warn({ tenant: running.slug, err: err.message }, 'runner channel not opened'));
+  };
+  const sweeper = new Sweeper({
+    store, messages: messageStore, driver, lifecycle, activity, leases, dispatcher, channels, logger, installId, clock,
+    intervalMs: config.sweepIntervalMs,
+    policy: {
+      idleTimeoutMs: config.idleTimeoutMs,
+      heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+      startGraceMs: Math.min(30_000, config.idleTimeoutMs, config.heartbeatTimeoutMs),
+      leaseCapMs: config.leaseMaxMs,
+    },
+  });
   const messages = new MessageService({ messages: messageStore, tenants: store, dispatcher, activity, hub, clock });
   const chat = new ChatSocket(messages, logger, (slug) => store.get(slug) !== undefined);
   const auth = new AdminAuth(loadOrCreateKey(config.dataDir), installId, clock);
 
   const report = await reconcile({ store, driver, installId, logger, now: clock(), busy: (slug) => lifecycle.busy(slug) });
-  logger.info({ installId, upstream, baseImage, ...report }, 'reconciled with the engine');
+  logger.info({ installId, upstream, baseImage, removed: report.removed, adopted: report.adopted, markedStopped: report.markedStopped }, 'reconciled with the engine');
 
   let port = config.port;
   const hostPart = (): string => `${port === 80 ? '' : `:${port}`}`;
   const tenantUrl = (slug: string): string => `http://${slug}.${config.baseDomain}${hostPart()}/`;
-  const tenants = new TenantService({ store, lifecycle, activity, baseImage, tenantUrl, clock });
+  const tenants = new TenantService({ store, lifecycle, activity, baseImage, tenantUrl, clock, holds: (slug) => sweeper.holds(slug) });
   const api = new AdminApi({ auth, tenants, lifecycle, store, driver, messages, logger });
   const proxy = new TenantProxy({ lifecycle, store, activity, logger });
   const server = createServer({ baseDomain: config.baseDomain, api, proxy, store, logger, dashboard: landingPage(tenantUrl('demo')), chat });
@@ -118,6 +139,7 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   fs.writeFileSync(path.join(config.dataDir, SERVER_FILE), JSON.stringify(serverFile), { mode: 0o600 });
   logger.info({ url, dataDir: config.dataDir }, 'napbox listening');
   dispatcher.start();
+  sweeper.start();
 
   return {
     url,
@@ -129,6 +151,7 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
         relay.closeAll();
         server.closeAllConnections();
       });
+      sweeper.stop();
       dispatcher.stop();
       channels.closeAll();
       chat.close();

@@ -37,7 +37,7 @@ function statusText(t: TenantView): string {
     ['last start', t.lastStartReason],
     ['last stop', t.lastStopReason],
     ['last activity', t.lastActivity],
-    ['holds', `${t.holds.requests} requests, ${t.holds.websockets} websockets`],
+    ['holds', t.holds.length ? t.holds.join('; ') : 'none'],
     ['image', t.image],
     ['container', t.containerId?.slice(0, 12) ?? null],
     ['failures', t.failures ? `${t.failures} (next try after ${t.retryAt})` : 0],

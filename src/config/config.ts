@@ -17,8 +17,12 @@ export interface Config {
   readonly idleTimeoutMs: number;
   readonly sweepIntervalMs: number;
   readonly wakeTimeoutMs: number;
-  /** How often runners send their timer heartbeat; a channel silent for 3 of these is dead. */
+  /** How often runners send their timer heartbeat. */
   readonly heartbeatIntervalMs: number;
+  /** A runner silent this long while processing a message is restarted. */
+  readonly heartbeatTimeoutMs: number;
+  /** No busy lease holds a tenant longer than this from when it was first taken. */
+  readonly leaseMaxMs: number;
   /** As Docker's own tools read it; undefined means the local socket. */
   readonly dockerHost: string | undefined;
   /** How napbox reaches a container: its bridge address, or a port published on the engine's host. */
@@ -87,6 +91,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     sweepIntervalMs: readDuration(env, 'NAPBOX_SWEEP_INTERVAL', '15s', 100),
     wakeTimeoutMs: readDuration(env, 'NAPBOX_WAKE_TIMEOUT', '60s', 100),
     heartbeatIntervalMs: readDuration(env, 'NAPBOX_HEARTBEAT_INTERVAL', '5s', 100),
+    heartbeatTimeoutMs: readDuration(env, 'NAPBOX_HEARTBEAT_TIMEOUT', '90s', 200),
+    leaseMaxMs: readDuration(env, 'NAPBOX_LEASE_MAX', '1h', 100),
     dockerHost,
     upstream: readEnum(env, 'NAPBOX_UPSTREAM', ['auto', 'bridge', 'published'] as const, 'auto'),
     caBundle: readCaBundle(env),

@@ -18,6 +18,7 @@ import type { ActivityTracker } from '../tenants/activity.js';
 import type { Lifecycle } from '../tenants/lifecycle.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
 import type { ChatHub } from './chat-hub.js';
+import type { LeaseTable } from '../sweep/leases.js';
 import { decideRetry, DEFAULT_DELIVERY, type DeliveryPolicy } from './delivery-policy.js';
 import type { MessageStore } from './message-store.js';
 import type { ChannelPool, RunnerFrame } from './runner-channel.js';
@@ -28,6 +29,7 @@ export interface DispatcherDeps {
   readonly lifecycle: Lifecycle;
   readonly activity: ActivityTracker;
   readonly hub: ChatHub;
+  readonly leases: LeaseTable;
   readonly logger: Logger;
   readonly clock?: () => number;
   readonly policy?: DeliveryPolicy;
@@ -102,7 +104,7 @@ export class Dispatcher {
     }
     for (const m of messages.deliverable(slug, this.clock())) {
       if (!messages.markProcessing(m.id, this.clock())) continue;
-      this.deps.activity.touch(slug);
+      this.deps.activity.touch(slug, 'message');
       channel.deliver({ id: m.id, session: m.session, text: m.text, attempt: m.tries + 1, history: messages.history(slug, m.session, m.seq) });
     }
     this.scheduleNext(slug);
@@ -137,14 +139,14 @@ export class Dispatcher {
       case 'progress': {
         const m = messages.get(frame.id);
         if (m?.tenant === slug) hub.publish(slug, { type: 'progress', id: m.id, session: m.session, text: frame.text });
-        this.deps.activity.touch(slug);
+        this.deps.activity.touch(slug, 'message');
         return;
       }
       case 'reply': {
         const m = messages.get(frame.id);
         if (m?.tenant !== slug) return;
         if (messages.complete(m.id, frame.text, now)) hub.publish(slug, { type: 'reply', id: m.id, session: m.session, text: frame.text });
-        this.deps.activity.touch(slug);
+        this.deps.activity.touch(slug, 'message');
         this.kick(slug);
         return;
       }
@@ -157,6 +159,14 @@ export class Dispatcher {
       }
       case 'protocol-error':
         this.deps.logger.warn({ tenant: slug, message: frame.message }, 'runner reported a protocol error');
+        return;
+      case 'lease':
+        this.deps.leases.take(slug, frame.name, frame.ttlMs, now);
+        this.deps.activity.touch(slug, 'lease');
+        return;
+      case 'release':
+        this.deps.leases.release(slug, frame.name);
+        this.deps.activity.touch(slug, 'lease');
         return;
       case 'hello':
         return;

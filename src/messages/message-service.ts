@@ -89,7 +89,7 @@ export class MessageService {
     const { text, session, id } = parsed.data;
     const { message, created } = this.deps.messages.accept({ tenant: slug, session, text, clientId: id }, this.clock());
     if (created) {
-      this.deps.activity.touch(slug);
+      this.deps.activity.touch(slug, 'message');
       this.deps.hub.publish(slug, { type: 'accepted', id: message.id, session, text });
       this.deps.dispatcher.kick(slug);
     }

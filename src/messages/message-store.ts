@@ -157,6 +157,10 @@ export class MessageStore {
     return { pending: rows.find((r) => r.state === 'pending')?.n ?? 0, processing: rows.find((r) => r.state === 'processing')?.n ?? 0 };
   }
 
+  processingIds(tenant: string): string[] {
+    return (this.db.prepare("SELECT id FROM messages WHERE tenant = ? AND state = 'processing' ORDER BY seq").all(tenant) as Array<{ id: string }>).map((r) => r.id);
+  }
+
   /** pending -> processing, counting a try. False when it was not pending (someone else took it). */
   markProcessing(id: string, now: number): boolean {
     return this.db.prepare("UPDATE messages SET state = 'processing', tries = tries + 1, updated_at = ?, reason = NULL WHERE id = ? AND state = 'pending'").run(now, id).changes > 0;

@@ -5,10 +5,10 @@
 // proxy works, remote engines included, and the container holds no
 // credential for anything but its own channel.
 //
-// A channel is declared dead when it closes, when no frame (heartbeats come
-// on a timer) arrived for three heartbeat intervals, or when the engine says
-// the container stopped while messages were in flight; the pool then reports
-// the message ids that were in flight, which go back to pending.
+// A channel is declared dead when it closes, or when the engine says the
+// container stopped while messages were in flight; the pool then reports the
+// message ids that were in flight, which go back to pending. A runner that is
+// alive but silent (no timer heartbeat) is the sweep's to judge and restart.
 
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
@@ -32,6 +32,8 @@ const FrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('reply'), id: z.string(), text: z.string().max(MAX_TEXT) }),
   z.object({ type: z.literal('error'), id: z.string(), message: z.string().max(MAX_TEXT), retryable: z.boolean() }),
   z.object({ type: z.literal('protocol-error'), message: z.string() }),
+  z.object({ type: z.literal('lease'), name: z.string().regex(/^[A-Za-z0-9_. -]{1,64}$/), ttlMs: z.number().int().min(1).max(24 * 3_600_000) }),
+  z.object({ type: z.literal('release'), name: z.string().max(64) }),
 ]);
 export type RunnerFrame = z.infer<typeof FrameSchema>;
 
@@ -47,7 +49,7 @@ export interface ChannelPoolDeps {
   readonly stillRunning: (slug: string) => Promise<boolean>;
   readonly events: ChannelEvents;
   readonly logger: Logger;
-  readonly heartbeatMs: number;
+  readonly checkEveryMs: number;
   readonly clock?: () => number;
 }
 
@@ -105,7 +107,7 @@ export class ChannelPool {
 
   constructor(private readonly deps: ChannelPoolDeps) {
     this.clock = deps.clock ?? Date.now;
-    this.watchdog = setInterval(() => void this.check(), Math.min(1000, deps.heartbeatMs));
+    this.watchdog = setInterval(() => void this.check(), deps.checkEveryMs);
     this.watchdog.unref();
   }
 
@@ -171,13 +173,14 @@ export class ChannelPool {
     return parsed.data;
   }
 
-  /** Declares channels dead that went silent, or whose container stopped under messages in flight. */
+  /**
+   * Declares channels dead whose container stopped under messages in flight.
+   * Silence alone is not judged here: the sweep reads heartbeats (liveness)
+   * and restarts a runner that is stuck.
+   */
   private async check(): Promise<void> {
-    const now = this.clock();
     for (const channel of this.channels.values()) {
-      if (now - channel.lastFrameAt > 3 * this.deps.heartbeatMs) {
-        channel.kill(`no heartbeat for ${Math.round((now - channel.lastFrameAt) / 1000)}s`);
-      } else if (channel.inFlight.size > 0 && !(await this.deps.stillRunning(channel.slug).catch(() => true))) {
+      if (channel.inFlight.size > 0 && !(await this.deps.stillRunning(channel.slug).catch(() => true))) {
         channel.kill('container stopped while processing');
       }
     }

@@ -82,6 +82,7 @@ export class TenantProxy {
     socket.on('error', () => undefined);
     const closed = this.deps.activity.openSocket(target.slug);
     socket.once('close', closed);
+    socket.on('data', () => this.deps.activity.touch(target.slug, 'websocket')); // frames from the client; the socket itself holds
     let running: Running;
     try {
       running = await this.ready(target.slug, `websocket ${target.path.split('?')[0]}`);

@@ -3,10 +3,13 @@
 // last activity. The sweep reads it (and persists last_activity); a request
 // never waits on the database for it.
 
+import type { ActivityKind } from '../sweep/decide.js';
+
 export interface TenantActivity {
   inflight: number;
   sockets: number;
   lastActivity: number;
+  lastKind: ActivityKind;
 }
 
 export class ActivityTracker {
@@ -17,27 +20,29 @@ export class ActivityTracker {
   private entry(slug: string): TenantActivity {
     let entry = this.byTenant.get(slug);
     if (!entry) {
-      entry = { inflight: 0, sockets: 0, lastActivity: 0 };
+      entry = { inflight: 0, sockets: 0, lastActivity: 0, lastKind: 'wake' };
       this.byTenant.set(slug, entry);
     }
     return entry;
   }
 
-  touch(slug: string): void {
-    this.entry(slug).lastActivity = this.clock();
+  touch(slug: string, kind: ActivityKind): void {
+    const entry = this.entry(slug);
+    entry.lastActivity = this.clock();
+    entry.lastKind = kind;
   }
 
   /** Marks a request in flight; call the returned function exactly once when it ends. */
   beginRequest(slug: string): () => void {
     const entry = this.entry(slug);
     entry.inflight += 1;
-    entry.lastActivity = this.clock();
+    this.touch(slug, 'request');
     let ended = false;
     return () => {
       if (ended) return;
       ended = true;
       entry.inflight -= 1;
-      entry.lastActivity = this.clock();
+      this.touch(slug, 'request');
     };
   }
 
@@ -45,13 +50,13 @@ export class ActivityTracker {
   openSocket(slug: string): () => void {
     const entry = this.entry(slug);
     entry.sockets += 1;
-    entry.lastActivity = this.clock();
+    this.touch(slug, 'websocket');
     let closed = false;
     return () => {
       if (closed) return;
       closed = true;
       entry.sockets -= 1;
-      entry.lastActivity = this.clock();
+      this.touch(slug, 'websocket');
     };
   }
 

@@ -45,6 +45,8 @@ export interface LifecycleDeps {
   readonly stopGraceSeconds?: number;
   /** How often runners send heartbeats. */
   readonly heartbeatMs?: number;
+  /** Told of every tenant that became ready (the runner channel is opened from there). */
+  readonly onReady?: (running: Running) => void;
 }
 
 export interface WakeOptions {
@@ -189,6 +191,7 @@ export class Lifecycle {
       const running: Running = { slug, containerId, app, control, since: this.clock() };
       this.deps.store.setState(slug, { state: 'running', reason, containerId, failures: 0, retryAt: null }, this.clock());
       this.running.set(slug, running);
+      this.deps.onReady?.(running);
       this.deps.logger.info({ tenant: slug, containerId: containerId.slice(0, 12), reason, ms: this.clock() - started }, 'tenant ready');
       return running;
     } catch (err) {

@@ -1,11 +1,14 @@
-// Makes the database agree with the engine: the engine is the truth about
-// which containers exist and run. Containers of this install whose tenant is
-// gone are removed; a running container the database thinks stopped is
-// adopted; a tenant the database thinks running with no running container is
-// marked stopped, saying so.
+// Makes the database agree with the engine, at start-up and on every sweep
+// tick: the engine is the truth about which containers exist and run.
+// Containers of this install whose tenant is gone are removed (orphans); a
+// running container the database thinks stopped is adopted; a tenant the
+// database thinks up whose container is not running is marked stopped, saying
+// so. Tenants with a wake or stop under way are left to it. The cost is in
+// proportion to this install's containers and its tenants that are up, not to
+// all tenants.
 
 import type { Logger } from '../log.js';
-import type { ContainerDriver } from '../runtime/container-driver.js';
+import type { ContainerDriver, ContainerSummary } from '../runtime/container-driver.js';
 import { LABEL_INSTALL, LABEL_TENANT } from '../runtime/container-spec.js';
 import type { TenantStore } from './tenant-store.js';
 
@@ -13,13 +16,23 @@ export interface ReconcileReport {
   readonly removed: string[];
   readonly adopted: string[];
   readonly markedStopped: string[];
+  /** Tenants whose container runs, by slug, with its id. */
+  readonly running: ReadonlyMap<string, string>;
 }
 
-export async function reconcile(deps: { store: TenantStore; driver: ContainerDriver; installId: string; logger: Logger; now: number; busy: (slug: string) => boolean }): Promise<ReconcileReport> {
+export interface ReconcileDeps {
+  readonly store: TenantStore;
+  readonly driver: ContainerDriver;
+  readonly installId: string;
+  readonly logger: Logger;
+  readonly now: number;
+  readonly busy: (slug: string) => boolean;
+}
+
+export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
   const { store, driver, installId, logger, now } = deps;
-  const containers = await driver.findByLabels({ [LABEL_INSTALL]: installId });
-  const report: ReconcileReport = { removed: [], adopted: [], markedStopped: [] };
-  const runningBySlug = new Map<string, string>();
+  const containers: ContainerSummary[] = await driver.findByLabels({ [LABEL_INSTALL]: installId });
+  const report = { removed: [] as string[], adopted: [] as string[], markedStopped: [] as string[], running: new Map<string, string>() };
   for (const c of containers) {
     const slug = c.labels[LABEL_TENANT];
     if (!slug || !store.get(slug)) {
@@ -28,18 +41,18 @@ export async function reconcile(deps: { store: TenantStore; driver: ContainerDri
       logger.info({ container: c.name, tenant: slug }, 'removed orphan container');
       continue;
     }
-    if (c.status === 'running') runningBySlug.set(slug, c.id);
-  }
-  for (const tenant of store.list()) {
-    if (deps.busy(tenant.slug)) continue; // a wake or stop in progress owns the state
-    const running = runningBySlug.get(tenant.slug);
-    if (running && tenant.state !== 'running') {
-      store.setState(tenant.slug, { state: 'running', reason: 'adopted: found running in the engine', containerId: running, records: 'start' }, now);
-      report.adopted.push(tenant.slug);
-    } else if (!running && (tenant.state === 'running' || tenant.state === 'starting' || tenant.state === 'stopping')) {
-      store.setState(tenant.slug, { state: 'stopped', reason: 'container found not running', records: 'stop' }, now);
-      report.markedStopped.push(tenant.slug);
+    if (c.status !== 'running') continue;
+    report.running.set(slug, c.id);
+    const tenant = store.get(slug);
+    if (tenant && tenant.state !== 'running' && !deps.busy(slug)) {
+      store.setState(slug, { state: 'running', reason: 'adopted: found running in the engine', containerId: c.id, records: 'start' }, now);
+      report.adopted.push(slug);
     }
+  }
+  for (const tenant of store.listActive()) {
+    if (report.running.has(tenant.slug) || deps.busy(tenant.slug)) continue;
+    store.setState(tenant.slug, { state: 'stopped', reason: 'container found not running', records: 'stop' }, now);
+    report.markedStopped.push(tenant.slug);
   }
   return report;
 }

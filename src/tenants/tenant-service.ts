@@ -26,7 +26,8 @@ export interface TenantView {
   readonly containerId: string | null;
   readonly failures: number;
   readonly retryAt: string | null;
-  readonly holds: { readonly requests: number; readonly websockets: number };
+  /** What keeps it awake now (requests, websockets, messages, leases); empty when nothing does. */
+  readonly holds: readonly string[];
   readonly url: string;
   readonly config: Record<string, unknown>;
 }
@@ -39,6 +40,7 @@ export interface TenantServiceDeps {
   readonly activity: ActivityTracker;
   readonly baseImage: string;
   readonly tenantUrl: (slug: string) => string;
+  readonly holds: (slug: string) => string[];
   readonly clock?: () => number;
 }
 
@@ -86,7 +88,7 @@ export class TenantService {
       containerId: tenant.containerId,
       failures: tenant.failures,
       retryAt: iso(tenant.retryAt),
-      holds: { requests: activity?.inflight ?? 0, websockets: activity?.sockets ?? 0 },
+      holds: tenant.state === 'running' ? this.deps.holds(tenant.slug) : [],
       url: this.deps.tenantUrl(tenant.slug),
       config: publicConfig(tenant.config),
     };

@@ -112,6 +112,11 @@ export class TenantStore {
     return this.db.prepare('SELECT * FROM tenants ORDER BY slug').all().map(toTenant);
   }
 
+  /** Tenants napbox believes are up (or going up or down): what the sweep looks at. */
+  listActive(): Tenant[] {
+    return this.db.prepare("SELECT * FROM tenants WHERE state IN ('starting', 'running', 'stopping')").all().map(toTenant);
+  }
+
   count(): number {
     const row = this.db.prepare('SELECT count(*) AS n FROM tenants').get() as { n: number };
     return row.n;

@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { decideSweep, type TenantFacts } from './decide.js';
+
+const policy = { idleTimeoutMs: 600_000, heartbeatTimeoutMs: 90_000, startGraceMs: 30_000, leaseCapMs: 3_600_000 };
+const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
+const base: TenantFacts = {
+  slug: 'acme',
+  runningSince: T0,
+  lastActivity: T0 + 67_000,
+  lastActivityKind: 'request',
+  lastHeartbeat: null,
+  inflightRequests: 0,
+  openWebSockets: 0,
+  pendingMessages: 0,
+  processing: [],
+  leases: [],
+};
+
+describe('decideSweep', () => {
+  it('stops an idle tenant and says since when and what the last activity was', () => {
+    const d = decideSweep(base, T0 + 67_000 + 600_000, policy);
+    assert.deepEqual(d, { kind: 'stop', reason: 'idle 10m, last activity 12:01:07 request' });
+  });
+
+  it('keeps a tenant not idle long enough', () => {
+    assert.equal(decideSweep(base, T0 + 67_000 + 599_000, policy).kind, 'keep');
+  });
+
+  it('never stops a tenant with a request, a websocket, a message or a live lease, however idle', () => {
+    const late = T0 + 10 * 3_600_000;
+    const held: Array<Partial<TenantFacts>> = [
+      { inflightRequests: 1 },
+      { openWebSockets: 2 },
+      { pendingMessages: 1 },
+      { processing: ['m_1'], lastHeartbeat: late - 1000 },
+      { leases: [{ name: 'build', takenAt: late - 60_000, expiresAt: late + 60_000 }] },
+    ];
+    for (const extra of held) {
+      const d = decideSweep({ ...base, ...extra }, late, policy);
+      assert.equal(d.kind, 'keep', JSON.stringify(extra));
+    }
+  });
+
+  it('lets a lease past its cap hold no more, and says so', () => {
+    const now = T0 + 2 * 3_600_000;
+    const d = decideSweep({ ...base, leases: [{ name: 'build', takenAt: T0, expiresAt: now + 60_000 }] }, now, policy);
+    assert.equal(d.kind, 'stop');
+    assert.match((d as { reason: string }).reason, /lease build past its 1h cap/);
+  });
+
+  it('restarts a runner silent while processing, but gives a fresh container its grace', () => {
+    const stuck = { ...base, processing: ['m_456'], lastHeartbeat: T0 + 100_000 };
+    assert.deepEqual(decideSweep(stuck, T0 + 190_000, policy), { kind: 'restart', reason: 'heartbeat missing 90s while processing m_456' });
+    assert.equal(decideSweep({ ...stuck, lastHeartbeat: null }, T0 + 20_000, policy).kind, 'keep', 'within the start grace');
+    assert.equal(decideSweep({ ...stuck, lastHeartbeat: null }, T0 + 95_000, policy).kind, 'restart', 'no heartbeat ever counts from the start');
+  });
+});

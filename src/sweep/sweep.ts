@@ -1,0 +1,141 @@
+// The heartbeat sweep: on a timer, reconcile with the engine, then judge each
+// running tenant (decide.ts) and act: stop the idle, restart the stuck, keep
+// the held. Ticks never overlap, and a tick whose engine call fails changes
+// nothing (the engine may be restarting); the next one reconciles.
+
+import type { Logger } from '../log.js';
+import type { ContainerDriver } from '../runtime/container-driver.js';
+import type { ActivityTracker } from '../tenants/activity.js';
+import type { Lifecycle } from '../tenants/lifecycle.js';
+import { reconcile, type ReconcileReport } from '../tenants/reconcile.js';
+import type { TenantStore } from '../tenants/tenant-store.js';
+import type { MessageStore } from '../messages/message-store.js';
+import type { Dispatcher } from '../messages/dispatcher.js';
+import type { ChannelPool } from '../messages/runner-channel.js';
+import { decideSweep, holdsOf, type SweepDecision, type SweepPolicy, type TenantFacts } from './decide.js';
+import type { LeaseTable } from './leases.js';
+
+export interface SweepDeps {
+  readonly store: TenantStore;
+  readonly messages: MessageStore;
+  readonly driver: ContainerDriver;
+  readonly lifecycle: Lifecycle;
+  readonly activity: ActivityTracker;
+  readonly leases: LeaseTable;
+  readonly dispatcher: Dispatcher;
+  readonly channels: ChannelPool;
+  readonly logger: Logger;
+  readonly installId: string;
+  readonly policy: SweepPolicy;
+  readonly intervalMs: number;
+  readonly clock?: () => number;
+}
+
+export interface TickReport {
+  readonly ms: number;
+  readonly reconcile?: Omit<ReconcileReport, 'running'>;
+  readonly decisions: Record<string, SweepDecision>;
+  readonly engineError?: string;
+}
+
+export class Sweeper {
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<TickReport> | undefined;
+  private readonly clock: () => number;
+  private engineDown = false;
+
+  constructor(private readonly deps: SweepDeps) {
+    this.clock = deps.clock ?? Date.now;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.tick(), this.deps.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** One tick; concurrent callers share the one under way. */
+  tick(): Promise<TickReport> {
+    this.ticking ??= this.run().finally(() => (this.ticking = undefined));
+    return this.ticking;
+  }
+
+  /** The facts the decision reads, from memory and the database. */
+  facts(slug: string, now: number): TenantFacts | undefined {
+    const tenant = this.deps.store.get(slug);
+    if (!tenant) return undefined;
+    const seen = this.deps.activity.get(slug);
+    const processing = this.deps.messages.processingIds(slug);
+    const open = this.deps.messages.countOpen(slug);
+    const memory = seen?.lastActivity ?? 0;
+    return {
+      slug,
+      runningSince: this.deps.lifecycle.endpointOf(slug)?.since ?? tenant.stateChangedAt,
+      lastActivity: Math.max(memory, tenant.lastActivity ?? 0),
+      lastActivityKind: memory >= (tenant.lastActivity ?? 0) ? (seen?.lastKind ?? 'wake') : 'request',
+      lastHeartbeat: tenant.lastHeartbeat,
+      inflightRequests: seen?.inflight ?? 0,
+      openWebSockets: seen?.sockets ?? 0,
+      pendingMessages: open.pending,
+      processing,
+      leases: this.deps.leases.list(slug, now),
+    };
+  }
+
+  /** What holds the tenant now, for status views. */
+  holds(slug: string): string[] {
+    const now = this.clock();
+    const facts = this.facts(slug, now);
+    return facts ? holdsOf(facts, now, this.deps.policy) : [];
+  }
+
+  private async run(): Promise<TickReport> {
+    const started = this.clock();
+    const { store, lifecycle, logger } = this.deps;
+    let report: ReconcileReport;
+    try {
+      report = await reconcile({ store, driver: this.deps.driver, installId: this.deps.installId, logger, now: started, busy: (s) => lifecycle.busy(s) });
+    } catch (err) {
+      if (!this.engineDown) logger.warn({ err: (err as Error).message }, 'sweep: engine not answering; changing nothing until it does');
+      this.engineDown = true;
+      return { ms: this.clock() - started, decisions: {}, engineError: (err as Error).message };
+    }
+    if (this.engineDown) logger.info('sweep: engine answering again; reconciled');
+    this.engineDown = false;
+    for (const slug of report.markedStopped) {
+      lifecycle.forget(slug);
+      this.deps.dispatcher.kick(slug); // pending work wakes it again
+    }
+    const decisions: Record<string, SweepDecision> = {};
+    for (const slug of report.running.keys()) {
+      if (lifecycle.busy(slug)) continue;
+      const facts = this.facts(slug, started);
+      if (!facts) continue;
+      const decision = decideSweep(facts, started, this.deps.policy);
+      decisions[slug] = decision;
+      await this.act(slug, decision);
+      const seen = this.deps.activity.get(slug);
+      if (seen?.lastActivity) store.touchActivity(slug, seen.lastActivity);
+    }
+    const { running: _running, ...counts } = report;
+    return { ms: this.clock() - started, reconcile: counts, decisions };
+  }
+
+  private async act(slug: string, decision: SweepDecision): Promise<void> {
+    if (decision.kind === 'keep') return;
+    const seen = this.deps.activity.get(slug);
+    if (decision.kind === 'stop' && ((seen?.inflight ?? 0) > 0 || (seen?.sockets ?? 0) > 0)) return; // a request came in meanwhile
+    this.deps.logger.info({ tenant: slug, decision: decision.kind, reason: decision.reason }, 'sweep');
+    try {
+      if (decision.kind === 'restart') this.deps.channels.close(slug, decision.reason);
+      await this.deps.lifecycle.stop(slug, decision.reason);
+      this.deps.leases.forget(slug);
+      if (decision.kind === 'restart') this.deps.dispatcher.kick(slug);
+    } catch (err) {
+      this.deps.logger.warn({ tenant: slug, err: (err as Error).message }, 'sweep could not stop tenant');
+    }
+  }
+}
