@@ -1,26 +1,11 @@
 // The built-in tenant app, served when a tenant has no app command of its
-// own: a page that names the tenant, a WebSocket echo at /echo, and a few
-// endpoints that tests and people use to see the proxy at work.
+// own: a page that names the tenant and has a chat box (page.mjs), a
+// WebSocket echo at /echo, and a few endpoints that tests and people use to
+// see the proxy at work.
 
 import http from 'node:http';
 import { WebSocketServer } from 'ws';
-
-function escapeHtml(text) {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
-}
-
-function page(tenant) {
-  const name = escapeHtml(tenant);
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${name} · napbox</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem}code{background:#f3f3f3;padding:0 .2em}</style>
-</head><body>
-<h1>Tenant <span id="tenant">${name}</span></h1>
-<p>This page is served by the <code>${name}</code> container, started by napbox when it was first needed.</p>
-</body></html>
-`;
-}
+import { page } from './page.mjs';
 
 export function startApp({ tenant, port, log }) {
   const server = http.createServer((req, res) => {

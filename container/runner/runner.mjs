@@ -1,38 +1,41 @@
 // The napbox runner: PID 1's only child in every tenant container (the
-// engine's init is PID 1). It owns three things:
+// engine's init is PID 1). It owns four things:
 // - the tenant's HTTP app on $PORT (8080): the built-in page, or the tenant's
 //   own command from NAPBOX_APP_COMMAND (a JSON argv), which must listen there;
 // - the control port $NAPBOX_CONTROL_PORT (8081): GET /ready answers 200 only
 //   once the app accepts connections, so a wake resolves when the tenant can
 //   really serve;
-// - a clean exit on SIGTERM, so a stop never waits out the grace period.
+// - the channel on the control port (/channel): napbox delivers messages,
+//   the tenant's provider answers them (channel/, messages/, providers/;
+//   the protocol is docs/container-contract.md);
+// - busy leases the tenant takes from inside (leases.mjs: POST /lease on the
+//   control port, loopback only), told to napbox over the channel;
+// - a clean exit on SIGTERM, so a stop never waits out the grace period:
+//   channel connections are closed and running commands killed first.
 // If the tenant's own app exits, the runner exits with its code, so napbox
 // sees a failed container and reports why instead of serving a dead app.
+// This file is the composition root: settings are read once (config.mjs) and
+// passed down; no other module reads the environment.
 
 import http from 'node:http';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
 import { startApp } from './app.mjs';
+import { loadRunnerConfig } from './config.mjs';
+import { attachChannel, CHANNEL_PATH } from './channel/channel-server.mjs';
+import { JobBoard } from './messages/job-board.mjs';
+import { MAX_REPLY_BYTES, messageProcessor } from './messages/process-message.mjs';
+import { createProvider } from './providers/index.mjs';
+import { Leases } from './leases.mjs';
 
-const tenant = process.env.NAPBOX_TENANT ?? 'unknown';
-const appPort = Number(process.env.PORT ?? 8080);
-const controlPort = Number(process.env.NAPBOX_CONTROL_PORT ?? 8081);
+let tenant = process.env.NAPBOX_TENANT ?? 'unknown';
 
 function log(msg, fields = {}) {
   process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), msg, tenant, ...fields })}\n`);
 }
 
-function parseAppCommand(raw) {
-  if (!raw) return undefined;
-  const argv = JSON.parse(raw);
-  if (!Array.isArray(argv) || argv.length === 0 || !argv.every((a) => typeof a === 'string')) {
-    throw new Error('NAPBOX_APP_COMMAND must be a JSON array of strings');
-  }
-  return argv;
-}
-
 /** True when something accepts TCP connections on the app port. */
-function appAccepts() {
+function appAccepts(appPort) {
   return new Promise((resolve) => {
     const socket = net.connect({ host: '127.0.0.1', port: appPort });
     socket.setTimeout(200);
@@ -64,48 +67,78 @@ async function shutdown(signal, code = 0) {
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
 
+function startTenantApp(config) {
+  log('starting tenant app', { argv: config.appCommand });
+  const [file, ...args] = config.appCommand;
+  const child = spawn(file, args, { stdio: 'inherit', env: { ...config.childEnv, PORT: String(config.appPort) } });
+  child.once('error', (err) => {
+    log('tenant app failed to start', { error: err.message });
+    process.exit(127);
+  });
+  child.once('exit', (code, signal) => {
+    if (stopping) return;
+    log('tenant app exited', { code, signal });
+    process.exit(code ?? 1);
+  });
+  closers.push(
+    () =>
+      new Promise((done) => {
+        if (child.exitCode !== null) return done();
+        child.once('exit', () => done());
+        child.kill('SIGTERM');
+      }),
+  );
+}
+
+function startMessages(config) {
+  for (const problem of [config.channelProblem, config.providerProblem, config.heartbeatProblem]) {
+    if (problem) log('channel setting problem', { problem });
+  }
+  const provider = config.provider
+    ? createProvider(config.provider, { childEnv: config.childEnv, openaiApiKey: config.openaiApiKey, maxReplyBytes: MAX_REPLY_BYTES })
+    : null;
+  const board = new JobBoard({
+    run: messageProcessor({ provider, providerProblem: config.providerProblem, workspace: config.workspace, log }),
+  });
+  closers.push(async () => board.abortAll());
+  return board;
+}
+
 async function main() {
-  const command = parseAppCommand(process.env.NAPBOX_APP_COMMAND);
+  const config = loadRunnerConfig(process.env);
+  tenant = config.tenant;
   let builtInReady = false;
 
-  if (command) {
-    const [file, ...args] = command;
-    log('starting tenant app', { argv: command });
-    const child = spawn(file, args, { stdio: 'inherit', env: { ...process.env, PORT: String(appPort) } });
-    child.once('error', (err) => {
-      log('tenant app failed to start', { error: err.message });
-      process.exit(127);
-    });
-    child.once('exit', (code, signal) => {
-      if (stopping) return;
-      log('tenant app exited', { code, signal });
-      process.exit(code ?? 1);
-    });
-    closers.push(
-      () =>
-        new Promise((done) => {
-          if (child.exitCode !== null) return done();
-          child.once('exit', () => done());
-          child.kill('SIGTERM');
-        }),
-    );
+  if (config.appCommand) {
+    startTenantApp(config);
   } else {
-    const app = await startApp({ tenant, port: appPort, log });
+    const app = await startApp({ tenant, port: config.appPort, log });
     closers.push(app.close);
     builtInReady = true;
   }
 
+  let channel;
+  const leases = new Leases({ broadcast: (frame) => channel?.broadcast(frame) ?? 0 });
   const control = http.createServer(async (req, res) => {
-    if (req.url === '/ready') {
-      const ready = builtInReady || (await appAccepts());
+    const path = new URL(req.url ?? '/', 'http://runner').pathname;
+    if (leases.handle(req, res, path)) return;
+    if (path === '/ready') {
+      const ready = builtInReady || (await appAccepts(config.appPort));
       res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ ready, tenant }));
+      return;
+    }
+    if (path === CHANNEL_PATH) {
+      res.writeHead(426, { 'content-type': 'application/json', upgrade: 'websocket', connection: 'Upgrade' });
+      res.end(JSON.stringify({ error: 'upgrade_required', message: 'the channel is a WebSocket' }));
       return;
     }
     res.writeHead(404, { 'content-type': 'text/plain' });
     res.end('not found\n');
   });
-  await new Promise((resolve) => control.listen(controlPort, '0.0.0.0', resolve));
+  channel = attachChannel({ server: control, config, board: startMessages(config), log, greeting: () => leases.framesForNewConnection() });
+  closers.push(channel.close);
+  await new Promise((resolve) => control.listen(config.controlPort, '0.0.0.0', resolve));
   closers.push(
     () =>
       new Promise((done) => {
@@ -113,7 +146,7 @@ async function main() {
         control.closeAllConnections?.();
       }),
   );
-  log('runner ready', { appPort, controlPort });
+  log('runner ready', { appPort: config.appPort, controlPort: config.controlPort, provider: config.provider?.kind ?? null });
 }
 
 main().catch((err) => {
