@@ -146,16 +146,16 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
     installId,
     tenantUrl,
     close: async () => {
-      await new Promise<void>((resolve) => {
-        front.close(() => resolve());
-        relay.closeAll();
-        server.closeAllConnections();
-      });
+      // Stop the work first, then every connection (held, relayed, upgraded), then the listener.
       sweeper.stop();
       dispatcher.stop();
       channels.closeAll();
       chat.close();
+      const closed = new Promise<void>((resolve) => front.close(() => resolve()));
+      relay.closeAll();
+      server.closeAllConnections();
       proxy.close();
+      await closed;
       fs.rmSync(path.join(config.dataDir, SERVER_FILE), { force: true });
       db.close();
     },

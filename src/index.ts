@@ -22,6 +22,7 @@ async function main(): Promise<void> {
   const shutdown = (): void => {
     if (closing) return;
     closing = true;
+    setTimeout(() => process.exit(1), 10_000).unref(); // never hang on the way out
     napbox.close().then(
       () => process.exit(0),
       () => process.exit(1),

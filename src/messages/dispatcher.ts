@@ -157,9 +157,15 @@ export class Dispatcher {
         this.kick(slug);
         return;
       }
-      case 'protocol-error':
-        this.deps.logger.warn({ tenant: slug, message: frame.message }, 'runner reported a protocol error');
+      case 'protocol-error': {
+        this.deps.logger.warn({ tenant: slug, message: frame.message, id: frame.id }, 'runner reported a protocol error');
+        const m = frame.id ? messages.get(frame.id) : undefined;
+        if (m?.tenant === slug && m.state === 'processing') {
+          this.failTry(slug, m.id, m.tries, `runner refused the delivery: ${frame.message}`, false); // sending it again cannot help
+          this.kick(slug);
+        }
         return;
+      }
       case 'lease':
         this.deps.leases.take(slug, frame.name, frame.ttlMs, now);
         this.deps.activity.touch(slug, 'lease');

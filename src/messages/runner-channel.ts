@@ -31,7 +31,7 @@ const FrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('progress'), id: z.string(), text: z.string().max(MAX_TEXT) }),
   z.object({ type: z.literal('reply'), id: z.string(), text: z.string().max(MAX_TEXT) }),
   z.object({ type: z.literal('error'), id: z.string(), message: z.string().max(MAX_TEXT), retryable: z.boolean() }),
-  z.object({ type: z.literal('protocol-error'), message: z.string() }),
+  z.object({ type: z.literal('protocol-error'), message: z.string(), id: z.string().optional() }),
   z.object({ type: z.literal('lease'), name: z.string().regex(/^[A-Za-z0-9_. -]{1,64}$/), ttlMs: z.number().int().min(1).max(24 * 3_600_000) }),
   z.object({ type: z.literal('release'), name: z.string().max(64) }),
 ]);

@@ -36,6 +36,8 @@ interface ProxyTarget {
 export class TenantProxy {
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, keepAliveMsecs: 30_000 });
   private readonly proxy: httpProxy;
+  /** Upgraded sockets leave the HTTP server's bookkeeping: they are closed from here on shutdown. */
+  private readonly upgraded = new Set<Duplex>();
 
   constructor(private readonly deps: TenantProxyDeps) {
     this.proxy = httpProxy.createProxyServer({ agent: this.agent, xfwd: true, ws: true, proxyTimeout: 0 });
@@ -80,6 +82,8 @@ export class TenantProxy {
 
   async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, target: ProxyTarget): Promise<void> {
     socket.on('error', () => undefined);
+    this.upgraded.add(socket);
+    socket.once('close', () => this.upgraded.delete(socket));
     const closed = this.deps.activity.openSocket(target.slug);
     socket.once('close', closed);
     socket.on('data', () => this.deps.activity.touch(target.slug, 'websocket')); // frames from the client; the socket itself holds
@@ -108,6 +112,7 @@ export class TenantProxy {
   }
 
   close(): void {
+    for (const socket of this.upgraded) socket.destroy();
     this.proxy.close();
     this.agent.destroy();
   }

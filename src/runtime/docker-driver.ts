@@ -153,8 +153,11 @@ export class DockerDriver implements ContainerDriver {
 
   async stop(id: string, graceSeconds: number): Promise<void> {
     await this.call(`stop container ${id.slice(0, 12)}`, async () => {
+      const container = this.docker.getContainer(id);
       try {
-        await this.docker.getContainer(id).stop({ t: graceSeconds });
+        // A frozen (paused) container can receive no signal: thaw it so the stop can happen.
+        if ((await container.inspect()).State.Paused) await container.unpause();
+        await container.stop({ t: graceSeconds });
       } catch (err) {
         if (statusCode(err) !== 304 && statusCode(err) !== 404) throw err;
       }

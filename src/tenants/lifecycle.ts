@@ -221,7 +221,7 @@ export class Lifecycle {
       heartbeatMs: this.deps.heartbeatMs ?? 5000,
     });
     const found = await driver.findByLabels(tenantLabels(installId, tenant.slug));
-    let current = found.find((c) => c.status === 'running') ?? found[0];
+    let current = found.find((c) => c.status === 'running' || c.status === 'paused') ?? found[0];
     for (const extra of found) {
       if (extra !== current) await driver.remove(extra.id, { force: true }); // never two per tenant
     }
@@ -241,6 +241,7 @@ export class Lifecycle {
         if (!id) throw err;
       }
     }
+    if (current?.status === 'paused') await driver.stop(id, 1); // frozen behind napbox's back: stop, then start afresh
     if (current?.status !== 'running') await driver.start(id);
     const info = await driver.inspect(id);
     if (!info) throw new NapboxError('wake_failed', `container of ${tenant.slug} disappeared while starting`);

@@ -25,6 +25,7 @@ export interface ReconcileDeps {
   readonly driver: ContainerDriver;
   readonly installId: string;
   readonly logger: Logger;
+  /** Taken before the engine is asked: a state written after it is newer than the engine's answer. */
   readonly now: number;
   readonly busy: (slug: string) => boolean;
 }
@@ -41,16 +42,16 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
       logger.info({ container: c.name, tenant: slug }, 'removed orphan container');
       continue;
     }
-    if (c.status !== 'running') continue;
+    if (c.status !== 'running' && c.status !== 'paused' && c.status !== 'restarting') continue; // up, if not well: the sweep judges it
     report.running.set(slug, c.id);
     const tenant = store.get(slug);
-    if (tenant && tenant.state !== 'running' && !deps.busy(slug)) {
+    if (tenant && tenant.state !== 'running' && !deps.busy(slug) && tenant.stateChangedAt < now) {
       store.setState(slug, { state: 'running', reason: 'adopted: found running in the engine', containerId: c.id, records: 'start' }, now);
       report.adopted.push(slug);
     }
   }
   for (const tenant of store.listActive()) {
-    if (report.running.has(tenant.slug) || deps.busy(tenant.slug)) continue;
+    if (report.running.has(tenant.slug) || deps.busy(tenant.slug) || tenant.stateChangedAt >= now) continue;
     store.setState(tenant.slug, { state: 'stopped', reason: 'container found not running', records: 'stop' }, now);
     report.markedStopped.push(tenant.slug);
   }

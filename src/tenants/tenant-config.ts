@@ -19,7 +19,14 @@ const ProviderSchema = z.discriminatedUnion('kind', [
   z
     .object({
       kind: z.literal('openai'),
-      baseUrl: z.string().url().max(2048).refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL'),
+      baseUrl: z
+        .string()
+        .url()
+        .max(2048)
+        .refine((u) => {
+          const url = new URL(u);
+          return (url.protocol === 'http:' || url.protocol === 'https:') && !url.username && !url.password && !url.search && !url.hash;
+        }, 'must be an http(s) URL without credentials, query or fragment'),
       model: z.string().min(1).max(200),
       /** Held by napbox, handed to the container at start; never shown by the API or logged. */
       apiKey: z.string().min(1).max(4096),
