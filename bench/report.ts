@@ -7,8 +7,10 @@ import path from 'node:path';
 import { summarize, type Summary } from './stats.js';
 import { COLD_SETTINGS, type ColdStartSamples } from './cold-start.js';
 import { bestRuns, type LoadRun, type LoadSettings, type WarmTarget } from './warm.js';
+import type { MessageResults } from './messages.js';
+import type { SweepResults } from './sweep.js';
 
-export const TARGETS = Object.freeze({ coldRatioMax: 1.15, throughputRatioMin: 0.5, addedP99MsMax: 2 });
+export const TARGETS = Object.freeze({ coldRatioMax: 1.15, throughputRatioMin: 0.5, addedP99MsMax: 2, sweepTickMsMax: 50 });
 
 export interface RunInfo {
   readonly startedAt: string;
@@ -43,10 +45,12 @@ export interface BenchResults {
     readonly latencyMet: boolean;
     readonly runs: readonly LoadRun[];
   };
+  readonly messages: MessageResults;
+  readonly sweep: SweepResults;
   readonly targets: typeof TARGETS;
 }
 
-export function buildResults(run: RunInfo, cold: ColdStartSamples, settings: LoadSettings, runs: readonly LoadRun[]): BenchResults {
+export function buildResults(run: RunInfo, cold: ColdStartSamples, settings: LoadSettings, runs: readonly LoadRun[], messages: MessageResults, sweep: SweepResults): BenchResults {
   const napboxMs = summarize(cold.napboxMs);
   const engineMs = summarize(cold.engineMs);
   const ratioP50 = napboxMs.p50 / engineMs.p50;
@@ -76,6 +80,8 @@ export function buildResults(run: RunInfo, cold: ColdStartSamples, settings: Loa
       latencyMet: addedP99Ms < TARGETS.addedP99MsMax,
       runs,
     },
+    messages,
+    sweep,
     targets: TARGETS,
   };
 }
@@ -94,7 +100,7 @@ const row = (cells: readonly string[], widths: readonly number[]): string =>
 export function renderTable(results: BenchResults): string {
   const { run } = results;
   const head = `napbox bench: ${run.startedAt}, ${run.cpus} CPUs, Node ${run.node}, load average ${run.loadAverage.map((x) => x.toFixed(2)).join(' ')}, took ${run.seconds.toFixed(0)} s`;
-  return [head, '', ...coldLines(results), '', ...warmLines(results), ''].join('\n');
+  return [head, '', ...coldLines(results), '', ...warmLines(results), '', ...messageLines(results), '', ...sweepLines(results), ''].join('\n');
 }
 
 function coldLines({ cold }: BenchResults): string[] {
@@ -124,5 +130,33 @@ function warmLines({ run, warm }: BenchResults): string[] {
     line('best napbox', warm.best.napbox),
     `  throughput napbox / direct: ${warm.throughputRatio.toFixed(3)}   target >= ${TARGETS.throughputRatioMin}   ${verdict(warm.throughputMet)}`,
     `  added latency (best runs): p50 ${signedMs(warm.addedP50Ms, 2)}, p99 ${signedMs(warm.addedP99Ms, 2)}   target p99 < ${TARGETS.addedP99MsMax} ms   ${verdict(warm.latencyMet)}`,
+  ];
+}
+
+function messageLines({ messages }: BenchResults): string[] {
+  const s = messages.settings;
+  const widths = [34, 10, 10, 10, 12];
+  const line = (name: string, side: MessageResults['napbox']): string =>
+    row([name, ms(side.roundTripMs.p50, 2), ms(side.roundTripMs.p90, 2), ms(side.roundTripMs.p99, 2), `${side.messagesPerSec.toFixed(0)} msg/s`], widths);
+  return [
+    `Chat messages to a running echo tenant: ${s.sequential} sequential round trips; then ${s.sessions} sessions x ${s.perSession} messages at once`,
+    row(['', 'p50', 'p90', 'p99', 'throughput'], widths),
+    line('napbox (chat socket to reply)', messages.napbox),
+    line('runner channel directly', messages.direct),
+    `  round trip p50 added by napbox: ${signedMs(messages.napbox.roundTripMs.p50 - messages.direct.roundTripMs.p50, 2)}; throughput napbox / direct: ${(messages.napbox.messagesPerSec / messages.direct.messagesPerSec).toFixed(3)}`,
+  ];
+}
+
+function sweepLines({ sweep }: BenchResults): string[] {
+  const s = sweep.settings;
+  const widths = [34, 10, 10, 10];
+  const met = sweep.tickMs.p50 < TARGETS.sweepTickMsMax;
+  return [
+    `Sweep: ${s.tenants} tenants registered, ${s.running} running, ${s.ticks} ticks`,
+    row(['', 'p50', 'p90', 'max'], widths),
+    row(['one tick (napbox\'s own timing)', ms(sweep.tickMs.p50, 2), ms(sweep.tickMs.p90, 2), ms(sweep.tickMs.max, 2)], widths),
+    row(['engine listing alone (the floor)', ms(sweep.engineListMs.p50, 2), ms(sweep.engineListMs.p90, 2), ms(sweep.engineListMs.max, 2)], widths),
+    `  tick p50 / engine listing p50: ${(sweep.tickMs.p50 / sweep.engineListMs.p50).toFixed(2)}x   target tick < ${TARGETS.sweepTickMsMax} ms   ${verdict(met)}`,
+    `  napbox resident memory: ${sweep.rssBeforeMiB.toFixed(1)} MiB with 1 tenant, ${sweep.rssAfterMiB.toFixed(1)} MiB with ${s.tenants} registered`,
   ];
 }

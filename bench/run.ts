@@ -6,7 +6,8 @@
 // it made is removed at the end, also on failure or Ctrl-C.
 //
 // Settings: BENCH_COLD_N (cold tries per side, default 15),
-// BENCH_WARM_SECONDS (seconds per warm run, default 8).
+// BENCH_WARM_SECONDS (seconds per warm run, default 8), BENCH_MESSAGES_N
+// (sequential message round trips per side, default 200).
 
 import os from 'node:os';
 import path from 'node:path';
@@ -17,6 +18,8 @@ import { closeBenchTenant, openBenchTenant, type BenchTenant } from './bench-ten
 import { measureColdStarts } from './cold-start.js';
 import { measureWarm, type LoadSettings } from './warm.js';
 import { buildResults, renderTable, writeResults, type RunInfo } from './report.js';
+import { measureMessages } from './messages.js';
+import { measureSweep } from './sweep.js';
 
 const OUT_FILE = path.join(path.dirname(new URL(import.meta.url).pathname), 'out', 'results.json');
 
@@ -50,6 +53,8 @@ async function bench(tenant: BenchTenant, coldTries: number, warm: LoadSettings,
   const loadTool = await loadToolName();
   const cold = await measureColdStarts(tenant, coldTries, progress);
   const runs = await measureWarm(tenant, warm, progress);
+  const messages = await measureMessages(tenant, { sequential: intFromEnv('BENCH_MESSAGES_N', 200, 10, 5000), sessions: 10, perSession: 30 }, progress);
+  const sweep = await measureSweep(tenant, { tenants: 1000, running: 20, ticks: 15 }, progress);
   const run: RunInfo = {
     startedAt: started.toISOString(),
     seconds: (Date.now() - started.getTime()) / 1000,
@@ -58,7 +63,7 @@ async function bench(tenant: BenchTenant, coldTries: number, warm: LoadSettings,
     loadAverage: os.loadavg(),
     loadTool,
   };
-  const results = buildResults(run, cold, warm, runs);
+  const results = buildResults(run, cold, warm, runs, messages, sweep);
   process.stdout.write(renderTable(results));
   writeResults(results, OUT_FILE);
   progress(`results written to ${path.relative(process.cwd(), OUT_FILE)}`);

@@ -121,7 +121,7 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   const hostPart = (): string => `${port === 80 ? '' : `:${port}`}`;
   const tenantUrl = (slug: string): string => `http://${slug}.${config.baseDomain}${hostPart()}/`;
   const tenants = new TenantService({ store, lifecycle, activity, baseImage, tenantUrl, clock, holds: (slug) => sweeper.holds(slug) });
-  const api = new AdminApi({ auth, tenants, lifecycle, store, driver, messages, logger });
+  const api = new AdminApi({ auth, tenants, lifecycle, store, driver, messages, logger, sweep: () => sweeper.tick() });
   const proxy = new TenantProxy({ lifecycle, store, activity, logger });
   const server = createServer({ baseDomain: config.baseDomain, api, proxy, store, logger, dashboard: landingPage(tenantUrl('demo')), chat });
 

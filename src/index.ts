@@ -28,6 +28,10 @@ async function main(): Promise<void> {
       () => process.exit(1),
     );
   };
+  process.on('unhandledRejection', (err: unknown) => {
+    // A bug, not a reason to drop every tenant's traffic: say so loudly and keep serving.
+    process.stderr.write(`${JSON.stringify({ level: 50, msg: 'unhandled rejection', err: err instanceof Error ? err.stack : String(err) })}\n`);
+  });
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
 }

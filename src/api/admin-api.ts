@@ -23,6 +23,8 @@ export interface AdminApiDeps {
   readonly store: TenantStore;
   readonly driver: ContainerDriver;
   readonly messages: MessageService;
+  /** Runs a sweep tick now and reports what it decided. */
+  readonly sweep: () => Promise<unknown>;
   readonly logger: Logger;
 }
 
@@ -40,7 +42,7 @@ export class AdminApi {
   private readonly routes: Route[];
 
   constructor(private readonly deps: AdminApiDeps) {
-    const { tenants, lifecycle, store, driver, messages } = deps;
+    const { tenants, lifecycle, store, driver, messages, sweep } = deps;
     this.routes = [
       route('GET', '/api/tenants', async ({ res }) => sendJson(res, 200, { tenants: tenants.list() })),
       route('POST', '/api/tenants', async ({ req, res }) => {
@@ -77,6 +79,7 @@ export class AdminApi {
         if (wait === undefined || wait > 60_000) throw new NapboxError('bad_request', 'wait must be a duration up to 60s, like 25s');
         sendJson(res, 200, await messages.get(params[0]!, params[1]!, wait));
       }),
+      route('POST', '/api/sweep', async ({ res }) => sendJson(res, 200, await sweep())),
       route('GET', `/api/tenants/${SEGMENT}/logs`, async ({ res, params, query }) => {
         const slug = assertSlug(params[0]);
         const tenant = store.require(slug);

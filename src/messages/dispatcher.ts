@@ -23,6 +23,9 @@ import { decideRetry, DEFAULT_DELIVERY, type DeliveryPolicy } from './delivery-p
 import type { MessageStore } from './message-store.js';
 import type { ChannelPool, RunnerFrame } from './runner-channel.js';
 
+/** How often messages waiting for an engine that does not answer try again. */
+const ENGINE_RETRY_MS = 2000;
+
 export interface DispatcherDeps {
   readonly messages: MessageStore;
   readonly tenants: TenantStore;
@@ -91,7 +94,13 @@ export class Dispatcher {
     try {
       running = await lifecycle.wake(slug, `message ${due[0]!.id}`);
     } catch (err) {
-      for (const m of due) this.failTry(slug, m.id, m.tries + 1, `tenant could not be started: ${(err as Error).message}`, true, true);
+      const reason = `tenant could not be started: ${(err as Error).message}`;
+      if ((err as { code?: string }).code === 'engine_unreachable') {
+        // Not the message's fault either: it waits for the engine without using up its tries.
+        for (const m of due) messages.fail(m.id, reason, this.clock() + ENGINE_RETRY_MS, this.clock());
+      } else {
+        for (const m of due) this.failTry(slug, m.id, m.tries + 1, reason, true, true);
+      }
       return this.scheduleNext(slug);
     }
     let channel;
@@ -99,7 +108,7 @@ export class Dispatcher {
       channel = await this.channels!.get(slug, running.containerId, running.control);
     } catch (err) {
       for (const m of due) this.failTry(slug, m.id, m.tries + 1, (err as Error).message, true, true);
-      await lifecycle.verify(slug, 'after its runner channel failed');
+      await lifecycle.verify(slug, 'after its runner channel failed').catch(() => false);
       return this.scheduleNext(slug);
     }
     for (const m of messages.deliverable(slug, this.clock())) {
@@ -187,7 +196,10 @@ export class Dispatcher {
       const m = this.deps.messages.get(id);
       if (m && m.state === 'processing') this.failTry(slug, id, m.tries, `runner went away while processing (${why})`, true);
     }
-    void this.deps.lifecycle.verify(slug, inFlight.length ? `while processing ${inFlight.join(', ')}` : 'after its runner channel closed').finally(() => {
+    void this.deps.lifecycle
+      .verify(slug, inFlight.length ? `while processing ${inFlight.join(', ')}` : 'after its runner channel closed')
+      .catch(() => false) // the engine may be down; the sweep reconciles when it is back
+      .finally(() => {
       if (inFlight.length) this.deps.logger.info({ tenant: slug, messages: inFlight, why, at: now }, 'requeued messages of a lost runner');
       this.kick(slug);
     });

@@ -196,8 +196,10 @@ export class Lifecycle {
       return running;
     } catch (err) {
       const error = err instanceof NapboxError ? err : new NapboxError('wake_failed', `tenant ${slug} could not be started: ${(err as Error).message}`, { cause: err });
-      const opened = afterFailure(tenant.failures, this.clock(), this.breaker);
-      this.deps.store.setState(slug, { state: 'failed', reason: error.message, records: 'start', failures: opened.failures, retryAt: opened.retryAt }, this.clock());
+      // An engine that does not answer is not the tenant's fault: it opens no breaker.
+      const engineDown = error.code === 'engine_unreachable';
+      const opened = engineDown ? { failures: tenant.failures, retryAt: this.clock() + 2000 } : afterFailure(tenant.failures, this.clock(), this.breaker);
+      this.deps.store.setState(slug, { state: 'failed', reason: error.message, records: 'start', failures: opened.failures, retryAt: engineDown ? tenant.retryAt : opened.retryAt }, this.clock());
       this.deps.logger.warn({ tenant: slug, err: error.message, failures: opened.failures }, 'wake failed');
       if (info?.id) await this.deps.driver.stop(info.id, 1).catch(() => undefined); // failed means not running
       throw new NapboxError(error.code === 'engine_unreachable' ? error.code : error.code === 'wake_timeout' ? 'wake_timeout' : 'wake_failed', error.message, {
