@@ -130,7 +130,7 @@ describe('chat messages', () => {
     await run('docker', ['kill', container.id]);
     const done = await waitDone(nb, 'crashy', res.json.id, 90_000);
     assert.equal(done.state, 'done', done.reason);
-    assert.equal(done.reply, 'slow reply to survive');
+    assert.equal(done.reply, 'slow reply to survive\n', 'the reply is all of stdout');
     assert.equal(done.tries, 2);
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(chat.frames.filter((f) => f.type === 'reply' && f.id === res.json.id).length, 1, 'one reply event');
