@@ -47,6 +47,8 @@ export interface BuildQueueOptions {
   readonly concurrency?: number;
   /** How long a queued build waits for a newer request before it starts. Default 1000 ms. */
   readonly settleMs?: number;
+  /** A build still running after this long is stopped and failed. Default 20 minutes. */
+  readonly buildTimeoutMs?: number;
   readonly now?: () => number;
   readonly newId?: () => string;
   readonly logger?: Logger;
@@ -80,6 +82,8 @@ interface Job {
 
 const MAX_CHUNK = 256 * 1024;
 const HINT = /^(E: |npm ERR! |npm error )/;
+/** Colour codes the engine puts around a step's stderr. */
+const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g;
 
 export class BuildQueue {
   private readonly driver: ContainerDriver;
@@ -89,6 +93,7 @@ export class BuildQueue {
   private readonly hooks: Pick<BuildQueueOptions, 'onReady' | 'onFailed'>;
   private readonly concurrency: number;
   private readonly settleMs: number;
+  private readonly buildTimeoutMs: number;
   private readonly now: () => number;
   private readonly newId: () => string;
   private readonly log: Logger;
@@ -99,6 +104,7 @@ export class BuildQueue {
   private running = 0;
   private timer: NodeJS.Timeout | undefined;
   private idleWaiters: Array<() => void> = [];
+  private readonly lanes = new Map<string, Promise<Build>>();
 
   constructor(options: BuildQueueOptions) {
     this.driver = options.driver;
@@ -108,6 +114,7 @@ export class BuildQueue {
     this.hooks = { onReady: options.onReady, onFailed: options.onFailed };
     this.concurrency = Math.max(1, options.concurrency ?? 2);
     this.settleMs = Math.max(0, options.settleMs ?? 1000);
+    this.buildTimeoutMs = options.buildTimeoutMs ?? 20 * 60_000;
     this.now = options.now ?? Date.now;
     this.newId = options.newId ?? (() => `b_${crypto.randomBytes(8).toString('hex')}`);
     this.log = options.logger ?? pino({ level: 'silent' });
@@ -122,21 +129,40 @@ export class BuildQueue {
    */
   async request(tenant: string, input: unknown): Promise<Build> {
     const lists = parsePackageLists(input);
+    // Requests of one tenant are decided in the order they came, so "newest" means the last one asked.
+    const next = (this.lanes.get(tenant) ?? Promise.resolve()).catch(() => undefined).then(() => this.decide(tenant, lists));
+    this.lanes.set(tenant, next);
+    try {
+      return await next;
+    } finally {
+      if (this.lanes.get(tenant) === next) this.lanes.delete(tenant);
+    }
+  }
+
+  private async decide(tenant: string, lists: PackageLists): Promise<Build> {
     if (!this.store.tenantExists(tenant)) throw new NapboxError('not_found', `no tenant ${tenant}: create it with \`napbox tenants add ${tenant}\``);
     const baseTag = await this.baseImage();
     const base = await this.driver.inspectImage(baseTag);
     if (!base) throw new NapboxError('not_found', `the base agent image ${baseTag} is missing: run \`npm run setup\``);
     const tag = isEmpty(lists) ? null : tenantImageTag(base.id, lists, this.installId);
-    const exists = tag === null || (!this.jobs.has(tag) && (await this.driver.inspectImage(tag)) !== undefined);
     await this.store.ensureLogDir();
+    const exists = tag === null || (!this.jobs.has(tag) && (await this.driver.inspectImage(tag)) !== undefined);
+    const freshId = this.newId();
+    if (exists) {
+      // Written before the row exists, so a reader never sees a ready build without its log.
+      const what = tag === null ? 'no packages: the tenant runs the base agent image' : `${tag} already exists: nothing to build`;
+      await fs.promises.writeFile(this.store.logPathFor(freshId), `napbox: ${what}\n`, { mode: 0o600 });
+    }
 
     // From here to the end of the transaction nothing awaits: the decision and its writes are one step.
+    // Changes to the in-memory jobs wait in `effects` until the transaction has committed.
     const changed: string[] = [];
+    const effects: Array<() => void> = [];
     const build = this.store.transaction(() => {
       const open = this.store.listOpen(tenant);
-      const same = tag === null ? undefined : open.find((b) => b.tag === tag);
-      const id = same?.id ?? this.newId();
-      this.replaceOthers(open, id, changed);
+      const same = tag === null ? undefined : open.find((b) => b.tag === tag && this.jobs.get(tag)?.rows.has(b.id));
+      const id = same?.id ?? freshId;
+      this.replaceOthers(open, id, changed, effects);
       if (same) {
         this.store.want(tenant, lists, same.id, this.now());
         return this.store.require(same.id);
@@ -146,27 +172,28 @@ export class BuildQueue {
       const row = { id, tenant, tag, baseImage: baseTag, lists };
       if (job) {
         this.store.insert({ ...row, state: job.state, startedAt: job.startedAt }, logPath, this.now());
-        job.rows.add(id);
+        effects.push(() => job.rows.add(id));
       } else if (exists) {
-        this.store.insert({ ...row, state: 'ready', cached: true }, logPath, this.now());
+        this.store.insert({ ...row, state: 'building', startedAt: this.now(), cached: true }, logPath, this.now());
       } else {
         this.store.insert({ ...row, state: 'queued' }, logPath, this.now());
-        this.jobs.set(tag!, { tag: tag!, baseTag, lists, logPath, notBefore: this.now() + this.settleMs, rows: new Set([id]), state: 'queued', startedAt: null });
+        const fresh: Job = { tag: tag!, baseTag, lists, logPath, notBefore: this.now() + this.settleMs, rows: new Set([id]), state: 'queued', startedAt: null };
+        effects.push(() => this.jobs.set(fresh.tag, fresh));
       }
       this.store.want(tenant, lists, id, this.now());
+      // The cached path: ready and applied in this same transaction (a throwing onReady undoes the request).
+      if (!job && exists) return this.store.finish(id, { state: 'ready' }, this.now(), this.hooks);
       return this.store.require(id);
     });
+    for (const effect of effects) effect();
+    if (build.id !== freshId && exists) await fs.promises.rm(this.store.logPathFor(freshId), { force: true });
 
-    if (build.cached && build.state === 'ready' && !build.applied) {
-      const what = build.tag === null ? 'no packages: the tenant runs the base agent image' : `${build.tag} already exists: nothing to build`;
-      await fs.promises.writeFile(build.logPath, `napbox: ${what}\n`);
-      this.end(build.id, { state: 'ready' });
-    }
     for (const id of changed) this.emitState(id);
     this.emitState(build.id);
     this.log.info({ tenant, build: build.id, tag: build.tag, state: build.state, cached: build.cached }, 'build requested');
+    this.checkIdle();
     this.schedule();
-    return this.store.require(build.id);
+    return build;
   }
 
   /** Asks again for the tenant's stored lists (after a new base image, or a failed build). */
@@ -215,10 +242,10 @@ export class BuildQueue {
       const buffer = Buffer.alloc(want);
       const { bytesRead } = await handle.read(buffer, 0, want, offset);
       let bytes = buffer.subarray(0, bytesRead);
-      if (!final || offset + bytesRead < size) {
-        const lastNewline = bytes.lastIndexOf(0x0a);
-        bytes = bytes.subarray(0, lastNewline + 1);
-      }
+      const lastNewline = bytes.lastIndexOf(0x0a);
+      // Whole lines only, unless this is the end of a finished log (or a single line longer than a chunk).
+      if ((!final || offset + bytesRead < size) && lastNewline !== -1) bytes = bytes.subarray(0, lastNewline + 1);
+      else if (!final && lastNewline === -1 && bytesRead < maxBytes) bytes = bytes.subarray(0, 0);
       const nextOffset = offset + bytes.length;
       return { text: bytes.toString('utf8'), nextOffset, done: final && nextOffset >= size };
     } finally {
@@ -251,16 +278,16 @@ export class BuildQueue {
     try {
       while (!signal?.aborted) {
         dirty = false;
-        const build = this.store.require(id);
         const chunk = await this.readLog(id, offset);
         if (chunk.text) yield { kind: 'log', text: chunk.text, offset };
         offset = chunk.nextOffset;
+        const build = this.store.require(id);
         if (build.state !== lastState) {
           lastState = build.state;
           yield { kind: 'state', build };
         }
         if (chunk.done) return;
-        if (!dirty && chunk.nextOffset - (offset - chunk.text.length) < MAX_CHUNK) {
+        if (!chunk.text && !dirty) {
           await new Promise<void>((resolve) => {
             wake = resolve;
             setTimeout(resolve, 1000).unref(); // a safety net; events normally wake it
@@ -292,20 +319,22 @@ export class BuildQueue {
    */
   recover(): Build[] {
     const stale = this.store.listOpen().filter((b) => b.tag === null || !this.jobs.has(b.tag));
-    for (const b of stale) this.end(b.id, { state: 'failed', error: `napbox stopped during the build: run \`napbox build ${b.tenant}\` to build again` });
+    for (const b of stale) this.end(b.id, { state: 'failed', error: 'napbox stopped during this build: ask for the packages again to build them' });
     return stale.map((b) => this.store.require(b.id));
   }
 
   /** Supersedes the tenant's other open builds by `by`: queued ones never build, a running one is not applied. */
-  private replaceOthers(open: readonly Build[], by: string, changed: string[]): void {
+  private replaceOthers(open: readonly Build[], by: string, changed: string[], effects: Array<() => void>): void {
     for (const old of open) {
       if (old.id === by) continue;
       changed.push(old.id);
       const job = old.tag === null ? undefined : this.jobs.get(old.tag);
       if (old.state === 'queued') {
         this.store.supersede(old.id, by, this.now());
-        job?.rows.delete(old.id);
-        if (job && job.state === 'queued' && job.rows.size === 0) this.jobs.delete(job.tag);
+        effects.push(() => {
+          job?.rows.delete(old.id);
+          if (job && job.state === 'queued' && job.rows.size === 0) this.jobs.delete(job.tag);
+        });
       } else {
         this.store.markSuperseded(old.id, by);
       }
@@ -343,7 +372,14 @@ export class BuildQueue {
     this.store.markBuilding([...job.rows], job.startedAt);
     for (const id of job.rows) this.emitState(id);
     this.run(job)
-      .catch((err: unknown) => this.log.error({ err, tag: job.tag }, 'build queue error'))
+      .catch((err: unknown) => {
+        // Not a build failure (those are outcomes) but a bug: still end the job, so its tag is not stuck.
+        this.log.error({ err, tag: job.tag }, 'build queue error');
+        if (this.jobs.get(job.tag) !== job) return;
+        this.jobs.delete(job.tag);
+        for (const id of job.rows) this.end(id, { state: 'failed', error: `internal error while building: ${asNapboxError(err).message}` });
+        this.checkIdle();
+      })
       .finally(() => {
         this.running -= 1;
         this.schedule();
@@ -360,6 +396,8 @@ export class BuildQueue {
     this.log.info({ tag: job.tag, builds: [...job.rows] }, 'build started');
     let outcome: { state: 'ready' } | { state: 'failed'; error: string };
     let context: string | undefined;
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), this.buildTimeoutMs);
     try {
       context = await prepareTenantBuildContext(job.baseTag, job.lists, this.tmpDir);
       await this.driver.buildImage({
@@ -369,11 +407,15 @@ export class BuildQueue {
         labels: tenantImageLabels(this.installId, hashOfTag(job.tag)),
         buildArgs: {},
         onLog: (line) => log.line(line),
+        signal: deadline.signal,
       });
       outcome = { state: 'ready' };
     } catch (err) {
-      outcome = { state: 'failed', error: describeFailure(asNapboxError(err).message, log.recent) };
+      const timedOut = deadline.signal.aborted;
+      const message = timedOut ? `the build ran longer than ${showMs(this.buildTimeoutMs)} and was stopped` : asNapboxError(err).message;
+      outcome = { state: 'failed', error: describeFailure(message, log.recent) };
     } finally {
+      clearTimeout(timer);
       if (context) await fs.promises.rm(context, { recursive: true, force: true }).catch(() => undefined);
     }
     const seconds = ((this.now() - started) / 1000).toFixed(1);
@@ -383,6 +425,10 @@ export class BuildQueue {
 
     this.jobs.delete(job.tag);
     for (const id of job.rows) this.end(id, outcome);
+    this.checkIdle();
+  }
+
+  private checkIdle(): void {
     if (this.jobs.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
@@ -392,9 +438,13 @@ export class BuildQueue {
       const build = this.store.finish(id, outcome, this.now(), this.hooks);
       if (build.state === 'failed' && build.supersededBy === null) this.log.warn({ tenant: build.tenant, build: id, error: build.error }, 'build failed');
     } catch (err) {
-      const message = `the build ended ${outcome.state} but switching the tenant to it failed: ${asNapboxError(err).message}`;
-      this.store.fail(id, message, this.now());
       this.log.error({ err, build: id }, 'applying a build failed');
+      const error = `the build ended ${outcome.state}, but applying it to the tenant failed: ${asNapboxError(err).message}`;
+      try {
+        this.store.finish(id, { state: 'failed', error }, this.now(), this.hooks);
+      } catch {
+        this.store.fail(id, error, this.now());
+      }
     }
     this.emitState(id);
   }
@@ -403,6 +453,10 @@ export class BuildQueue {
     const build = this.store.get(id);
     if (build) this.events.emit(id, { kind: 'state', build } satisfies BuildEvent);
   }
+}
+
+function showMs(ms: number): string {
+  return ms >= 60_000 ? `${Math.round(ms / 60_000)} min` : ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`;
 }
 
 /** The build's message, led by the lines of the log that say what went wrong (apt's `E:`, npm's errors). */
@@ -427,7 +481,9 @@ class BuildLog {
     });
   }
 
-  line(text: string): void {
+  line(raw: string): void {
+    const text = raw.replace(ANSI, '');
+    if (text.trim() === '') return;
     this.recent.push(text);
     if (this.recent.length > 200) this.recent.shift();
     if (this.failed) return;

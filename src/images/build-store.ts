@@ -160,6 +160,15 @@ export interface FinishHooks {
   readonly onFailed: (tenant: string, buildId: string, error: string) => void;
 }
 
+/** Lists read back from the database: checked again; a bad row is napbox's fault, not the caller's. */
+function storedLists(apt: unknown, npm: unknown, where: string): PackageLists {
+  try {
+    return parsePackageLists({ apt, npm });
+  } catch (err) {
+    throw new NapboxError('internal', `${where} holds invalid package lists: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 function toBuild(raw: unknown): Build {
   const r = BuildRow.parse(raw);
   return {
@@ -168,7 +177,7 @@ function toBuild(raw: unknown): Build {
     state: r.state,
     tag: r.tag,
     baseImage: r.base_image,
-    lists: parsePackageLists({ apt: r.apt, npm: r.npm }),
+    lists: storedLists(r.apt, r.npm, `build ${r.id}`),
     createdAt: r.created_at,
     startedAt: r.started_at,
     finishedAt: r.finished_at,
@@ -330,7 +339,7 @@ export class BuildStore {
     if (raw === undefined) return undefined;
     return {
       slug: raw.slug,
-      lists: parsePackageLists({ apt: raw.apt, npm: raw.npm }),
+      lists: storedLists(raw.apt, raw.npm, `the packages of ${raw.slug}`),
       updatedAt: raw.updated_at,
       buildId: raw.build_id,
       image: raw.image,

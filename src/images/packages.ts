@@ -14,9 +14,13 @@
 //
 // The grammars (conservative subsets of what the tools accept):
 // - apt: `name` or `name=version`. name: Debian policy, `^[a-z0-9][a-z0-9+.-]+$`,
-//   2 to 100 characters. version: `[epoch:]upstream[-revision]`, i.e.
+//   2 to 100 characters, not ending in `-` (apt-get reads `name-` as
+//   "remove name"). version: `[epoch:]upstream[-revision]`, i.e.
 //   `^([0-9]+:)?[0-9][A-Za-z0-9.+~-]*$`, at most 64 characters, not ending
-//   in `-`. No `name/release`, `name:arch` or `*` patterns.
+//   in `-`. No `name/release`, `name:arch` or `*` patterns. (A name that no
+//   package has exactly is still tried by apt-get as a regex or glob, since
+//   `.` and `+` are legal in names: the build may then install more than was
+//   meant, in the tenant's own image only.)
 // - npm: `[@scope/]name[@range]`. scope and name: lower-case letters, digits,
 //   `-`, `.`, `_`, starting with a letter or digit, at most 214 characters in
 //   all; not `node_modules` or `favicon.ico`, and not ending in `.tgz`,
@@ -50,7 +54,8 @@ const NPM_RULE = 'an npm package is [@scope/]name[@range]: lower-case letters, d
 export function aptEntryProblem(entry: string): string | undefined {
   const eq = entry.indexOf('=');
   const name = eq === -1 ? entry : entry.slice(0, eq);
-  if (name.length < 2 || name.length > 100 || !APT_NAME.test(name)) return APT_RULE;
+  if (name.length < 2 || name.length > 100 || !APT_NAME.test(name) || entry.includes('..')) return APT_RULE;
+  if (name.endsWith('-')) return 'a Debian package name must not end in - (apt-get would read it as "remove")';
   if (eq === -1) return undefined;
   const version = entry.slice(eq + 1);
   if (version.length === 0 || version.length > 64 || !APT_VERSION.test(version) || version.endsWith('-')) {

@@ -39,7 +39,7 @@ export const LABEL_PACKAGES_HASH = 'napbox.packages-hash';
 export const GLOBAL_NODE_MODULES = '/usr/local/lib/node_modules';
 
 export const APT_SCRIPT = 'apt-get update && apt-get install -y --no-install-recommends "$@" && rm -rf /var/lib/apt/lists/*';
-export const NPM_SCRIPT = 'npm install --global --prefix /usr/local "$@" && npm cache clean --force';
+export const NPM_SCRIPT = 'npm install --global --prefix /usr/local --cache /tmp/napbox-npm-cache "$@" && rm -rf /tmp/napbox-npm-cache';
 
 /** The Dockerfile lines after FROM: what the hash covers besides the base. */
 function installSteps(lists: PackageLists): string[] {
