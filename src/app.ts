@@ -32,6 +32,7 @@ import { Dispatcher } from './messages/dispatcher.js';
 import { ChannelPool } from './messages/runner-channel.js';
 import { MessageService } from './messages/message-service.js';
 import { ChatSocket } from './messages/chat-socket.js';
+import { ImageAdmin } from './images/image-admin.js';
 
 export interface Napbox {
   readonly url: string;
@@ -100,7 +101,9 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   openChannel = (running) => {
     channels.get(running.slug, running.containerId, running.control).catch((err: Error) => logger.warn({ tenant: running.slug, err: err.message }, 'runner channel not opened'));
   };
+  const images = new ImageAdmin({ db, dataDir: config.dataDir, driver, store, lifecycle, installId, baseImage, logger });
   const sweeper = new Sweeper({
+    prune: () => images.prune(),
     store, messages: messageStore, driver, lifecycle, activity, leases, dispatcher, channels, logger, installId, clock,
     intervalMs: config.sweepIntervalMs,
     policy: {
@@ -120,8 +123,8 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   let port = config.port;
   const hostPart = (): string => `${port === 80 ? '' : `:${port}`}`;
   const tenantUrl = (slug: string): string => `http://${slug}.${config.baseDomain}${hostPart()}/`;
-  const tenants = new TenantService({ store, lifecycle, activity, baseImage, tenantUrl, clock, holds: (slug) => sweeper.holds(slug) });
-  const api = new AdminApi({ auth, tenants, lifecycle, store, driver, messages, logger, sweep: () => sweeper.tick() });
+  const tenants = new TenantService({ store, lifecycle, activity, baseImage, tenantUrl, clock, holds: (slug) => sweeper.holds(slug), lastBuild: (slug) => images.lastBuild(slug) });
+  const api = new AdminApi({ auth, tenants, lifecycle, store, driver, messages, logger, sweep: () => sweeper.tick(), images });
   const proxy = new TenantProxy({ lifecycle, store, activity, logger });
   const server = createServer({ baseDomain: config.baseDomain, api, proxy, store, logger, dashboard: landingPage(tenantUrl('demo')), chat });
 

@@ -13,6 +13,7 @@ import type { ContainerDriver } from '../runtime/container-driver.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
 import type { AdminAuth } from './auth.js';
 import type { MessageService } from '../messages/message-service.js';
+import type { ImageAdmin } from '../images/image-admin.js';
 import { parseDuration } from '../config/duration.js';
 import { readJson, sendError, sendJson } from './http-io.js';
 
@@ -25,6 +26,7 @@ export interface AdminApiDeps {
   readonly messages: MessageService;
   /** Runs a sweep tick now and reports what it decided. */
   readonly sweep: () => Promise<unknown>;
+  readonly images: ImageAdmin;
   readonly logger: Logger;
 }
 
@@ -42,7 +44,7 @@ export class AdminApi {
   private readonly routes: Route[];
 
   constructor(private readonly deps: AdminApiDeps) {
-    const { tenants, lifecycle, store, driver, messages, sweep } = deps;
+    const { tenants, lifecycle, store, driver, messages, sweep, images } = deps;
     this.routes = [
       route('GET', '/api/tenants', async ({ res }) => sendJson(res, 200, { tenants: tenants.list() })),
       route('POST', '/api/tenants', async ({ req, res }) => {
@@ -79,6 +81,17 @@ export class AdminApi {
         if (wait === undefined || wait > 60_000) throw new NapboxError('bad_request', 'wait must be a duration up to 60s, like 25s');
         sendJson(res, 200, await messages.get(params[0]!, params[1]!, wait));
       }),
+      route('GET', `/api/tenants/${SEGMENT}/packages`, async ({ res, params }) => sendJson(res, 200, images.packages(params[0]!))),
+      route('PUT', `/api/tenants/${SEGMENT}/packages`, async ({ req, res, params, query }) => {
+        const body = await readJson(req, z.unknown(), 64 * 1024);
+        const apply = query.get('apply');
+        if (apply !== null && apply !== 'now' && apply !== 'idle') throw new NapboxError('bad_request', 'apply must be now or idle');
+        const build = await images.request(params[0]!, body, apply === 'now');
+        sendJson(res, build.state === 'ready' ? 200 : 202, build);
+      }),
+      route('GET', `/api/builds/${SEGMENT}`, async ({ res, params }) => sendJson(res, 200, await images.build(params[0]!))),
+      route('GET', `/api/builds/${SEGMENT}/log`, async ({ req, res, params, query }) => images.streamLog(params[0]!, query.get('follow') === '1', req, res)),
+      route('POST', '/api/images/prune', async ({ res }) => sendJson(res, 200, await images.prune())),
       route('POST', '/api/sweep', async ({ res }) => sendJson(res, 200, await sweep())),
       route('GET', `/api/tenants/${SEGMENT}/logs`, async ({ res, params, query }) => {
         const slug = assertSlug(params[0]);

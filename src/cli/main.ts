@@ -39,6 +39,7 @@ function statusText(t: TenantView): string {
     ['last activity', t.lastActivity],
     ['holds', t.holds.length ? t.holds.join('; ') : 'none'],
     ['image', t.image],
+    ['build', t.build ? `${t.build.id} ${t.build.state}${t.build.error ? `: ${t.build.error}` : ''}` : '-'],
     ['container', t.containerId?.slice(0, 12) ?? null],
     ['failures', t.failures ? `${t.failures} (next try after ${t.retryAt})` : 0],
   ];
@@ -144,6 +145,61 @@ export function buildCli(): Command {
       if (message.state === 'done') return print(`${message.reply ?? ''}\n`);
       if (message.state === 'failed') throw new Error(`message ${message.id} failed: ${message.reason}`);
       throw new Error(`no reply within ${opts.timeout}; it is still ${message.state}: \`napbox status ${slug}\``);
+    });
+
+  const packages = program.command('packages').description("a tenant's apt and npm packages, built into its own image");
+  const listsOf = (opts: { apt?: string[]; npm?: string[] }) => ({ apt: opts.apt ?? [], npm: opts.npm ?? [] });
+  const change = (verb: 'add' | 'rm') =>
+    packages
+      .command(verb)
+      .description(verb === 'add' ? 'add packages and build the image (the tenant uses it from its next start)' : 'remove packages and build the image')
+      .argument('<slug>', 'the tenant', slugArg)
+      .option('--apt <names...>', 'Debian packages, like jq or curl')
+      .option('--npm <names...>', 'npm packages, like is-odd or @scope/name@^1')
+      .option('--now', 'restart the tenant on the new image as soon as it is ready')
+      .action(async (slug: string, opts: { apt?: string[]; npm?: string[]; now?: boolean }) => {
+        const client = await ApiClient.connect(dataDir());
+        const current = await client.json<{ apt: string[]; npm: string[] }>('GET', `/api/tenants/${slug}/packages`);
+        const delta = listsOf(opts);
+        const next =
+          verb === 'add'
+            ? { apt: [...new Set([...current.apt, ...delta.apt])], npm: [...new Set([...current.npm, ...delta.npm])] }
+            : { apt: current.apt.filter((p) => !delta.apt.includes(p)), npm: current.npm.filter((p) => !delta.npm.includes(p)) };
+        const build = await client.json<{ id: string; state: string }>('PUT', `/api/tenants/${slug}/packages${opts.now ? '?apply=now' : ''}`, next);
+        print(`apt: ${next.apt.join(' ') || '-'}\nnpm: ${next.npm.join(' ') || '-'}\nbuild ${build.id}: ${build.state} (follow it with \`napbox build ${slug}\`)\n`);
+      });
+  change('add');
+  change('rm');
+  packages
+    .command('list')
+    .description("show the tenant's package lists, image and latest build")
+    .argument('<slug>', 'the tenant', slugArg)
+    .action(async (slug: string) => {
+      const client = await ApiClient.connect(dataDir());
+      print(await client.json('GET', `/api/tenants/${slug}/packages`));
+    });
+  program
+    .command('build')
+    .description("stream the log of the tenant's latest image build, live, until it ends")
+    .argument('<slug>', 'the tenant', slugArg)
+    .action(async (slug: string) => {
+      const client = await ApiClient.connect(dataDir());
+      const { build } = await client.json<{ build: { id: string } | null }>('GET', `/api/tenants/${slug}/packages`);
+      if (!build) return print(`${slug} has no builds: add packages with \`napbox packages add ${slug} --apt jq\`\n`);
+      const res = await client.request('GET', `/api/builds/${build.id}/log?follow=1`);
+      if (!res.ok || !res.body) throw new Error(await res.text());
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) process.stdout.write(chunk);
+      const final = await client.json<{ state: string; error?: string }>('GET', `/api/builds/${build.id}`);
+      if (final.state === 'failed') throw new Error(`build ${build.id} failed: ${final.error ?? 'see the log above'}`);
+    });
+  program
+    .command('images')
+    .description('manage tenant images')
+    .command('prune')
+    .description("remove tenant images no tenant uses (each tenant's current and previous image are kept)")
+    .action(async () => {
+      const client = await ApiClient.connect(dataDir());
+      print(await client.json('POST', '/api/images/prune'));
     });
 
   program

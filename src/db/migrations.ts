@@ -62,4 +62,39 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX messages_session ON messages(tenant, session, seq);
     `,
   },
+  {
+    version: 3,
+    name: 'images',
+    sql: `
+  CREATE TABLE tenant_packages (
+    slug           TEXT PRIMARY KEY REFERENCES tenants(slug) ON DELETE CASCADE,
+    apt            TEXT NOT NULL DEFAULT '[]',
+    npm            TEXT NOT NULL DEFAULT '[]',
+    updated_at     INTEGER NOT NULL,
+    build_id       TEXT,
+    image          TEXT,
+    previous_image TEXT,
+    image_at       INTEGER
+  );
+  CREATE TABLE builds (
+    id            TEXT PRIMARY KEY,
+    tenant        TEXT NOT NULL REFERENCES tenants(slug) ON DELETE CASCADE,
+    state         TEXT NOT NULL CHECK (state IN ('queued','building','ready','failed')),
+    tag           TEXT,
+    base_image    TEXT NOT NULL,
+    apt           TEXT NOT NULL,
+    npm           TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,
+    started_at    INTEGER,
+    finished_at   INTEGER,
+    error         TEXT,
+    log_path      TEXT NOT NULL,
+    cached        INTEGER NOT NULL DEFAULT 0 CHECK (cached IN (0,1)),
+    applied       INTEGER NOT NULL DEFAULT 0 CHECK (applied IN (0,1)),
+    superseded_by TEXT
+  );
+  CREATE INDEX builds_tenant ON builds(tenant, created_at);
+  CREATE INDEX builds_open ON builds(state) WHERE state IN ('queued','building');
+`,
+  },
 ];

@@ -4,13 +4,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { openDatabase, type Db } from '../db/database.js';
-import { MIGRATIONS } from '../db/migrations.js';
 import { NapboxError } from '../errors.js';
 import type { BuildRequest, ImageInfo } from '../runtime/container-driver.js';
 import { FakeDriver } from '../runtime/fake-driver.js';
 import { TenantStore } from '../tenants/tenant-store.js';
 import { BuildQueue, describeFailure, type BuildQueueOptions } from './build-queue.js';
-import { BuildStore, IMAGE_MIGRATION_SQL, type Build } from './build-store.js';
+import { BuildStore, type Build } from './build-store.js';
 import { tenantImageTag } from './tenant-image.js';
 
 const BASE = 'napbox-agent:test';
@@ -99,7 +98,7 @@ describe('BuildQueue', () => {
 
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'napbox-builds-'));
-    db = openDatabase(dir, [...MIGRATIONS, { version: 3, name: 'images', sql: IMAGE_MIGRATION_SQL }]);
+    db = openDatabase(dir);
     const tenants = new TenantStore(db);
     for (const slug of ['alpha', 'beta', 'gamma']) tenants.create(slug, {}, 0);
     store = new BuildStore(db, dir);

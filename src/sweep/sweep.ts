@@ -28,8 +28,12 @@ export interface SweepDeps {
   readonly installId: string;
   readonly policy: SweepPolicy;
   readonly intervalMs: number;
+  /** Removes images no tenant uses; run from the sweep every PRUNE_EVERY_MS. */
+  readonly prune?: () => Promise<unknown>;
   readonly clock?: () => number;
 }
+
+const PRUNE_EVERY_MS = 10 * 60_000;
 
 export interface TickReport {
   readonly ms: number;
@@ -43,6 +47,7 @@ export class Sweeper {
   private ticking: Promise<TickReport> | undefined;
   private readonly clock: () => number;
   private engineDown = false;
+  private prunedAt = 0;
 
   constructor(private readonly deps: SweepDeps) {
     this.clock = deps.clock ?? Date.now;
@@ -119,6 +124,10 @@ export class Sweeper {
       await this.act(slug, decision);
       const seen = this.deps.activity.get(slug);
       if (seen?.lastActivity) store.touchActivity(slug, seen.lastActivity);
+    }
+    if (this.deps.prune && started - this.prunedAt >= PRUNE_EVERY_MS) {
+      this.prunedAt = started;
+      await this.deps.prune().catch((err: Error) => logger.warn({ err: err.message }, 'image prune failed'));
     }
     const { running: _running, ...counts } = report;
     return { ms: this.clock() - started, reconcile: counts, decisions };

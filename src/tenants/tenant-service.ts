@@ -29,6 +29,7 @@ export interface TenantView {
   /** What keeps it awake now (requests, websockets, messages, leases); empty when nothing does. */
   readonly holds: readonly string[];
   readonly url: string;
+  readonly build: { id: string; state: string; error: string | null } | null;
   readonly config: Record<string, unknown>;
 }
 
@@ -41,6 +42,8 @@ export interface TenantServiceDeps {
   readonly baseImage: string;
   readonly tenantUrl: (slug: string) => string;
   readonly holds: (slug: string) => string[];
+  /** The tenant's latest image build, if any: its state and why it failed. */
+  readonly lastBuild: (slug: string) => { id: string; state: string; error: string | null } | null;
   readonly clock?: () => number;
 }
 
@@ -90,6 +93,7 @@ export class TenantService {
       retryAt: iso(tenant.retryAt),
       holds: tenant.state === 'running' ? this.deps.holds(tenant.slug) : [],
       url: this.deps.tenantUrl(tenant.slug),
+      build: this.deps.lastBuild(tenant.slug),
       config: publicConfig(tenant.config),
     };
   }

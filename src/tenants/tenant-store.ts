@@ -158,6 +158,11 @@ export class TenantStore {
     this.db.prepare('UPDATE tenants SET config = ? WHERE slug = ?').run(JSON.stringify(TenantConfigSchema.parse(config)), slug);
   }
 
+  /** The tenant's own image; null puts it back on the base agent image. Used from its next container on. */
+  setImage(slug: string, image: string | null): void {
+    this.db.prepare('UPDATE tenants SET image = ? WHERE slug = ?').run(image, slug);
+  }
+
   recordHeartbeat(slug: string, at: number): void {
     this.db.prepare('UPDATE tenants SET last_heartbeat = ? WHERE slug = ?').run(at, slug);
   }

@@ -131,7 +131,8 @@ describe('chat messages', () => {
     const done = await waitDone(nb, 'crashy', res.json.id, 90_000);
     assert.equal(done.state, 'done', done.reason);
     assert.equal(done.reply, 'slow reply to survive\n', 'the reply is all of stdout');
-    assert.equal(done.tries, 2);
+    // Delivered again after the kill (a failed channel attempt while the container restarts also counts a try).
+    assert.ok(done.tries >= 2, `tries: ${done.tries}`);
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(chat.frames.filter((f) => f.type === 'reply' && f.id === res.json.id).length, 1, 'one reply event');
     chat.ws.close();

@@ -15,11 +15,10 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/config.js';
 import { openDatabase, type Db } from '../../src/db/database.js';
-import { MIGRATIONS } from '../../src/db/migrations.js';
 import { NapboxError } from '../../src/errors.js';
 import { requireAgentImage } from '../../src/images/agent-image.js';
 import { BuildQueue } from '../../src/images/build-queue.js';
-import { BuildStore, IMAGE_MIGRATION_SQL, type Build } from '../../src/images/build-store.js';
+import { BuildStore, type Build } from '../../src/images/build-store.js';
 import { pruneImages } from '../../src/images/prune.js';
 import { endpointFor, type Endpoint } from '../../src/runtime/container-driver.js';
 import { APP_PORT, CONTROL_PORT, LABEL_INSTALL, buildContainerSpec, tenantNetwork } from '../../src/runtime/container-spec.js';
@@ -68,7 +67,7 @@ describe('tenant images (real engine)', () => {
 
   before(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'napbox-img-'));
-    db = openDatabase(dir, [...MIGRATIONS, { version: 3, name: 'images', sql: IMAGE_MIGRATION_SQL }]);
+    db = openDatabase(dir);
     tenants = new TenantStore(db);
     for (const slug of ['alpha', 'beta', 'gamma']) tenants.create(slug, { app: { command: ['node', '-e', PROBE_APP] } }, Date.now());
     store = new BuildStore(db, dir);

@@ -1,0 +1,124 @@
+// Per-tenant images as the admin API sees them: the stored package lists, a
+// PUT that starts (or reuses) a build, a build's state and log, and prune.
+// A ready image becomes the tenant's in the same transaction that marks the
+// build ready (BuildQueue's onReady); the tenant runs on it from its next
+// container: after its next idle stop, or at once when the admin asked
+// `apply=now` (a stop that requeues any message in flight, then the next
+// request or message wakes it on the new image).
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { NapboxError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { ContainerDriver } from '../runtime/container-driver.js';
+import type { Lifecycle } from '../tenants/lifecycle.js';
+import { assertSlug } from '../tenants/slug.js';
+import type { TenantStore } from '../tenants/tenant-store.js';
+import { BuildQueue } from './build-queue.js';
+import { buildView, BuildStore, isBuildId } from './build-store.js';
+import { EMPTY_PACKAGES } from './packages.js';
+import { pruneImages } from './prune.js';
+
+export interface ImageAdminDeps {
+  readonly db: ConstructorParameters<typeof BuildStore>[0];
+  readonly dataDir: string;
+  readonly driver: ContainerDriver;
+  readonly store: TenantStore;
+  readonly lifecycle: Lifecycle;
+  readonly installId: string;
+  readonly baseImage: string;
+  readonly logger: Logger;
+}
+
+export class ImageAdmin {
+  readonly builds: BuildQueue;
+  private readonly buildStore: BuildStore;
+  private readonly applyNow = new Set<string>();
+
+  constructor(private readonly deps: ImageAdminDeps) {
+    this.buildStore = new BuildStore(deps.db, deps.dataDir);
+    this.builds = new BuildQueue({
+      driver: deps.driver,
+      store: this.buildStore,
+      installId: deps.installId,
+      baseImage: async () => deps.baseImage,
+      logger: deps.logger,
+      onReady: (tenant, tag, buildId) => {
+        deps.store.setImage(tenant, tag);
+        if (this.applyNow.delete(tenant)) setImmediate(() => void this.restart(tenant, buildId));
+      },
+      onFailed: (tenant, buildId, error) => {
+        this.applyNow.delete(tenant);
+        deps.logger.warn({ tenant, build: buildId, error }, 'image build failed; the tenant keeps its image');
+      },
+    });
+    const recovered = this.builds.recover();
+    if (recovered.length) deps.logger.info({ builds: recovered.map((b) => b.id) }, 'builds interrupted by a restart marked failed');
+  }
+
+  lastBuild(slug: string): { id: string; state: string; error: string | null } | null {
+    const latest = this.buildStore.listForTenant(slug, 1)[0];
+    return latest ? { id: latest.id, state: latest.state, error: latest.error ?? null } : null;
+  }
+
+  packages(slugInput: string): Record<string, unknown> {
+    const slug = assertSlug(slugInput);
+    const tenant = this.deps.store.require(slug);
+    const stored = this.buildStore.getPackages(slug);
+    const latest = this.buildStore.listForTenant(slug, 1)[0];
+    return {
+      tenant: slug,
+      apt: stored?.lists.apt ?? EMPTY_PACKAGES.apt,
+      npm: stored?.lists.npm ?? EMPTY_PACKAGES.npm,
+      image: tenant.image ?? this.deps.baseImage,
+      previousImage: stored?.previousImage ?? null,
+      build: latest ? buildView(latest) : null,
+    };
+  }
+
+  /** Stores the lists and asks for their image; resolves without waiting for a build. */
+  async request(slugInput: string, body: unknown, applyNow: boolean): Promise<Record<string, unknown>> {
+    const slug = assertSlug(slugInput);
+    this.deps.store.require(slug);
+    if (applyNow) this.applyNow.add(slug);
+    const build = await this.builds.request(slug, body);
+    if (build.state === 'failed') this.applyNow.delete(slug);
+    return buildView(build);
+  }
+
+  async build(id: string): Promise<Record<string, unknown>> {
+    if (!isBuildId(id)) throw new NapboxError('bad_request', `${JSON.stringify(id.slice(0, 40))} is not a build id`);
+    const build = this.builds.require(id);
+    const log = await this.builds.readLog(id, 0, 256 * 1024);
+    return { ...buildView(build), log: log.text };
+  }
+
+  /** The build's log as text; with `follow`, kept open and streamed until the build ends. */
+  async streamLog(id: string, follow: boolean, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!isBuildId(id)) throw new NapboxError('bad_request', `${JSON.stringify(id.slice(0, 40))} is not a build id`);
+    this.builds.require(id);
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+    if (!follow) {
+      res.end((await this.builds.readLog(id, 0, 4 * 1024 * 1024)).text);
+      return;
+    }
+    const abort = new AbortController();
+    req.once('close', () => abort.abort()); // the watcher leaves; the build goes on
+    for await (const event of this.builds.follow(id, 0, abort.signal)) {
+      if (event.kind === 'log') res.write(event.text);
+      else if (event.build.state === 'ready' || event.build.state === 'failed') res.write(`\n[napbox] build ${event.build.id} ${event.build.state}${event.build.error ? `: ${event.build.error}` : ''}\n`);
+    }
+    res.end();
+  }
+
+  async prune(): Promise<unknown> {
+    return pruneImages(this.deps.driver, { installId: this.deps.installId, uses: this.buildStore.imageUse(), building: this.builds.activeTags() });
+  }
+
+  private async restart(slug: string, buildId: string): Promise<void> {
+    try {
+      await this.deps.lifecycle.stop(slug, `image switched now (build ${buildId})`);
+    } catch (err) {
+      this.deps.logger.warn({ tenant: slug, err: (err as Error).message }, 'could not restart tenant on its new image');
+    }
+  }
+}
