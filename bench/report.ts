@@ -9,8 +9,9 @@ import { COLD_SETTINGS, type ColdStartSamples } from './cold-start.js';
 import { bestRuns, type LoadRun, type LoadSettings, type WarmTarget } from './warm.js';
 import type { MessageResults } from './messages.js';
 import type { SweepResults } from './sweep.js';
+import type { ImageResults } from './images.js';
 
-export const TARGETS = Object.freeze({ coldRatioMax: 1.15, throughputRatioMin: 0.5, addedP99MsMax: 2, sweepTickMsMax: 50 });
+export const TARGETS = Object.freeze({ coldRatioMax: 1.15, throughputRatioMin: 0.5, addedP99MsMax: 2, sweepTickMsMax: 50, cachedPutMsMax: 100, buildLoopP99MsMax: 20 });
 
 export interface RunInfo {
   readonly startedAt: string;
@@ -47,10 +48,11 @@ export interface BenchResults {
   };
   readonly messages: MessageResults;
   readonly sweep: SweepResults;
+  readonly images: ImageResults;
   readonly targets: typeof TARGETS;
 }
 
-export function buildResults(run: RunInfo, cold: ColdStartSamples, settings: LoadSettings, runs: readonly LoadRun[], messages: MessageResults, sweep: SweepResults): BenchResults {
+export function buildResults(run: RunInfo, cold: ColdStartSamples, settings: LoadSettings, runs: readonly LoadRun[], messages: MessageResults, sweep: SweepResults, images: ImageResults): BenchResults {
   const napboxMs = summarize(cold.napboxMs);
   const engineMs = summarize(cold.engineMs);
   const ratioP50 = napboxMs.p50 / engineMs.p50;
@@ -82,6 +84,7 @@ export function buildResults(run: RunInfo, cold: ColdStartSamples, settings: Loa
     },
     messages,
     sweep,
+    images,
     targets: TARGETS,
   };
 }
@@ -100,7 +103,7 @@ const row = (cells: readonly string[], widths: readonly number[]): string =>
 export function renderTable(results: BenchResults): string {
   const { run } = results;
   const head = `napbox bench: ${run.startedAt}, ${run.cpus} CPUs, Node ${run.node}, load average ${run.loadAverage.map((x) => x.toFixed(2)).join(' ')}, took ${run.seconds.toFixed(0)} s`;
-  return [head, '', ...coldLines(results), '', ...warmLines(results), '', ...messageLines(results), '', ...sweepLines(results), ''].join('\n');
+  return [head, '', ...coldLines(results), '', ...warmLines(results), '', ...messageLines(results), '', ...sweepLines(results), '', ...imageLines(results), ''].join('\n');
 }
 
 function coldLines({ cold }: BenchResults): string[] {
@@ -158,5 +161,19 @@ function sweepLines({ sweep }: BenchResults): string[] {
     row(['engine listing alone (the floor)', ms(sweep.engineListMs.p50, 2), ms(sweep.engineListMs.p90, 2), ms(sweep.engineListMs.max, 2)], widths),
     `  tick p50 / engine listing p50: ${(sweep.tickMs.p50 / sweep.engineListMs.p50).toFixed(2)}x   target tick < ${TARGETS.sweepTickMsMax} ms   ${verdict(met)}`,
     `  napbox resident memory: ${sweep.rssBeforeMiB.toFixed(1)} MiB with 1 tenant, ${sweep.rssAfterMiB.toFixed(1)} MiB with ${s.tenants} registered`,
+  ];
+}
+
+function imageLines({ images }: BenchResults): string[] {
+  const widths = [34, 10, 10, 10];
+  const putMet = images.cachedPutMs.p50 < TARGETS.cachedPutMsMax;
+  const loopMet = images.loopP99BuildingMs < TARGETS.buildLoopP99MsMax;
+  return [
+    `Per-tenant images: a build of jq + is-number took ${images.buildSeconds.toFixed(1)} s`,
+    row(['', 'p50', 'p90', 'max'], widths),
+    row(['PUT of unchanged lists (cached)', ms(images.cachedPutMs.p50, 2), ms(images.cachedPutMs.p90, 2), ms(images.cachedPutMs.max, 2)], widths),
+    row(['GET of the tenant (baseline)', ms(images.plainGetMs.p50, 2), ms(images.plainGetMs.p90, 2), ms(images.plainGetMs.max, 2)], widths),
+    `  cached PUT p50 / GET p50: ${(images.cachedPutMs.p50 / images.plainGetMs.p50).toFixed(2)}x   target PUT < ${TARGETS.cachedPutMsMax} ms   ${verdict(putMet)}`,
+    `  event-loop delay p99: ${ms(images.loopP99BuildingMs, 1)} while building (worst 1 s window), ${ms(images.loopP99IdleMs, 1)} idle   target < ${TARGETS.buildLoopP99MsMax} ms   ${verdict(loopMet)}`,
   ];
 }

@@ -20,6 +20,7 @@ import { measureWarm, type LoadSettings } from './warm.js';
 import { buildResults, renderTable, writeResults, type RunInfo } from './report.js';
 import { measureMessages } from './messages.js';
 import { measureSweep } from './sweep.js';
+import { measureImages } from './images.js';
 
 const OUT_FILE = path.join(path.dirname(new URL(import.meta.url).pathname), 'out', 'results.json');
 
@@ -54,6 +55,7 @@ async function bench(tenant: BenchTenant, coldTries: number, warm: LoadSettings,
   const cold = await measureColdStarts(tenant, coldTries, progress);
   const runs = await measureWarm(tenant, warm, progress);
   const messages = await measureMessages(tenant, { sequential: intFromEnv('BENCH_MESSAGES_N', 200, 10, 5000), sessions: 10, perSession: 30 }, progress);
+  const images = await measureImages(tenant, progress);
   const sweep = await measureSweep(tenant, { tenants: 1000, running: 20, ticks: 15 }, progress);
   const run: RunInfo = {
     startedAt: started.toISOString(),
@@ -63,7 +65,7 @@ async function bench(tenant: BenchTenant, coldTries: number, warm: LoadSettings,
     loadAverage: os.loadavg(),
     loadTool,
   };
-  const results = buildResults(run, cold, warm, runs, messages, sweep);
+  const results = buildResults(run, cold, warm, runs, messages, sweep, images);
   process.stdout.write(renderTable(results));
   writeResults(results, OUT_FILE);
   progress(`results written to ${path.relative(process.cwd(), OUT_FILE)}`);

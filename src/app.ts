@@ -33,6 +33,7 @@ import { ChannelPool } from './messages/runner-channel.js';
 import { MessageService } from './messages/message-service.js';
 import { ChatSocket } from './messages/chat-socket.js';
 import { ImageAdmin } from './images/image-admin.js';
+import { Metrics } from './metrics/metrics.js';
 
 export interface Napbox {
   readonly url: string;
@@ -76,6 +77,7 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
 
   const db = openDatabase(config.dataDir);
   const store = new TenantStore(db);
+  const metrics = new Metrics(db);
   const activity = new ActivityTracker(clock);
   const upstream = upstreamMode(config);
   const heartbeatMs = config.heartbeatIntervalMs;
@@ -84,6 +86,10 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   const lifecycle = new Lifecycle({
     store, driver, logger, installId, baseImage, wakeTimeoutMs: config.wakeTimeoutMs, upstream, clock, heartbeatMs,
     onReady: (running) => openChannel(running),
+    onWakeDone: (outcome, ms) => {
+      metrics.wakes.inc({ outcome });
+      metrics.wakeSeconds.observe({ outcome }, ms / 1000);
+    },
   });
   const leases = new LeaseTable();
   const messageStore = new MessageStore(db);
@@ -104,6 +110,7 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   const images = new ImageAdmin({ db, dataDir: config.dataDir, driver, store, lifecycle, installId, baseImage, logger });
   const sweeper = new Sweeper({
     prune: () => images.prune(),
+    onTick: (report) => metrics.sweepSeconds.observe(report.ms / 1000),
     store, messages: messageStore, driver, lifecycle, activity, leases, dispatcher, channels, logger, installId, clock,
     intervalMs: config.sweepIntervalMs,
     policy: {
@@ -124,7 +131,7 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   const hostPart = (): string => `${port === 80 ? '' : `:${port}`}`;
   const tenantUrl = (slug: string): string => `http://${slug}.${config.baseDomain}${hostPart()}/`;
   const tenants = new TenantService({ store, lifecycle, activity, baseImage, tenantUrl, clock, holds: (slug) => sweeper.holds(slug), lastBuild: (slug) => images.lastBuild(slug) });
-  const api = new AdminApi({ auth, tenants, lifecycle, store, driver, messages, logger, sweep: () => sweeper.tick(), images });
+  const api = new AdminApi({ auth, tenants, lifecycle, store, driver, messages, logger, sweep: () => sweeper.tick(), images, metrics });
   const proxy = new TenantProxy({ lifecycle, store, activity, logger });
   const server = createServer({ baseDomain: config.baseDomain, api, proxy, store, logger, dashboard: landingPage(tenantUrl('demo')), chat });
 
@@ -170,6 +177,7 @@ export function ensureDemoTenant(config: Config): boolean {
   const db = openDatabase(config.dataDir);
   try {
     const store = new TenantStore(db);
+  const metrics = new Metrics(db);
     if (store.count() > 0) return false;
     store.create('demo', {}, Date.now());
     return true;

@@ -14,6 +14,7 @@ import type { TenantStore } from '../tenants/tenant-store.js';
 import type { AdminAuth } from './auth.js';
 import type { MessageService } from '../messages/message-service.js';
 import type { ImageAdmin } from '../images/image-admin.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { parseDuration } from '../config/duration.js';
 import { readJson, sendError, sendJson } from './http-io.js';
 
@@ -27,6 +28,7 @@ export interface AdminApiDeps {
   /** Runs a sweep tick now and reports what it decided. */
   readonly sweep: () => Promise<unknown>;
   readonly images: ImageAdmin;
+  readonly metrics: Metrics;
   readonly logger: Logger;
 }
 
@@ -107,7 +109,7 @@ export class AdminApi {
 
   /** True when this request is the API's to answer. */
   owns(path: string): boolean {
-    return path === '/healthz' || path === '/api' || path.startsWith('/api/');
+    return path === '/healthz' || path === '/metrics' || path === '/api' || path.startsWith('/api/');
   }
 
   async handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
@@ -115,6 +117,12 @@ export class AdminApi {
       const url = new URL(path, 'http://napbox');
       if (url.pathname === '/healthz') {
         sendJson(res, 200, { ok: true });
+        return;
+      }
+      if (url.pathname === '/metrics') {
+        const { contentType, body } = await this.deps.metrics.render();
+        res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
+        res.end(body);
         return;
       }
       await this.deps.auth.verifyHeader(req.headers.authorization);

@@ -30,6 +30,8 @@ export interface SweepDeps {
   readonly intervalMs: number;
   /** Removes images no tenant uses; run from the sweep every PRUNE_EVERY_MS. */
   readonly prune?: () => Promise<unknown>;
+  /** Told of every timed tick (metrics). */
+  readonly onTick?: (report: TickReport) => void;
   readonly clock?: () => number;
 }
 
@@ -54,7 +56,7 @@ export class Sweeper {
   }
 
   start(): void {
-    this.timer = setInterval(() => void this.tick(), this.deps.intervalMs);
+    this.timer = setInterval(() => void this.tick().then((r) => this.deps.onTick?.(r)), this.deps.intervalMs);
     this.timer.unref();
   }
 

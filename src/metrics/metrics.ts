@@ -1,0 +1,54 @@
+// Prometheus metrics at /metrics, through prom-client: the process's own
+// (event-loop delay at 1 ms resolution, memory, CPU) and napbox's. Gauges of
+// state are read from the database when scraped, so they can never drift;
+// events (wakes, sweep ticks) are counted where they happen.
+
+import client from 'prom-client';
+import type { Db } from '../db/database.js';
+
+export class Metrics {
+  readonly registry = new client.Registry();
+  readonly wakes: client.Counter<'outcome'>;
+  readonly wakeSeconds: client.Histogram<'outcome'>;
+  readonly sweepSeconds: client.Histogram;
+
+  constructor(db: Db) {
+    client.collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 1 });
+    const registers = [this.registry];
+    this.wakes = new client.Counter({ name: 'napbox_wakes_total', help: 'Wakes of tenant containers, by outcome', labelNames: ['outcome'], registers });
+    this.wakeSeconds = new client.Histogram({
+      name: 'napbox_wake_duration_seconds',
+      help: 'From the start of a wake to the tenant being ready (or failing)',
+      labelNames: ['outcome'],
+      buckets: [0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2, 5, 10, 30, 60],
+      registers,
+    });
+    this.sweepSeconds = new client.Histogram({ name: 'napbox_sweep_duration_seconds', help: 'Duration of one sweep tick', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1], registers });
+    const tenantStates = db.prepare('SELECT state, count(*) AS n FROM tenants GROUP BY state');
+    new client.Gauge({
+      name: 'napbox_tenants',
+      help: 'Tenants by state',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const row of tenantStates.all() as Array<{ state: string; n: number }>) this.set({ state: row.state }, row.n);
+      },
+    });
+    const messageStates = db.prepare('SELECT state, count(*) AS n FROM messages GROUP BY state');
+    new client.Gauge({
+      name: 'napbox_messages',
+      help: 'Chat messages by state',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const row of messageStates.all() as Array<{ state: string; n: number }>) this.set({ state: row.state }, row.n);
+      },
+    });
+  }
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
