@@ -1,6 +1,6 @@
 // The Docker engine itself goes away and comes back: napbox keeps accepting
 // messages meanwhile, reconnects, reconciles, and answers every one.
-// This test stops and restarts the machine's dockerd (as set-up starts it).
+// This test kills (SIGKILL) and restarts the machine's dockerd (as set-up starts it).
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -14,7 +14,7 @@ const PID_FILE = '/var/run/docker.pid';
 
 async function stopEngine(): Promise<void> {
   const pid = Number(fs.readFileSync(PID_FILE, 'utf8').trim());
-  process.kill(pid, 'SIGTERM');
+  process.kill(pid, 'SIGKILL'); // killed, not shut down: no chance to tidy up
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     try {
@@ -24,7 +24,7 @@ async function stopEngine(): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error('dockerd did not exit within 60s');
+  throw new Error('dockerd did not die within 60s');
 }
 
 const canRestartEngine = process.env.DOCKER_HOST === undefined && fs.existsSync(PID_FILE) && process.getuid?.() === 0;
@@ -45,8 +45,9 @@ describe('the engine restarts', { skip: canRestartEngine ? false : 'needs the lo
     await stopEngine();
     const sent = await api(nb, 'POST', '/api/tenants/calm/messages', { text: 'are you there', session: 'e' });
     assert.equal(sent.status, 202, 'accepted while the engine is down');
-    const during = await request(nb.port, { host: tenantHost(nb, 'calm') });
-    assert.equal(during.status, 503, 'the tenant URL says the engine is gone, it does not hang');
+    // The container may outlive a killed engine (its shim lives on): the URL answers from it, or says why not; it never hangs.
+    const during = await request(nb.port, { host: tenantHost(nb, 'calm'), timeoutMs: 30_000 });
+    assert.ok([200, 503].includes(during.status), `answered ${during.status}`);
 
     await ensureDockerEngine(driver, undefined);
     const done = await api(nb, 'GET', `/api/tenants/calm/messages/${sent.json.id}?wait=60s`);
