@@ -22,6 +22,7 @@ import { TenantService } from './tenants/tenant-service.js';
 import { reconcile } from './tenants/reconcile.js';
 import { AdminAuth, loadOrCreateKey } from './api/auth.js';
 import { AdminApi } from './api/admin-api.js';
+import { TenantAccess } from './api/tenant-access.js';
 import { TenantProxy } from './router/tenant-proxy.js';
 import { createServer } from './router/server.js';
 import { ConnectionRelay } from './router/connection-relay.js';
@@ -85,6 +86,7 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   let openChannel: (running: Running) => void = () => undefined;
   const lifecycle = new Lifecycle({
     store, driver, logger, installId, baseImage, wakeTimeoutMs: config.wakeTimeoutMs, upstream, clock, heartbeatMs,
+    wakesPerMinute: config.wakesPerMinute,
     onReady: (running) => openChannel(running),
     onWakeDone: (outcome, ms) => {
       metrics.wakes.inc({ outcome });
@@ -123,6 +125,7 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   const messages = new MessageService({ messages: messageStore, tenants: store, dispatcher, activity, hub, clock });
   const chat = new ChatSocket(messages, logger, (slug) => store.get(slug) !== undefined);
   const auth = new AdminAuth(loadOrCreateKey(config.dataDir), installId, clock);
+  const access = new TenantAccess(loadOrCreateKey(config.dataDir, 'access.key'), installId, clock);
 
   const report = await reconcile({ store, driver, installId, logger, now: clock(), busy: (slug) => lifecycle.busy(slug) });
   logger.info({ installId, upstream, baseImage, removed: report.removed, adopted: report.adopted, markedStopped: report.markedStopped }, 'reconciled with the engine');
@@ -131,12 +134,20 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   const hostPart = (): string => `${port === 80 ? '' : `:${port}`}`;
   const tenantUrl = (slug: string): string => `http://${slug}.${config.baseDomain}${hostPart()}/`;
   const tenants = new TenantService({ store, lifecycle, activity, baseImage, tenantUrl, clock, holds: (slug) => sweeper.holds(slug), lastBuild: (slug) => images.lastBuild(slug) });
-  const api = new AdminApi({ auth, tenants, lifecycle, store, driver, messages, logger, sweep: () => sweeper.tick(), images, metrics });
-  const proxy = new TenantProxy({ lifecycle, store, activity, logger });
-  const server = createServer({ baseDomain: config.baseDomain, api, proxy, store, logger, dashboard: landingPage(tenantUrl('demo')), chat });
+  const api = new AdminApi({ auth, tenants, lifecycle, store, driver, messages, logger, sweep: () => sweeper.tick(), images, metrics,
+    signInUrl: async (slug) => `${tenantUrl(slug)}_napbox/signin?token=${await access.signInToken(slug)}`,
+  });
+  const proxy = new TenantProxy({ lifecycle, store, activity, logger, access });
+  const server = createServer({ baseDomain: config.baseDomain, api, proxy, store, logger, dashboard: landingPage(tenantUrl('demo')), chat, access });
 
   // One port: the relay takes each connection first and hands to the HTTP server what it does not relay.
-  const relay = new ConnectionRelay({ baseDomain: config.baseDomain, lifecycle, activity, handOff: (socket) => server.emit('connection', socket) });
+  const relay = new ConnectionRelay({
+    baseDomain: config.baseDomain,
+    lifecycle,
+    activity,
+    handOff: (socket) => server.emit('connection', socket),
+    mayRelay: (slug) => store.get(slug)?.config.visibility !== 'private', // private tenants check every request
+  });
   const front = net.createServer({ noDelay: true }, (socket) => relay.accept(socket));
   await new Promise<void>((resolve, reject) => {
     front.once('error', reject);

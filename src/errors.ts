@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'not_found'
   | 'conflict'
   | 'payload_too_large'
+  | 'rate_limited'
   | 'wake_failed'
   | 'wake_timeout'
   | 'circuit_open'
@@ -23,6 +24,7 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   not_found: 404,
   conflict: 409,
   payload_too_large: 413,
+  rate_limited: 429,
   wake_failed: 503,
   wake_timeout: 503,
   circuit_open: 503,

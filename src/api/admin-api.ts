@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import type { Lifecycle } from '../tenants/lifecycle.js';
 import { assertSlug } from '../tenants/slug.js';
 import { CreateTenantSchema, type TenantService } from '../tenants/tenant-service.js';
+import { TenantConfigSchema } from '../tenants/tenant-config.js';
 import type { ContainerDriver } from '../runtime/container-driver.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
 import type { AdminAuth } from './auth.js';
@@ -29,6 +30,8 @@ export interface AdminApiDeps {
   readonly sweep: () => Promise<unknown>;
   readonly images: ImageAdmin;
   readonly metrics: Metrics;
+  /** A sign-in link for a private tenant. */
+  readonly signInUrl: (slug: string) => Promise<string>;
   readonly logger: Logger;
 }
 
@@ -46,7 +49,7 @@ export class AdminApi {
   private readonly routes: Route[];
 
   constructor(private readonly deps: AdminApiDeps) {
-    const { tenants, lifecycle, store, driver, messages, sweep, images } = deps;
+    const { tenants, lifecycle, store, driver, messages, sweep, images, signInUrl } = deps;
     this.routes = [
       route('GET', '/api/tenants', async ({ res }) => sendJson(res, 200, { tenants: tenants.list() })),
       route('POST', '/api/tenants', async ({ req, res }) => {
@@ -54,6 +57,15 @@ export class AdminApi {
         sendJson(res, 201, tenants.create(body));
       }),
       route('GET', `/api/tenants/${SEGMENT}`, async ({ res, params }) => sendJson(res, 200, tenants.get(params[0]!))),
+      route('PATCH', `/api/tenants/${SEGMENT}`, async ({ req, res, params }) => {
+        const body = await readJson(req, TenantConfigSchema.partial().strict());
+        sendJson(res, 200, tenants.update(params[0]!, body));
+      }),
+      route('POST', `/api/tenants/${SEGMENT}/open`, async ({ res, params }) => {
+        const slug = assertSlug(params[0]);
+        store.require(slug);
+        sendJson(res, 200, { tenant: slug, url: await signInUrl(slug), expiresInSeconds: 600 });
+      }),
       route('DELETE', `/api/tenants/${SEGMENT}`, async ({ res, params }) => {
         await tenants.remove(params[0]!);
         sendJson(res, 200, { deleted: params[0] });

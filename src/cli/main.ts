@@ -67,9 +67,11 @@ export function buildCli(): Command {
     .description('create a tenant')
     .argument('<slug>', 'lower-case letters, digits and inner hyphens', slugArg)
     .option('--app <argv...>', "the tenant's own HTTP app command (must listen on $PORT); default: the built-in page")
-    .action(async (slug: string, opts: { app?: string[] }) => {
+    .option('--private', 'only browsers signed in with a link from `napbox open` may use it')
+    .action(async (slug: string, opts: { app?: string[]; private?: boolean }) => {
       const client = await ApiClient.connect(dataDir());
-      const t = await client.json<TenantView>('POST', '/api/tenants', { slug, ...(opts.app ? { app: { command: opts.app } } : {}) });
+      const body = { slug, ...(opts.app ? { app: { command: opts.app } } : {}), ...(opts.private ? { visibility: 'private' } : {}) };
+      const t = await client.json<TenantView>('POST', '/api/tenants', body);
       print(`created ${t.slug}: ${t.url}\n`);
     });
   tenants
@@ -98,6 +100,14 @@ export function buildCli(): Command {
     .action(async (slug: string) => {
       const client = await ApiClient.connect(dataDir());
       print(statusText(await client.json<TenantView>('POST', `/api/tenants/${slug}/wake`)));
+    });
+  program
+    .command('open')
+    .description('print a sign-in link for a tenant (valid 10 minutes); opening it lets that browser use a private tenant')
+    .argument('<slug>', 'the tenant', slugArg)
+    .action(async (slug: string) => {
+      const client = await ApiClient.connect(dataDir());
+      print(`${(await client.json<{ url: string }>('POST', `/api/tenants/${slug}/open`)).url}\n`);
     });
   program
     .command('stop')

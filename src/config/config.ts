@@ -23,6 +23,8 @@ export interface Config {
   readonly heartbeatTimeoutMs: number;
   /** No busy lease holds a tenant longer than this from when it was first taken. */
   readonly leaseMaxMs: number;
+  /** Wakes of one tenant allowed per minute (wake-storm protection). */
+  readonly wakesPerMinute: number;
   /** As Docker's own tools read it; undefined means the local socket. */
   readonly dockerHost: string | undefined;
   /** How napbox reaches a container: its bridge address, or a port published on the engine's host. */
@@ -60,6 +62,14 @@ function readPort(env: Env, variable: string, fallback: number): number {
   return port;
 }
 
+function readCount(env: Env, variable: string, fallback: number): number {
+  const raw = env[variable];
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < 1 || n > 100_000) throw invalid(variable, raw, 'a whole number from 1 to 100000');
+  return n;
+}
+
 function readEnum<T extends string>(env: Env, variable: string, allowed: readonly T[], fallback: T): T {
   const raw = env[variable] ?? fallback;
   if (!(allowed as readonly string[]).includes(raw)) throw invalid(variable, raw, `one of ${allowed.join(', ')}`);
@@ -93,6 +103,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     heartbeatIntervalMs: readDuration(env, 'NAPBOX_HEARTBEAT_INTERVAL', '5s', 100),
     heartbeatTimeoutMs: readDuration(env, 'NAPBOX_HEARTBEAT_TIMEOUT', '90s', 200),
     leaseMaxMs: readDuration(env, 'NAPBOX_LEASE_MAX', '1h', 100),
+    wakesPerMinute: readCount(env, 'NAPBOX_WAKE_RATE', 30),
     dockerHost,
     upstream: readEnum(env, 'NAPBOX_UPSTREAM', ['auto', 'bridge', 'published'] as const, 'auto'),
     caBundle: readCaBundle(env),

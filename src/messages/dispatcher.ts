@@ -95,8 +95,9 @@ export class Dispatcher {
       running = await lifecycle.wake(slug, `message ${due[0]!.id}`);
     } catch (err) {
       const reason = `tenant could not be started: ${(err as Error).message}`;
-      if ((err as { code?: string }).code === 'engine_unreachable') {
-        // Not the message's fault either: it waits for the engine without using up its tries.
+      const code = (err as { code?: string }).code;
+      if (code === 'engine_unreachable' || code === 'rate_limited') {
+        // Not the message's fault: it waits for the engine (or the wake window) without using up its tries.
         for (const m of due) messages.fail(m.id, reason, this.clock() + ENGINE_RETRY_MS, this.clock());
       } else {
         for (const m of due) this.failTry(slug, m.id, m.tries + 1, reason, true, true);

@@ -115,7 +115,7 @@ class RelayedConnection {
     const target = resolveTarget(head.host, head.path, this.deps.baseDomain);
     if (target.kind !== 'tenant' || target.prefix !== '') return undefined;
     if (!this.deps.lifecycle.endpointOf(target.slug)) return undefined;
-    if (this.deps.mayRelay && !this.deps.mayRelay(target.slug)) return undefined;
+    if (target.slug !== this.slug && this.deps.mayRelay && !this.deps.mayRelay(target.slug)) return undefined; // asked once per connection
     return target.slug;
   }
 

@@ -13,6 +13,7 @@ import type { TenantStore } from '../tenants/tenant-store.js';
 import { resolveTarget, type Target } from './resolve-target.js';
 import type { TenantProxy } from './tenant-proxy.js';
 import type { ChatSocket } from '../messages/chat-socket.js';
+import type { TenantAccess } from '../api/tenant-access.js';
 
 export interface ServerDeps {
   readonly baseDomain: string;
@@ -22,6 +23,7 @@ export interface ServerDeps {
   readonly logger: Logger;
   readonly dashboard: (req: IncomingMessage, res: ServerResponse) => void;
   readonly chat: ChatSocket;
+  readonly access: TenantAccess;
 }
 
 export function createServer(deps: ServerDeps): http.Server {
@@ -39,7 +41,12 @@ export function createServer(deps: ServerDeps): http.Server {
       return;
     }
     if (target.kind === 'tenant-napbox' && target.path.split('?')[0] === '/_napbox/chat') {
-      deps.chat.upgrade(req, socket, head, target.slug, target.path);
+      const tenant = deps.store.get(target.slug);
+      const admitted = tenant?.config.visibility === 'private' ? deps.access.requireSession(req, target.slug) : Promise.resolve();
+      admitted.then(
+        () => deps.chat.upgrade(req, socket, head, target.slug, target.path),
+        () => socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n'),
+      );
       return;
     }
     socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
@@ -60,7 +67,7 @@ async function dispatch(deps: ServerDeps, target: Target, req: IncomingMessage, 
       await deps.proxy.web(req, res, target);
       return;
     case 'tenant-napbox':
-      tenantNapboxRoute(deps, target.slug, target.path, res);
+      await tenantNapboxRoute(deps, target.slug, target.path, target.prefix, req, res);
       return;
     case 'base':
       if (deps.api.owns(target.path.split('?')[0] ?? '')) {
@@ -75,16 +82,20 @@ async function dispatch(deps: ServerDeps, target: Target, req: IncomingMessage, 
   }
 }
 
-/** napbox's own paths on a tenant host: a public status that never wakes the tenant. */
-function tenantNapboxRoute(deps: ServerDeps, slug: string, path: string, res: ServerResponse): void {
+/** napbox's own paths on a tenant host: sign-in, and a status that never wakes the tenant. */
+async function tenantNapboxRoute(deps: ServerDeps, slug: string, path: string, prefix: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const tenant = deps.store.get(slug);
   if (!tenant) {
     sendError(res, new NapboxError('not_found', `no tenant ${slug}`));
     return;
   }
-  if (path.split('?')[0] === '/_napbox/status') {
-    sendJson(res, 200, { tenant: slug, state: tenant.state });
-    return;
+  try {
+    const route = path.split('?')[0];
+    if (route === '/_napbox/signin') return await deps.access.signIn(req, res, slug, prefix);
+    if (tenant.config.visibility === 'private') await deps.access.requireSession(req, slug);
+    if (route === '/_napbox/status') return sendJson(res, 200, { tenant: slug, state: tenant.state });
+    throw new NapboxError('not_found', `nothing at ${route}`);
+  } catch (err) {
+    sendError(res, err);
   }
-  sendError(res, new NapboxError('not_found', `nothing at ${path.split('?')[0]}`));
 }

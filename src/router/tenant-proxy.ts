@@ -17,6 +17,7 @@ import type { Lifecycle, Running } from '../tenants/lifecycle.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
 import { sendError } from '../api/http-io.js';
 import { forwardHttp, requestHasBody } from './http-forward.js';
+import type { TenantAccess } from '../api/tenant-access.js';
 
 const RETRYABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ECONNRESET']);
 
@@ -25,6 +26,7 @@ export interface TenantProxyDeps {
   readonly store: TenantStore;
   readonly activity: ActivityTracker;
   readonly logger: Logger;
+  readonly access: TenantAccess;
 }
 
 interface ProxyTarget {
@@ -48,7 +50,9 @@ export class TenantProxy {
   async web(req: IncomingMessage, res: ServerResponse, target: ProxyTarget): Promise<void> {
     const done = this.deps.activity.beginRequest(target.slug);
     res.once('close', done);
-    const running = await this.ready(target.slug, `request ${req.method} ${target.path.split('?')[0]}`).catch((err: unknown) => {
+    const running = await this.admitted(req, target.slug)
+      .then(() => this.ready(target.slug, `request ${req.method} ${target.path.split('?')[0]}`))
+      .catch((err: unknown) => {
       if (!res.headersSent && !res.destroyed) sendError(res, err);
       return undefined;
     });
@@ -89,6 +93,7 @@ export class TenantProxy {
     socket.on('data', () => this.deps.activity.touch(target.slug, 'websocket')); // frames from the client; the socket itself holds
     let running: Running;
     try {
+      await this.admitted(req, target.slug);
       running = await this.ready(target.slug, `websocket ${target.path.split('?')[0]}`);
     } catch (err) {
       rejectUpgrade(socket, err);
@@ -101,6 +106,12 @@ export class TenantProxy {
       if (RETRYABLE.has(err.code ?? '')) this.deps.lifecycle.forget(target.slug);
       rejectUpgrade(socket, new NapboxError('engine_error', `tenant ${target.slug} did not accept the WebSocket: ${err.code ?? err.message}`));
     });
+  }
+
+  /** Resolves when the request may reach the tenant: public, or private with a valid session (else 401, and nothing wakes). */
+  private async admitted(req: IncomingMessage, slug: string): Promise<void> {
+    const tenant = this.deps.store.get(slug);
+    if (tenant?.config.visibility === 'private') await this.deps.access.requireSession(req, slug);
   }
 
   /** The running tenant, woken if needed; 404 for a tenant that does not exist. */

@@ -47,6 +47,8 @@ export interface LifecycleDeps {
   readonly heartbeatMs?: number;
   /** Told of every tenant that became ready (the runner channel is opened from there). */
   readonly onReady?: (running: Running) => void;
+  /** At most this many wakes (not waiters: wakes) of one tenant per minute; more get 429. */
+  readonly wakesPerMinute?: number;
   /** Told of every wake's outcome and duration (metrics). */
   readonly onWakeDone?: (outcome: 'ready' | 'failed' | 'timeout', ms: number) => void;
 }
@@ -62,6 +64,7 @@ export class Lifecycle {
   private readonly inflight = new Map<string, Promise<Running>>();
   private readonly running = new Map<string, Running>();
   private readonly chains = new Map<string, Promise<unknown>>();
+  private readonly recentWakes = new Map<string, number[]>();
   private readonly clock: () => number;
   private readonly breaker: BreakerPolicy;
 
@@ -110,6 +113,8 @@ export class Lifecycle {
     const pending = this.inflight.get(slug);
     if (pending) return pending;
     const started = this.clock();
+    const limited = this.rateLimit(slug, started);
+    if (limited) return Promise.reject(limited);
     const work = this.serialize(slug, () => this.doWake(slug, reason, options, started));
     const waited = withDeadline(work, this.deps.wakeTimeoutMs, () => this.timeoutError(slug));
     this.inflight.set(slug, waited);
@@ -118,6 +123,20 @@ export class Lifecycle {
     };
     waited.then(clear, clear);
     return waited;
+  }
+
+  /** Counts a wake in the tenant's one-minute window; an error when the window is full (a wake storm). */
+  private rateLimit(slug: string, now: number): NapboxError | undefined {
+    const limit = this.deps.wakesPerMinute ?? 30;
+    const recent = (this.recentWakes.get(slug) ?? []).filter((t) => t > now - 60_000);
+    if (recent.length >= limit) {
+      this.recentWakes.set(slug, recent);
+      const retryAfterSeconds = Math.max(1, Math.ceil((recent[0]! + 60_000 - now) / 1000));
+      return new NapboxError('rate_limited', `tenant ${slug} was woken ${limit} times in the last minute: waiting before the next wake`, { retryAfterSeconds });
+    }
+    recent.push(now);
+    this.recentWakes.set(slug, recent);
+    return undefined;
   }
 
   stop(slug: string, reason: string): Promise<void> {

@@ -38,6 +38,8 @@ export type ProviderConfig = z.infer<typeof ProviderSchema>;
 
 export const TenantConfigSchema = z
   .object({
+    /** public: its URL wakes it for anyone; private: only with a session from a sign-in link. */
+    visibility: z.enum(['public', 'private']).optional(),
     /** The agent that answers chat messages. Default: echo. */
     provider: ProviderSchema.optional(),
     /** The tenant's HTTP app: an argv run inside the container that must listen on $PORT (8080). Default: the built-in page. */

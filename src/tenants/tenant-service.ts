@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { NapboxError } from '../errors.js';
 import { assertSlug } from './slug.js';
-import { TenantConfigSchema, publicConfig } from './tenant-config.js';
+import { TenantConfigSchema, publicConfig, type TenantConfig } from './tenant-config.js';
 import type { ActivityTracker } from './activity.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { Tenant, TenantStore } from './tenant-store.js';
@@ -58,6 +58,15 @@ export class TenantService {
     const slug = assertSlug(input.slug);
     const { slug: _ignored, ...config } = input;
     return this.view(this.deps.store.create(slug, TenantConfigSchema.parse(config), this.clock()));
+  }
+
+  /** Changes some settings; the tenant's next container uses them (a running one keeps its own until it stops). */
+  update(slugInput: string, changes: Partial<TenantConfig>): TenantView {
+    const slug = assertSlug(slugInput);
+    const tenant = this.deps.store.require(slug);
+    const next = TenantConfigSchema.parse({ ...tenant.config, ...changes });
+    this.deps.store.updateConfig(slug, next);
+    return this.get(slug);
   }
 
   list(): TenantView[] {
