@@ -32,7 +32,7 @@ export function runDriverContract(name: string, makeDriver: () => ContainerDrive
       limits: DEFAULT_LIMITS,
       readOnlyRootfs: false,
       tmpfs: {},
-      mounts: [],
+      mounts: [{ type: 'volume', source: `napbox-${install}-${slug}-ws`, target: '/workspace', readOnly: false }],
       network,
       ports: [8080, 8081],
       publish: options.mode === 'published',
@@ -42,6 +42,7 @@ export function runDriverContract(name: string, makeDriver: () => ContainerDrive
     after(async () => {
       for (const c of await driver.findByLabels(labels)) await driver.remove(c.id, { force: true });
       await driver.removeNetwork(network);
+      for (const volume of await driver.findVolumesByLabels(labels)) await driver.removeVolume(volume);
     });
 
     it('answers ping', async () => {
@@ -61,6 +62,10 @@ export function runDriverContract(name: string, makeDriver: () => ContainerDrive
       const found = await driver.findByLabels({ ...labels, 'napbox.tenant': 'one' });
       assert.deepEqual(found.map((c) => c.id), [created.id]);
       assert.equal(found[0]?.status, 'created');
+    });
+
+    it('creates the volumes a container mounts, labelled like the container', async () => {
+      assert.deepEqual(await driver.findVolumesByLabels({ ...labels, 'napbox.tenant': 'one' }), [`napbox-${install}-one-ws`]);
     });
 
     it('refuses a second container with the same name, creating nothing', async () => {
@@ -118,6 +123,11 @@ export function runDriverContract(name: string, makeDriver: () => ContainerDrive
       await driver.removeNetwork(network);
       await driver.removeNetwork(network);
       assert.deepEqual(await driver.findNetworksByLabels(labels), []);
+      for (const volume of await driver.findVolumesByLabels(labels)) {
+        await driver.removeVolume(volume);
+        await driver.removeVolume(volume);
+      }
+      assert.deepEqual(await driver.findVolumesByLabels(labels), []);
     });
 
     it('answers undefined for an unknown container or image', async () => {

@@ -118,6 +118,11 @@ export interface ContainerDriver {
   /** The last `tail` lines of the container's output (stdout and stderr, in order). */
   logs(id: string, options: { tail: number }): Promise<string>;
 
+  /** Volumes carrying every one of these labels (volumes a container creates get the container's labels). */
+  findVolumesByLabels(labels: Readonly<Record<string, string>>): Promise<string[]>;
+  /** Removes a volume; a missing one is not an error. */
+  removeVolume(name: string): Promise<void>;
+
   ensureNetwork(spec: NetworkSpec): Promise<void>;
   removeNetwork(name: string): Promise<void>;
   findNetworksByLabels(labels: Readonly<Record<string, string>>): Promise<string[]>;

@@ -38,6 +38,11 @@ export function containerName(installId: string, slug: string): string {
   return `napbox-${installId}-${slug}`;
 }
 
+/** The tenant's workspace (sessions live in it): a volume, so it needs no shared filesystem and outlives containers. */
+export function workspaceVolume(installId: string, slug: string): string {
+  return `napbox-${installId}-${slug}-workspace`;
+}
+
 export function tenantNetwork(installId: string, slug: string): NetworkSpec {
   return { name: `napbox-${installId}-${slug}`, labels: tenantLabels(installId, slug), internal: false };
 }
@@ -65,10 +70,14 @@ export function buildContainerSpec(inputs: SpecInputs): ContainerSpec {
     image: inputs.image,
     env,
     user: AGENT_USER,
-    limits: DEFAULT_LIMITS,
-    readOnlyRootfs: false,
-    tmpfs: {},
-    mounts: [],
+    limits: {
+      memoryBytes: (inputs.config.limits?.memoryMiB ?? DEFAULT_LIMITS.memoryBytes / 1024 / 1024) * 1024 * 1024,
+      nanoCpus: Math.round((inputs.config.limits?.cpus ?? DEFAULT_LIMITS.nanoCpus / 1e9) * 1e9),
+      pids: inputs.config.limits?.pids ?? DEFAULT_LIMITS.pids,
+    },
+    readOnlyRootfs: inputs.config.readOnlyRootfs ?? false,
+    tmpfs: (inputs.config.readOnlyRootfs ? { '/tmp': 'rw,noexec,nosuid,size=64m', '/home/agent': 'rw,nosuid,size=16m,uid=10001,gid=10001' } : {}) as Record<string, string>,
+    mounts: [{ type: 'volume', source: workspaceVolume(inputs.installId, inputs.slug), target: '/workspace', readOnly: false }],
     network: tenantNetwork(inputs.installId, inputs.slug).name,
     ports: [APP_PORT, CONTROL_PORT],
     publish: inputs.publish,

@@ -129,7 +129,7 @@ export class DockerDriver implements ContainerDriver {
             Source: m.source,
             Target: m.target,
             ReadOnly: m.readOnly,
-            ...(m.type === 'bind' ? { BindOptions: { Propagation: 'rprivate' as const } } : {}),
+            ...(m.type === 'bind' ? { BindOptions: { Propagation: 'rprivate' as const } } : { VolumeOptions: { NoCopy: false, Labels: { ...spec.labels }, DriverConfig: { Name: 'local', Options: {} } } }),
           })),
           PortBindings: bindings,
           ...(spec.network ? { NetworkMode: spec.network } : {}),
@@ -227,6 +227,22 @@ export class DockerDriver implements ContainerDriver {
       } catch (err) {
         if (statusCode(err) === 404) return '';
         throw err;
+      }
+    });
+  }
+
+  async findVolumesByLabels(labels: Readonly<Record<string, string>>): Promise<string[]> {
+    const filters = { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) };
+    const list = await this.call('list volumes', () => this.docker.listVolumes({ filters }));
+    return (list.Volumes ?? []).map((v) => v.Name);
+  }
+
+  async removeVolume(name: string): Promise<void> {
+    await this.call(`remove volume ${name}`, async () => {
+      try {
+        await this.docker.getVolume(name).remove();
+      } catch (err) {
+        if (statusCode(err) !== 404) throw err;
       }
     });
   }

@@ -55,6 +55,7 @@ export class FakeDriver implements ContainerDriver {
       throw new NapboxError('conflict', `create container ${spec.name}: name already in use`);
     }
     const id = crypto.randomBytes(32).toString('hex');
+    for (const m of spec.mounts) if (m.type === 'volume' && !this.volumes.has(m.source)) this.volumes.set(m.source, { ...spec.labels });
     this.containers.set(id, { id, spec, status: 'created', exitCode: null, logs: [], servers: [], published: {} });
     return this.info(id)!;
   }
@@ -118,6 +119,16 @@ export class FakeDriver implements ContainerDriver {
   async logs(id: string, options: { tail: number }): Promise<string> {
     const c = this.containers.get(id);
     return c ? c.logs.slice(-options.tail).map((l) => `${l}\n`).join('') : '';
+  }
+
+  readonly volumes = new Map<string, Record<string, string>>();
+
+  async findVolumesByLabels(labels: Readonly<Record<string, string>>): Promise<string[]> {
+    return [...this.volumes].filter(([, l]) => Object.entries(labels).every(([k, v]) => l[k] === v)).map(([name]) => name);
+  }
+
+  async removeVolume(name: string): Promise<void> {
+    this.volumes.delete(name);
   }
 
   async ensureNetwork(spec: NetworkSpec): Promise<void> {

@@ -162,6 +162,8 @@ export class Lifecycle {
         await this.deps.driver.remove(c.id, { force: true });
       }
       await this.deps.driver.removeNetwork(tenantNetwork(this.deps.installId, slug).name);
+      // Deleting a tenant is the explicit admin call that also deletes its workspace.
+      for (const volume of await this.deps.driver.findVolumesByLabels(tenantLabels(this.deps.installId, slug))) await this.deps.driver.removeVolume(volume);
     });
   }
 

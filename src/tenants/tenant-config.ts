@@ -38,6 +38,17 @@ export type ProviderConfig = z.infer<typeof ProviderSchema>;
 
 export const TenantConfigSchema = z
   .object({
+    /** Resources of its container. Defaults: 512 MiB, 1 CPU, 256 processes. */
+    limits: z
+      .object({
+        memoryMiB: z.number().int().min(64).max(65_536).optional(),
+        cpus: z.number().min(0.05).max(64).optional(),
+        pids: z.number().int().min(16).max(32_768).optional(),
+      })
+      .strict()
+      .optional(),
+    /** Run with a read-only root filesystem (scratch space: a tmpfs at /tmp). Its own folders stay writable. */
+    readOnlyRootfs: z.boolean().optional(),
     /** public: its URL wakes it for anyone; private: only with a session from a sign-in link. */
     visibility: z.enum(['public', 'private']).optional(),
     /** The agent that answers chat messages. Default: echo. */

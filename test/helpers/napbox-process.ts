@@ -81,11 +81,12 @@ export async function startNapbox(options: { dataDir?: string; env?: Record<stri
   };
 }
 
-/** Removes every container, network and tenant image carrying this install's label. */
+/** Removes every container, network, volume and tenant image carrying this install's label. */
 export async function removeInstall(installId: string): Promise<void> {
   const driver = new DockerDriver();
   for (const c of await driver.findByLabels({ 'napbox.install': installId })) await driver.remove(c.id, { force: true });
   for (const n of await driver.findNetworksByLabels({ 'napbox.install': installId })) await driver.removeNetwork(n);
+  for (const v of await driver.findVolumesByLabels({ 'napbox.install': installId })) await driver.removeVolume(v);
   for (const image of await driver.findImagesByLabels({ 'napbox.install': installId, 'napbox.role': 'tenant' })) {
     await driver.removeImage(image.id).catch(() => undefined);
   }

@@ -10,6 +10,8 @@ import { DockerDriver } from '../../src/runtime/docker-driver.js';
 import { api, removeInstall, request, startNapbox, tenantHost, type NapboxProcess } from '../helpers/napbox-process.js';
 
 const run = promisify(execFile);
+// Reports what it may write: the image's own files, scratch space, and its workspace (and what an earlier run left there).
+const LAYERS = 'cat >/dev/null; (touch /usr/x 2>/dev/null && echo usr-writable || echo usr-readonly); (echo t > /tmp/t && echo tmp-writable); (cat /workspace/mark 2>/dev/null || echo no-mark); echo kept > /workspace/mark';
 const driver = new DockerDriver();
 
 async function ask(nb: NapboxProcess, slug: string, text: string, waitMs = 60_000): Promise<any> {
@@ -29,8 +31,9 @@ describe('isolation and access', () => {
       { slug: 'vault', visibility: 'private' },
       { slug: 'open' },
       { slug: 'probe', provider: { kind: 'command', command: ['sh', '-c', 'cat >/dev/null; id -u; grep -E "^(NoNewPrivs|CapEff)" /proc/self/status'] } },
-      { slug: 'bomb', provider: { kind: 'command', command: ['sh', '-c', 'cat >/dev/null; b() { b | b & }; b; sleep 5; echo survived'] } },
+      { slug: 'bomb', provider: { kind: 'command', command: ['sh', '-c', 'cat >/dev/null; i=0; while [ $i -lt 2000 ]; do sleep 60 & i=$((i+1)); done; echo survived'] } },
       { slug: 'stormy' },
+      { slug: 'locked', readOnlyRootfs: true, limits: { memoryMiB: 256, pids: 128 }, provider: { kind: 'command', command: ['sh', '-c', LAYERS] } },
     ];
     for (const body of tenants) assert.equal((await api(nb, 'POST', '/api/tenants', body)).status, 201);
   });
@@ -72,7 +75,7 @@ describe('isolation and access', () => {
     assert.ok(lines.includes('CapEff:\t0000000000000000'), done.reply);
   });
 
-  it('keeps a fork bomb inside its pids limit while napbox and other tenants keep serving', async () => {
+  it('keeps a process flood (a fork bomb that never lets go) inside its pids limit while napbox and other tenants keep serving', async () => {
     const sent = await api(nb, 'POST', '/api/tenants/bomb/messages', { text: 'go', session: 'boom' });
     assert.equal(sent.status, 202);
     let peak = 0;
@@ -100,6 +103,18 @@ describe('isolation and access', () => {
     const [self] = await containersOf(nb, 'probe');
     const { stdout } = await run('docker', ['exec', self!.id, 'node', '-e', dial]);
     assert.match(stdout, /BLOCKED/);
+  });
+
+  it('keeps the root filesystem read-only when asked, and the workspace across a stop and a wake', async () => {
+    const first = await ask(nb, 'locked', 'one');
+    assert.equal(first.state, 'done', JSON.stringify(first));
+    assert.deepEqual(first.reply.trim().split('\n'), ['usr-readonly', 'tmp-writable', 'no-mark']);
+    assert.equal((await api(nb, 'POST', '/api/tenants/locked/stop')).json.state, 'stopped');
+    const second = await ask(nb, 'locked', 'two');
+    assert.deepEqual(second.reply.trim().split('\n'), ['usr-readonly', 'tmp-writable', 'kept']);
+    const [c] = await containersOf(nb, 'locked');
+    const { stdout } = await run('docker', ['inspect', '--format', '{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}} {{.HostConfig.ReadonlyRootfs}}', c!.id]);
+    assert.equal(stdout.trim(), `${256 * 1024 * 1024} 128 true`);
   });
 
   it('refuses a wake storm with 429 and Retry-After', async () => {
