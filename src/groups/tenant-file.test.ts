@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { materialize, parseTenantFile, type TenantFile } from './tenant-file.js';
+
+function problem(text: string, folder = 'acme'): string {
+  const result = parseTenantFile(text, folder);
+  assert.equal(result.ok, false, `expected ${text} to be refused`);
+  return result.ok ? '' : result.problem;
+}
+
+describe('parseTenantFile', () => {
+  it('accepts {} with visibility defaulting to public', () => {
+    assert.deepEqual(parseTenantFile('{}', 'acme'), { ok: true, slug: 'acme', config: { visibility: 'public' } });
+  });
+
+  it('accepts a full file', () => {
+    const text = JSON.stringify({
+      visibility: 'private',
+      provider: { kind: 'openai', baseUrl: 'https://api.example.com/v1', model: 'm', apiKeyEnv: 'ACME_OPENAI_KEY' },
+      app: { command: ['node', 'server.js'] },
+      limits: { memoryMiB: 1024, cpus: 0.5, pids: 128 },
+      readOnlyRootfs: true,
+      instructions: 'Be brief.',
+      mounts: [{ hostPath: '/srv/shared/docs', containerPath: 'docs', readWrite: false }],
+    });
+    const result = parseTenantFile(`\uFEFF${text}`, 'acme');
+    assert.equal(result.ok, true, result.ok ? '' : result.problem);
+  });
+
+  it('refuses an unknown key, naming it and the file', () => {
+    assert.equal(problem('{"visiblity":"private"}'), 'groups/acme/tenant.json: unknown key "visiblity": remove it or correct the spelling');
+    assert.match(problem('{"limits":{"memory":512}}'), /^groups\/acme\/tenant\.json: unknown key "memory" in "limits"/);
+  });
+
+  it('refuses an API key in the file: secrets never live in groups/', () => {
+    const withKey = { kind: 'openai', baseUrl: 'https://api.example.com/v1', model: 'm', apiKey: 'sk-secret', apiKeyEnv: 'K' };
+    const text = problem(JSON.stringify({ provider: withKey }));
+    assert.match(text, /unknown key "apiKey" in "provider"/);
+    assert.doesNotMatch(text, /sk-secret/);
+    assert.match(problem(JSON.stringify({ provider: { ...withKey, apiKey: undefined, apiKeyEnv: 'sk-secret' } })), /"provider\.apiKeyEnv": must be an environment variable name/);
+  });
+
+  it('names the field of an out-of-range value', () => {
+    assert.match(problem('{"limits":{"memoryMiB":16384}}'), /^groups\/acme\/tenant\.json: "limits\.memoryMiB": .*8192/);
+    assert.match(problem('{"limits":{"cpus":8}}'), /"limits\.cpus"/);
+    assert.match(problem('{"limits":{"pids":16}}'), /"limits\.pids"/);
+    assert.match(problem('{"visibility":"secret"}'), /"visibility"/);
+    assert.match(problem('{"readOnlyRootfs":"yes"}'), /"readOnlyRootfs": Invalid input: expected boolean, received string/);
+    assert.match(problem('{"mounts":[{"hostPath":"/x"}]}'), /"mounts\.0\.containerPath" is required/);
+    assert.match(problem('{"mounts":[{"hostPath":"/x","containerPath":"../etc"}]}'), /"mounts\.0\.containerPath": the container path "\.\.\/etc" has a "\.\." segment/);
+    assert.match(problem('{"mounts":[{"hostPath":"/x","containerPath":"a:b"}]}'), /"mounts\.0\.containerPath": .* contains ":"/);
+  });
+
+  it('refuses instructions over 64 KiB of UTF-8', () => {
+    assert.equal(parseTenantFile(JSON.stringify({ instructions: 'a'.repeat(65536) }), 'acme').ok, true);
+    assert.match(problem(JSON.stringify({ instructions: 'é'.repeat(32769) })), /"instructions": must be at most 65536 bytes/);
+  });
+
+  it('refuses broken JSON and non-objects', () => {
+    assert.match(problem('{"visibility":'), /^groups\/acme\/tenant\.json: not valid JSON/);
+    assert.match(problem('[]'), /^groups\/acme\/tenant\.json: "\(top level\)"/);
+  });
+
+  it('refuses a folder name that is not a valid slug', () => {
+    for (const folder of ['Acme', 'my_tenant', 'a--b', 'global', '-x', 'a'.repeat(41)]) {
+      assert.match(problem('{}', folder), /the folder name .* is not a valid tenant slug: rename the folder/, folder);
+    }
+  });
+});
+
+describe('materialize', () => {
+  const file: TenantFile = {
+    visibility: 'private',
+    provider: { kind: 'openai', baseUrl: 'https://api.example.com/v1', model: 'm', apiKeyEnv: 'ACME_OPENAI_KEY' },
+    limits: { memoryMiB: 1024 },
+    instructions: '  Answer in French.\n',
+    mounts: [{ hostPath: '/srv/secret-layout/docs', containerPath: 'docs', readWrite: true }],
+  };
+
+  it('writes config.json without secrets, the key variable or host paths', () => {
+    const files = materialize(file, undefined);
+    const config = JSON.parse(files['config.json']) as Record<string, unknown>;
+    assert.deepEqual(config, {
+      visibility: 'private',
+      limits: { memoryMiB: 1024 },
+      provider: { kind: 'openai', baseUrl: 'https://api.example.com/v1', model: 'm' },
+      mounts: [{ containerPath: '/extra/docs', readWriteRequested: true }],
+    });
+    assert.doesNotMatch(files['config.json'], /ACME_OPENAI_KEY|secret-layout|instructions/);
+  });
+
+  it('composes instructions: global first, then the tenant\'s', () => {
+    assert.equal(materialize(file, '# House rules\nBe kind.\n')['instructions.md'], '# House rules\nBe kind.\n\nAnswer in French.\n');
+    assert.equal(materialize(file, undefined)['instructions.md'], 'Answer in French.\n');
+    assert.equal(materialize({ visibility: 'public' }, 'Global only.')['instructions.md'], 'Global only.\n');
+    assert.equal(materialize({ visibility: 'public' }, undefined)['instructions.md'], '');
+  });
+
+  it('shows the echo provider when none is set', () => {
+    assert.deepEqual(JSON.parse(materialize({ visibility: 'public' }, undefined)['config.json']), { visibility: 'public', provider: { kind: 'echo' } });
+  });
+});

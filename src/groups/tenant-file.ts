@@ -1,0 +1,166 @@
+// groups/<slug>/tenant.json: a tenant declared as a file. This module owns its
+// schema, its parsing (with a message naming the file and the field) and what
+// napbox materializes from it for the container; the watcher does the I/O.
+//
+// Invariants:
+// - Secrets never live in groups/: an openai provider names the environment
+//   variable holding its key (`apiKeyEnv`), never the key. The caller reads
+//   the variable when it turns the file into a TenantConfig.
+// - Unknown keys are refused (a typo is an error, not an ignored setting),
+//   and the folder name must be a valid slug: it becomes the tenant's name.
+// - What is materialized holds no secret and no host path: it is mounted
+//   into the container (read-only, at /group/.napbox).
+
+import { z } from 'zod';
+import { containerPathProblem } from '../mounts/allowlist.js';
+import { isValidSlug } from '../tenants/slug.js';
+
+export const TENANT_FILE = 'tenant.json';
+/** Larger files are refused before parsing. */
+export const TENANT_FILE_MAX_BYTES = 256 * 1024;
+export const INSTRUCTIONS_MAX_BYTES = 64 * 1024;
+
+const ARG = z.string().min(1).max(4096).refine((s) => !s.includes('\0'), 'must not contain NUL');
+const ENV_NAME = /^[A-Z_][A-Z0-9_]{0,127}$/;
+
+const ProviderFileSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('echo') }).strict(),
+  z
+    .object({
+      kind: z.literal('command'),
+      command: z.array(ARG).min(1).max(64),
+      timeoutMs: z.number().int().min(1000).max(3_600_000).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('openai'),
+      baseUrl: z
+        .string()
+        .url()
+        .max(2048)
+        .refine((u) => {
+          const url = new URL(u);
+          return (url.protocol === 'http:' || url.protocol === 'https:') && !url.username && !url.password && !url.search && !url.hash;
+        }, 'must be an http(s) URL without credentials, query or fragment'),
+      model: z.string().min(1).max(200),
+      /** The name of napbox's environment variable that holds the key; the key itself never goes in a file. */
+      apiKeyEnv: z.string().regex(ENV_NAME, 'must be an environment variable name like OPENAI_API_KEY (the key itself never goes in groups/)'),
+    })
+    .strict(),
+]);
+
+const MountRequestSchema = z
+  .object({
+    hostPath: z.string().min(1).max(4096),
+    // The full rules are checked here too, so a bad path is reported when the file is read, not at the next wake.
+    containerPath: z.string().superRefine((value, ctx) => {
+      const problem = containerPathProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
+    readWrite: z.boolean().optional(),
+  })
+  .strict();
+
+export const TenantFileSchema = z
+  .object({
+    /** public: its URL wakes it for anyone; private: only with a session from a sign-in link. */
+    visibility: z.enum(['public', 'private']).default('public'),
+    provider: ProviderFileSchema.optional(),
+    app: z.object({ command: z.array(ARG).min(1).max(64) }).strict().optional(),
+    limits: z
+      .object({
+        memoryMiB: z.number().int().min(64).max(8192).optional(),
+        cpus: z.number().min(0.1).max(4).optional(),
+        pids: z.number().int().min(32).max(4096).optional(),
+      })
+      .strict()
+      .optional(),
+    readOnlyRootfs: z.boolean().optional(),
+    /** Composed after groups/global/instructions.md into /group/.napbox/instructions.md. */
+    instructions: z
+      .string()
+      .refine((s) => Buffer.byteLength(s, 'utf8') <= INSTRUCTIONS_MAX_BYTES, `must be at most ${INSTRUCTIONS_MAX_BYTES} bytes (64 KiB) of UTF-8`)
+      .optional(),
+    /** Extra mounts, each checked against the mount allowlist (src/mounts/allowlist.ts) before use. */
+    mounts: z.array(MountRequestSchema).max(32).optional(),
+  })
+  .strict();
+
+export type TenantFile = z.infer<typeof TenantFileSchema>;
+
+export type TenantFileResult = { readonly ok: true; readonly slug: string; readonly config: TenantFile } | { readonly ok: false; readonly problem: string };
+
+function fieldOf(issuePath: readonly PropertyKey[]): string {
+  return issuePath.length === 0 ? '(top level)' : issuePath.map(String).join('.');
+}
+
+/** Parses groups/<folderName>/tenant.json. Never throws. */
+export function parseTenantFile(text: string, folderName: string): TenantFileResult {
+  const file = `groups/${folderName}/${TENANT_FILE}`;
+  const shownFolder = JSON.stringify(folderName.slice(0, 60));
+  if (!isValidSlug(folderName)) {
+    return {
+      ok: false,
+      problem: `${file}: the folder name ${shownFolder} is not a valid tenant slug: rename the folder to 1-40 lower-case letters, digits and single inner hyphens (not a reserved name such as global or api)`,
+    };
+  }
+  if (Buffer.byteLength(text, 'utf8') > TENANT_FILE_MAX_BYTES) {
+    return { ok: false, problem: `${file}: the file is larger than ${TENANT_FILE_MAX_BYTES / 1024} KiB` };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch (err) {
+    return { ok: false, problem: `${file}: not valid JSON (${(err as Error).message}): fix the syntax; {} is the smallest valid file` };
+  }
+  const parsed = TenantFileSchema.safeParse(value, { reportInput: true });
+  if (!parsed.success) {
+    const problems = parsed.error.issues.slice(0, 5).map((issue) => {
+      const field = fieldOf(issue.path);
+      if (issue.code === 'unrecognized_keys') {
+        const where = issue.path.length === 0 ? '' : ` in "${field}"`;
+        const many = issue.keys.length > 1;
+        return `unknown key${many ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}${where}: remove ${many ? 'them' : 'it'} or correct the spelling`;
+      }
+      if (issue.code === 'invalid_type' && issue.input === undefined) return `"${field}" is required`;
+      return `"${field}": ${issue.message}`;
+    });
+    return { ok: false, problem: `${file}: ${problems.join('; ')}` };
+  }
+  return { ok: true, slug: folderName, config: parsed.data };
+}
+
+/** The files napbox writes into the tenant's materialized folder (mounted read-only at /group/.napbox). */
+export interface MaterializedFiles {
+  readonly 'config.json': string;
+  readonly 'instructions.md': string;
+}
+
+/**
+ * Pure: what the container may read about itself. No secret (the openai key's
+ * variable name is dropped too) and no host path (extra mounts are listed by
+ * where they appear in the container, as asked; the mount plan decides).
+ */
+export function materialize(tenantFile: TenantFile, globalInstructions: string | undefined): MaterializedFiles {
+  const { instructions, mounts, provider, ...rest } = tenantFile;
+  let shownProvider: Record<string, unknown> | undefined;
+  if (provider?.kind === 'openai') {
+    const { apiKeyEnv: _secretName, ...withoutKey } = provider;
+    shownProvider = withoutKey;
+  } else if (provider) {
+    shownProvider = provider;
+  }
+  const config = {
+    ...rest,
+    provider: shownProvider ?? { kind: 'echo' },
+    ...(mounts && mounts.length > 0
+      ? { mounts: mounts.map((m) => ({ containerPath: `/extra/${m.containerPath}`, readWriteRequested: m.readWrite === true })) }
+      : {}),
+  };
+  const parts = [globalInstructions, instructions].map((s) => s?.trim() ?? '').filter((s) => s.length > 0);
+  return {
+    'config.json': `${JSON.stringify(config, null, 2)}\n`,
+    'instructions.md': parts.length > 0 ? `${parts.join('\n\n')}\n` : '',
+  };
+}

@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { MountDecision, MountRequest } from './allowlist.js';
+import { hostPathProblem, planMounts, renderMountTable, type MountPlanInputs } from './mount-plan.js';
+
+const base: MountPlanInputs = { dataDir: '/srv/napbox/data', groupsDir: '/srv/napbox/groups', slug: 'acme', tenantFilePresent: true, extras: [] };
+
+function allowed(request: MountRequest, source: string, readOnly = true, warning?: string): { request: MountRequest; decision: MountDecision } {
+  return { request, decision: { allowed: true, mount: { type: 'bind', source, target: `/extra/${request.containerPath}`, readOnly }, ...(warning ? { warning } : {}) } };
+}
+
+describe('planMounts', () => {
+  it('mounts the workspace and group folder rw, tenant.json, materialized files and global ro, in that order', () => {
+    const plan = planMounts(base);
+    assert.deepEqual(plan.mounts, [
+      { type: 'bind', source: '/srv/napbox/data/tenants/acme/workspace', target: '/workspace', readOnly: false },
+      { type: 'bind', source: '/srv/napbox/groups/acme', target: '/group', readOnly: false },
+      { type: 'bind', source: '/srv/napbox/groups/acme/tenant.json', target: '/group/tenant.json', readOnly: true },
+      { type: 'bind', source: '/srv/napbox/data/tenants/acme/materialized', target: '/group/.napbox', readOnly: true },
+      { type: 'bind', source: '/srv/napbox/groups/global', target: '/global', readOnly: true },
+    ]);
+    assert.deepEqual(plan.refused, []);
+  });
+
+  it('leaves tenant.json out when the tenant has none', () => {
+    const plan = planMounts({ ...base, tenantFilePresent: false });
+    assert.equal(plan.mounts.some((m) => m.target === '/group/tenant.json'), false);
+  });
+
+  it('nests the read-only mounts after the read-write group folder they sit in', () => {
+    const targets = planMounts(base).mounts.map((m) => m.target);
+    assert.ok(targets.indexOf('/group') < targets.indexOf('/group/.napbox'));
+    assert.ok(targets.indexOf('/group') < targets.indexOf('/group/tenant.json'));
+  });
+
+  it('adds allowed extra mounts after the fixed ones, keeping their mode and warnings', () => {
+    const plan = planMounts({
+      ...base,
+      extras: [
+        allowed({ hostPath: '/srv/shared/docs', containerPath: 'docs' }, '/srv/shared/docs'),
+        allowed({ hostPath: '/srv/out', containerPath: 'out', readWrite: true }, '/srv/out', false),
+        allowed({ hostPath: '/srv/ro', containerPath: 'ro', readWrite: true }, '/srv/ro', true, '/srv/ro is mounted read-only: ...'),
+      ],
+    });
+    assert.deepEqual(plan.mounts.slice(5), [
+      { type: 'bind', source: '/srv/shared/docs', target: '/extra/docs', readOnly: true },
+      { type: 'bind', source: '/srv/out', target: '/extra/out', readOnly: false },
+      { type: 'bind', source: '/srv/ro', target: '/extra/ro', readOnly: true },
+    ]);
+    assert.deepEqual(plan.warnings, ['/srv/ro is mounted read-only: ...']);
+  });
+
+  it('passes refused decisions through with their reason', () => {
+    const request = { hostPath: '/home/me/.ssh', containerPath: 'keys' };
+    const plan = planMounts({ ...base, extras: [{ request, decision: { allowed: false, reason: 'credential path' } }] });
+    assert.equal(plan.mounts.length, 5);
+    assert.deepEqual(plan.refused, [{ request, reason: 'credential path' }]);
+  });
+
+  it('refuses an extra mount inside the data dir outside this tenant, above it, or of another tenant', () => {
+    const cases: [string, RegExp][] = [
+      ['/srv/napbox/data', /holds napbox's data dir/],
+      ['/srv/napbox', /holds napbox's data dir/],
+      ['/', /holds napbox's data dir/],
+      ['/srv/napbox/data/napbox.db', /inside napbox's data dir .* but outside this tenant's/],
+      ['/srv/napbox/data/tenants/other/workspace', /outside this tenant's/],
+      ['/srv/napbox/data/tenants/acme-2', /outside this tenant's/],
+      ['/srv/napbox/groups/other', /another tenant's group folder/],
+      ['/srv/napbox/groups/acme/sub', /one of napbox's own folders/],
+    ];
+    for (const [source, reason] of cases) {
+      const plan = planMounts({ ...base, extras: [allowed({ hostPath: source, containerPath: 'x' }, source)] });
+      assert.equal(plan.mounts.length, 5, source);
+      assert.match(plan.refused[0]?.reason ?? '', reason, source);
+    }
+  });
+
+  it('refuses a second extra mount at the same container path', () => {
+    const plan = planMounts({
+      ...base,
+      extras: [allowed({ hostPath: '/srv/a', containerPath: 'x' }, '/srv/a'), allowed({ hostPath: '/srv/b', containerPath: 'x' }, '/srv/b')],
+    });
+    assert.equal(plan.mounts.length, 6);
+    assert.match(plan.refused[0]?.reason ?? '', /already mounted/);
+  });
+
+  it('refuses a groups dir inside the data dir (or the reverse) as a configuration error', () => {
+    assert.throws(() => planMounts({ ...base, groupsDir: '/srv/napbox/data/groups' }), { code: 'config_invalid', message: /must not be inside one another/ });
+    assert.throws(() => planMounts({ ...base, dataDir: '/srv/napbox/groups/data' }), { code: 'config_invalid' });
+  });
+
+  it('refuses an invalid slug rather than joining it into a path', () => {
+    assert.throws(() => planMounts({ ...base, slug: '../other' }), /invalid tenant slug/);
+  });
+});
+
+describe('hostPathProblem', () => {
+  it('lets only this tenant\'s folders of the data dir through', () => {
+    assert.equal(hostPathProblem('/srv/napbox/data/tenants/acme/workspace', base), undefined);
+    assert.match(hostPathProblem('/srv/napbox/data/tenants', base) ?? '', /outside this tenant's/);
+    assert.equal(hostPathProblem('/srv/napbox/groups/global', base), undefined);
+  });
+});
+
+describe('renderMountTable', () => {
+  it('renders the plan as a Markdown table, with host prefixes replaced by labels', () => {
+    const plan = planMounts({ ...base, extras: [allowed({ hostPath: '/srv/shared|x', containerPath: 'docs' }, '/srv/shared|x')] });
+    const table = renderMountTable(plan, { '/srv/napbox/data': '<dataDir>', '/srv/napbox/groups': '<groupsDir>' });
+    assert.equal(
+      table,
+      [
+        '| container path | host path | mode | what |',
+        '|---|---|---|---|',
+        '| `/workspace` | `<dataDir>/tenants/acme/workspace` | read-write | workspace; sessions in /workspace/sessions/<session> |',
+        "| `/group` | `<groupsDir>/acme` | read-write | the tenant's group folder |",
+        '| `/group/tenant.json` | `<groupsDir>/acme/tenant.json` | read-only | its settings, which napbox trusts: readable, not writable |',
+        '| `/group/.napbox` | `<dataDir>/tenants/acme/materialized` | read-only | files napbox writes for it: config.json, instructions.md |',
+        '| `/global` | `<groupsDir>/global` | read-only | shared by every tenant |',
+        '| `/extra/docs` | `/srv/shared\\|x` | read-only | extra mount of /srv/shared\\|x |',
+        '',
+      ].join('\n'),
+    );
+  });
+});
