@@ -466,4 +466,5 @@ runRunnerConformance(`agent image ${image}`, startAgentImage, {
 after(async () => {
   for (const c of await driver.findByLabels(labels)) await driver.remove(c.id, { force: true });
   for (const n of await driver.findNetworksByLabels(labels)) await driver.removeNetwork(n);
+  for (const v of await driver.findVolumesByLabels(labels)) await driver.removeVolume(v);
 });

@@ -87,6 +87,7 @@ describe('tenant images (real engine)', () => {
     const labels = { [LABEL_INSTALL]: install };
     for (const c of await driver.findByLabels(labels)) await driver.remove(c.id, { force: true });
     for (const name of await driver.findNetworksByLabels(labels)) await driver.removeNetwork(name);
+    for (const v of await driver.findVolumesByLabels(labels)) await driver.removeVolume(v);
     for (const image of await driver.findImagesByLabels(labels)) {
       for (const ref of image.tags.filter((t) => t !== '<none>:<none>').concat(image.id)) await driver.removeImage(ref).catch(() => undefined);
     }
