@@ -35,6 +35,8 @@ import { MessageService } from './messages/message-service.js';
 import { ChatSocket } from './messages/chat-socket.js';
 import { ImageAdmin } from './images/image-admin.js';
 import { Metrics } from './metrics/metrics.js';
+import { MountPreparer } from './mounts/prepare-mounts.js';
+import { GroupsWatcher } from './groups/groups-watcher.js';
 
 export interface Napbox {
   readonly url: string;
@@ -82,11 +84,13 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   const activity = new ActivityTracker(clock);
   const upstream = upstreamMode(config);
   const heartbeatMs = config.heartbeatIntervalMs;
+  const mounts = new MountPreparer({ dataDir: config.dataDir, groupsDir: config.groupsDir, allowlistFile: config.mountAllowlist, logger });
   // Every ready tenant gets its runner channel (heartbeats, leases), not only those with messages.
   let openChannel: (running: Running) => void = () => undefined;
   const lifecycle = new Lifecycle({
     store, driver, logger, installId, baseImage, wakeTimeoutMs: config.wakeTimeoutMs, upstream, clock, heartbeatMs,
     wakesPerMinute: config.wakesPerMinute,
+    prepareMounts: (slug, tenantConfig) => mounts.prepare(slug, tenantConfig),
     onReady: (running) => openChannel(running),
     onWakeDone: (outcome, ms) => {
       metrics.wakes.inc({ outcome });
@@ -133,7 +137,9 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   let port = config.port;
   const hostPart = (): string => `${port === 80 ? '' : `:${port}`}`;
   const tenantUrl = (slug: string): string => `http://${slug}.${config.baseDomain}${hostPart()}/`;
-  const tenants = new TenantService({ store, lifecycle, activity, baseImage, tenantUrl, clock, holds: (slug) => sweeper.holds(slug), lastBuild: (slug) => images.lastBuild(slug) });
+  const tenants = new TenantService({ store, lifecycle, activity, baseImage, tenantUrl, clock, holds: (slug) => sweeper.holds(slug), lastBuild: (slug) => images.lastBuild(slug), mountRefusals: (requests) => mounts.refusals(requests) });
+  const groups = new GroupsWatcher({ groupsDir: config.groupsDir, store, tenants, logger });
+  await groups.start();
   const api = new AdminApi({ auth, tenants, lifecycle, store, driver, messages, logger, sweep: () => sweeper.tick(), images, metrics,
     signInUrl: async (slug) => `${tenantUrl(slug)}_napbox/signin?token=${await access.signInToken(slug)}`,
   });
@@ -176,6 +182,8 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
       relay.closeAll();
       server.closeAllConnections();
       proxy.close();
+      await mounts.close();
+      await groups.close();
       await closed;
       fs.rmSync(path.join(config.dataDir, SERVER_FILE), { force: true });
       db.close();

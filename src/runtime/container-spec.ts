@@ -5,7 +5,7 @@
 // whose spec is out of date is recreated rather than started as it was.
 
 import crypto from 'node:crypto';
-import type { ContainerSpec, NetworkSpec } from './container-driver.js';
+import type { ContainerSpec, MountSpec, NetworkSpec } from './container-driver.js';
 import type { TenantConfig } from '../tenants/tenant-config.js';
 
 export const APP_PORT = 8080;
@@ -25,6 +25,8 @@ export interface SpecInputs {
   readonly image: string;
   /** Publish the ports on the engine host's loopback: for engines whose bridge napbox cannot reach. */
   readonly publish: boolean;
+  /** Its group, global, materialized and extra mounts (prepare-mounts.ts); the workspace volume comes first. */
+  readonly mounts?: readonly MountSpec[];
   /** The tenant's runner channel secret (docs/container-contract.md). */
   readonly channelKey: string;
   readonly heartbeatMs: number;
@@ -77,7 +79,7 @@ export function buildContainerSpec(inputs: SpecInputs): ContainerSpec {
     },
     readOnlyRootfs: inputs.config.readOnlyRootfs ?? false,
     tmpfs: (inputs.config.readOnlyRootfs ? { '/tmp': 'rw,noexec,nosuid,size=64m', '/home/agent': 'rw,nosuid,size=16m,uid=10001,gid=10001' } : {}) as Record<string, string>,
-    mounts: [{ type: 'volume', source: workspaceVolume(inputs.installId, inputs.slug), target: '/workspace', readOnly: false }],
+    mounts: [{ type: 'volume', source: workspaceVolume(inputs.installId, inputs.slug), target: '/workspace', readOnly: false }, ...(inputs.mounts ?? [])],
     network: tenantNetwork(inputs.installId, inputs.slug).name,
     ports: [APP_PORT, CONTROL_PORT],
     publish: inputs.publish,

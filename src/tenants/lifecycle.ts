@@ -16,7 +16,7 @@
 
 import { NapboxError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { ContainerDriver, ContainerInfo, Endpoint } from '../runtime/container-driver.js';
+import type { ContainerDriver, ContainerInfo, Endpoint, MountSpec } from '../runtime/container-driver.js';
 import { endpointFor } from '../runtime/container-driver.js';
 import { APP_PORT, CONTROL_PORT, LABEL_SPEC, buildContainerSpec, tenantLabels, tenantNetwork } from '../runtime/container-spec.js';
 import { waitReady } from '../runtime/readiness.js';
@@ -47,6 +47,8 @@ export interface LifecycleDeps {
   readonly heartbeatMs?: number;
   /** Told of every tenant that became ready (the runner channel is opened from there). */
   readonly onReady?: (running: Running) => void;
+  /** The tenant's mounts besides its workspace, made ready on the host (throws when one is refused). */
+  readonly prepareMounts?: (slug: string, config: Tenant['config']) => MountSpec[];
   /** At most this many wakes (not waiters: wakes) of one tenant per minute; more get 429. */
   readonly wakesPerMinute?: number;
   /** Told of every wake's outcome and duration (metrics). */
@@ -245,6 +247,7 @@ export class Lifecycle {
       image: tenant.image ?? this.deps.baseImage,
       publish: this.deps.upstream === 'published',
       channelKey: this.deps.store.channelKey(tenant.slug),
+      mounts: this.deps.prepareMounts?.(tenant.slug, tenant.config) ?? [],
       heartbeatMs: this.deps.heartbeatMs ?? 5000,
     });
     const found = await driver.findByLabels(tenantLabels(installId, tenant.slug));

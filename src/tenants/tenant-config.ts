@@ -3,6 +3,7 @@
 // error and not a silently ignored setting.
 
 import { z } from 'zod';
+import { containerPathProblem } from '../mounts/allowlist.js';
 
 const ARG = z.string().min(1).max(4096).refine((s) => !s.includes('\0'), 'must not contain NUL');
 
@@ -49,6 +50,24 @@ export const TenantConfigSchema = z
       .optional(),
     /** Run with a read-only root filesystem (scratch space: a tmpfs at /tmp). Its own folders stay writable. */
     readOnlyRootfs: z.boolean().optional(),
+    /** Host folders to see under /extra/<containerPath>, if the mount allowlist (outside the project) permits them. */
+    mounts: z
+      .array(
+        z
+          .object({
+            hostPath: z.string().min(1).max(4096),
+            containerPath: z.string().superRefine((value, ctx) => {
+              const problem = containerPathProblem(value);
+              if (problem) ctx.addIssue({ code: 'custom', message: problem });
+            }),
+            readWrite: z.boolean().optional(),
+          })
+          .strict(),
+      )
+      .max(16)
+      .optional(),
+    /** The tenant's own instructions, composed after groups/global/instructions.md into /group/.napbox/instructions.md. */
+    instructions: z.string().max(64 * 1024).optional(),
     /** public: its URL wakes it for anyone; private: only with a session from a sign-in link. */
     visibility: z.enum(['public', 'private']).optional(),
     /** The agent that answers chat messages. Default: echo. */

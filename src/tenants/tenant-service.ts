@@ -43,6 +43,8 @@ export interface TenantServiceDeps {
   readonly tenantUrl: (slug: string) => string;
   readonly holds: (slug: string) => string[];
   /** The tenant's latest image build, if any: its state and why it failed. */
+  /** Why each extra mount would be refused by the allowlist now. */
+  readonly mountRefusals: (requests: NonNullable<TenantConfig['mounts']>) => string[];
   readonly lastBuild: (slug: string) => { id: string; state: string; error: string | null } | null;
   readonly clock?: () => number;
 }
@@ -57,7 +59,9 @@ export class TenantService {
   create(input: CreateTenant): TenantView {
     const slug = assertSlug(input.slug);
     const { slug: _ignored, ...config } = input;
-    return this.view(this.deps.store.create(slug, TenantConfigSchema.parse(config), this.clock()));
+    const parsed = TenantConfigSchema.parse(config);
+    this.checkMounts(parsed);
+    return this.view(this.deps.store.create(slug, parsed, this.clock()));
   }
 
   /** Changes some settings; the tenant's next container uses them (a running one keeps its own until it stops). */
@@ -65,8 +69,24 @@ export class TenantService {
     const slug = assertSlug(slugInput);
     const tenant = this.deps.store.require(slug);
     const next = TenantConfigSchema.parse({ ...tenant.config, ...changes });
+    this.checkMounts(next);
     this.deps.store.updateConfig(slug, next);
     return this.get(slug);
+  }
+
+  /** Replaces all settings (groups/<slug>/tenant.json owns them); used from the tenant's next container. */
+  replaceConfig(slugInput: string, config: TenantConfig): void {
+    const slug = assertSlug(slugInput);
+    this.deps.store.require(slug);
+    const parsed = TenantConfigSchema.parse(config);
+    this.checkMounts(parsed);
+    this.deps.store.updateConfig(slug, parsed);
+  }
+
+  /** Refuses a config whose extra mounts the allowlist refuses, saying why for each. */
+  checkMounts(config: TenantConfig): void {
+    const refused = this.deps.mountRefusals(config.mounts ?? []);
+    if (refused.length) throw new NapboxError('bad_request', `mount refused: ${refused.join('; ')}`);
   }
 
   list(): TenantView[] {

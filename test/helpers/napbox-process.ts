@@ -36,7 +36,15 @@ export async function startNapbox(options: { dataDir?: string; env?: Record<stri
   fs.rmSync(path.join(dataDir, 'server.json'), { force: true });
   const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/index.ts')], {
     cwd: ROOT,
-    env: { ...process.env, NAPBOX_PORT: '0', NAPBOX_DATA_DIR: dataDir, NAPBOX_LOG_LEVEL: 'warn', ...options.env },
+    env: {
+      ...process.env,
+      NAPBOX_PORT: '0',
+      NAPBOX_DATA_DIR: dataDir,
+      NAPBOX_GROUPS_DIR: `${dataDir}-groups`,
+      NAPBOX_MOUNT_ALLOWLIST: `${dataDir}-allowlist.json`,
+      NAPBOX_LOG_LEVEL: 'warn',
+      ...options.env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -1,0 +1,104 @@
+// groups/ as files: chokidar watches it, and a folder with a valid
+// tenant.json is a tenant. A new one registers the tenant; an edit applies
+// (debounced) to its next container and re-materializes its read-only files;
+// an invalid file logs one clear error and changes nothing; removing a folder
+// never deletes a tenant or its data (that takes `napbox tenants rm`).
+// Secrets never live in groups/: an openai provider names the environment
+// variable of napbox that holds its key.
+
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import chokidar, { type FSWatcher } from 'chokidar';
+import type { Logger } from '../log.js';
+import { asNapboxError } from '../errors.js';
+import type { TenantConfig } from '../tenants/tenant-config.js';
+import type { TenantService } from '../tenants/tenant-service.js';
+import type { TenantStore } from '../tenants/tenant-store.js';
+import { parseTenantFile, TENANT_FILE, TENANT_FILE_MAX_BYTES, type TenantFile } from './tenant-file.js';
+
+export interface GroupsWatcherDeps {
+  readonly groupsDir: string;
+  readonly store: TenantStore;
+  readonly tenants: TenantService;
+  readonly logger: Logger;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly debounceMs?: number;
+}
+
+/** The tenant's settings from its file; the openai key is looked up in napbox's environment. */
+export function configFromFile(file: TenantFile, env: Readonly<Record<string, string | undefined>>): TenantConfig | string {
+  const { provider, ...rest } = file;
+  if (provider?.kind !== 'openai') return { ...rest, ...(provider ? { provider } : {}) };
+  const { apiKeyEnv, ...openai } = provider;
+  const apiKey = env[apiKeyEnv];
+  if (!apiKey) return `provider.apiKeyEnv names ${apiKeyEnv}, which is not set in napbox's environment: set it and restart napbox`;
+  return { ...rest, provider: { ...openai, apiKey } };
+}
+
+export class GroupsWatcher {
+  private watcher: FSWatcher | undefined;
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** The last problem logged per folder, so one bad file logs one error, not one per event. */
+  private readonly lastProblem = new Map<string, string>();
+
+  constructor(private readonly deps: GroupsWatcherDeps) {}
+
+  async start(): Promise<void> {
+    fs.mkdirSync(this.deps.groupsDir, { recursive: true });
+    this.watcher = chokidar.watch(this.deps.groupsDir, { depth: 1, ignoreInitial: false, awaitWriteFinish: { stabilityThreshold: 100, pollInterval: 25 } });
+    const onFile = (file: string): void => {
+      const rel = path.relative(this.deps.groupsDir, file).split(path.sep);
+      if (rel.length === 2 && rel[1] === TENANT_FILE && rel[0] !== 'global') this.schedule(rel[0]!);
+    };
+    this.watcher.on('add', onFile).on('change', onFile);
+    this.watcher.on('unlink', (file) => {
+      const rel = path.relative(this.deps.groupsDir, file).split(path.sep);
+      if (rel.length === 2 && rel[1] === TENANT_FILE) this.deps.logger.info({ folder: rel[0] }, 'tenant.json removed: the tenant and its data are kept (remove it with `napbox tenants rm`)');
+    });
+    await new Promise<void>((resolve) => this.watcher!.once('ready', () => resolve()));
+  }
+
+  private schedule(folder: string): void {
+    clearTimeout(this.timers.get(folder));
+    this.timers.set(
+      folder,
+      setTimeout(() => {
+        this.timers.delete(folder);
+        this.apply(folder);
+      }, this.deps.debounceMs ?? 200),
+    );
+  }
+
+  /** Reads and applies groups/<folder>/tenant.json; never throws. */
+  apply(folder: string): void {
+    const file = path.join(this.deps.groupsDir, folder, TENANT_FILE);
+    try {
+      const stat = fs.statSync(file);
+      if (stat.size > TENANT_FILE_MAX_BYTES) return this.problem(folder, `${file} is over ${TENANT_FILE_MAX_BYTES} bytes`);
+      const parsed = parseTenantFile(fs.readFileSync(file, 'utf8'), folder);
+      if (!parsed.ok) return this.problem(folder, parsed.problem);
+      const config = configFromFile(parsed.config, this.deps.env ?? process.env);
+      if (typeof config === 'string') return this.problem(folder, `groups/${folder}/${TENANT_FILE}: ${config}`);
+      const existed = this.deps.store.get(parsed.slug) !== undefined;
+      if (existed) this.deps.tenants.replaceConfig(parsed.slug, config);
+      else this.deps.tenants.create({ slug: parsed.slug, ...config });
+      this.lastProblem.delete(folder);
+      this.deps.logger.info({ tenant: parsed.slug, file }, existed ? 'tenant settings updated from groups/' : 'tenant registered from groups/');
+    } catch (err) {
+      this.problem(folder, `groups/${folder}/${TENANT_FILE}: ${asNapboxError(err).message}`);
+    }
+  }
+
+  private problem(folder: string, message: string): void {
+    const key = crypto.createHash('sha256').update(message).digest('hex');
+    if (this.lastProblem.get(folder) === key) return;
+    this.lastProblem.set(folder, key);
+    this.deps.logger.error({ folder, problem: message }, 'tenant.json refused; nothing changed');
+  }
+
+  async close(): Promise<void> {
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    await this.watcher?.close();
+  }
+}
