@@ -138,7 +138,7 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   const hostPart = (): string => `${port === 80 ? '' : `:${port}`}`;
   const tenantUrl = (slug: string): string => `http://${slug}.${config.baseDomain}${hostPart()}/`;
   const tenants = new TenantService({ store, lifecycle, activity, baseImage, tenantUrl, clock, holds: (slug) => sweeper.holds(slug), lastBuild: (slug) => images.lastBuild(slug), mountRefusals: (requests) => mounts.refusals(requests) });
-  const groups = new GroupsWatcher({ groupsDir: config.groupsDir, store, tenants, logger });
+  const groups = new GroupsWatcher({ groupsDir: config.groupsDir, store, tenants, logger, onApplied: (slug, tenantConfig) => mounts.materialize(slug, tenantConfig) });
   await groups.start();
   const api = new AdminApi({ auth, tenants, lifecycle, store, driver, messages, logger, sweep: () => sweeper.tick(), images, metrics,
     signInUrl: async (slug) => `${tenantUrl(slug)}_napbox/signin?token=${await access.signInToken(slug)}`,

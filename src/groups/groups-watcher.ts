@@ -24,6 +24,8 @@ export interface GroupsWatcherDeps {
   readonly logger: Logger;
   readonly env?: Readonly<Record<string, string | undefined>>;
   readonly debounceMs?: number;
+  /** Told of settings applied from a file (re-materializes the tenant's read-only files). */
+  readonly onApplied?: (slug: string, config: TenantConfig) => void;
 }
 
 /** The tenant's settings from its file; the openai key is looked up in napbox's environment. */
@@ -84,6 +86,7 @@ export class GroupsWatcher {
       if (existed) this.deps.tenants.replaceConfig(parsed.slug, config);
       else this.deps.tenants.create({ slug: parsed.slug, ...config });
       this.lastProblem.delete(folder);
+      this.deps.onApplied?.(parsed.slug, config);
       this.deps.logger.info({ tenant: parsed.slug, file }, existed ? 'tenant settings updated from groups/' : 'tenant registered from groups/');
     } catch (err) {
       this.problem(folder, `groups/${folder}/${TENANT_FILE}: ${asNapboxError(err).message}`);

@@ -67,10 +67,7 @@ export class MountPreparer {
       else this.options.logger.warn({ tenant: slug, folder: group }, `the tenant cannot write its group folder: make it writable by uid ${AGENT_UID}`);
     }
     fs.mkdirSync(globalGroupDir(this.groupsDir), { recursive: true });
-    const materialized = materializedDir(this.dataDir, slug);
-    fs.mkdirSync(materialized, { recursive: true });
-    fs.writeFileSync(path.join(materialized, 'config.json'), `${JSON.stringify({ tenant: slug, ...publicConfig(config) }, null, 2)}\n`);
-    fs.writeFileSync(path.join(materialized, 'instructions.md'), this.instructions(config));
+    this.materialize(slug, config);
 
     const allowlist = this.allowlist.current();
     const extras = (config.mounts ?? []).map((request) => ({ request, decision: checkMount(request, allowlist) }));
@@ -87,6 +84,14 @@ export class MountPreparer {
     }
     for (const warning of plan.warnings) this.options.logger.warn({ tenant: slug, warning }, 'mount');
     return plan.mounts.filter((m) => m.target !== WORKSPACE_TARGET);
+  }
+
+  /** Writes the files napbox materializes for the tenant; a running container sees them at once (a bind mount). */
+  materialize(slug: string, config: TenantConfig): void {
+    const materialized = materializedDir(this.dataDir, slug);
+    fs.mkdirSync(materialized, { recursive: true });
+    fs.writeFileSync(path.join(materialized, 'config.json'), `${JSON.stringify({ tenant: slug, ...publicConfig(config) }, null, 2)}\n`);
+    fs.writeFileSync(path.join(materialized, 'instructions.md'), this.instructions(config));
   }
 
   private instructions(config: TenantConfig): string {

@@ -111,6 +111,9 @@ describe('mounts and groups/', () => {
     const page = await request(nb.port, { host: tenantHost(nb, 'dropped') });
     assert.equal(page.status, 200);
     assert.match(page.body, /Tenant <span id="tenant">dropped<\/span>/);
+    fs.writeFileSync(path.join(groups, 'dropped', 'tenant.json'), JSON.stringify({ instructions: 'Edited live.' }));
+    const instructions = path.join(dataDir, 'tenants', 'dropped', 'materialized', 'instructions.md');
+    await until(async () => fs.readFileSync(instructions, 'utf8').includes('Edited live.'), 10_000, 'the edit re-materialized');
     await new Promise((r) => setTimeout(r, 1000));
     assert.equal((await api(nb, 'GET', '/api/tenants/broken')).status, 404);
     assert.match(nb.output(), /tenant\.json refused/);
