@@ -70,7 +70,7 @@ function upstreamMode(config: Config): 'bridge' | 'published' {
 }
 
 export async function startNapbox(config: Config, overrides: AppOverrides = {}): Promise<Napbox> {
-  const logger = overrides.logger ?? createLogger(config.logLevel);
+  const logger = overrides.logger ?? createLogger(config.logLevel, config.logFormat);
   const clock = overrides.clock ?? Date.now;
   const projectDir = overrides.projectDir ?? path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
   const installId = loadInstallId(config.dataDir);

@@ -18,6 +18,12 @@ export const REDACT_PATHS = [
   '*.headers.cookie',
 ];
 
-export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
-  return pino({ level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { service: 'napbox' } }, destination);
+/** JSON lines by default; readable lines when printing to a terminal (unless `json` is forced). */
+export function createLogger(level: string, format: 'auto' | 'json' | 'pretty' = 'json', destination?: pino.DestinationStream): Logger {
+  const options = { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { service: 'napbox' } };
+  const pretty = format === 'pretty' || (format === 'auto' && process.stderr.isTTY === true);
+  if (pretty && !destination) {
+    return pino({ ...options, transport: { target: 'pino-pretty', options: { destination: 2, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' } } });
+  }
+  return pino(options, destination);
 }

@@ -107,14 +107,19 @@ export class AdminApi {
       route('GET', `/api/builds/${SEGMENT}/log`, async ({ req, res, params, query }) => images.streamLog(params[0]!, query.get('follow') === '1', req, res)),
       route('POST', '/api/images/prune', async ({ res }) => sendJson(res, 200, await images.prune())),
       route('POST', '/api/sweep', async ({ res }) => sendJson(res, 200, await sweep())),
-      route('GET', `/api/tenants/${SEGMENT}/logs`, async ({ res, params, query }) => {
+      route('GET', `/api/tenants/${SEGMENT}/logs`, async ({ req, res, params, query }) => {
         const slug = assertSlug(params[0]);
         const tenant = store.require(slug);
         const tail = Number(query.get('tail') ?? 200);
         if (!Number.isInteger(tail) || tail < 1 || tail > 10_000) throw new NapboxError('bad_request', 'tail must be a whole number from 1 to 10000');
-        const text = tenant.containerId ? await driver.logs(tenant.containerId, { tail }) : '';
-        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
-        res.end(text);
+        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+        if (!tenant.containerId) return void res.end('');
+        if (query.get('follow') !== '1') return void res.end(await driver.logs(tenant.containerId, { tail }));
+        const abort = new AbortController();
+        req.once('close', () => abort.abort());
+        const stream = await driver.followLogs(tenant.containerId, { tail, signal: abort.signal });
+        stream.on('data', (chunk: Buffer | string) => res.write(chunk));
+        stream.on('end', () => res.end());
       }),
     ];
   }

@@ -217,12 +217,12 @@ export function buildCli(): Command {
     .description("print a tenant's container logs")
     .argument('<slug>', 'the tenant', slugArg)
     .option('--tail <lines>', 'how many of the last lines', '200')
-    .action(async (slug: string, opts: { tail: string }) => {
+    .option('-f, --follow', 'keep printing new output as it comes (Ctrl-C to stop)')
+    .action(async (slug: string, opts: { tail: string; follow?: boolean }) => {
       const client = await ApiClient.connect(dataDir());
-      const res = await client.request('GET', `/api/tenants/${slug}/logs?tail=${encodeURIComponent(opts.tail)}`);
-      const text = await res.text();
-      if (!res.ok) throw new Error(text);
-      print(text);
+      const res = await client.request('GET', `/api/tenants/${slug}/logs?tail=${encodeURIComponent(opts.tail)}${opts.follow ? '&follow=1' : ''}`);
+      if (!res.ok || !res.body) throw new Error(await res.text());
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) process.stdout.write(chunk);
     });
   return program;
 }

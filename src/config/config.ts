@@ -32,6 +32,8 @@ export interface Config {
   /** A PEM bundle given to image builds so apt/npm work behind TLS-intercepting proxies. */
   readonly caBundle: string | undefined;
   readonly logLevel: string;
+  /** json, pretty, or auto: pretty on a terminal. */
+  readonly logFormat: 'auto' | 'json' | 'pretty';
   /** Which host folders tenants may mount, kept outside the project. */
   readonly mountAllowlist: string;
 }
@@ -110,6 +112,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     upstream: readEnum(env, 'NAPBOX_UPSTREAM', ['auto', 'bridge', 'published'] as const, 'auto'),
     caBundle: readCaBundle(env),
     logLevel: readEnum(env, 'NAPBOX_LOG_LEVEL', LOG_LEVELS, 'info'),
+    logFormat: readEnum(env, 'NAPBOX_LOG_FORMAT', ['auto', 'json', 'pretty'] as const, 'auto'),
     mountAllowlist: path.resolve(cwd, env.NAPBOX_MOUNT_ALLOWLIST ?? path.join(env.HOME ?? '/root', '.config/napbox/mount-allowlist.json')),
   });
 }

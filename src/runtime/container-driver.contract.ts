@@ -89,6 +89,25 @@ export function runDriverContract(name: string, makeDriver: () => ContainerDrive
       }
       assert.equal(error, undefined, 'GET /ready answered 200');
       assert.match(await driver.logs(c.id, { tail: 50 }), /runner ready/);
+      const abort = new AbortController();
+      const followed = await driver.followLogs(c.id, { tail: 50, signal: abort.signal });
+      let text = '';
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 3000);
+        followed.on('data', (chunk: Buffer | string) => {
+          text += chunk.toString();
+          if (/runner ready/.test(text)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+        followed.on('end', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      abort.abort();
+      assert.match(text, /runner ready/, 'followed logs begin with the last lines');
     });
 
     it('stops a container (and stopping it again is not an error)', async () => {

@@ -117,6 +117,8 @@ export interface ContainerDriver {
   findByLabels(labels: Readonly<Record<string, string>>): Promise<ContainerSummary[]>;
   /** The last `tail` lines of the container's output (stdout and stderr, in order). */
   logs(id: string, options: { tail: number }): Promise<string>;
+  /** The last `tail` lines, then new output as it comes, as text, until `signal` aborts or the container is removed. */
+  followLogs(id: string, options: { tail: number; signal: AbortSignal }): Promise<NodeJS.ReadableStream>;
 
   /** Volumes carrying every one of these labels (volumes a container creates get the container's labels). */
   findVolumesByLabels(labels: Readonly<Record<string, string>>): Promise<string[]>;

@@ -4,6 +4,7 @@
 // does not answer is 'engine_unreachable' with what to do about it.
 
 import fs from 'node:fs';
+import { PassThrough } from 'node:stream';
 import path from 'node:path';
 import Docker from 'dockerode';
 import { NapboxError } from '../errors.js';
@@ -245,6 +246,21 @@ export class DockerDriver implements ContainerDriver {
         if (statusCode(err) !== 404) throw err;
       }
     });
+  }
+
+  async followLogs(id: string, options: { tail: number; signal: AbortSignal }): Promise<NodeJS.ReadableStream> {
+    const raw = (await this.call(`follow logs of ${id.slice(0, 12)}`, () =>
+      this.docker.getContainer(id).logs({ stdout: true, stderr: true, tail: options.tail, follow: true }),
+    )) as unknown as NodeJS.ReadableStream & { destroy(): void };
+    const text = new PassThrough();
+    this.docker.modem.demuxStream(raw, text, text);
+    raw.on('end', () => text.end());
+    raw.on('error', () => text.end());
+    options.signal.addEventListener('abort', () => {
+      raw.destroy();
+      text.end();
+    });
+    return text;
   }
 
   async ensureNetwork(spec: NetworkSpec): Promise<void> {

@@ -7,6 +7,7 @@
 
 import crypto from 'node:crypto';
 import http from 'node:http';
+import { Readable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { NapboxError } from '../errors.js';
 import type {
@@ -119,6 +120,11 @@ export class FakeDriver implements ContainerDriver {
   async logs(id: string, options: { tail: number }): Promise<string> {
     const c = this.containers.get(id);
     return c ? c.logs.slice(-options.tail).map((l) => `${l}\n`).join('') : '';
+  }
+
+  async followLogs(id: string, options: { tail: number; signal: AbortSignal }): Promise<NodeJS.ReadableStream> {
+    const lines = (this.containers.get(id)?.logs ?? []).slice(-options.tail).map((l) => `${l}\n`);
+    return Readable.from(lines); // the fake's output never grows after start, so following ends here
   }
 
   readonly volumes = new Map<string, Record<string, string>>();

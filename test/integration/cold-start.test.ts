@@ -97,6 +97,26 @@ describe('cold start through a tenant URL', () => {
     assert.ok(res.body.equals(body), 'the echoed body is byte-for-byte the one sent');
   });
 
+  it("streams a tenant's container logs, the last lines first, with follow", async () => {
+    const http = (await import('node:http')).default;
+    const token = await nb.token();
+    const text = await new Promise<string>((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port: nb.port, path: '/api/tenants/alpha/logs?tail=20&follow=1', headers: { authorization: `Bearer ${token}` } }, (res) => {
+        let seen = '';
+        res.on('data', (chunk: Buffer) => {
+          seen += chunk.toString();
+          if (/runner ready/.test(seen)) {
+            req.destroy();
+            resolve(seen);
+          }
+        });
+      });
+      req.on('error', (err) => (/socket hang up|aborted/.test(err.message) ? undefined : reject(err)));
+      setTimeout(() => reject(new Error('no log line within 10s')), 10_000).unref();
+    });
+    assert.match(text, /runner ready/);
+  });
+
   it('answers 404 for an unknown tenant, by host and by path', async () => {
     assert.equal((await request(nb.port, { host: tenantHost(nb, 'nosuch') })).status, 404);
     assert.equal((await request(nb.port, { path: '/t/nosuch/' })).status, 404);
