@@ -196,7 +196,6 @@ export function ensureDemoTenant(config: Config): boolean {
   const db = openDatabase(config.dataDir);
   try {
     const store = new TenantStore(db);
-  const metrics = new Metrics(db);
     if (store.count() > 0) return false;
     store.create('demo', {}, Date.now());
     return true;

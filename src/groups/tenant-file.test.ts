@@ -41,9 +41,9 @@ describe('parseTenantFile', () => {
   });
 
   it('names the field of an out-of-range value', () => {
-    assert.match(problem('{"limits":{"memoryMiB":16384}}'), /^groups\/acme\/tenant\.json: "limits\.memoryMiB": .*8192/);
-    assert.match(problem('{"limits":{"cpus":8}}'), /"limits\.cpus"/);
-    assert.match(problem('{"limits":{"pids":16}}'), /"limits\.pids"/);
+    assert.match(problem('{"limits":{"memoryMiB":100000}}'), /^groups\/acme\/tenant\.json: "limits\.memoryMiB": .*65536/);
+    assert.match(problem('{"limits":{"cpus":100}}'), /"limits\.cpus"/);
+    assert.match(problem('{"limits":{"pids":8}}'), /"limits\.pids"/);
     assert.match(problem('{"visibility":"secret"}'), /"visibility"/);
     assert.match(problem('{"readOnlyRootfs":"yes"}'), /"readOnlyRootfs": Invalid input: expected boolean, received string/);
     assert.match(problem('{"mounts":[{"hostPath":"/x"}]}'), /"mounts\.0\.containerPath" is required/);

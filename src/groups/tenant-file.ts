@@ -12,7 +12,7 @@
 //   into the container (read-only, at /group/.napbox).
 
 import { z } from 'zod';
-import { containerPathProblem } from '../mounts/allowlist.js';
+import { ArgSchema, CommandProviderSchema, EchoProviderSchema, LimitsSchema, MountRequestSchema, OpenAiEndpointSchema } from '../tenants/tenant-config.js';
 import { isValidSlug } from '../tenants/slug.js';
 
 export const TENANT_FILE = 'tenant.json';
@@ -20,62 +20,25 @@ export const TENANT_FILE = 'tenant.json';
 export const TENANT_FILE_MAX_BYTES = 256 * 1024;
 export const INSTRUCTIONS_MAX_BYTES = 64 * 1024;
 
-const ARG = z.string().min(1).max(4096).refine((s) => !s.includes('\0'), 'must not contain NUL');
 const ENV_NAME = /^[A-Z_][A-Z0-9_]{0,127}$/;
 
+// The provider of a file is the tenant's, except that an openai provider names
+// the environment variable that holds its key: the key never goes in groups/.
 const ProviderFileSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('echo') }).strict(),
-  z
-    .object({
-      kind: z.literal('command'),
-      command: z.array(ARG).min(1).max(64),
-      timeoutMs: z.number().int().min(1000).max(3_600_000).optional(),
-    })
-    .strict(),
-  z
-    .object({
-      kind: z.literal('openai'),
-      baseUrl: z
-        .string()
-        .url()
-        .max(2048)
-        .refine((u) => {
-          const url = new URL(u);
-          return (url.protocol === 'http:' || url.protocol === 'https:') && !url.username && !url.password && !url.search && !url.hash;
-        }, 'must be an http(s) URL without credentials, query or fragment'),
-      model: z.string().min(1).max(200),
-      /** The name of napbox's environment variable that holds the key; the key itself never goes in a file. */
-      apiKeyEnv: z.string().regex(ENV_NAME, 'must be an environment variable name like OPENAI_API_KEY (the key itself never goes in groups/)'),
-    })
-    .strict(),
+  EchoProviderSchema,
+  CommandProviderSchema,
+  OpenAiEndpointSchema.extend({
+    apiKeyEnv: z.string().regex(ENV_NAME, 'must be an environment variable name like OPENAI_API_KEY (the key itself never goes in groups/)'),
+  }).strict(),
 ]);
-
-const MountRequestSchema = z
-  .object({
-    hostPath: z.string().min(1).max(4096),
-    // The full rules are checked here too, so a bad path is reported when the file is read, not at the next wake.
-    containerPath: z.string().superRefine((value, ctx) => {
-      const problem = containerPathProblem(value);
-      if (problem) ctx.addIssue({ code: 'custom', message: problem });
-    }),
-    readWrite: z.boolean().optional(),
-  })
-  .strict();
 
 export const TenantFileSchema = z
   .object({
     /** public: its URL wakes it for anyone; private: only with a session from a sign-in link. */
     visibility: z.enum(['public', 'private']).default('public'),
     provider: ProviderFileSchema.optional(),
-    app: z.object({ command: z.array(ARG).min(1).max(64) }).strict().optional(),
-    limits: z
-      .object({
-        memoryMiB: z.number().int().min(64).max(8192).optional(),
-        cpus: z.number().min(0.1).max(4).optional(),
-        pids: z.number().int().min(32).max(4096).optional(),
-      })
-      .strict()
-      .optional(),
+    app: z.object({ command: z.array(ArgSchema).min(1).max(64) }).strict().optional(),
+    limits: LimitsSchema.optional(),
     readOnlyRootfs: z.boolean().optional(),
     /** Composed after groups/global/instructions.md into /group/.napbox/instructions.md. */
     instructions: z
@@ -83,7 +46,7 @@ export const TenantFileSchema = z
       .refine((s) => Buffer.byteLength(s, 'utf8') <= INSTRUCTIONS_MAX_BYTES, `must be at most ${INSTRUCTIONS_MAX_BYTES} bytes (64 KiB) of UTF-8`)
       .optional(),
     /** Extra mounts, each checked against the mount allowlist (src/mounts/allowlist.ts) before use. */
-    mounts: z.array(MountRequestSchema).max(32).optional(),
+    mounts: z.array(MountRequestSchema).max(16).optional(),
   })
   .strict();
 

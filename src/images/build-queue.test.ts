@@ -8,7 +8,8 @@ import { NapboxError } from '../errors.js';
 import type { BuildRequest, ImageInfo } from '../runtime/container-driver.js';
 import { FakeDriver } from '../runtime/fake-driver.js';
 import { TenantStore } from '../tenants/tenant-store.js';
-import { BuildQueue, describeFailure, type BuildQueueOptions } from './build-queue.js';
+import { BuildQueue, type BuildQueueOptions } from './build-queue.js';
+import { describeFailure } from './build-log.js';
 import { BuildStore, type Build } from './build-store.js';
 import { tenantImageTag } from './tenant-image.js';
 

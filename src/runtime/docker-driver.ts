@@ -3,9 +3,7 @@
 // object is `undefined` or a no-op, a name clash is 'conflict', an engine that
 // does not answer is 'engine_unreachable' with what to do about it.
 
-import fs from 'node:fs';
 import { PassThrough } from 'node:stream';
-import path from 'node:path';
 import Docker from 'dockerode';
 import { NapboxError } from '../errors.js';
 import type {
@@ -20,6 +18,7 @@ import type {
   NetworkSpec,
 } from './container-driver.js';
 import { demuxLogs } from './docker-logs.js';
+import { followStream, listFiles, splitTag } from './docker-streams.js';
 
 interface EngineAddress {
   readonly options: Docker.DockerOptions;
@@ -371,40 +370,4 @@ export class DockerDriver implements ContainerDriver {
     const list = await this.call('list images', () => this.docker.listImages({ filters }));
     return list.map((i) => ({ id: i.Id, tags: i.RepoTags ?? [], labels: i.Labels ?? {} }));
   }
-}
-
-function splitTag(tag: string): [string, string] {
-  const at = tag.lastIndexOf(':');
-  return at > tag.lastIndexOf('/') ? [tag.slice(0, at), tag.slice(at + 1)] : [tag, 'latest'];
-}
-
-/** Every file under `dir`, relative to it, for a build context. */
-function listFiles(dir: string, prefix = ''): string[] {
-  const out: string[] = [];
-  for (const entry of fs.readdirSync(path.join(dir, prefix), { withFileTypes: true })) {
-    const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
-    if (entry.isDirectory()) out.push(...listFiles(dir, rel));
-    else if (entry.isFile()) out.push(rel);
-  }
-  return out;
-}
-
-/** Follows an engine progress stream; rejects on the first error message in it. */
-function followStream(docker: Docker, stream: NodeJS.ReadableStream, onLog?: (line: string) => void): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let failure: string | undefined;
-    docker.modem.followProgress(
-      stream,
-      (err: Error | null) => {
-        if (err) reject(err);
-        else if (failure !== undefined) reject(new NapboxError('engine_error', failure));
-        else resolve();
-      },
-      (event: { stream?: string; status?: string; error?: string; errorDetail?: { message?: string } }) => {
-        if (event.error) failure = event.errorDetail?.message ?? event.error;
-        const text = event.stream ?? event.status ?? event.error;
-        if (text && onLog) for (const line of text.split('\n')) if (line.trim()) onLog(line.replace(/\r$/, ''));
-      },
-    );
-  });
 }
