@@ -34,7 +34,7 @@ import { ChannelPool } from './messages/runner-channel.js';
 import { MessageService } from './messages/message-service.js';
 import { ChatSocket } from './messages/chat-socket.js';
 import { ImageAdmin } from './images/image-admin.js';
-import { Metrics } from './metrics/metrics.js';
+import { Metrics, stopKind } from './metrics/metrics.js';
 import { MountPreparer } from './mounts/prepare-mounts.js';
 import { GroupsWatcher } from './groups/groups-watcher.js';
 
@@ -91,6 +91,7 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
     store, driver, logger, installId, baseImage, wakeTimeoutMs: config.wakeTimeoutMs, upstream, clock, heartbeatMs,
     wakesPerMinute: config.wakesPerMinute,
     prepareMounts: (slug, tenantConfig) => mounts.prepare(slug, tenantConfig),
+    onStopped: (reason) => metrics.stops.inc({ reason: stopKind(reason) }),
     onReady: (running) => openChannel(running),
     onWakeDone: (outcome, ms) => {
       metrics.wakes.inc({ outcome });
@@ -113,7 +114,13 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   openChannel = (running) => {
     channels.get(running.slug, running.containerId, running.control).catch((err: Error) => logger.warn({ tenant: running.slug, err: err.message }, 'runner channel not opened'));
   };
-  const images = new ImageAdmin({ db, dataDir: config.dataDir, driver, store, lifecycle, installId, baseImage, logger });
+  const images = new ImageAdmin({
+    db, dataDir: config.dataDir, driver, store, lifecycle, installId, baseImage, logger,
+    onBuildDone: (outcome, seconds) => {
+      metrics.builds.inc({ outcome });
+      if (seconds !== null) metrics.buildSeconds.observe({ outcome }, seconds);
+    },
+  });
   const sweeper = new Sweeper({
     prune: () => images.prune(),
     onTick: (report) => metrics.sweepSeconds.observe(report.ms / 1000),
@@ -143,7 +150,16 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   const api = new AdminApi({ auth, tenants, lifecycle, store, driver, messages, logger, sweep: () => sweeper.tick(), images, metrics,
     signInUrl: async (slug) => `${tenantUrl(slug)}_napbox/signin?token=${await access.signInToken(slug)}`,
   });
-  const proxy = new TenantProxy({ lifecycle, store, activity, logger, access });
+  const proxy = new TenantProxy({
+    lifecycle, store, activity, logger, access,
+    observe: {
+      held: (delta) => metrics.held.inc(delta),
+      answered: (seconds) => {
+        metrics.proxied.inc({ path: 'proxy' });
+        metrics.proxySeconds.observe({ path: 'proxy' }, seconds);
+      },
+    },
+  });
   const server = createServer({ baseDomain: config.baseDomain, api, proxy, store, logger, dashboard: landingPage(tenantUrl('demo')), chat, access });
 
   // One port: the relay takes each connection first and hands to the HTTP server what it does not relay.
@@ -153,6 +169,10 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
     activity,
     handOff: (socket) => server.emit('connection', socket),
     mayRelay: (slug) => store.get(slug)?.config.visibility !== 'private', // private tenants check every request
+    answered: (seconds) => {
+      metrics.proxied.inc({ path: 'relay' });
+      metrics.proxySeconds.observe({ path: 'relay' }, seconds);
+    },
   });
   const front = net.createServer({ noDelay: true }, (socket) => relay.accept(socket));
   await new Promise<void>((resolve, reject) => {

@@ -27,6 +27,8 @@ export interface ImageAdminDeps {
   readonly installId: string;
   readonly baseImage: string;
   readonly logger: Logger;
+  /** Told of each finished build (metrics). */
+  readonly onBuildDone?: (outcome: 'ready' | 'failed', seconds: number | null) => void;
 }
 
 export class ImageAdmin {
@@ -44,15 +46,23 @@ export class ImageAdmin {
       logger: deps.logger,
       onReady: (tenant, tag, buildId) => {
         deps.store.setImage(tenant, tag);
+        this.reportDone(buildId, 'ready');
         if (this.applyNow.delete(tenant)) setImmediate(() => void this.restart(tenant, buildId));
       },
       onFailed: (tenant, buildId, error) => {
         this.applyNow.delete(tenant);
+        this.reportDone(buildId, 'failed');
         deps.logger.warn({ tenant, build: buildId, error }, 'image build failed; the tenant keeps its image');
       },
     });
     const recovered = this.builds.recover();
     if (recovered.length) deps.logger.info({ builds: recovered.map((b) => b.id) }, 'builds interrupted by a restart marked failed');
+  }
+
+  private reportDone(buildId: string, outcome: 'ready' | 'failed'): void {
+    const build = this.builds.get(buildId);
+    const seconds = build?.startedAt ? (Date.now() - build.startedAt) / 1000 : null;
+    this.deps.onBuildDone?.(outcome, seconds);
   }
 
   lastBuild(slug: string): { id: string; state: string; error: string | null } | null {

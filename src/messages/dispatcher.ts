@@ -78,7 +78,10 @@ export class Dispatcher {
       return;
     }
     const pass = this.pass(slug)
-      .catch((err: unknown) => this.deps.logger.error({ tenant: slug, err }, 'message delivery pass failed'))
+      .catch((err: unknown) => {
+        this.deps.logger.error({ tenant: slug, err }, 'message delivery pass failed');
+        this.scheduleNext(slug);
+      })
       .finally(() => {
         this.running.delete(slug);
         if (this.again.delete(slug)) this.kick(slug);

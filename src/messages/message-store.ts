@@ -148,6 +148,11 @@ export class MessageStore {
     return row.at ?? undefined;
   }
 
+  /** Tenants with a pending message that is due now: the sweep's safety net kicks them. */
+  tenantsWithDueMessages(now: number): string[] {
+    return (this.db.prepare("SELECT DISTINCT tenant FROM messages WHERE state = 'pending' AND next_attempt_at <= ?").all(now) as Array<{ tenant: string }>).map((r) => r.tenant);
+  }
+
   tenantsWithOpenMessages(): string[] {
     return (this.db.prepare("SELECT DISTINCT tenant FROM messages WHERE state IN ('pending', 'processing')").all() as Array<{ tenant: string }>).map((r) => r.tenant);
   }

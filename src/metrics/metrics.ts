@@ -11,6 +11,12 @@ export class Metrics {
   readonly wakes: client.Counter<'outcome'>;
   readonly wakeSeconds: client.Histogram<'outcome'>;
   readonly sweepSeconds: client.Histogram;
+  readonly proxied: client.Counter<'path'>;
+  readonly proxySeconds: client.Histogram<'path'>;
+  readonly held: client.Gauge;
+  readonly builds: client.Counter<'outcome'>;
+  readonly buildSeconds: client.Histogram<'outcome'>;
+  readonly stops: client.Counter<'reason'>;
 
   constructor(db: Db) {
     client.collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 1 });
@@ -24,6 +30,18 @@ export class Metrics {
       registers,
     });
     this.sweepSeconds = new client.Histogram({ name: 'napbox_sweep_duration_seconds', help: 'Duration of one sweep tick', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1], registers });
+    this.proxied = new client.Counter({ name: 'napbox_proxied_requests_total', help: 'Requests forwarded to tenants: relayed as bytes, or through the HTTP proxy', labelNames: ['path'], registers });
+    this.proxySeconds = new client.Histogram({
+      name: 'napbox_proxied_request_seconds',
+      help: 'Time to the first byte of the answer (relay) or to the end of the answer (proxy), waits for a wake included',
+      labelNames: ['path'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+      registers,
+    });
+    this.held = new client.Gauge({ name: 'napbox_held_requests', help: 'Requests and upgrades waiting for their tenant to wake', registers });
+    this.builds = new client.Counter({ name: 'napbox_builds_total', help: 'Tenant image builds, by outcome', labelNames: ['outcome'], registers });
+    this.buildSeconds = new client.Histogram({ name: 'napbox_build_duration_seconds', help: 'Tenant image build durations', labelNames: ['outcome'], buckets: [1, 5, 10, 30, 60, 120, 300, 600], registers });
+    this.stops = new client.Counter({ name: 'napbox_stops_total', help: 'Tenant stops, by kind of reason', labelNames: ['reason'], registers });
     const tenantStates = db.prepare('SELECT state, count(*) AS n FROM tenants GROUP BY state');
     new client.Gauge({
       name: 'napbox_tenants',
@@ -51,4 +69,13 @@ export class Metrics {
   async render(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
+}
+
+/** The kind of a stop's reason, for the stops counter (reasons themselves are free text). */
+export function stopKind(reason: string): string {
+  if (reason.startsWith('idle')) return 'idle';
+  if (reason.startsWith('heartbeat missing')) return 'stuck';
+  if (reason.startsWith('admin')) return 'admin';
+  if (reason.startsWith('image switched')) return 'image';
+  return 'other';
 }

@@ -32,6 +32,8 @@ export interface RelayDeps {
   /** Whether requests of this tenant may skip napbox's per-request checks (private tenants may not). */
   readonly mayRelay?: (slug: string) => boolean;
   readonly idleTimeoutMs?: number;
+  /** Told of each relayed request's time to the first byte of its answer. */
+  readonly answered?: (seconds: number) => void;
 }
 
 export class ConnectionRelay {
@@ -57,6 +59,7 @@ class RelayedConnection {
   private connected = false;
   private slug: string | undefined;
   private endRequest: (() => void) | undefined;
+  private requestAt = 0;
   private done = false;
   private readonly onData = (chunk: Buffer): void => {
     this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
@@ -103,7 +106,10 @@ class RelayedConnection {
       }
       const requestLine = this.pending.toString('latin1', 0, this.pending.indexOf('\r\n', 0, 'latin1'));
       this.write(forwardedHead(head, requestLine, this.client.remoteAddress ?? ''));
-      if (!this.endRequest) this.endRequest = this.deps.activity.beginRequest(slug);
+      if (!this.endRequest) {
+        this.endRequest = this.deps.activity.beginRequest(slug);
+        this.requestAt = performance.now();
+      }
       this.bodyLeft = head.bodyLength ?? 0;
       this.pending = this.pending.subarray(end);
     }
@@ -130,6 +136,7 @@ class RelayedConnection {
       this.open.add(this.client);
       this.client.setTimeout(this.deps.idleTimeoutMs ?? 65_000, () => this.destroy());
       upstream.on('data', () => {
+        if (this.endRequest) this.deps.answered?.((performance.now() - this.requestAt) / 1000);
         this.endRequest?.();
         this.endRequest = undefined;
       });

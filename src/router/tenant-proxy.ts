@@ -27,6 +27,8 @@ export interface TenantProxyDeps {
   readonly activity: ActivityTracker;
   readonly logger: Logger;
   readonly access: TenantAccess;
+  /** Told when a request starts waiting for a wake (+1) and stops waiting (-1), and of each answered request. */
+  readonly observe?: { held(delta: 1 | -1): void; answered(seconds: number): void };
 }
 
 interface ProxyTarget {
@@ -49,13 +51,20 @@ export class TenantProxy {
 
   async web(req: IncomingMessage, res: ServerResponse, target: ProxyTarget): Promise<void> {
     const done = this.deps.activity.beginRequest(target.slug);
+    const started = performance.now();
     res.once('close', done);
+    res.once('finish', () => this.deps.observe?.answered((performance.now() - started) / 1000));
+    const waiting = !this.deps.lifecycle.endpointOf(target.slug);
+    if (waiting) this.deps.observe?.held(1);
     const running = await this.admitted(req, target.slug)
       .then(() => this.ready(target.slug, `request ${req.method} ${target.path.split('?')[0]}`))
       .catch((err: unknown) => {
-      if (!res.headersSent && !res.destroyed) sendError(res, err);
-      return undefined;
-    });
+        if (!res.headersSent && !res.destroyed) sendError(res, err);
+        return undefined;
+      })
+      .finally(() => {
+        if (waiting) this.deps.observe?.held(-1);
+      });
     if (!running || res.destroyed || req.destroyed) return done();
     this.forward(req, res, target, running, true);
   }

@@ -116,6 +116,8 @@ export class Sweeper {
       lifecycle.forget(slug);
       this.deps.dispatcher.kick(slug); // pending work wakes it again
     }
+    // A safety net under the dispatcher's own timers: any message due and still pending is delivered.
+    for (const slug of this.deps.messages.tenantsWithDueMessages(started)) this.deps.dispatcher.kick(slug);
     const decisions: Record<string, SweepDecision> = {};
     for (const slug of report.running.keys()) {
       if (lifecycle.busy(slug)) continue;

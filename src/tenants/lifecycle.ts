@@ -51,6 +51,8 @@ export interface LifecycleDeps {
   readonly prepareMounts?: (slug: string, config: Tenant['config']) => MountSpec[];
   /** At most this many wakes (not waiters: wakes) of one tenant per minute; more get 429. */
   readonly wakesPerMinute?: number;
+  /** Told of every stop and its reason (metrics). */
+  readonly onStopped?: (reason: string) => void;
   /** Told of every wake's outcome and duration (metrics). */
   readonly onWakeDone?: (outcome: 'ready' | 'failed' | 'timeout', ms: number) => void;
 }
@@ -151,6 +153,7 @@ export class Lifecycle {
       if (tenant && live.length > 0) this.deps.store.setState(slug, { state: 'stopping', reason, records: 'stop' }, this.clock());
       for (const c of live) await this.deps.driver.stop(c.id, this.deps.stopGraceSeconds ?? 10);
       if (tenant) this.deps.store.setState(slug, { state: 'stopped', reason, records: 'stop' }, this.clock());
+      if (live.length > 0) this.deps.onStopped?.(reason);
       this.deps.logger.info({ tenant: slug, reason, containers: live.length }, 'tenant stopped');
     });
   }

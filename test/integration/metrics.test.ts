@@ -1,0 +1,43 @@
+// /metrics after real traffic: the counters say what happened.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { api, removeInstall, request, startNapbox, tenantHost, type NapboxProcess } from '../helpers/napbox-process.js';
+
+function metric(text: string, name: string, labels = ''): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ''} `));
+  return line ? Number(line.split(' ').at(-1)) : 0;
+}
+
+describe('metrics', () => {
+  let nb: NapboxProcess;
+  before(async () => {
+    nb = await startNapbox();
+    assert.equal((await api(nb, 'POST', '/api/tenants', { slug: 'counted' })).status, 201);
+  });
+  after(async () => {
+    await nb?.stop();
+    if (nb) await removeInstall(nb.installId);
+  });
+
+  it('counts wakes, proxied requests, messages, stops and tenants by state as they happened', async () => {
+    for (let i = 0; i < 5; i += 1) assert.equal((await request(nb.port, { host: tenantHost(nb, 'counted'), path: `/whoami?i=${i}` })).status, 200);
+    const sent = await api(nb, 'POST', '/api/tenants/counted/messages', { text: 'count me', session: 'm' });
+    assert.equal((await api(nb, 'GET', `/api/tenants/counted/messages/${sent.json.id}?wait=30s`)).json.state, 'done');
+    assert.equal((await api(nb, 'POST', '/api/tenants/counted/stop')).status, 200);
+
+    const res = await request(nb.port, { path: '/metrics' });
+    assert.equal(res.status, 200);
+    assert.match(String(res.headers['content-type']), /text\/plain/);
+    const text = res.body;
+    assert.equal(metric(text, 'napbox_wakes_total', 'outcome="ready"'), 1);
+    assert.equal(metric(text, 'napbox_wake_duration_seconds_count', 'outcome="ready"'), 1);
+    const proxied = metric(text, 'napbox_proxied_requests_total', 'path="proxy"') + metric(text, 'napbox_proxied_requests_total', 'path="relay"');
+    assert.equal(proxied, 5, 'one count per request, whichever path it took');
+    assert.equal(metric(text, 'napbox_held_requests'), 0);
+    assert.equal(metric(text, 'napbox_messages', 'state="done"'), 1);
+    assert.equal(metric(text, 'napbox_stops_total', 'reason="admin"'), 1);
+    assert.equal(metric(text, 'napbox_tenants', 'state="stopped"'), 2, 'counted, and the demo tenant');
+    assert.ok(metric(text, 'nodejs_eventloop_lag_p99_seconds') >= 0);
+  });
+});
