@@ -34,29 +34,25 @@ export class ActivityTracker {
 
   /** Marks a request in flight; call the returned function exactly once when it ends. */
   beginRequest(slug: string): () => void {
-    const entry = this.entry(slug);
-    entry.inflight += 1;
-    this.touch(slug, 'request');
-    let ended = false;
-    return () => {
-      if (ended) return;
-      ended = true;
-      entry.inflight -= 1;
-      this.touch(slug, 'request');
-    };
+    return this.hold(slug, 'inflight', 'request');
   }
 
   /** Marks a WebSocket open; call the returned function exactly once when it closes. */
   openSocket(slug: string): () => void {
+    return this.hold(slug, 'sockets', 'websocket');
+  }
+
+  /** Counts a hold up now and down once when the returned function is called (again: no effect). */
+  private hold(slug: string, counter: 'inflight' | 'sockets', kind: ActivityKind): () => void {
     const entry = this.entry(slug);
-    entry.sockets += 1;
-    this.touch(slug, 'websocket');
-    let closed = false;
+    entry[counter] += 1;
+    this.touch(slug, kind);
+    let released = false;
     return () => {
-      if (closed) return;
-      closed = true;
-      entry.sockets -= 1;
-      this.touch(slug, 'websocket');
+      if (released) return;
+      released = true;
+      entry[counter] -= 1;
+      this.touch(slug, kind);
     };
   }
 

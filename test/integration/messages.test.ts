@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { DockerDriver } from '../../src/runtime/docker-driver.js';
 import { api, removeInstall, startNapbox, tempDataDir, tenantHost, type NapboxProcess } from '../helpers/napbox-process.js';
+import { until } from '../helpers/wait.js';
 
 const run = promisify(execFile);
 const driver = new DockerDriver();
@@ -31,14 +32,6 @@ function chatClient(nb: NapboxProcess, slug: string, session: string): Promise<{
     ws.once('error', reject);
     ws.once('unexpected-response', (_req, res) => reject(new Error(`chat upgrade answered ${res.statusCode}`)));
   });
-}
-
-async function until(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe('chat messages', () => {

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { api, removeInstall, request, startNapbox, tempDataDir, tenantHost, type NapboxProcess } from '../helpers/napbox-process.js';
+import { until } from '../helpers/wait.js';
 
 // Reports which of its paths it can write, what it can see, and what a previous run left.
 const PROBE = [
@@ -28,14 +29,6 @@ async function ask(nb: NapboxProcess, slug: string): Promise<string[]> {
   const done = await api(nb, 'GET', `/api/tenants/${slug}/messages/${sent.json.id}?wait=60s`);
   assert.equal(done.json.state, 'done', JSON.stringify(done.json));
   return done.json.reply.trim().split('\n');
-}
-
-async function until(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('mounts and groups/', () => {

@@ -10,6 +10,7 @@ import WebSocket from 'ws';
 import { DockerDriver } from '../../src/runtime/docker-driver.js';
 import { buildContainerSpec } from '../../src/runtime/container-spec.js';
 import { api, removeInstall, request, startNapbox, tenantHost, type NapboxProcess } from '../helpers/napbox-process.js';
+import { until } from '../helpers/wait.js';
 
 const run = promisify(execFile);
 const driver = new DockerDriver();
@@ -21,15 +22,6 @@ const r=await fetch('http://127.0.0.1:8081/lease',{method:'POST',body:JSON.strin
 
 async function state(nb: NapboxProcess, slug: string): Promise<any> {
   return (await api(nb, 'GET', `/api/tenants/${slug}`)).json;
-}
-
-async function until(check: () => Promise<boolean>, ms: number, what: string): Promise<number> {
-  const started = Date.now();
-  while (!(await check())) {
-    if (Date.now() - started > ms) throw new Error(`timed out after ${ms}ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return Date.now() - started;
 }
 
 const stopped = (nb: NapboxProcess, slug: string) => async () => (await state(nb, slug)).state === 'stopped';
