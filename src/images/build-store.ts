@@ -112,16 +112,11 @@ export interface TenantImageUse {
   readonly running: string | null;
 }
 
-export interface NewBuild {
-  readonly id: string;
-  readonly tenant: string;
-  readonly state: BuildState;
-  readonly tag: string | null;
-  readonly baseImage: string;
-  readonly lists: PackageLists;
+/** What a new build row is made from: the build's identity and inputs; times and flags start empty. */
+export type NewBuild = Pick<Build, 'id' | 'tenant' | 'state' | 'tag' | 'baseImage' | 'lists'> & {
   readonly startedAt?: number | null;
   readonly cached?: boolean;
-}
+};
 
 export interface FinishHooks {
   /** Runs inside the transaction that applies a ready build; throwing rolls it all back. */
