@@ -54,7 +54,7 @@ export interface LifecycleDeps {
   /** Told of every stop and its reason (metrics). */
   readonly onStopped?: (reason: string) => void;
   /** Told of every wake's outcome and duration (metrics). */
-  readonly onWakeDone?: (outcome: 'ready' | 'failed' | 'timeout', ms: number) => void;
+  readonly onWakeDone?: (outcome: 'ready' | 'failed' | 'timeout', ms: number, slug: string) => void;
 }
 
 export interface WakeOptions {
@@ -220,7 +220,7 @@ export class Lifecycle {
       this.deps.store.setState(slug, { state: 'running', reason, containerId, failures: 0, retryAt: null }, this.clock());
       this.running.set(slug, running);
       this.deps.onReady?.(running);
-      this.deps.onWakeDone?.('ready', this.clock() - started);
+      this.deps.onWakeDone?.('ready', this.clock() - started, slug);
       this.deps.logger.info({ tenant: slug, containerId: containerId.slice(0, 12), reason, ms: this.clock() - started }, 'tenant ready');
       return running;
     } catch (err) {
@@ -230,7 +230,7 @@ export class Lifecycle {
       const opened = engineDown ? { failures: tenant.failures, retryAt: this.clock() + 2000 } : afterFailure(tenant.failures, this.clock(), this.breaker);
       this.deps.store.setState(slug, { state: 'failed', reason: error.message, records: 'start', failures: opened.failures, retryAt: engineDown ? tenant.retryAt : opened.retryAt }, this.clock());
       this.deps.logger.warn({ tenant: slug, err: error.message, failures: opened.failures }, 'wake failed');
-      this.deps.onWakeDone?.(error.code === 'wake_timeout' || /not ready within/.test(error.message) ? 'timeout' : 'failed', this.clock() - started);
+      this.deps.onWakeDone?.(error.code === 'wake_timeout' || /not ready within/.test(error.message) ? 'timeout' : 'failed', this.clock() - started, slug);
       if (info?.id) await this.deps.driver.stop(info.id, 1).catch(() => undefined); // failed means not running
       throw new NapboxError(error.code === 'engine_unreachable' ? error.code : error.code === 'wake_timeout' ? 'wake_timeout' : 'wake_failed', error.message, {
         cause: error.cause ?? error,
