@@ -46,21 +46,35 @@ export function engineAddress(dockerHost: string | undefined): EngineAddress {
   return { options: { protocol, host: url.hostname, port }, publishHost: url.hostname, shown: dockerHost };
 }
 
-function statusCode(err: unknown): number | undefined {
+export function statusCode(err: unknown): number | undefined {
   return typeof err === 'object' && err !== null && 'statusCode' in err ? Number((err as { statusCode: unknown }).statusCode) : undefined;
 }
 
-function isUnreachable(err: unknown): boolean {
+export function isUnreachable(err: unknown): boolean {
   const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
   return ['ECONNREFUSED', 'ENOENT', 'EACCES', 'ECONNRESET', 'EHOSTUNREACH', 'ETIMEDOUT', 'ENOTFOUND'].includes(code);
 }
 
-function engineMessage(err: unknown): string {
+export function engineMessage(err: unknown): string {
   if (typeof err === 'object' && err !== null && 'json' in err) {
     const json = (err as { json: unknown }).json;
     if (json && typeof json === 'object' && 'message' in json) return String((json as { message: unknown }).message);
   }
   return err instanceof Error ? err.message : String(err);
+}
+
+/** Runs an engine call, turning engine failures into NapboxErrors: unreachable (with what to do), 409 conflict, other. */
+export async function callEngine<T>(shown: string, what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof NapboxError) throw err;
+    if (isUnreachable(err)) {
+      throw new NapboxError('engine_unreachable', `Docker engine not reachable at ${shown}: start it with \`npm run setup\`, or set DOCKER_HOST`, { cause: err });
+    }
+    if (statusCode(err) === 409) throw new NapboxError('conflict', `${what}: ${engineMessage(err)}`, { cause: err });
+    throw new NapboxError('engine_error', `${what} failed: ${engineMessage(err)}`, { cause: err });
+  }
 }
 
 const PORT_KEY = /^(\d+)\/tcp$/;
@@ -74,22 +88,8 @@ export class DockerDriver implements ContainerDriver {
     this.docker = new Docker(this.address.options);
   }
 
-  /** Runs an engine call, turning transport failures into an actionable error. */
-  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof NapboxError) throw err;
-      if (isUnreachable(err)) {
-        throw new NapboxError(
-          'engine_unreachable',
-          `Docker engine not reachable at ${this.address.shown}: start it with \`npm run setup\`, or set DOCKER_HOST`,
-          { cause: err },
-        );
-      }
-      if (statusCode(err) === 409) throw new NapboxError('conflict', `${what}: ${engineMessage(err)}`, { cause: err });
-      throw new NapboxError('engine_error', `${what} failed: ${engineMessage(err)}`, { cause: err });
-    }
+  private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return callEngine(this.address.shown, what, fn);
   }
 
   async ping(): Promise<void> {
