@@ -18,7 +18,7 @@ import { Lifecycle, type Running } from './tenants/lifecycle.js';
 import { LeaseTable } from './sweep/leases.js';
 import { Sweeper } from './sweep/sweep.js';
 import { ActivityTracker } from './tenants/activity.js';
-import { TenantService } from './tenants/tenant-service.js';
+import { TenantService, type TenantView } from './tenants/tenant-service.js';
 import { reconcile } from './tenants/reconcile.js';
 import { AdminAuth, loadOrCreateKey } from './api/auth.js';
 import { AdminApi } from './api/admin-api.js';
@@ -26,7 +26,9 @@ import { TenantAccess } from './api/tenant-access.js';
 import { TenantProxy } from './router/tenant-proxy.js';
 import { createServer } from './router/server.js';
 import { ConnectionRelay } from './router/connection-relay.js';
-import { landingPage } from './router/dashboard.js';
+import { dashboardFiles } from './dashboard/dashboard-page.js';
+import { LiveEvents } from './dashboard/live-events.js';
+import { WakeHistory } from './tenants/wake-history.js';
 import { MessageStore } from './messages/message-store.js';
 import { ChatHub } from './messages/chat-hub.js';
 import { Dispatcher } from './messages/dispatcher.js';
@@ -87,13 +89,21 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   const mounts = new MountPreparer({ dataDir: config.dataDir, groupsDir: config.groupsDir, allowlistFile: config.mountAllowlist, logger });
   // Every ready tenant gets its runner channel (heartbeats, leases), not only those with messages.
   let openChannel: (running: Running) => void = () => undefined;
+  const wakes = new WakeHistory();
+  // Built once the tenant service exists; lifecycle hooks only nudge it.
+  let live: LiveEvents<TenantView> = new LiveEvents<TenantView>({ list: () => [] });
   const lifecycle = new Lifecycle({
     store, driver, logger, installId, baseImage, wakeTimeoutMs: config.wakeTimeoutMs, upstream, clock, heartbeatMs,
     wakesPerMinute: config.wakesPerMinute,
     prepareMounts: (slug, tenantConfig) => mounts.prepare(slug, tenantConfig),
-    onStopped: (reason) => metrics.stops.inc({ reason: stopKind(reason) }),
+    onStopped: (reason) => {
+      metrics.stops.inc({ reason: stopKind(reason) });
+      live.nudge();
+    },
     onReady: (running) => openChannel(running),
-    onWakeDone: (outcome, ms) => {
+    onWakeDone: (outcome, ms, slug) => {
+      wakes.record(slug, outcome, ms);
+      live.nudge();
       metrics.wakes.inc({ outcome });
       metrics.wakeSeconds.observe({ outcome }, ms / 1000);
     },
@@ -144,11 +154,14 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   let port = config.port;
   const hostPart = (): string => `${port === 80 ? '' : `:${port}`}`;
   const tenantUrl = (slug: string): string => `http://${slug}.${config.baseDomain}${hostPart()}/`;
-  const tenants = new TenantService({ store, lifecycle, activity, baseImage, tenantUrl, clock, holds: (slug) => sweeper.holds(slug), lastBuild: (slug) => images.lastBuild(slug), mountRefusals: (requests) => mounts.refusals(requests) });
+  const tenants = new TenantService({ store, lifecycle, activity, baseImage, tenantUrl, clock, holds: (slug) => sweeper.holds(slug), lastBuild: (slug) => images.lastBuild(slug), mountRefusals: (requests) => mounts.refusals(requests), wakes });
+  live = new LiveEvents<TenantView>({ list: () => tenants.list() });
   const groups = new GroupsWatcher({ groupsDir: config.groupsDir, store, tenants, logger, onApplied: (slug, tenantConfig) => mounts.materialize(slug, tenantConfig) });
   await groups.start();
   const api = new AdminApi({ auth, tenants, lifecycle, store, driver, messages, logger, sweep: () => sweeper.tick(), images, metrics,
     signInUrl: async (slug) => `${tenantUrl(slug)}_napbox/signin?token=${await access.signInToken(slug)}`,
+    events: (req, res) => live.open(req, res),
+    onChange: () => live.nudge(),
   });
   const proxy = new TenantProxy({
     lifecycle, store, activity, logger, access,
@@ -160,7 +173,7 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
       },
     },
   });
-  const server = createServer({ baseDomain: config.baseDomain, api, proxy, store, logger, dashboard: landingPage(tenantUrl('demo')), chat, access });
+  const server = createServer({ baseDomain: config.baseDomain, api, proxy, store, logger, dashboard: dashboardFiles(), chat, access });
 
   // One port: the relay takes each connection first and hands to the HTTP server what it does not relay.
   const relay = new ConnectionRelay({
@@ -198,6 +211,7 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
       dispatcher.stop();
       channels.closeAll();
       chat.close();
+      live.close();
       const closed = new Promise<void>((resolve) => front.close(() => resolve()));
       relay.closeAll();
       server.closeAllConnections();

@@ -12,7 +12,7 @@ import { CreateTenantSchema, type TenantService } from '../tenants/tenant-servic
 import { TenantConfigSchema } from '../tenants/tenant-config.js';
 import type { ContainerDriver } from '../runtime/container-driver.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
-import type { AdminAuth } from './auth.js';
+import { CLEAR_SESSION_COOKIE, type AdminAuth } from './auth.js';
 import type { MessageService } from '../messages/message-service.js';
 import type { ImageAdmin } from '../images/image-admin.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -32,6 +32,10 @@ export interface AdminApiDeps {
   readonly metrics: Metrics;
   /** A sign-in link for a private tenant. */
   readonly signInUrl: (slug: string) => Promise<string>;
+  /** GET /api/events: live tenant updates (server-sent events). */
+  readonly events: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Told after every call that may have changed a tenant. */
+  readonly onChange?: () => void;
   readonly logger: Logger;
 }
 
@@ -52,6 +56,7 @@ export class AdminApi {
     const { tenants, lifecycle, store, driver, messages, sweep, images, signInUrl } = deps;
     this.routes = [
       route('GET', '/api/tenants', async ({ res }) => sendJson(res, 200, { tenants: tenants.list() })),
+      route('GET', '/api/events', async ({ req, res }) => deps.events(req, res)),
       route('POST', '/api/tenants', async ({ req, res }) => {
         const body = await readJson(req, CreateTenantSchema);
         sendJson(res, 201, tenants.create(body));
@@ -124,6 +129,14 @@ export class AdminApi {
     ];
   }
 
+  /** POST /api/session {token}: a dashboard session cookie for a valid admin token; DELETE ends it. */
+  private async session(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method === 'DELETE') return sendJson(res, 200, { signedOut: true }, { 'set-cookie': CLEAR_SESSION_COOKIE });
+    if (req.method !== 'POST') throw new NapboxError('bad_request', `${req.method} is not allowed on /api/session`);
+    const { token } = await readJson(req, SessionSchema, 8192);
+    sendJson(res, 200, { signedIn: true }, { 'set-cookie': await this.deps.auth.sessionCookie(token) });
+  }
+
   /** True when this request is the API's to answer. */
   owns(path: string): boolean {
     return path === '/healthz' || path === '/metrics' || path === '/api' || path.startsWith('/api/');
@@ -142,13 +155,21 @@ export class AdminApi {
         res.end(body);
         return;
       }
-      await this.deps.auth.verifyHeader(req.headers.authorization);
+      if (url.pathname === '/api/session') {
+        await this.session(req, res);
+        return;
+      }
+      await this.deps.auth.verifyRequest(req);
       for (const r of this.routes) {
         const match = r.pattern.exec(url.pathname);
         if (!match) continue;
         if (r.method !== req.method) continue;
         const params = match.slice(1).map((p) => decodeURIComponent(p));
-        await r.handler({ req, res, params, query: url.searchParams });
+        try {
+          await r.handler({ req, res, params, query: url.searchParams });
+        } finally {
+          if (req.method !== 'GET') this.deps.onChange?.();
+        }
         return;
       }
       const known = this.routes.some((r) => r.pattern.test(url.pathname));
@@ -159,6 +180,8 @@ export class AdminApi {
     }
   }
 }
+
+const SessionSchema = z.object({ token: z.string().min(1).max(4096) }).strict();
 
 function route(method: string, path: string, handler: Handler): Route {
   return { method, pattern: new RegExp(`^${path}$`), handler };

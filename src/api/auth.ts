@@ -6,10 +6,17 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { IncomingMessage } from 'node:http';
 import { SignJWT, jwtVerify } from 'jose';
 import { NapboxError } from '../errors.js';
+import { readCookie } from './http-io.js';
 
 const ISSUER = 'napbox';
+export const SESSION_COOKIE = 'napbox_admin';
+export const CSRF_HEADER = 'x-napbox-dashboard';
+const SESSION_SECONDS = 12 * 3600;
+export const CLEAR_SESSION_COOKIE = `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`;
+
 
 export function loadOrCreateKey(dataDir: string, name = 'admin.key'): Uint8Array {
   const file = path.join(dataDir, name);
@@ -51,8 +58,36 @@ export class AdminAuth {
   async verifyHeader(header: string | undefined): Promise<void> {
     const match = /^Bearer\s+(\S+)$/i.exec(header ?? '');
     if (!match?.[1]) throw new NapboxError('unauthorized', 'missing admin token: send `Authorization: Bearer <token>`, with a token from `napbox token`');
+    await this.verifyToken(match[1]);
+  }
+
+  /**
+   * Resolves for a request carrying an admin bearer token, or the dashboard's
+   * session cookie. A cookie alone never authorizes a change: anything but
+   * GET and HEAD must also carry the `x-napbox-dashboard` header, which a page
+   * on another origin (a tenant's page on a sibling host, say) cannot send
+   * without a CORS preflight napbox never grants.
+   */
+  async verifyRequest(req: IncomingMessage): Promise<void> {
+    if (req.headers.authorization !== undefined) return this.verifyHeader(req.headers.authorization);
+    const cookie = readCookie(req.headers.cookie, SESSION_COOKIE);
+    if (cookie === undefined) return this.verifyHeader(undefined);
+    const safe = req.method === 'GET' || req.method === 'HEAD';
+    if (!safe && req.headers[CSRF_HEADER] !== '1') throw new NapboxError('unauthorized', `a dashboard session needs the ${CSRF_HEADER} header on changes`);
+    await this.verifyToken(cookie);
+  }
+
+  /** The Set-Cookie value for a dashboard session made from a valid admin token. */
+  async sessionCookie(token: string): Promise<string> {
+    await this.verifyToken(token);
+    const session = await this.issue(SESSION_SECONDS, 'dashboard');
+    // Host-only (no Domain): tenant hosts (<slug>.<base domain>) never receive it.
+    return `${SESSION_COOKIE}=${session}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${SESSION_SECONDS}`;
+  }
+
+  private async verifyToken(token: string): Promise<void> {
     try {
-      const { payload } = await jwtVerify(match[1], this.key, {
+      const { payload } = await jwtVerify(token, this.key, {
         issuer: ISSUER,
         audience: this.audience,
         algorithms: ['HS256'],

@@ -8,18 +8,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SignJWT, jwtVerify } from 'jose';
 import { NapboxError } from '../errors.js';
+import { readCookie } from './http-io.js';
 
 const COOKIE = 'napbox_session';
 const LINK_TTL_S = 600;
 const SESSION_TTL_S = 12 * 3600;
-
-function cookieValue(header: string | undefined, name: string): string | undefined {
-  for (const part of (header ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
-}
 
 export class TenantAccess {
   private readonly linkAudience: string;
@@ -56,7 +49,7 @@ export class TenantAccess {
 
   /** Resolves for a request carrying a valid session for `slug`; rejects 'unauthorized' otherwise. */
   async requireSession(req: IncomingMessage, slug: string): Promise<void> {
-    if (await this.valid(cookieValue(req.headers.cookie, COOKIE), slug, this.sessionAudience)) return;
+    if (await this.valid(readCookie(req.headers.cookie, COOKIE), slug, this.sessionAudience)) return;
     throw new NapboxError('unauthorized', `tenant ${slug} is private: sign in with a link from \`napbox open ${slug}\``);
   }
 

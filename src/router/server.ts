@@ -14,6 +14,7 @@ import { resolveTarget, type Target } from './resolve-target.js';
 import type { TenantProxy } from './tenant-proxy.js';
 import type { ChatSocket } from '../messages/chat-socket.js';
 import type { TenantAccess } from '../api/tenant-access.js';
+import type { DashboardRoute } from '../dashboard/dashboard-page.js';
 
 export interface ServerDeps {
   readonly baseDomain: string;
@@ -21,7 +22,7 @@ export interface ServerDeps {
   readonly proxy: TenantProxy;
   readonly store: TenantStore;
   readonly logger: Logger;
-  readonly dashboard: (req: IncomingMessage, res: ServerResponse) => void;
+  readonly dashboard: DashboardRoute;
   readonly chat: ChatSocket;
   readonly access: TenantAccess;
 }
@@ -74,10 +75,7 @@ async function dispatch(deps: ServerDeps, target: Target, req: IncomingMessage, 
         await deps.api.handle(req, res, target.path);
         return;
       }
-      if (target.path === '/' || target.path.startsWith('/?')) {
-        deps.dashboard(req, res);
-        return;
-      }
+      if (deps.dashboard(req, res, target.path.split('?')[0] ?? '')) return;
       sendError(res, new NapboxError('not_found', `nothing at ${target.path.split('?')[0]}`));
   }
 }

@@ -7,6 +7,7 @@ import { NapboxError } from '../errors.js';
 import { assertSlug } from './slug.js';
 import { TenantConfigSchema, publicConfig, type TenantConfig } from './tenant-config.js';
 import type { ActivityTracker } from './activity.js';
+import type { WakeHistory, WakeRecord } from './wake-history.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { Tenant, TenantStore } from './tenant-store.js';
 
@@ -30,6 +31,8 @@ export interface TenantView {
   readonly holds: readonly string[];
   readonly url: string;
   readonly build: { id: string; state: string; error: string | null } | null;
+  /** The last few wakes: when, how long to ready (ms), and how each ended. */
+  readonly recentWakes: readonly WakeRecord[];
   readonly config: Record<string, unknown>;
 }
 
@@ -46,6 +49,7 @@ export interface TenantServiceDeps {
   /** Why each extra mount would be refused by the allowlist now. */
   readonly mountRefusals: (requests: NonNullable<TenantConfig['mounts']>) => string[];
   readonly lastBuild: (slug: string) => { id: string; state: string; error: string | null } | null;
+  readonly wakes?: WakeHistory;
   readonly clock?: () => number;
 }
 
@@ -101,6 +105,7 @@ export class TenantService {
     this.deps.store.require(assertSlug(slug));
     await this.deps.lifecycle.destroy(slug);
     this.deps.activity.forget(slug);
+    this.deps.wakes?.forget(slug);
     if (!this.deps.store.remove(slug)) throw new NapboxError('not_found', `no tenant ${slug}`);
   }
 
@@ -123,6 +128,7 @@ export class TenantService {
       holds: tenant.state === 'running' ? this.deps.holds(tenant.slug) : [],
       url: this.deps.tenantUrl(tenant.slug),
       build: this.deps.lastBuild(tenant.slug),
+      recentWakes: this.deps.wakes?.recent(tenant.slug) ?? [],
       config: publicConfig(tenant.config),
     };
   }
