@@ -7,7 +7,9 @@ import net from 'node:net';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/config.js';
-import { openDatabase } from './db/database.js';
+import { openCoordinationConnection, openDatabase } from './db/database.js';
+import { Peers } from './cluster/peers.js';
+import { TenantLocks } from './cluster/tenant-locks.js';
 import { createLogger, type Logger } from './log.js';
 import { loadInstallId } from './install-id.js';
 import type { ContainerDriver } from './runtime/container-driver.js';
@@ -84,6 +86,12 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   const store = new TenantStore(db);
   const metrics = new Metrics(db);
   const activity = new ActivityTracker(clock);
+  // Other napbox processes may share this data dir: locks, holds and heartbeats go through the database (docs/scale-out.md).
+  const coordination = openCoordinationConnection(config.dataDir);
+  let forgetTenant: (slug: string) => void = () => undefined;
+  const peers = new Peers({ db: coordination, takeDirty: () => activity.takeDirty(), stopsByOthers: (now) => locks.stopsByOthers(now), onStopByOther: (slug) => forgetTenant(slug), clock });
+  const locks = new TenantLocks({ db: coordination, owner: peers.id, clock });
+  peers.start();
   const upstream = upstreamMode(config);
   const heartbeatMs = config.heartbeatIntervalMs;
   const mounts = new MountPreparer({ dataDir: config.dataDir, groupsDir: config.groupsDir, allowlistFile: config.mountAllowlist, logger });
@@ -94,7 +102,7 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   let live: LiveEvents<TenantView> = new LiveEvents<TenantView>({ list: () => [] });
   const lifecycle = new Lifecycle({
     store, driver, logger, installId, baseImage, wakeTimeoutMs: config.wakeTimeoutMs, upstream, clock, heartbeatMs,
-    wakesPerMinute: config.wakesPerMinute,
+    wakesPerMinute: config.wakesPerMinute, locks,
     prepareMounts: (slug, tenantConfig) => mounts.prepare(slug, tenantConfig),
     onStopped: (reason) => {
       metrics.stops.inc({ reason: stopKind(reason) });
@@ -108,10 +116,11 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
       metrics.wakeSeconds.observe({ outcome }, ms / 1000);
     },
   });
-  const leases = new LeaseTable();
+  forgetTenant = (slug) => lifecycle.forget(slug);
+  const leases = new LeaseTable(db);
   const messageStore = new MessageStore(db);
   const hub = new ChatHub();
-  const dispatcher = new Dispatcher({ messages: messageStore, tenants: store, lifecycle, activity, hub, leases, logger, clock });
+  const dispatcher = new Dispatcher({ messages: messageStore, tenants: store, lifecycle, activity, hub, leases, logger, clock, owner: peers.id, liveOwners: () => peers.live() });
   const channels = new ChannelPool({
     channelKey: (slug) => store.channelKey(slug),
     stillRunning: (slug) => lifecycle.verify(slug, 'while processing a message'),
@@ -126,6 +135,7 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   };
   const images = new ImageAdmin({
     db, dataDir: config.dataDir, driver, store, lifecycle, installId, baseImage, logger,
+    recoverInterrupted: !peers.hasPeers(),
     onBuildDone: (outcome, seconds) => {
       metrics.builds.inc({ outcome });
       if (seconds !== null) metrics.buildSeconds.observe({ outcome }, seconds);
@@ -135,6 +145,7 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
     prune: () => images.prune(),
     onTick: (report) => metrics.sweepSeconds.observe(report.ms / 1000),
     store, messages: messageStore, driver, lifecycle, activity, leases, dispatcher, channels, logger, installId, clock,
+    cluster: { peers, locks },
     intervalMs: config.sweepIntervalMs,
     policy: {
       idleTimeoutMs: config.idleTimeoutMs,
@@ -219,10 +230,23 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
       await mounts.close();
       await groups.close();
       await closed;
-      fs.rmSync(path.join(config.dataDir, SERVER_FILE), { force: true });
+      removeServerFile(config.dataDir);
+      peers.stop();
+      coordination.close();
       db.close();
     },
   };
+}
+
+/** Removes server.json if it is this process's (another napbox process on the data dir may have written it since). */
+function removeServerFile(dataDir: string): void {
+  const file = path.join(dataDir, SERVER_FILE);
+  try {
+    const written = JSON.parse(fs.readFileSync(file, 'utf8')) as { pid?: unknown };
+    if (written.pid === process.pid) fs.rmSync(file, { force: true });
+  } catch {
+    /* gone or unreadable: nothing of ours to remove */
+  }
 }
 
 /** Creates the `demo` tenant when there is none at all, as a first run should. */
@@ -231,7 +255,12 @@ export function ensureDemoTenant(config: Config): boolean {
   try {
     const store = new TenantStore(db);
     if (store.count() > 0) return false;
-    store.create('demo', {}, Date.now());
+    try {
+      store.create('demo', {}, Date.now());
+    } catch (err) {
+      if ((err as { code?: string }).code === 'conflict') return false; // another napbox process starting on the same data dir made it
+      throw err;
+    }
     return true;
   } finally {
     db.close();

@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import { SignJWT, jwtVerify } from 'jose';
 import { NapboxError } from '../errors.js';
+import { createOnce } from '../create-once.js';
 import { readCookie } from './http-io.js';
 
 const ISSUER = 'napbox';
@@ -21,11 +22,7 @@ export const CLEAR_SESSION_COOKIE = `${SESSION_COOKIE}=; Path=/; HttpOnly; SameS
 export function loadOrCreateKey(dataDir: string, name = 'admin.key'): Uint8Array {
   const file = path.join(dataDir, name);
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  try {
-    fs.writeFileSync(file, crypto.randomBytes(32).toString('base64'), { flag: 'wx', mode: 0o600 });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  }
+  createOnce(file, crypto.randomBytes(32).toString('base64'));
   const key = Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'base64');
   if (key.length < 32) throw new NapboxError('config_invalid', `${file} does not hold a 32-byte key: remove it to make a new one (existing tokens stop working)`);
   return new Uint8Array(key);

@@ -2,6 +2,9 @@
 // the numbered migrations applied in order, each in its own transaction.
 // Invariant: the database is only ever opened here, by the composition root,
 // and passed down; no module reaches for it on its own.
+// Several napbox processes may open one data dir (docs/scale-out.md): each
+// migration reads the schema version inside its own write transaction, so
+// two processes starting together apply every migration exactly once.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -24,12 +27,27 @@ export function openDatabase(dataDir: string, migrations: readonly Migration[] =
 }
 
 export function migrate(db: Db, migrations: readonly Migration[]): void {
-  const current = db.pragma('user_version', { simple: true }) as number;
   for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
-    if (migration.version <= current) continue;
     db.transaction(() => {
+      // Read under the write lock: another process may have applied it since we looked.
+      if (migration.version <= (db.pragma('user_version', { simple: true }) as number)) return;
       db.exec(migration.sql);
       db.pragma(`user_version = ${Math.trunc(migration.version)}`);
     }).immediate();
   }
+}
+
+/**
+ * A second connection to an already migrated database, for the coordination
+ * rows napbox processes share (tenant locks, published holds, process
+ * heartbeats: src/cluster/). They are worthless after a crash of the machine,
+ * so their commits skip the fsync (`synchronous=NORMAL`, still atomic in WAL
+ * mode) and cost the wake path no disk flush.
+ */
+export function openCoordinationConnection(dataDir: string): Db {
+  const db = new BetterSqlite3(path.join(dataDir, 'napbox.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  return db;
 }

@@ -97,4 +97,46 @@ export const MIGRATIONS: readonly Migration[] = [
   CREATE INDEX builds_open ON builds(state) WHERE state IN ('queued','building');
 `,
   },
+  {
+    version: 4,
+    name: 'processes',
+    // Shared by the napbox processes of one data dir (src/cluster/, docs/scale-out.md).
+    sql: `
+      CREATE TABLE processes (
+        id           TEXT PRIMARY KEY,
+        pid          INTEGER NOT NULL,
+        started_at   INTEGER NOT NULL,
+        heartbeat_at INTEGER NOT NULL
+      );
+      CREATE TABLE tenant_locks (
+        slug       TEXT PRIMARY KEY,
+        owner      TEXT NOT NULL,
+        op         TEXT NOT NULL CHECK (op IN ('wake','stop','destroy')),
+        taken_at   INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE TABLE process_holds (
+        owner         TEXT NOT NULL,
+        slug          TEXT NOT NULL,
+        inflight      INTEGER NOT NULL CHECK (inflight >= 0),
+        sockets       INTEGER NOT NULL CHECK (sockets >= 0),
+        last_activity INTEGER NOT NULL,
+        last_kind     TEXT NOT NULL,
+        PRIMARY KEY (owner, slug)
+      );
+      CREATE TABLE busy_leases (
+        slug       TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        taken_at   INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (slug, name)
+      );
+      CREATE TABLE leader_leases (
+        name       TEXT PRIMARY KEY,
+        owner      TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+      ALTER TABLE messages ADD COLUMN owner TEXT;
+    `,
+  },
 ];

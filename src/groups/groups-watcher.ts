@@ -82,14 +82,24 @@ export class GroupsWatcher {
       if (!parsed.ok) return this.problem(folder, parsed.problem);
       const config = configFromFile(parsed.config, this.deps.env ?? process.env);
       if (typeof config === 'string') return this.problem(folder, `groups/${folder}/${TENANT_FILE}: ${config}`);
-      const existed = this.deps.store.get(parsed.slug) !== undefined;
+      const existed = this.deps.store.get(parsed.slug) !== undefined || !this.created(parsed.slug, config);
       if (existed) this.deps.tenants.replaceConfig(parsed.slug, config);
-      else this.deps.tenants.create({ slug: parsed.slug, ...config });
       this.lastProblem.delete(folder);
       this.deps.onApplied?.(parsed.slug, config);
       this.deps.logger.info({ tenant: parsed.slug, file }, existed ? 'tenant settings updated from groups/' : 'tenant registered from groups/');
     } catch (err) {
       this.problem(folder, `groups/${folder}/${TENANT_FILE}: ${asNapboxError(err).message}`);
+    }
+  }
+
+  /** Registers the tenant; false when it exists already (another napbox process on the data dir registered it first). */
+  private created(slug: string, config: TenantConfig): boolean {
+    try {
+      this.deps.tenants.create({ slug, ...config });
+      return true;
+    } catch (err) {
+      if (asNapboxError(err).code === 'conflict') return false;
+      throw err;
     }
   }
 

@@ -27,6 +27,12 @@ export interface ImageAdminDeps {
   readonly installId: string;
   readonly baseImage: string;
   readonly logger: Logger;
+  /**
+   * Marks builds left open by a stopped napbox failed (default true). False
+   * when another napbox process shares the data dir: the open builds may be
+   * its own, running (docs/scale-out.md).
+   */
+  readonly recoverInterrupted?: boolean;
   /** Told of each finished build (metrics). */
   readonly onBuildDone?: (outcome: 'ready' | 'failed', seconds: number | null) => void;
 }
@@ -55,7 +61,7 @@ export class ImageAdmin {
         deps.logger.warn({ tenant, build: buildId, error }, 'image build failed; the tenant keeps its image');
       },
     });
-    const recovered = this.builds.recover();
+    const recovered = deps.recoverInterrupted === false ? [] : this.builds.recover();
     if (recovered.length) deps.logger.info({ builds: recovered.map((b) => b.id) }, 'builds interrupted by a restart marked failed');
   }
 

@@ -12,6 +12,10 @@
 //   is `failed` with its reason, visibly.
 // - Work per tenant is coalesced: `kick` while a pass runs schedules one more
 //   pass, never two at once.
+// - With other napbox processes on the same database, a message is delivered
+//   by the one process whose claim (markProcessing) succeeded, on its own
+//   channel, which is where its reply comes back; a process starting up
+//   requeues only the messages of processes that are no longer alive.
 
 import type { Logger } from '../log.js';
 import type { ActivityTracker } from '../tenants/activity.js';
@@ -36,6 +40,10 @@ export interface DispatcherDeps {
   readonly logger: Logger;
   readonly clock?: () => number;
   readonly policy?: DeliveryPolicy;
+  /** This napbox process's id, recorded on each message it claims (src/cluster/peers.ts). */
+  readonly owner?: string;
+  /** The napbox processes alive now (this one included); without it, this process is alone. */
+  readonly liveOwners?: () => string[];
 }
 
 export class Dispatcher {
@@ -59,9 +67,21 @@ export class Dispatcher {
 
   /** After a start of napbox: what was processing when it died goes again; every tenant with work is kicked. */
   start(): void {
-    const requeued = this.deps.messages.requeueProcessing(undefined, 'napbox restarted while it was processing', this.clock());
+    const requeued = this.requeueOrphans('napbox restarted while it was processing');
     if (requeued.length) this.deps.logger.info({ messages: requeued.length }, 'requeued messages interrupted by a restart');
     for (const slug of this.deps.messages.tenantsWithOpenMessages()) this.kick(slug);
+  }
+
+  /** Messages being processed by no live napbox process go back to pending; their tenants are kicked. */
+  requeueOrphans(reason: string): string[] {
+    const { messages } = this.deps;
+    const ids = this.deps.liveOwners
+      ? messages.requeueOrphaned(this.deps.liveOwners(), reason, this.clock()).map((m) => {
+          this.kick(m.tenant);
+          return m.id;
+        })
+      : messages.requeueProcessing(undefined, reason, this.clock());
+    return ids;
   }
 
   stop(): void {
@@ -116,7 +136,7 @@ export class Dispatcher {
       return this.scheduleNext(slug);
     }
     for (const m of messages.deliverable(slug, this.clock())) {
-      if (!messages.markProcessing(m.id, this.clock())) continue;
+      if (!messages.markProcessing(m.id, this.clock(), this.deps.owner ?? null)) continue;
       this.deps.activity.touch(slug, 'message');
       channel.deliver({ id: m.id, session: m.session, text: m.text, attempt: m.tries + 1, history: messages.history(slug, m.session, m.seq) });
     }
@@ -129,7 +149,7 @@ export class Dispatcher {
     const message = messages.get(id);
     if (!message || message.state === 'done' || message.state === 'failed') return;
     const now = this.clock();
-    if (countsNow) messages.markProcessing(id, now);
+    if (countsNow) messages.markProcessing(id, now, this.deps.owner ?? null);
     const decision = decideRetry(tries, retryable, reason, now, this.policy);
     if (decision.kind === 'retry') {
       messages.fail(id, reason, decision.at, now);

@@ -12,6 +12,7 @@ import type { Dispatcher } from './dispatcher.js';
 import type { Message, MessageStore } from './message-store.js';
 
 export const MAX_TEXT_BYTES = 64 * 1024;
+const SETTLED_POLL_MS = 250;
 export const SESSION = /^[A-Za-z0-9_-]{1,64}$/;
 
 export const SendSchema = z
@@ -108,10 +109,24 @@ export class MessageService {
     const slug = assertSlug(slugInput);
     const message = this.deps.messages.get(id);
     if (!message || message.tenant !== slug) throw new NapboxError('not_found', `no message ${id} for tenant ${slug}`);
-    if (waitMs > 0 && (message.state === 'pending' || message.state === 'processing')) {
-      await this.deps.hub.waitSettled(id, waitMs);
-    }
+    if (waitMs > 0 && (message.state === 'pending' || message.state === 'processing')) await this.waitSettled(id, waitMs);
     return messageView(this.deps.messages.require(id));
+  }
+
+  /**
+   * Until the message is settled or `waitMs` passed: this process's hub rings
+   * at once; a reply stored by another napbox process on the same database
+   * (docs/scale-out.md) is seen by reading the row every SETTLED_POLL_MS.
+   */
+  private async waitSettled(id: string, waitMs: number): Promise<void> {
+    const deadline = Date.now() + waitMs;
+    let rang = false;
+    const settled = this.deps.hub.waitSettled(id, waitMs).then(() => (rang = true));
+    while (!rang && Date.now() < deadline) {
+      await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, Math.min(SETTLED_POLL_MS, deadline - Date.now())))]);
+      const state = this.deps.messages.get(id)?.state;
+      if (state !== 'pending' && state !== 'processing') return;
+    }
   }
 
   subscribe(slug: string, session: string, listener: (event: ChatEvent) => void): () => void {

@@ -8,6 +8,10 @@
 //   its first reply.
 // - Per session, only the oldest open message can be delivered, and only when
 //   none of the session is being processed: one at a time, in order.
+// - A message is claimed for delivery by one guarded UPDATE (pending ->
+//   processing) that also records which napbox process claimed it, so of
+//   several processes sharing the database exactly one delivers it, and only
+//   the messages of a process that died are requeued (docs/scale-out.md).
 
 import crypto from 'node:crypto';
 import { z } from 'zod';
@@ -166,9 +170,23 @@ export class MessageStore {
     return (this.db.prepare("SELECT id FROM messages WHERE tenant = ? AND state = 'processing' ORDER BY seq").all(tenant) as Array<{ id: string }>).map((r) => r.id);
   }
 
-  /** pending -> processing, counting a try. False when it was not pending (someone else took it). */
-  markProcessing(id: string, now: number): boolean {
-    return this.db.prepare("UPDATE messages SET state = 'processing', tries = tries + 1, updated_at = ?, reason = NULL WHERE id = ? AND state = 'pending'").run(now, id).changes > 0;
+  /** pending -> processing, counting a try, claimed by `owner` (a napbox process). False when it was not pending (someone else took it). */
+  markProcessing(id: string, now: number, owner: string | null = null): boolean {
+    return this.db.prepare("UPDATE messages SET state = 'processing', tries = tries + 1, updated_at = ?, reason = NULL, owner = ? WHERE id = ? AND state = 'pending'").run(now, owner, id).changes > 0;
+  }
+
+  /** Messages being processed by a napbox process not in `live` (it died) go back to pending; returns them. */
+  requeueOrphaned(live: readonly string[], reason: string, now: number): Array<{ id: string; tenant: string }> {
+    return this.db
+      .transaction(() => {
+        const rows = (this.db.prepare("SELECT id, tenant, owner FROM messages WHERE state = 'processing'").all() as Array<{ id: string; tenant: string; owner: string | null }>).filter(
+          (r) => r.owner === null || !live.includes(r.owner),
+        );
+        const update = this.db.prepare("UPDATE messages SET state = 'pending', reason = ?, next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = 'processing'");
+        for (const r of rows) update.run(reason, now, now, r.id);
+        return rows.map((r) => ({ id: r.id, tenant: r.tenant }));
+      })
+      .immediate();
   }
 
   /** Stores the reply unless one is stored already; true when this call stored it. */

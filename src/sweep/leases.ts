@@ -1,42 +1,53 @@
 // Busy leases a runner takes ("build running", "long tool call"): each holds
 // its tenant awake until it expires or is released, and never past the cap
-// counted from when it was first taken, however often it is renewed. In
-// memory: a napbox restart drops them, and a runner that still needs one
-// renews it within its TTL.
+// counted from when it was first taken, however often it is renewed.
+// Kept in the database (`busy_leases`), so the sweep sees a lease whichever
+// napbox process's runner channel it arrived on (a runner sends every lease to
+// every open channel). A runner that still needs one renews it within its TTL,
+// so a lease outlives nothing but its own expiry.
 
+import { z } from 'zod';
+import type { Db } from '../db/database.js';
 import type { Lease } from './decide.js';
 
 export const LEASE_NAME = /^[A-Za-z0-9_. -]{1,64}$/;
 
+const RowSchema = z.object({ name: z.string().regex(LEASE_NAME), taken_at: z.number().int(), expires_at: z.number().int() });
+
 export class LeaseTable {
-  private readonly byTenant = new Map<string, Map<string, Lease>>();
+  constructor(private readonly db: Db) {}
 
   take(slug: string, name: string, ttlMs: number, now: number): Lease {
-    let leases = this.byTenant.get(slug);
-    if (!leases) {
-      leases = new Map();
-      this.byTenant.set(slug, leases);
-    }
-    const existing = leases.get(name);
-    const lease = { name, takenAt: existing && existing.expiresAt > now ? existing.takenAt : now, expiresAt: now + ttlMs };
-    leases.set(name, lease);
-    return lease;
+    return this.db
+      .transaction(() => {
+        const existing = this.db.prepare('SELECT name, taken_at, expires_at FROM busy_leases WHERE slug = ? AND name = ?').get(slug, name);
+        const row = existing === undefined ? undefined : RowSchema.parse(existing);
+        const lease = { name, takenAt: row && row.expires_at > now ? row.taken_at : now, expiresAt: now + ttlMs };
+        this.db
+          .prepare('INSERT INTO busy_leases (slug, name, taken_at, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT(slug, name) DO UPDATE SET taken_at = excluded.taken_at, expires_at = excluded.expires_at')
+          .run(slug, name, lease.takenAt, lease.expiresAt);
+        return lease;
+      })
+      .immediate();
   }
 
   release(slug: string, name: string): void {
-    this.byTenant.get(slug)?.delete(name);
+    this.db.prepare('DELETE FROM busy_leases WHERE slug = ? AND name = ?').run(slug, name);
   }
 
   /** The tenant's unexpired leases (expired ones are dropped on the way). */
   list(slug: string, now: number): Lease[] {
-    const leases = this.byTenant.get(slug);
-    if (!leases) return [];
-    for (const [name, lease] of leases) if (lease.expiresAt <= now) leases.delete(name);
-    if (leases.size === 0) this.byTenant.delete(slug);
-    return [...leases.values()];
+    this.db.prepare('DELETE FROM busy_leases WHERE slug = ? AND expires_at <= ?').run(slug, now);
+    return this.db
+      .prepare('SELECT name, taken_at, expires_at FROM busy_leases WHERE slug = ? ORDER BY name')
+      .all(slug)
+      .map((raw) => {
+        const row = RowSchema.parse(raw);
+        return { name: row.name, takenAt: row.taken_at, expiresAt: row.expires_at };
+      });
   }
 
   forget(slug: string): void {
-    this.byTenant.delete(slug);
+    this.db.prepare('DELETE FROM busy_leases WHERE slug = ?').run(slug);
   }
 }

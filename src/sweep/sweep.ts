@@ -2,6 +2,13 @@
 // running tenant (decide.ts) and act: stop the idle, restart the stuck, keep
 // the held. Ticks never overlap, and a tick whose engine call fails changes
 // nothing (the engine may be restarting); the next one reconciles.
+//
+// With several napbox processes on one data dir (docs/scale-out.md), only the
+// holder of the `sweep` leader lease ticks on its timer, and it judges each
+// tenant by what every live process holds (their published requests, sockets
+// and activity). Before it stops an idle tenant it takes the tenant's lock
+// and waits for every other process to acknowledge it (the fence: they stop
+// routing to the tenant and publish their holds), then judges again.
 
 import type { Logger } from '../log.js';
 import type { ContainerDriver } from '../runtime/container-driver.js';
@@ -14,6 +21,8 @@ import type { Dispatcher } from '../messages/dispatcher.js';
 import type { ChannelPool } from '../messages/runner-channel.js';
 import { decideSweep, holdsOf, type SweepDecision, type SweepPolicy, type TenantFacts } from './decide.js';
 import type { LeaseTable } from './leases.js';
+import type { Peers } from '../cluster/peers.js';
+import type { TenantLocks } from '../cluster/tenant-locks.js';
 
 export interface SweepDeps {
   readonly store: TenantStore;
@@ -33,6 +42,8 @@ export interface SweepDeps {
   /** Told of every timed tick (metrics). */
   readonly onTick?: (report: TickReport) => void;
   readonly clock?: () => number;
+  /** The other napbox processes on the data dir, and the tenant locks shared with them; without them, alone. */
+  readonly cluster?: { readonly peers: Peers; readonly locks: TenantLocks };
 }
 
 const PRUNE_EVERY_MS = 10 * 60_000;
@@ -56,8 +67,23 @@ export class Sweeper {
   }
 
   start(): void {
-    this.timer = setInterval(() => void this.tick().then((r) => this.deps.onTick?.(r)), this.deps.intervalMs);
+    this.timer = setInterval(() => {
+      if (!this.leads()) return;
+      void this.tick().then((r) => this.deps.onTick?.(r));
+    }, this.deps.intervalMs);
     this.timer.unref();
+  }
+
+  /** Whether this process sweeps on its timer: always when alone, else while it holds the leader lease. */
+  private leads(): boolean {
+    const peers = this.deps.cluster?.peers;
+    if (!peers) return true;
+    try {
+      return peers.lead('sweep', Math.max(3 * this.deps.intervalMs, peers.deadAfterMs));
+    } catch (err) {
+      this.deps.logger.warn({ err: (err as Error).message }, 'sweep: leader lease not readable; skipping this tick');
+      return false;
+    }
   }
 
   stop(): void {
@@ -74,7 +100,9 @@ export class Sweeper {
   facts(slug: string, now: number): TenantFacts | undefined {
     const tenant = this.deps.store.get(slug);
     if (!tenant) return undefined;
-    const seen = this.deps.activity.get(slug);
+    const own = this.deps.activity.get(slug);
+    const others = this.deps.cluster?.peers.othersHolds(slug, now);
+    const seen = others && others.lastActivity > (own?.lastActivity ?? 0) ? others : own;
     const processing = this.deps.messages.processingIds(slug);
     const open = this.deps.messages.countOpen(slug);
     const memory = seen?.lastActivity ?? 0;
@@ -84,8 +112,8 @@ export class Sweeper {
       lastActivity: Math.max(memory, tenant.lastActivity ?? 0),
       lastActivityKind: memory >= (tenant.lastActivity ?? 0) ? (seen?.lastKind ?? 'wake') : 'request',
       lastHeartbeat: tenant.lastHeartbeat,
-      inflightRequests: seen?.inflight ?? 0,
-      openWebSockets: seen?.sockets ?? 0,
+      inflightRequests: (own?.inflight ?? 0) + (others?.inflight ?? 0),
+      openWebSockets: (own?.sockets ?? 0) + (others?.sockets ?? 0),
       pendingMessages: open.pending,
       processing,
       leases: this.deps.leases.list(slug, now),
@@ -116,6 +144,12 @@ export class Sweeper {
       lifecycle.forget(slug);
       this.deps.dispatcher.kick(slug); // pending work wakes it again
     }
+    const peers = this.deps.cluster?.peers;
+    if (peers) {
+      const dead = peers.reapDead(started);
+      const requeued = this.deps.dispatcher.requeueOrphans('the napbox process delivering it went away');
+      if (dead.length || requeued.length) logger.info({ processes: dead, messages: requeued }, 'sweep: napbox processes gone; their messages requeued');
+    }
     // A safety net under the dispatcher's own timers: any message due and still pending is delivered.
     for (const slug of this.deps.messages.tenantsWithDueMessages(started)) this.deps.dispatcher.kick(slug);
     const decisions: Record<string, SweepDecision> = {};
@@ -137,10 +171,31 @@ export class Sweeper {
     return { ms: this.clock() - started, reconcile: counts, decisions };
   }
 
+  /**
+   * Alone: true. With other live processes: takes the tenant's lock (they stop
+   * routing to it at their next heartbeat), waits until each has acknowledged
+   * it, and judges the tenant again with their fresh holds. False (lock let
+   * go) when it must be kept after all, or a process did not answer in time.
+   */
+  private async fenced(slug: string): Promise<boolean> {
+    const cluster = this.deps.cluster;
+    if (!cluster || !cluster.peers.hasPeers()) return true;
+    const taken = cluster.locks.tryAcquire(slug, 'stop');
+    if (!taken.taken) return false; // another process is waking or stopping it: not idle for us to judge
+    const fenced = await cluster.peers.fence(taken.at + 1, taken.at + cluster.peers.deadAfterMs);
+    const now = this.clock();
+    const facts = fenced ? this.facts(slug, now) : undefined;
+    if (facts && decideSweep(facts, now, this.deps.policy).kind === 'stop') return true; // Lifecycle.stop takes the lock over
+    cluster.locks.releaseIf(slug, taken.at);
+    this.deps.logger.info({ tenant: slug, fenced }, fenced ? 'sweep: another napbox process is using the tenant; kept' : 'sweep: a napbox process did not acknowledge the stop in time; kept');
+    return false;
+  }
+
   private async act(slug: string, decision: SweepDecision): Promise<void> {
     if (decision.kind === 'keep') return;
     const seen = this.deps.activity.get(slug);
     if (decision.kind === 'stop' && ((seen?.inflight ?? 0) > 0 || (seen?.sockets ?? 0) > 0)) return; // a request came in meanwhile
+    if (decision.kind === 'stop' && !(await this.fenced(slug))) return;
     this.deps.logger.info({ tenant: slug, decision: decision.kind, reason: decision.reason }, 'sweep');
     try {
       if (decision.kind === 'restart') this.deps.channels.close(slug, decision.reason);

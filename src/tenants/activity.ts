@@ -1,7 +1,9 @@
 // Activity as the router and message paths see it, kept in memory on the hot
 // path: in-flight requests and open WebSockets per tenant, and the time of the
 // last activity. The sweep reads it (and persists last_activity); a request
-// never waits on the database for it.
+// never waits on the database for it. Tenants whose activity changed are
+// marked dirty, and other napbox processes sharing the data dir learn of them
+// at the next heartbeat (src/cluster/peers.ts), not on the request's path.
 
 import type { ActivityKind } from '../sweep/decide.js';
 
@@ -14,6 +16,7 @@ export interface TenantActivity {
 
 export class ActivityTracker {
   private readonly byTenant = new Map<string, TenantActivity>();
+  private readonly dirty = new Set<string>();
 
   constructor(private readonly clock: () => number = Date.now) {}
 
@@ -30,6 +33,18 @@ export class ActivityTracker {
     const entry = this.entry(slug);
     entry.lastActivity = this.clock();
     entry.lastKind = kind;
+    this.dirty.add(slug);
+  }
+
+  /** The tenants whose activity changed since the last call, with their activity now. */
+  takeDirty(): Array<[string, Readonly<TenantActivity>]> {
+    const changed: Array<[string, Readonly<TenantActivity>]> = [];
+    for (const slug of this.dirty) {
+      const entry = this.byTenant.get(slug);
+      if (entry) changed.push([slug, { ...entry }]);
+    }
+    this.dirty.clear();
+    return changed;
   }
 
   /** Marks a request in flight; call the returned function exactly once when it ends. */

@@ -3,7 +3,10 @@
 // Invariants that are load-bearing:
 // - One in-flight wake per tenant: every caller (request, WebSocket, message,
 //   admin) gets the same promise, and operations on one tenant (wake, stop)
-//   run one after another, never interleaved.
+//   run one after another, never interleaved. Across napbox processes sharing
+//   the data dir, each operation also holds the tenant's lock in the database
+//   (src/cluster/tenant-locks.ts): a process that finds another one waking the
+//   tenant waits for that wake, then adopts the container it started.
 // - Before creating anything, the engine is asked for the tenant's container
 //   by label and that one is reused (adopting what a previous napbox started);
 //   the container's fixed name makes the engine refuse a second one anyway.
@@ -22,6 +25,7 @@ import { APP_PORT, CONTROL_PORT, LABEL_SPEC, buildContainerSpec, tenantLabels, t
 import { waitReady } from '../runtime/readiness.js';
 import { formatDuration } from '../config/duration.js';
 import { afterFailure, decideWakeGate, DEFAULT_BREAKER, type BreakerPolicy } from './breaker.js';
+import { LockTimeoutError, type HeldLock, type LockOp, type TenantLocks } from '../cluster/tenant-locks.js';
 import type { Tenant, TenantStore } from './tenant-store.js';
 
 export interface Running {
@@ -53,6 +57,8 @@ export interface LifecycleDeps {
   readonly wakesPerMinute?: number;
   /** Told of every stop and its reason (metrics). */
   readonly onStopped?: (reason: string) => void;
+  /** The tenant locks shared with other napbox processes; without them, this process is alone. */
+  readonly locks?: TenantLocks;
   /** Told of every wake's outcome and duration (metrics). */
   readonly onWakeDone?: (outcome: 'ready' | 'failed' | 'timeout', ms: number, slug: string) => void;
 }
@@ -82,9 +88,9 @@ export class Lifecycle {
     return this.running.get(slug);
   }
 
-  /** True while a wake or stop of this tenant is under way in this process. */
+  /** True while a wake or stop of this tenant is under way, in this process or in another one. */
   busy(slug: string): boolean {
-    return this.chains.has(slug);
+    return this.chains.has(slug) || (this.deps.locks?.heldByOther(slug) ?? false);
   }
 
   /**
@@ -147,6 +153,18 @@ export class Lifecycle {
     this.running.delete(slug);
     return this.serialize(slug, async () => {
       this.running.delete(slug);
+      const lock = await this.lock(slug, 'stop', this.clock() + this.deps.wakeTimeoutMs);
+      try {
+        await this.doStop(slug, reason);
+      } finally {
+        lock?.release();
+      }
+    });
+  }
+
+  private async doStop(slug: string, reason: string): Promise<void> {
+    {
+      this.running.delete(slug);
       const tenant = this.deps.store.get(slug);
       const containers = await this.deps.driver.findByLabels(tenantLabels(this.deps.installId, slug));
       const live = containers.filter((c) => c.status === 'running' || c.status === 'restarting' || c.status === 'paused');
@@ -155,7 +173,7 @@ export class Lifecycle {
       if (tenant) this.deps.store.setState(slug, { state: 'stopped', reason, records: 'stop' }, this.clock());
       if (live.length > 0) this.deps.onStopped?.(reason);
       this.deps.logger.info({ tenant: slug, reason, containers: live.length }, 'tenant stopped');
-    });
+    }
   }
 
   /** Removes the tenant's containers and network (the tenant is being deleted). */
@@ -163,12 +181,17 @@ export class Lifecycle {
     this.running.delete(slug);
     await this.serialize(slug, async () => {
       this.running.delete(slug);
-      for (const c of await this.deps.driver.findByLabels(tenantLabels(this.deps.installId, slug))) {
-        await this.deps.driver.remove(c.id, { force: true });
+      const lock = await this.lock(slug, 'destroy', this.clock() + this.deps.wakeTimeoutMs);
+      try {
+        for (const c of await this.deps.driver.findByLabels(tenantLabels(this.deps.installId, slug))) {
+          await this.deps.driver.remove(c.id, { force: true });
+        }
+        await this.deps.driver.removeNetwork(tenantNetwork(this.deps.installId, slug).name);
+        // Deleting a tenant is the explicit admin call that also deletes its workspace.
+        for (const volume of await this.deps.driver.findVolumesByLabels(tenantLabels(this.deps.installId, slug))) await this.deps.driver.removeVolume(volume);
+      } finally {
+        lock?.release();
       }
-      await this.deps.driver.removeNetwork(tenantNetwork(this.deps.installId, slug).name);
-      // Deleting a tenant is the explicit admin call that also deletes its workspace.
-      for (const volume of await this.deps.driver.findVolumesByLabels(tenantLabels(this.deps.installId, slug))) await this.deps.driver.removeVolume(volume);
     });
   }
 
@@ -184,9 +207,36 @@ export class Lifecycle {
     return next;
   }
 
+  /**
+   * Takes the tenant's lock shared with other napbox processes (none: alone),
+   * waiting for another process's operation until `deadline`.
+   */
+  private async lock(slug: string, op: LockOp, deadline: number): Promise<HeldLock | undefined> {
+    const locks = this.deps.locks;
+    if (!locks) return undefined;
+    try {
+      const lock = await locks.acquire(slug, op, deadline);
+      if (lock.waitedFor) this.deps.logger.debug({ tenant: slug, op, waitedMs: lock.waitedMs, for: lock.waitedFor.op }, 'waited for another napbox process');
+      return lock;
+    } catch (err) {
+      if (!(err instanceof LockTimeoutError)) throw err;
+      throw new NapboxError(op === 'wake' ? 'wake_timeout' : 'engine_error', `${err.message} (NAPBOX_WAKE_TIMEOUT)`, { retryAfterSeconds: 5, details: { tenant: slug } });
+    }
+  }
+
   private async doWake(slug: string, reason: string, options: WakeOptions, started: number): Promise<Running> {
     const known = this.running.get(slug);
     if (known) return known; // woken by the operation queued before this one
+    const lock = await this.lock(slug, 'wake', started + this.deps.wakeTimeoutMs);
+    try {
+      return await this.wakeLocked(slug, reason, options, started);
+    } finally {
+      lock?.release();
+    }
+  }
+
+  private async wakeLocked(slug: string, reason: string, options: WakeOptions, started: number): Promise<Running> {
+    // Read after the lock: another process may have just woken it (or failed to).
     const tenant = this.deps.store.require(slug);
     const gate = decideWakeGate(tenant, this.clock());
     if (gate.kind === 'refuse' && !options.force) {
@@ -196,10 +246,15 @@ export class Lifecycle {
       });
     }
     const deadline = started + this.deps.wakeTimeoutMs;
-    this.deps.store.setState(slug, { state: 'starting', reason, records: 'start', failures: tenant.failures, retryAt: tenant.retryAt }, this.clock());
+    let startedHere = false;
+    const starting = (): void => {
+      if (startedHere) return;
+      startedHere = true;
+      this.deps.store.setState(slug, { state: 'starting', reason, records: 'start', failures: tenant.failures, retryAt: tenant.retryAt }, this.clock());
+    };
     let info: ContainerInfo | undefined;
     try {
-      info = await this.bringUp(tenant);
+      info = await this.bringUp(tenant, starting);
       if (!info.running) throw await this.failure(slug, info.id, 'exited before it was ready');
       const app = endpointFor(info, APP_PORT, this.deps.upstream);
       const control = endpointFor(info, CONTROL_PORT, this.deps.upstream);
@@ -217,7 +272,9 @@ export class Lifecycle {
       }
       if (this.clock() > deadline) throw this.timeoutError(slug);
       const running: Running = { slug, containerId, app, control, since: this.clock() };
-      this.deps.store.setState(slug, { state: 'running', reason, containerId, failures: 0, retryAt: null }, this.clock());
+      // Adopting a container another process (or an earlier napbox) made ready keeps the reason it was started for.
+      const adopted = !startedHere && tenant.state === 'running' && tenant.containerId === containerId;
+      if (!adopted) this.deps.store.setState(slug, { state: 'running', reason, containerId, failures: 0, retryAt: null }, this.clock());
       this.running.set(slug, running);
       this.deps.onReady?.(running);
       this.deps.onWakeDone?.('ready', this.clock() - started, slug);
@@ -240,8 +297,8 @@ export class Lifecycle {
     }
   }
 
-  /** Finds the tenant's container (or makes it) and starts it. */
-  private async bringUp(tenant: Tenant): Promise<ContainerInfo> {
+  /** Finds the tenant's container (or makes it) and starts it; `starting` is called before anything is changed in the engine. */
+  private async bringUp(tenant: Tenant, starting: () => void): Promise<ContainerInfo> {
     const { driver, installId } = this.deps;
     const spec = buildContainerSpec({
       installId,
@@ -255,6 +312,7 @@ export class Lifecycle {
     });
     const found = await driver.findByLabels(tenantLabels(installId, tenant.slug));
     let current = found.find((c) => c.status === 'running' || c.status === 'paused') ?? found[0];
+    if (current?.status !== 'running' || found.length > 1) starting();
     for (const extra of found) {
       if (extra !== current) await driver.remove(extra.id, { force: true }); // never two per tenant
     }

@@ -150,8 +150,11 @@ export class TenantStore {
     if (!row) throw new NapboxError('not_found', `no tenant ${slug}`);
     if (row.channel_key && /^[A-Za-z0-9_-]{43}$/.test(row.channel_key)) return row.channel_key;
     const key = crypto.randomBytes(32).toString('base64url');
-    this.db.prepare('UPDATE tenants SET channel_key = ? WHERE slug = ?').run(key, slug);
-    return key;
+    // Only where none is stored yet: another napbox process may have made the key first, and its container uses it.
+    this.db.prepare('UPDATE tenants SET channel_key = ? WHERE slug = ? AND (channel_key IS NULL OR channel_key = ?)').run(key, slug, row.channel_key ?? '');
+    const stored = this.db.prepare('SELECT channel_key FROM tenants WHERE slug = ?').get(slug) as { channel_key: string | null } | undefined;
+    if (!stored?.channel_key || !/^[A-Za-z0-9_-]{43}$/.test(stored.channel_key)) throw new NapboxError('internal', `tenant ${slug}: its channel key could not be stored`);
+    return stored.channel_key;
   }
 
   updateConfig(slug: string, config: TenantConfig): void {
