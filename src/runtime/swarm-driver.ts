@@ -1,0 +1,542 @@
+// ContainerDriver on Docker Swarm, through dockerode's service and task API
+// (never the CLI). A tenant's "container" is a swarm service with 0 or 1
+// replicas; its id is the service id. The spec mapping and the reading of
+// task states are pure (swarm-service.ts); this file does the engine calls.
+//
+// Invariants it keeps, on top of the driver contract:
+// - `create` makes the service at 0 replicas; the service name is unique in
+//   the swarm, so a second create is 'conflict' and makes nothing.
+// - `start` scales to 1 (or, when the one replica's task has ended, forces a
+//   new task) and resolves once the engine reports the new task running or
+//   ended; it reads task state from the engine, bounded by a deadline.
+// - `stop` scales to 0 and resolves once the task's container no longer
+//   runs; a stop that outlasts `graceSeconds` kills it. Swarm deletes a
+//   scaled-down task, so the exit code it had is kept in a service label.
+// - Tasks run on the node napbox talks to (placement constraint): images are
+//   built there, and volumes and bind sources live there. So the calls that
+//   read a task's container (its gateway address, OOM, unpause, kill) go to
+//   this same engine.
+// - Images and volumes are the engine's own objects: the plain Docker driver
+//   handles them.
+
+import { PassThrough } from 'node:stream';
+import Docker from 'dockerode';
+import { NapboxError } from '../errors.js';
+import type {
+  BuildRequest,
+  ContainerDriver,
+  ContainerFileInfo,
+  ContainerInfo,
+  ContainerSpec,
+  ContainerSummary,
+  Endpoint,
+  ImageInfo,
+  NetworkSpec,
+} from './container-driver.js';
+import { DockerDriver, callEngine, engineAddress, engineMessage, type DockerDriverOptions } from './docker-driver.js';
+import { demuxLogs } from './docker-logs.js';
+import { LABEL_SWARM_IMAGE, currentTask, isTerminal, parseTasks, publishedPorts, serviceSpec, taskState, type SwarmTask } from './swarm-service.js';
+
+/** The exit code of the task a stop ended (swarm deletes scaled-down tasks). */
+const LABEL_SWARM_EXIT = 'napbox.swarm.exit';
+const DRIVER_LABELS = [LABEL_SWARM_IMAGE, LABEL_SWARM_EXIT];
+/** The bridge swarm attaches every task with a network to, for its traffic out; the host reaches tasks there. */
+const GATEWAY_BRIDGE = 'docker_gwbridge';
+
+export interface SwarmDriverOptions extends DockerDriverOptions {
+  /** How often task state is read while waiting for a task (ms). */
+  readonly pollMs?: number;
+  /** How long `start` waits for the task to run before it fails (ms). */
+  readonly startTimeoutMs?: number;
+}
+
+interface ServiceData {
+  readonly ID: string;
+  readonly Version: { readonly Index: number };
+  readonly Spec: ServiceSpecData;
+}
+
+interface ServiceSpecData {
+  Name: string;
+  Labels?: Record<string, string>;
+  TaskTemplate: { ForceUpdate?: number; ContainerSpec?: { Image?: string } };
+  Mode: { Replicated?: { Replicas?: number } };
+}
+
+function withoutDriverLabels(labels: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  const out: Record<string, string> = { ...(labels ?? {}) };
+  for (const key of DRIVER_LABELS) delete out[key];
+  return out;
+}
+
+function replicas(service: ServiceData): number {
+  return service.Spec.Mode.Replicated?.Replicas ?? 0;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function statusCode(err: unknown): number | undefined {
+  return typeof err === 'object' && err !== null && 'statusCode' in err ? Number((err as { statusCode: unknown }).statusCode) : undefined;
+}
+
+export class SwarmDriver implements ContainerDriver {
+  private readonly docker: Docker;
+  private readonly address: ReturnType<typeof engineAddress>;
+  /** Images, volumes and the engine's liveness: the engine's own objects, as the plain driver handles them. */
+  private readonly engine: DockerDriver;
+  private readonly pollMs: number;
+  private readonly startTimeoutMs: number;
+  private nodeId: string | undefined;
+  /** Task container id -> its address on the gateway bridge (fixed for a container's life). */
+  private readonly gatewayIps = new Map<string, string>();
+
+  constructor(dockerHost: string | undefined = process.env.DOCKER_HOST, options: SwarmDriverOptions = {}) {
+    this.address = engineAddress(dockerHost, options);
+    this.docker = new Docker(this.address.options);
+    this.engine = new DockerDriver(dockerHost, options);
+    this.pollMs = options.pollMs ?? 20;
+    this.startTimeoutMs = options.startTimeoutMs ?? 60_000;
+  }
+
+  private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return callEngine(this.address.shown, what, fn);
+  }
+
+  /**
+   * Makes the engine a swarm manager if it is in no swarm: a single-node
+   * swarm advertising 127.0.0.1. Returns what it did, for a person to read.
+   */
+  async ensureSwarm(): Promise<string> {
+    const state = await this.swarmState();
+    if (state.state === 'active' && state.manager) return `already a swarm manager (node ${state.nodeId})`;
+    if (state.state === 'active') throw this.notManager('a worker of a swarm');
+    if (state.state !== 'inactive') throw this.notManager(`in swarm state "${state.state}"${state.error ? ` (${state.error})` : ''}`);
+    await this.call('initialise a swarm', async () => {
+      try {
+        await this.docker.swarmInit({ ListenAddr: '127.0.0.1:2377', AdvertiseAddr: '127.0.0.1' });
+      } catch (err) {
+        if (statusCode(err) !== 503 && statusCode(err) !== 406) throw err; // someone else initialised it meanwhile
+      }
+    });
+    const after = await this.swarmState();
+    if (after.state !== 'active' || !after.manager) throw this.notManager(`still in swarm state "${after.state}" after swarmInit`);
+    return `initialised a single-node swarm (node ${after.nodeId}, advertising 127.0.0.1)`;
+  }
+
+  private async swarmState(): Promise<{ state: string; manager: boolean; nodeId: string; error: string }> {
+    const info = (await this.call('read the engine info', () => this.docker.info())) as { Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean; NodeID?: string; Error?: string } };
+    const swarm = info.Swarm ?? {};
+    return { state: swarm.LocalNodeState ?? 'inactive', manager: swarm.ControlAvailable === true, nodeId: swarm.NodeID ?? '', error: swarm.Error ?? '' };
+  }
+
+  private notManager(what: string): NapboxError {
+    return new NapboxError(
+      'engine_error',
+      `the Docker engine at ${this.address.shown} is ${what}, not a swarm manager: NAPBOX_DRIVER=swarm needs one. Run \`npm run setup\` (it initialises a single-node swarm when the engine is in none), or point DOCKER_HOST at a manager`,
+    );
+  }
+
+  /** This engine's swarm node id, checking that it is a manager. */
+  private async node(): Promise<string> {
+    if (this.nodeId) return this.nodeId;
+    const state = await this.swarmState();
+    if (state.state !== 'active' || !state.manager || !state.nodeId) throw this.notManager(state.state === 'active' ? 'a worker of a swarm' : `in swarm state "${state.state}"`);
+    this.nodeId = state.nodeId;
+    return state.nodeId;
+  }
+
+  async ping(): Promise<void> {
+    await this.engine.ping();
+    await this.node();
+  }
+
+  async create(spec: ContainerSpec): Promise<ContainerInfo> {
+    const nodeId = await this.node();
+    const image = await this.engine.inspectImage(spec.image);
+    if (!image) throw new NapboxError('engine_error', `create service ${spec.name} failed: No such image: ${spec.image}`);
+    const body = serviceSpec(spec, { imageId: image.id, nodeId });
+    const service = await this.call(`create service ${spec.name}`, () => this.docker.createService(body as unknown as Docker.CreateServiceOptions));
+    // A task would create its volumes on first start; made now, they exist (labelled) from create on, as with containers.
+    for (const m of spec.mounts) {
+      if (m.type === 'volume') await this.call(`create volume ${m.source}`, () => this.docker.createVolume({ Name: m.source, Driver: 'local', Labels: { ...spec.labels } }));
+    }
+    const info = await this.inspect(service.id);
+    if (!info) throw new NapboxError('engine_error', `service ${spec.name} vanished right after it was created`);
+    return info;
+  }
+
+  async start(id: string): Promise<void> {
+    const service = await this.requireService(id, 'start');
+    const tasks = await this.tasks([id]);
+    const now = taskState(currentTask(tasks));
+    if (now.running) return;
+    const before = new Set<string>();
+    if (!(now.status === 'restarting' && replicas(service) === 1)) {
+      // Tasks that exist now are not the one this start waits for.
+      for (const t of tasks) before.add(t.ID);
+      await this.update(id, 'start', (spec) => {
+        if ((spec.Mode.Replicated?.Replicas ?? 0) >= 1) spec.TaskTemplate.ForceUpdate = (spec.TaskTemplate.ForceUpdate ?? 0) + 1; // the one task ended: a new one
+        spec.Mode = { Replicated: { Replicas: 1 } };
+      });
+    }
+    const deadline = Date.now() + this.startTimeoutMs;
+    for (;;) {
+      const task = currentTask((await this.tasks([id])).filter((t) => !before.has(t.ID)));
+      if (task?.Status.State === 'running') return;
+      if (task && isTerminal(task)) {
+        // It ran and ended (an app that exits at once): the caller reads the exit code. It never ran: say why.
+        if (task.Status.State !== 'rejected' && task.Status.ContainerStatus?.ContainerID) return;
+        throw new NapboxError('engine_error', `start service ${service.Spec.Name} failed: its task was ${task.Status.State}: ${task.Status.Err ?? task.Status.Message ?? 'no reason given'}`);
+      }
+      if (Date.now() > deadline) {
+        const where = task ? `still ${task.Status.State}${task.Status.Err ? ` (${task.Status.Err})` : ''}` : 'not created';
+        throw new NapboxError('engine_error', `start service ${service.Spec.Name}: its task is ${where} after ${Math.round(this.startTimeoutMs / 1000)}s`);
+      }
+      await sleep(this.pollMs);
+    }
+  }
+
+  async stop(id: string, graceSeconds: number): Promise<void> {
+    const service = await this.service(id);
+    if (!service) return;
+    const live = (await this.tasks([id])).filter((t) => !isTerminal(t));
+    if (replicas(service) === 0 && live.length === 0) return;
+    const containers = live.map((t) => t.Status.ContainerStatus?.ContainerID).filter((c): c is string => !!c);
+    // A frozen (paused) container can receive no signal: thaw it so the stop can happen.
+    for (const c of containers) await this.unpause(c);
+    if (replicas(service) !== 0) {
+      await this.update(id, 'stop', (spec) => {
+        spec.Mode = { Replicated: { Replicas: 0 } };
+      });
+    }
+    const started = Date.now();
+    let killed = false;
+    let exitCode: number | null = null;
+    for (;;) {
+      const states = await Promise.all(containers.map((c) => this.containerState(c)));
+      if (states.every((s) => !s.running)) {
+        exitCode = states.map((s) => s.exitCode).find((x): x is number => x !== null) ?? null;
+        break;
+      }
+      // A task swarm has not begun to stop yet has no container: its end is read from the tasks.
+      if (containers.length === 0 && (await this.tasks([id])).every(isTerminal)) break;
+      const elapsed = Date.now() - started;
+      if (!killed && elapsed > graceSeconds * 1000 + 500) {
+        killed = true; // swarm's own grace is the service's; the caller asked for less
+        for (const c of containers) await this.kill(c);
+      }
+      if (elapsed > graceSeconds * 1000 + 30_000) throw new NapboxError('engine_error', `stop service ${service.Spec.Name}: its task still runs ${graceSeconds + 30}s after it was scaled to 0`);
+      await sleep(this.pollMs);
+    }
+    if (exitCode !== null && service.Spec.Labels?.[LABEL_SWARM_EXIT] !== String(exitCode)) {
+      const code = String(exitCode);
+      await this.update(id, 'stop', (spec) => {
+        spec.Labels = { ...(spec.Labels ?? {}), [LABEL_SWARM_EXIT]: code };
+      }).catch(() => undefined); // only what inspect reports once the task is gone
+    }
+  }
+
+  async remove(id: string, options: { force?: boolean } = {}): Promise<void> {
+    const service = await this.service(id);
+    if (!service) return;
+    const tasks = await this.tasks([id]);
+    if (!options.force && taskState(currentTask(tasks)).running) {
+      throw new NapboxError('conflict', `remove service ${service.Spec.Name}: its task is running; stop it first`);
+    }
+    await this.call(`remove service ${service.Spec.Name}`, async () => {
+      try {
+        await this.docker.getService(id).remove();
+      } catch (err) {
+        if (statusCode(err) !== 404) throw err;
+      }
+    });
+    // The task containers go asynchronously; wait for them, so the volumes and network they hold can be removed next.
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      const left = await this.call('list task containers', () => this.docker.listContainers({ all: true, filters: { label: [`com.docker.swarm.service.id=${id}`] } }));
+      if (left.length === 0) return;
+      await sleep(this.pollMs * 2);
+    }
+    throw new NapboxError('engine_error', `remove service ${service.Spec.Name}: its task containers were still there 30s later`);
+  }
+
+  async inspect(id: string): Promise<ContainerInfo | undefined> {
+    const service = await this.service(id);
+    if (!service) return undefined;
+    const tasks = await this.tasks([id]);
+    const task = currentTask(tasks);
+    const state = taskState(task);
+    let exitCode = state.exitCode;
+    let oomKilled = false;
+    let running = state.running;
+    if (state.status === 'exited' && state.containerId) {
+      const container = await this.containerState(state.containerId);
+      running = container.running; // a task being stopped runs until its container ended
+      oomKilled = container.oomKilled;
+      if (container.exitCode !== null) exitCode = container.exitCode;
+    }
+    const lastExit = service.Spec.Labels?.[LABEL_SWARM_EXIT];
+    if (exitCode === null && !running && replicas(service) === 0 && lastExit !== undefined) exitCode = Number(lastExit);
+    const published: Record<number, Endpoint> = {};
+    if (running) for (const [port, hostPort] of Object.entries(publishedPorts(task))) published[Number(port)] = { host: this.address.publishHost, port: hostPort };
+    return {
+      id: service.ID,
+      name: service.Spec.Name,
+      image: service.Spec.Labels?.[LABEL_SWARM_IMAGE] ?? service.Spec.TaskTemplate.ContainerSpec?.Image ?? '',
+      labels: withoutDriverLabels(service.Spec.Labels),
+      status: running ? 'running' : !task && exitCode !== null ? 'exited' : state.status,
+      running,
+      exitCode,
+      oomKilled,
+      bridgeIp: running && state.containerId ? await this.gatewayIp(state.containerId) : null,
+      published,
+    };
+  }
+
+  async findByLabels(labels: Readonly<Record<string, string>>): Promise<ContainerSummary[]> {
+    const filters = { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) };
+    const services = (await this.call('list services', () => this.docker.listServices({ filters }))) as unknown as ServiceData[];
+    if (services.length === 0) return [];
+    const tasks = await this.tasks(services.map((s) => s.ID));
+    return services.map((s) => {
+      const task = currentTask(tasks.filter((t) => t.ServiceID === s.ID));
+      const state = taskState(task);
+      const stopped = !task && s.Spec.Labels?.[LABEL_SWARM_EXIT] !== undefined;
+      return { id: s.ID, name: s.Spec.Name, labels: withoutDriverLabels(s.Spec.Labels), status: stopped ? 'exited' : state.status };
+    });
+  }
+
+  async logs(id: string, options: { tail: number }): Promise<string> {
+    const task = currentTask(await this.tasksIfService(id));
+    if (!task) return '';
+    let text = '';
+    if (task.Status.ContainerStatus?.ContainerID) {
+      text = await this.call(`read logs of task ${task.ID.slice(0, 12)}`, async () => {
+        try {
+          const raw = (await this.taskLogs(task.ID, { stdout: true, stderr: true, tail: options.tail, follow: false })) as Buffer;
+          return demuxLogs(Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw)));
+        } catch (err) {
+          if (statusCode(err) === 404) return '';
+          throw err;
+        }
+      });
+    }
+    // A task the engine could not run has no output, but it has a reason.
+    if (task.Status.Err) text += `${text && !text.endsWith('\n') ? '\n' : ''}swarm: task ${task.Status.State}: ${task.Status.Err}\n`;
+    return text;
+  }
+
+  async followLogs(id: string, options: { tail: number; signal: AbortSignal }): Promise<NodeJS.ReadableStream> {
+    const task = currentTask(await this.tasksIfService(id));
+    const text = new PassThrough();
+    if (!task) {
+      text.end();
+      return text;
+    }
+    const raw = (await this.call(`follow logs of task ${task.ID.slice(0, 12)}`, () =>
+      this.taskLogs(task.ID, { stdout: true, stderr: true, tail: options.tail, follow: true }),
+    )) as unknown as NodeJS.ReadableStream & { destroy(): void };
+    this.docker.modem.demuxStream(raw, text, text);
+    raw.on('end', () => text.end());
+    raw.on('error', () => text.end());
+    options.signal.addEventListener('abort', () => {
+      raw.destroy();
+      text.end();
+    });
+    return text;
+  }
+
+  /** A file in the tenant's current task container. */
+  async readFile(id: string, filePath: string): Promise<ContainerFileInfo | undefined> {
+    const containerId = taskState(currentTask(await this.tasksIfService(id))).containerId;
+    return containerId ? this.engine.readFile(containerId, filePath) : undefined;
+  }
+
+  findVolumesByLabels(labels: Readonly<Record<string, string>>): Promise<string[]> {
+    return this.engine.findVolumesByLabels(labels);
+  }
+
+  removeVolume(name: string): Promise<void> {
+    return this.engine.removeVolume(name);
+  }
+
+  /** Tenant networks are attachable overlay networks: the only kind a service can join. */
+  async ensureNetwork(spec: NetworkSpec): Promise<void> {
+    await this.call(`create network ${spec.name}`, async () => {
+      const existing = await this.docker.listNetworks({ filters: { name: [spec.name] } });
+      if (existing.some((n) => n.Name === spec.name)) return;
+      try {
+        await this.docker.createNetwork({ Name: spec.name, Driver: 'overlay', Attachable: true, Internal: spec.internal, Labels: { ...spec.labels }, CheckDuplicate: true });
+      } catch (err) {
+        if (statusCode(err) !== 409) throw err; // created meanwhile by another caller
+      }
+    });
+  }
+
+  async removeNetwork(name: string): Promise<void> {
+    // An overlay network stays "in use" for a moment after its last task went: retry that, briefly.
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      try {
+        await this.docker.getNetwork(name).remove();
+        return;
+      } catch (err) {
+        const code = statusCode(err);
+        if (code === 404) return;
+        if ((code === 403 || code === 409 || code === 500) && /in use|active endpoints/i.test(engineMessage(err)) && Date.now() < deadline) {
+          await sleep(this.pollMs * 5);
+          continue;
+        }
+        return this.call(`remove network ${name}`, () => Promise.reject(err));
+      }
+    }
+  }
+
+  async findNetworksByLabels(labels: Readonly<Record<string, string>>): Promise<string[]> {
+    const filters = { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) };
+    const list = await this.call('list networks', () => this.docker.listNetworks({ filters }));
+    return list.map((n) => n.Name);
+  }
+
+  // Images are built, imported and kept on this node (the one tasks are pinned to).
+  inspectImage(ref: string): Promise<ImageInfo | undefined> {
+    return this.engine.inspectImage(ref);
+  }
+
+  buildImage(request: BuildRequest): Promise<ImageInfo> {
+    return this.engine.buildImage(request);
+  }
+
+  importImage(tarball: NodeJS.ReadableStream, tag: string, labels: Readonly<Record<string, string>>): Promise<ImageInfo> {
+    return this.engine.importImage(tarball, tag, labels);
+  }
+
+  pullImage(ref: string): Promise<boolean> {
+    return this.engine.pullImage(ref);
+  }
+
+  tagImage(ref: string, tag: string): Promise<void> {
+    return this.engine.tagImage(ref, tag);
+  }
+
+  removeImage(ref: string): Promise<void> {
+    return this.engine.removeImage(ref);
+  }
+
+  findImagesByLabels(labels: Readonly<Record<string, string>>): Promise<ImageInfo[]> {
+    return this.engine.findImagesByLabels(labels);
+  }
+
+  private async service(id: string): Promise<ServiceData | undefined> {
+    return this.call(`inspect service ${id.slice(0, 12)}`, async () => {
+      try {
+        return (await this.docker.getService(id).inspect()) as ServiceData;
+      } catch (err) {
+        if (statusCode(err) === 404) return undefined;
+        throw err;
+      }
+    });
+  }
+
+  private async requireService(id: string, what: string): Promise<ServiceData> {
+    const service = await this.service(id);
+    if (!service) throw new NapboxError('engine_error', `${what} service ${id.slice(0, 12)} failed: no such service`);
+    return service;
+  }
+
+  private async tasks(serviceIds: readonly string[]): Promise<SwarmTask[]> {
+    const raw = await this.call('list tasks', () => this.docker.listTasks({ filters: { service: [...serviceIds] } }));
+    return parseTasks(raw);
+  }
+
+  /** GET /tasks/{id}/logs (dockerode has it; its type definitions do not). */
+  private taskLogs(taskId: string, options: { stdout: boolean; stderr: boolean; tail: number; follow: boolean }): Promise<unknown> {
+    const task = this.docker.getTask(taskId) as unknown as { logs(opts: object): Promise<unknown> };
+    return task.logs(options);
+  }
+
+  private async tasksIfService(id: string): Promise<SwarmTask[]> {
+    return (await this.service(id)) ? this.tasks([id]) : [];
+  }
+
+  /** Reads the service, changes its spec, writes it back at that version; retries when another writer came first. */
+  private async update(id: string, what: string, change: (spec: ServiceSpecData) => void): Promise<void> {
+    for (let attempt = 1; ; attempt += 1) {
+      const service = await this.requireService(id, what);
+      const spec = structuredClone(service.Spec);
+      change(spec);
+      try {
+        await this.docker.getService(id).update({ _query: { version: service.Version.Index }, _body: spec });
+        return;
+      } catch (err) {
+        if (attempt < 5 && /out of sequence/i.test(engineMessage(err))) continue;
+        await this.call(`${what} service ${service.Spec.Name}`, () => Promise.reject(err));
+      }
+    }
+  }
+
+  /** A task container's state on this engine; a container that is gone no longer runs. */
+  private async containerState(containerId: string): Promise<{ running: boolean; exitCode: number | null; oomKilled: boolean }> {
+    return this.call(`inspect container ${containerId.slice(0, 12)}`, async () => {
+      try {
+        const data = await this.docker.getContainer(containerId).inspect();
+        return { running: data.State.Running, exitCode: data.State.Running ? null : data.State.ExitCode, oomKilled: data.State.OOMKilled };
+      } catch (err) {
+        if (statusCode(err) === 404) return { running: false, exitCode: null, oomKilled: false };
+        throw err;
+      }
+    });
+  }
+
+  private async unpause(containerId: string): Promise<void> {
+    await this.call(`unpause container ${containerId.slice(0, 12)}`, async () => {
+      try {
+        const container = this.docker.getContainer(containerId);
+        if ((await container.inspect()).State.Paused) await container.unpause();
+      } catch (err) {
+        if (statusCode(err) !== 404 && statusCode(err) !== 409) throw err;
+      }
+    });
+  }
+
+  private async kill(containerId: string): Promise<void> {
+    await this.call(`kill container ${containerId.slice(0, 12)}`, async () => {
+      try {
+        await this.docker.getContainer(containerId).kill();
+      } catch (err) {
+        if (statusCode(err) !== 404 && statusCode(err) !== 409) throw err; // gone, or not running any more
+      }
+    });
+  }
+
+  /**
+   * The task container's address on the gateway bridge: the address the host
+   * reaches it on (its overlay address lives in the overlay's own namespace).
+   * Tasks on no network have none there: their own default-bridge address.
+   */
+  private async gatewayIp(containerId: string): Promise<string | null> {
+    const known = this.gatewayIps.get(containerId);
+    if (known) return known;
+    const ip = await this.call('inspect the gateway bridge', async () => {
+      try {
+        const data = (await this.docker.getNetwork(GATEWAY_BRIDGE).inspect()) as { Containers?: Record<string, { IPv4Address?: string }> };
+        const address = data.Containers?.[containerId]?.IPv4Address?.split('/')[0];
+        if (address) return address;
+      } catch (err) {
+        if (statusCode(err) !== 404) throw err;
+      }
+      try {
+        const data = await this.docker.getContainer(containerId).inspect();
+        return data.NetworkSettings?.Networks?.bridge?.IPAddress || null;
+      } catch (err) {
+        if (statusCode(err) === 404) return null;
+        throw err;
+      }
+    });
+    if (ip) {
+      if (this.gatewayIps.size > 1000) this.gatewayIps.clear();
+      this.gatewayIps.set(containerId, ip);
+    }
+    return ip;
+  }
+}

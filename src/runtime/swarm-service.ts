@@ -1,0 +1,186 @@
+// The Swarm driver's pure half: a napbox ContainerSpec as a swarm service
+// spec, and a service's task list read back as one container's state. No I/O.
+//
+// Invariants this mapping keeps (the driver relies on them):
+// - A tenant is one replicated service with 0 or 1 replicas and restart
+//   condition `none`: swarm never restarts a task on its own, napbox decides
+//   (the same "no restart loops" rule as the plain Docker driver).
+// - The service runs the image by its id (`sha256:...`): swarm's agent skips
+//   its registry pull for an id, so a cold start never waits on a registry,
+//   and the task runs exactly the image napbox resolved. Tasks are pinned to
+//   the node napbox talks to, where that image, the volumes and the bind
+//   sources are.
+// - Labels go on the service and on its task containers; the tag the spec
+//   named is kept in a driver label, since the task template holds the id.
+// - The endpoint is `dnsrr` (napbox addresses the task itself, so no virtual
+//   IP or load balancer is set up); published ports use `PublishMode: host`.
+
+import { z } from 'zod';
+import type { ContainerSpec, ContainerStatus, MountSpec } from './container-driver.js';
+
+/** The service label holding the image reference the spec named. */
+export const LABEL_SWARM_IMAGE = 'napbox.swarm.image';
+
+export interface ServiceTarget {
+  /** The image's id (`sha256:...`), resolved on the node. */
+  readonly imageId: string;
+  /** The swarm node id tasks are pinned to. */
+  readonly nodeId: string;
+}
+
+export interface TmpfsSpec {
+  readonly SizeBytes?: number;
+  readonly Mode?: number;
+}
+
+const SIZE = /^(\d+)([kmg]?)$/i;
+const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/**
+ * Docker's tmpfs option string (`rw,noexec,nosuid,size=64m,uid=10001`) as a
+ * swarm TmpfsOptions, which holds only a size and a mode. Swarm mounts every
+ * tmpfs `nosuid,nodev,noexec`; an owner (`uid=`/`gid=`) cannot be expressed,
+ * so such a mount gets mode 1777 (sticky, writable by the container's user).
+ */
+export function tmpfsOptions(options: string): TmpfsSpec {
+  let size: number | undefined;
+  let mode: number | undefined;
+  let owned = false;
+  for (const part of options.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [key, value = ''] = part.split('=', 2) as [string, string?];
+    if (key === 'size') {
+      const match = SIZE.exec(value);
+      if (!match) throw new Error(`tmpfs size ${JSON.stringify(value)} is not a size like 64m`);
+      size = Number(match[1]) * (UNITS[(match[2] ?? '').toLowerCase()] ?? 1);
+    } else if (key === 'mode') {
+      if (!/^[0-7]{3,4}$/.test(value)) throw new Error(`tmpfs mode ${JSON.stringify(value)} is not an octal mode`);
+      mode = parseInt(value, 8);
+    } else if (key === 'uid' || key === 'gid') {
+      owned = true;
+    }
+  }
+  if (mode === undefined && owned) mode = 0o1777;
+  return { ...(size !== undefined ? { SizeBytes: size } : {}), ...(mode !== undefined ? { Mode: mode } : {}) };
+}
+
+function serviceMount(m: MountSpec, labels: Readonly<Record<string, string>>): object {
+  return m.type === 'bind'
+    ? { Type: 'bind', Source: m.source, Target: m.target, ReadOnly: m.readOnly, BindOptions: { Propagation: 'rprivate' } }
+    : { Type: 'volume', Source: m.source, Target: m.target, ReadOnly: m.readOnly, VolumeOptions: { NoCopy: false, Labels: { ...labels }, DriverConfig: { Name: 'local' } } };
+}
+
+/** The body of `POST /services/create` for a tenant's spec, at 0 replicas. */
+export function serviceSpec(spec: ContainerSpec, target: ServiceTarget): Record<string, unknown> {
+  return {
+    Name: spec.name,
+    Labels: { ...spec.labels, [LABEL_SWARM_IMAGE]: spec.image },
+    TaskTemplate: {
+      ContainerSpec: {
+        Image: target.imageId,
+        Labels: { ...spec.labels },
+        Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+        // Docker's Cmd is the arguments to the image's entrypoint; a service's `Args` is the same thing.
+        ...(spec.cmd ? { Args: [...spec.cmd] } : {}),
+        User: spec.user,
+        Init: true,
+        ReadOnly: spec.readOnlyRootfs,
+        CapabilityDrop: ['ALL'],
+        StopGracePeriod: spec.stopGraceSeconds * 1e9,
+        Mounts: [
+          ...spec.mounts.map((m) => serviceMount(m, spec.labels)),
+          ...Object.entries(spec.tmpfs).map(([path, options]) => ({ Type: 'tmpfs', Target: path, TmpfsOptions: tmpfsOptions(options) })),
+        ],
+      },
+      Resources: { Limits: { MemoryBytes: spec.limits.memoryBytes, NanoCPUs: spec.limits.nanoCpus, Pids: spec.limits.pids } },
+      RestartPolicy: { Condition: 'none', MaxAttempts: 0 },
+      Placement: { Constraints: [`node.id==${target.nodeId}`] },
+      ...(spec.network ? { Networks: [{ Target: spec.network }] } : {}),
+      ForceUpdate: 0,
+    },
+    Mode: { Replicated: { Replicas: 0 } },
+    // A replaced task is stopped before its successor starts (one container per tenant), and a failed one does not pause later updates.
+    UpdateConfig: { Parallelism: 1, Delay: 0, Order: 'stop-first', FailureAction: 'continue', Monitor: 0 },
+    EndpointSpec: {
+      Mode: 'dnsrr',
+      Ports: spec.publish ? spec.ports.map((port) => ({ Protocol: 'tcp', TargetPort: port, PublishMode: 'host' })) : [],
+    },
+  };
+}
+
+const TaskSchema = z.object({
+  ID: z.string(),
+  ServiceID: z.string(),
+  CreatedAt: z.string(),
+  DesiredState: z.string(),
+  Status: z.object({
+    Timestamp: z.string().optional(),
+    State: z.string(),
+    Message: z.string().optional(),
+    Err: z.string().optional(),
+    ContainerStatus: z.object({ ContainerID: z.string().optional(), ExitCode: z.number().optional() }).optional(),
+    PortStatus: z
+      .object({ Ports: z.array(z.object({ TargetPort: z.number(), PublishedPort: z.number().optional(), PublishMode: z.string().optional(), Protocol: z.string().optional() })).optional() })
+      .optional(),
+  }),
+});
+
+export type SwarmTask = z.infer<typeof TaskSchema>;
+
+/** Tasks as the engine lists them, validated; entries that do not fit are dropped. */
+export function parseTasks(raw: unknown): SwarmTask[] {
+  if (!Array.isArray(raw)) return [];
+  return raw.flatMap((t) => {
+    const parsed = TaskSchema.safeParse(t);
+    return parsed.success ? [parsed.data] : [];
+  });
+}
+
+/** Task states before a container runs: the task is on its way up. */
+const STARTING = new Set(['new', 'allocated', 'pending', 'assigned', 'accepted', 'preparing', 'ready', 'starting']);
+
+export function isTerminal(task: SwarmTask): boolean {
+  return task.Status.State !== 'running' && !STARTING.has(task.Status.State);
+}
+
+/** A task that runs and is meant to (swarm reports a stopped task as running for a while after its container ended). */
+function live(task: SwarmTask): boolean {
+  return task.Status.State === 'running' && task.DesiredState === 'running';
+}
+
+/** The task that stands for the tenant's container: one that runs and is meant to, else the newest. */
+export function currentTask(tasks: readonly SwarmTask[]): SwarmTask | undefined {
+  const running = tasks.filter(live);
+  const pool = running.length > 0 ? running : tasks;
+  return [...pool].sort((a, b) => Date.parse(b.CreatedAt) - Date.parse(a.CreatedAt) || b.CreatedAt.localeCompare(a.CreatedAt))[0];
+}
+
+export interface TaskState {
+  readonly status: ContainerStatus;
+  readonly running: boolean;
+  readonly exitCode: number | null;
+  readonly containerId: string | null;
+}
+
+/** A service's state as a container's: no task yet is `created`; a task on its way up is `restarting`. */
+export function taskState(task: SwarmTask | undefined): TaskState {
+  if (!task) return { status: 'created', running: false, exitCode: null, containerId: null };
+  const containerId = task.Status.ContainerStatus?.ContainerID || null;
+  if (live(task)) return { status: 'running', running: true, exitCode: null, containerId };
+  // Being stopped: whether its container still runs is the container's to say (the driver asks it).
+  if (task.Status.State === 'running') return { status: 'exited', running: false, exitCode: null, containerId };
+  if (STARTING.has(task.Status.State)) {
+    return task.DesiredState === 'running'
+      ? { status: 'restarting', running: false, exitCode: null, containerId }
+      : { status: 'exited', running: false, exitCode: null, containerId };
+  }
+  return { status: 'exited', running: false, exitCode: containerId ? (task.Status.ContainerStatus?.ExitCode ?? null) : null, containerId };
+}
+
+/** Published (host-mode) ports of a running task: container port -> host port. */
+export function publishedPorts(task: SwarmTask | undefined): Record<number, number> {
+  const out: Record<number, number> = {};
+  for (const p of task?.Status.PortStatus?.Ports ?? []) {
+    if (p.PublishMode === 'host' && p.PublishedPort && (p.Protocol ?? 'tcp') === 'tcp') out[p.TargetPort] = p.PublishedPort;
+  }
+  return out;
+}
