@@ -132,6 +132,37 @@ export function runDriverContract(name: string, makeDriver: () => ContainerDrive
       assert.equal(info?.exitCode, 3);
     });
 
+    it("puts a spec's files in before the first start: root-owned, with their mode; a fresh volume holds only this creation's files", async () => {
+      const base = spec('files');
+      const napboxFiles = { type: 'volume' as const, source: `napbox-${install}-files-napbox`, target: '/group/.napbox', readOnly: false, fresh: true };
+      const first = await driver.create({
+        ...base,
+        mounts: [...base.mounts, napboxFiles],
+        files: [
+          { path: '/group/.napbox/config.json', content: '{"tenant":"files"}\n' },
+          { path: '/group/.napbox/deep/notes.md', content: Buffer.from('private'), mode: 0o400 },
+          { path: '/workspace/seed.txt', content: 'kept' },
+          { path: '/etc/napbox-own.txt', content: 'its own filesystem' },
+        ],
+      });
+      const config = await driver.readFile(first.id, '/group/.napbox/config.json');
+      assert.deepEqual(config && { text: config.content.toString(), mode: config.mode, uid: config.uid, gid: config.gid }, { text: '{"tenant":"files"}\n', mode: 0o444, uid: 0, gid: 0 });
+      const notes = await driver.readFile(first.id, '/group/.napbox/deep/notes.md');
+      assert.deepEqual(notes && { text: notes.content.toString(), mode: notes.mode, uid: notes.uid }, { text: 'private', mode: 0o400, uid: 0 });
+      assert.equal((await driver.readFile(first.id, '/etc/napbox-own.txt'))?.content.toString(), 'its own filesystem');
+      assert.equal(await driver.readFile(first.id, '/group/.napbox/missing.txt'), undefined);
+      assert.equal(await driver.readFile('0'.repeat(64), '/group/.napbox/config.json'), undefined);
+      await driver.start(first.id);
+      assert.equal((await driver.inspect(first.id))?.running, true, 'a container with files starts');
+      await driver.remove(first.id, { force: true });
+
+      const second = await driver.create({ ...base, mounts: [...base.mounts, napboxFiles], files: [{ path: '/group/.napbox/instructions.md', content: 'new' }] });
+      assert.equal(await driver.readFile(second.id, '/group/.napbox/config.json'), undefined, 'the fresh volume lost the file it was not given again');
+      assert.equal((await driver.readFile(second.id, '/group/.napbox/instructions.md'))?.content.toString(), 'new');
+      assert.equal((await driver.readFile(second.id, '/workspace/seed.txt'))?.content.toString(), 'kept', 'a volume that is not fresh keeps its content');
+      await driver.remove(second.id, { force: true });
+    });
+
     it('removes containers idempotently, after which inspect finds nothing', async () => {
       for (const c of await driver.findByLabels(labels)) {
         await driver.remove(c.id, { force: true });

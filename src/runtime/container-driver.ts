@@ -9,6 +9,8 @@
 //   a duplicate container, whatever the callers did.
 // - Everything a driver creates carries the labels it was given.
 // - `inspect` of a container that does not exist returns undefined.
+// - A container's `files` are in place before it first starts, owned by root,
+//   with their mode; a `fresh` volume holds nothing but what `files` put in it.
 
 export interface MountSpec {
   readonly type: 'bind' | 'volume';
@@ -17,7 +19,57 @@ export interface MountSpec {
   /** Absolute path inside the container. */
   readonly target: string;
   readonly readOnly: boolean;
+  /**
+   * Volumes only: the volume is made anew at each `create` (one of this name
+   * that exists is removed first; it must not be in use), so it holds only the
+   * `files` put into it. For read-only layers on a remote engine: a fresh,
+   * root-owned volume the container's user cannot write, whose content never
+   * goes stale (a file napbox no longer puts is gone).
+   */
+  readonly fresh?: boolean;
 }
+
+/**
+ * A file napbox puts into a container through the engine's API, for engines
+ * that do not share napbox's filesystem (NAPBOX_MOUNTS=copy): the read-only
+ * layers that are bind mounts on a local engine.
+ *
+ * The driver writes each file after creating the container and before
+ * `create` returns, so it is there before the first start:
+ * - owned by root (uid 0, gid 0) whatever the image's user, with `mode`
+ *   (default 0o444): a container running as uid 10001 can read it but not
+ *   change it; folders leading to it that do not exist are made root-owned,
+ *   0755, so it cannot add files beside it either. A folder that exists keeps
+ *   its owner: a file in a folder the user owns can still be deleted or
+ *   replaced (napbox never reads such copies back, so that only changes the
+ *   container's own view).
+ * - in the mount that holds its path (the deepest mount target that is a
+ *   prefix), else in the container's own filesystem, which fails when the root
+ *   filesystem is read-only: put files in read-write volumes (`fresh` ones for
+ *   read-only layers), never in read-only mounts (the engine refuses those).
+ * - written again, as given, at every `create`, never at `start`: what a
+ *   container sees changes when it is created anew (napbox recreates one whose
+ *   spec, files included, changed).
+ * A Swarm driver maps these to configs (file, uid, gid, mode); a Kubernetes
+ * one to a ConfigMap volume.
+ */
+export interface ContainerFile {
+  /** Absolute path in the container, normalized (no `.` or `..` parts, no trailing `/`). */
+  readonly path: string;
+  readonly content: string | Uint8Array;
+  /** Permission bits; default 0o444. */
+  readonly mode?: number;
+}
+
+/** A file as the engine holds it inside a container (`readFile`). */
+export interface ContainerFileInfo {
+  readonly content: Buffer;
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+}
+
+export const DEFAULT_FILE_MODE = 0o444;
 
 export interface ResourceLimits {
   readonly memoryBytes: number;
@@ -45,6 +97,8 @@ export interface ContainerSpec {
   /** Also publish `ports` on the engine host's loopback (for engines whose bridge the host cannot reach). */
   readonly publish: boolean;
   readonly stopGraceSeconds: number;
+  /** Files to put into the container before it starts (see ContainerFile); absent: none. */
+  readonly files?: readonly ContainerFile[];
 }
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
@@ -120,6 +174,13 @@ export interface ContainerDriver {
   /** The last `tail` lines, then new output as it comes, as text, until `signal` aborts or the container is removed. */
   followLogs(id: string, options: { tail: number; signal: AbortSignal }): Promise<NodeJS.ReadableStream>;
 
+  /**
+   * A regular file inside a container (running or not, in its own filesystem
+   * or a volume it mounts), with its owner and mode; undefined when the
+   * container or the file does not exist.
+   */
+  readFile(id: string, path: string): Promise<ContainerFileInfo | undefined>;
+
   /** Volumes carrying every one of these labels (volumes a container creates get the container's labels). */
   findVolumesByLabels(labels: Readonly<Record<string, string>>): Promise<string[]>;
   /** Removes a volume; a missing one is not an error. */
@@ -144,4 +205,23 @@ export interface ContainerDriver {
 export function endpointFor(info: ContainerInfo, port: number, mode: 'bridge' | 'published'): Endpoint | undefined {
   if (mode === 'bridge') return info.bridgeIp ? { host: info.bridgeIp, port } : undefined;
   return info.published[port];
+}
+
+/** Why a container file's path is unusable, or undefined. */
+export function containerFileProblem(file: ContainerFile): string | undefined {
+  const p = file.path;
+  if (!p.startsWith('/') || p === '/' || p.endsWith('/') || p.split('/').slice(1).some((part) => part === '' || part === '.' || part === '..')) {
+    return `${JSON.stringify(p)} is not a normalized absolute file path`;
+  }
+  if (file.mode !== undefined && (!Number.isInteger(file.mode) || file.mode < 0 || file.mode > 0o7777)) return `${p}: mode ${file.mode} is not a permission mode`;
+  return undefined;
+}
+
+/** The mount that holds `path` in a container: the one whose target is its deepest prefix. */
+export function mountHolding(path: string, mounts: readonly MountSpec[]): MountSpec | undefined {
+  let best: MountSpec | undefined;
+  for (const m of mounts) {
+    if ((path === m.target || path.startsWith(`${m.target}/`)) && (!best || m.target.length > best.target.length)) best = m;
+  }
+  return best;
 }

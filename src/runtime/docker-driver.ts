@@ -3,12 +3,17 @@
 // object is `undefined` or a no-op, a name clash is 'conflict', an engine that
 // does not answer is 'engine_unreachable' with what to do about it.
 
+import fs from 'node:fs';
+import https from 'node:https';
+import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
 import { NapboxError } from '../errors.js';
+import { containerFileProblem, DEFAULT_FILE_MODE, mountHolding } from './container-driver.js';
 import type {
   BuildRequest,
   ContainerDriver,
+  ContainerFileInfo,
   ContainerInfo,
   ContainerSpec,
   ContainerStatus,
@@ -19,31 +24,72 @@ import type {
 } from './container-driver.js';
 import { demuxLogs } from './docker-logs.js';
 import { followStream, listFiles, splitTag } from './docker-streams.js';
+import { parseDockerHost, publishAddresses, type EngineTarget, type PublishAddresses } from './docker-host.js';
+import { firstTarEntry, packTar, type TarFile } from './tar.js';
 
 interface EngineAddress {
   readonly options: Docker.DockerOptions;
-  /** Where ports published on the engine's host can be reached from here. */
+  readonly target: EngineTarget;
+  readonly publish: PublishAddresses;
+  /** Where ports published on the engine's host are dialled from here (publish.dialHost). */
   readonly publishHost: string;
   readonly shown: string;
 }
 
-/** Reads DOCKER_HOST the way Docker's own tools do. */
-export function engineAddress(dockerHost: string | undefined): EngineAddress {
-  if (dockerHost === undefined || dockerHost.startsWith('unix://')) {
-    const socketPath = dockerHost ? dockerHost.slice('unix://'.length) : '/var/run/docker.sock';
-    return { options: { socketPath }, publishHost: '127.0.0.1', shown: socketPath };
+export interface DockerDriverOptions {
+  /** NAPBOX_PUBLISH_ADDRESS: the engine host's address published ports listen on (docker-host.ts). */
+  readonly publishAddress?: string;
+  /** Where DOCKER_TLS_VERIFY, DOCKER_TLS and DOCKER_CERT_PATH are read; default process.env. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+function readTlsFile(certPath: string, name: string, required: boolean): Buffer | undefined {
+  const file = path.join(certPath, name);
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    if (!required && (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new NapboxError('config_invalid', `cannot read ${file} for the Docker engine's TLS (DOCKER_CERT_PATH): ${(err as Error).message}`, { cause: err });
   }
-  const url = new URL(dockerHost);
-  if (url.protocol === 'ssh:') {
+}
+
+/** Reads DOCKER_HOST and its TLS settings the way Docker's own tools do, into dockerode's options. */
+export function engineAddress(dockerHost: string | undefined, options: DockerDriverOptions = {}): EngineAddress {
+  const env = options.env ?? process.env;
+  let target: EngineTarget;
+  let publish: PublishAddresses;
+  try {
+    target = parseDockerHost({ ...env, DOCKER_HOST: dockerHost });
+    publish = publishAddresses(target, options.publishAddress);
+  } catch (err) {
+    throw new NapboxError('config_invalid', (err as Error).message, { cause: err });
+  }
+  if (target.kind === 'unix') return { options: { socketPath: target.socketPath }, target, publish, publishHost: publish.dialHost, shown: target.shown };
+  if (target.kind === 'ssh') {
+    // docker-modem runs `docker system dial-stdio` on the host over ssh2 (pure JavaScript here: the
+    // optional native crypto is not built), authenticating with the ssh agent at SSH_AUTH_SOCK.
+    const sshOptions = { agent: env.SSH_AUTH_SOCK, port: target.port };
     return {
-      options: { protocol: 'ssh', host: url.hostname, port: Number(url.port || 22), username: url.username || undefined } as Docker.DockerOptions,
-      publishHost: url.hostname,
-      shown: dockerHost,
+      options: { protocol: 'ssh', host: target.host, port: target.port, username: target.username, sshOptions } as Docker.DockerOptions,
+      target,
+      publish,
+      publishHost: publish.dialHost,
+      shown: target.shown,
     };
   }
-  const protocol = url.protocol === 'https:' ? 'https' : 'http';
-  const port = Number(url.port || (protocol === 'https' ? 2376 : 2375));
-  return { options: { protocol, host: url.hostname, port }, publishHost: url.hostname, shown: dockerHost };
+  if (!target.tls) return { options: { protocol: 'http', host: target.host, port: target.port }, target, publish, publishHost: publish.dialHost, shown: target.shown };
+  const { verify, certPath } = target.tls;
+  const ca = verify ? readTlsFile(certPath, 'ca.pem', true) : undefined;
+  const cert = readTlsFile(certPath, 'cert.pem', false);
+  const key = readTlsFile(certPath, 'key.pem', false);
+  const agent = new https.Agent({ keepAlive: true, rejectUnauthorized: verify, ...(ca ? { ca } : {}), ...(cert && key ? { cert, key } : {}) });
+  return {
+    options: { protocol: 'https', host: target.host, port: target.port, agent, ...(ca ? { ca } : {}), ...(cert && key ? { cert, key } : {}) } as Docker.DockerOptions,
+    target,
+    publish,
+    publishHost: publish.dialHost,
+    shown: target.shown,
+  };
 }
 
 export function statusCode(err: unknown): number | undefined {
@@ -77,19 +123,45 @@ export async function callEngine<T>(shown: string, what: string, fn: () => Promi
   }
 }
 
+/** TLS and ssh failures on the way to a remote engine (the engine itself never answered). */
+function isTransportFailure(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  if ('level' in err && String((err as { level: unknown }).level).startsWith('client-')) return true; // ssh2: client-socket, client-authentication, client-timeout
+  const code = 'code' in err ? String((err as { code: unknown }).code) : '';
+  return /^(ERR_TLS_|ERR_SSL_|EPROTO$|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|EAI_AGAIN$|ENETUNREACH$)/.test(code);
+}
+
 const PORT_KEY = /^(\d+)\/tcp$/;
 
 export class DockerDriver implements ContainerDriver {
   private readonly docker: Docker;
   private readonly address: EngineAddress;
 
-  constructor(dockerHost: string | undefined = process.env.DOCKER_HOST) {
-    this.address = engineAddress(dockerHost);
+  constructor(dockerHost: string | undefined = process.env.DOCKER_HOST, options: DockerDriverOptions = {}) {
+    this.address = engineAddress(dockerHost, options);
     this.docker = new Docker(this.address.options);
   }
 
-  private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    return callEngine(this.address.shown, what, fn);
+  /** Where the engine is, for messages (never a secret: no certificate, no key). */
+  get shown(): string {
+    return this.address.shown;
+  }
+
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await callEngine(this.address.shown, what, fn);
+    } catch (err) {
+      // A remote engine (DOCKER_HOST) cannot be started from here: say what failed on the way to it instead.
+      const cause = err instanceof NapboxError ? err.cause : undefined;
+      if (this.address.target.kind !== 'unix' && err instanceof NapboxError && (err.code === 'engine_unreachable' || isTransportFailure(cause))) {
+        throw new NapboxError(
+          'engine_unreachable',
+          `Docker engine not reachable at ${this.address.shown} (DOCKER_HOST): ${cause instanceof Error ? cause.message : err.message}; check that it runs there and listens on that address${this.address.target.kind === 'tcp' && this.address.target.tls ? ', and the certificates in DOCKER_CERT_PATH' : ''}`,
+          { cause },
+        );
+      }
+      throw err;
+    }
   }
 
   async ping(): Promise<void> {
@@ -101,7 +173,15 @@ export class DockerDriver implements ContainerDriver {
     const bindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
     for (const port of spec.ports) {
       exposed[`${port}/tcp`] = {};
-      if (spec.publish) bindings[`${port}/tcp`] = [{ HostIp: '127.0.0.1', HostPort: '' }];
+      if (spec.publish) bindings[`${port}/tcp`] = [{ HostIp: this.address.publish.bindIp, HostPort: '' }];
+    }
+    const files = spec.files ?? [];
+    for (const file of files) {
+      const problem = containerFileProblem(file);
+      if (problem) throw new NapboxError('internal', `container ${spec.name}: file ${problem}`);
+    }
+    for (const m of spec.mounts) {
+      if (m.type === 'volume' && m.fresh) await this.removeVolume(m.source); // a fresh volume holds only this creation's files
     }
     const container = await this.call(`create container ${spec.name}`, () =>
       this.docker.createContainer({
@@ -136,9 +216,49 @@ export class DockerDriver implements ContainerDriver {
         },
       }),
     );
+    try {
+      await this.putFiles(container.id, spec);
+    } catch (err) {
+      await this.remove(container.id, { force: true }).catch(() => undefined); // never leave a container without its files
+      throw err;
+    }
     const info = await this.inspect(container.id);
     if (!info) throw new NapboxError('engine_error', `container ${spec.name} vanished right after it was created`);
     return info;
+  }
+
+  /** One archive per mount that holds files (the engine refuses an archive at / on a read-only root filesystem). */
+  private async putFiles(id: string, spec: ContainerSpec): Promise<void> {
+    const byRoot = new Map<string, TarFile[]>();
+    for (const file of spec.files ?? []) {
+      const root = mountHolding(file.path, spec.mounts)?.target ?? '/';
+      const name = root === '/' ? file.path.slice(1) : file.path.slice(root.length + 1);
+      const content = typeof file.content === 'string' ? Buffer.from(file.content, 'utf8') : file.content;
+      byRoot.set(root, [...(byRoot.get(root) ?? []), { name, content, mode: file.mode ?? DEFAULT_FILE_MODE, uid: 0, gid: 0 }]);
+    }
+    for (const [root, files] of byRoot) {
+      await this.call(`put ${files.length} file(s) into ${id.slice(0, 12)}:${root}`, () =>
+        // Without copyUIDGID the engine makes every extracted file root's (the container's user must not own them).
+        this.docker.getContainer(id).putArchive(packTar(files), { path: root }),
+      );
+    }
+  }
+
+  async readFile(id: string, filePath: string): Promise<ContainerFileInfo | undefined> {
+    return this.call(`read ${filePath} in ${id.slice(0, 12)}`, async () => {
+      let stream: NodeJS.ReadableStream;
+      try {
+        stream = await this.docker.getContainer(id).getArchive({ path: filePath });
+      } catch (err) {
+        if (statusCode(err) === 404) return undefined;
+        throw err;
+      }
+      const chunks: Buffer[] = [];
+      for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
+      const entry = firstTarEntry(Buffer.concat(chunks));
+      if (!entry || entry.type !== 'file') return undefined;
+      return { content: entry.content, mode: entry.mode, uid: entry.uid, gid: entry.gid };
+    });
   }
 
   async start(id: string): Promise<void> {
@@ -191,7 +311,7 @@ export class DockerDriver implements ContainerDriver {
       for (const [key, binds] of Object.entries(data.NetworkSettings?.Ports ?? {})) {
         const match = PORT_KEY.exec(key);
         const hostPort = binds?.[0]?.HostPort;
-        if (match && hostPort) published[Number(match[1])] = { host: this.address.publishHost, port: Number(hostPort) };
+        if (match && hostPort) published[Number(match[1])] = { host: this.address.publish.dialHost, port: Number(hostPort) };
       }
       return {
         id: data.Id,

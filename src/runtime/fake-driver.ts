@@ -10,9 +10,11 @@ import http from 'node:http';
 import { Readable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { NapboxError } from '../errors.js';
+import { containerFileProblem, DEFAULT_FILE_MODE, mountHolding } from './container-driver.js';
 import type {
   BuildRequest,
   ContainerDriver,
+  ContainerFileInfo,
   ContainerInfo,
   ContainerSpec,
   ContainerStatus,
@@ -30,6 +32,8 @@ interface FakeContainer {
   logs: string[];
   servers: http.Server[];
   published: Record<number, Endpoint>;
+  /** Files in its own filesystem (and in bind mounts), by absolute path. */
+  readonly ownFiles: Map<string, ContainerFileInfo>;
 }
 
 const EXIT_COMMAND = /^\["sh","-c","exit (\d+)"\]$/;
@@ -55,10 +59,45 @@ export class FakeDriver implements ContainerDriver {
     if ([...this.containers.values()].some((c) => c.spec.name === spec.name)) {
       throw new NapboxError('conflict', `create container ${spec.name}: name already in use`);
     }
+    for (const file of spec.files ?? []) {
+      const problem = containerFileProblem(file);
+      if (problem) throw new NapboxError('internal', `container ${spec.name}: file ${problem}`);
+      const mount = mountHolding(file.path, spec.mounts);
+      if (mount?.readOnly) throw new NapboxError('engine_error', `put files into ${spec.name} failed: mounted volume is marked read-only`);
+      if (!mount && spec.readOnlyRootfs) throw new NapboxError('engine_error', `put files into ${spec.name} failed: container rootfs is marked read-only`);
+    }
+    for (const m of spec.mounts) {
+      if (m.type !== 'volume' || !m.fresh) continue;
+      if ([...this.containers.values()].some((c) => c.spec.mounts.some((o) => o.type === 'volume' && o.source === m.source))) {
+        throw new NapboxError('conflict', `remove volume ${m.source}: volume is in use`);
+      }
+      this.volumes.delete(m.source);
+      this.volumeFiles.delete(m.source);
+    }
     const id = crypto.randomBytes(32).toString('hex');
     for (const m of spec.mounts) if (m.type === 'volume' && !this.volumes.has(m.source)) this.volumes.set(m.source, { ...spec.labels });
-    this.containers.set(id, { id, spec, status: 'created', exitCode: null, logs: [], servers: [], published: {} });
+    const ownFiles = new Map<string, ContainerFileInfo>();
+    for (const file of spec.files ?? []) {
+      const info = { content: Buffer.from(file.content), mode: file.mode ?? DEFAULT_FILE_MODE, uid: 0, gid: 0 };
+      const mount = mountHolding(file.path, spec.mounts);
+      if (mount?.type === 'volume') {
+        const files = this.volumeFiles.get(mount.source) ?? new Map<string, ContainerFileInfo>();
+        files.set(file.path.slice(mount.target.length), info);
+        this.volumeFiles.set(mount.source, files);
+      } else {
+        ownFiles.set(file.path, info);
+      }
+    }
+    this.containers.set(id, { id, spec, status: 'created', exitCode: null, logs: [], servers: [], published: {}, ownFiles });
     return this.info(id)!;
+  }
+
+  async readFile(id: string, filePath: string): Promise<ContainerFileInfo | undefined> {
+    const c = this.containers.get(id);
+    if (!c) return undefined;
+    const mount = mountHolding(filePath, c.spec.mounts);
+    if (mount?.type === 'volume') return this.volumeFiles.get(mount.source)?.get(filePath.slice(mount.target.length));
+    return c.ownFiles.get(filePath);
   }
 
   async start(id: string): Promise<void> {
@@ -128,6 +167,8 @@ export class FakeDriver implements ContainerDriver {
   }
 
   readonly volumes = new Map<string, Record<string, string>>();
+  /** What `files` put into each volume, by path inside the volume. */
+  private readonly volumeFiles = new Map<string, Map<string, ContainerFileInfo>>();
 
   async findVolumesByLabels(labels: Readonly<Record<string, string>>): Promise<string[]> {
     return [...this.volumes].filter(([, l]) => Object.entries(labels).every(([k, v]) => l[k] === v)).map(([name]) => name);
@@ -135,6 +176,7 @@ export class FakeDriver implements ContainerDriver {
 
   async removeVolume(name: string): Promise<void> {
     this.volumes.delete(name);
+    this.volumeFiles.delete(name);
   }
 
   async ensureNetwork(spec: NetworkSpec): Promise<void> {
