@@ -78,7 +78,7 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   const clock = overrides.clock ?? Date.now;
   const projectDir = overrides.projectDir ?? path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
   const installId = loadInstallId(config.dataDir);
-  const driver = overrides.driver ?? new DockerDriver(config.dockerHost);
+  const driver = overrides.driver ?? new DockerDriver(config.dockerHost, { publishAddress: config.publishAddress });
   await driver.ping();
   const baseImage = await requireAgentImage({ driver, containerDir: path.join(projectDir, 'container'), caBundle: config.caBundle });
 
@@ -94,7 +94,7 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   peers.start();
   const upstream = upstreamMode(config);
   const heartbeatMs = config.heartbeatIntervalMs;
-  const mounts = new MountPreparer({ dataDir: config.dataDir, groupsDir: config.groupsDir, allowlistFile: config.mountAllowlist, logger });
+  const mounts = new MountPreparer({ dataDir: config.dataDir, groupsDir: config.groupsDir, allowlistFile: config.mountAllowlist, logger, mode: config.mounts, installId });
   // Every ready tenant gets its runner channel (heartbeats, leases), not only those with messages.
   let openChannel: (running: Running) => void = () => undefined;
   const wakes = new WakeHistory();

@@ -32,6 +32,19 @@ describe('config', () => {
     }
   });
 
+  it('copies instead of bind-mounting for a remote engine, unless told otherwise', () => {
+    assert.equal(loadConfig({}).mounts, 'bind');
+    assert.equal(loadConfig({ DOCKER_HOST: 'unix:///var/run/docker.sock' }).mounts, 'bind');
+    assert.equal(loadConfig({ DOCKER_HOST: 'tcp://10.0.0.5:2376' }).mounts, 'copy');
+    assert.equal(loadConfig({ DOCKER_HOST: 'ssh://me@box' }).mounts, 'copy');
+    assert.equal(loadConfig({ DOCKER_HOST: 'tcp://10.0.0.5:2376', NAPBOX_MOUNTS: 'bind' }).mounts, 'bind');
+    assert.equal(loadConfig({ NAPBOX_MOUNTS: 'copy' }).mounts, 'copy');
+    assert.equal(loadConfig({ NAPBOX_PUBLISH_ADDRESS: '192.168.1.4' }).publishAddress, '192.168.1.4');
+    for (const [variable, value] of [['NAPBOX_MOUNTS', 'nfs'], ['NAPBOX_PUBLISH_ADDRESS', 'engine.example'], ['DOCKER_HOST', 'tcp://host:2375/path']]) {
+      assert.throws(() => loadConfig({ [variable!]: value }), (err: Error) => err.message.includes(variable!), variable);
+    }
+  });
+
   it('reads durations in ms, s, m and h', () => {
     const c = loadConfig({ NAPBOX_IDLE_TIMEOUT: '1500', NAPBOX_SWEEP_INTERVAL: '250ms', NAPBOX_WAKE_TIMEOUT: '2m' });
     assert.deepEqual([c.idleTimeoutMs, c.sweepIntervalMs, c.wakeTimeoutMs], [1500, 250, 120_000]);

@@ -2,9 +2,11 @@
 // typed object. Every variable here is documented in the README's table;
 // an invalid value stops start-up with a message naming the variable.
 
+import net from 'node:net';
 import path from 'node:path';
 import { NapboxError } from '../errors.js';
 import { parseDuration } from './duration.js';
+import { isRemote, parseDockerHost } from '../runtime/docker-host.js';
 
 export type UpstreamMode = 'auto' | 'bridge' | 'published';
 
@@ -29,6 +31,10 @@ export interface Config {
   readonly dockerHost: string | undefined;
   /** How napbox reaches a container: its bridge address, or a port published on the engine's host. */
   readonly upstream: UpstreamMode;
+  /** The engine host's IP address tenant ports are published on; undefined: chosen from DOCKER_HOST (docker-host.ts). */
+  readonly publishAddress: string | undefined;
+  /** bind: the engine shares napbox's filesystem; copy: it does not (a remote engine): volumes and copies. */
+  readonly mounts: 'bind' | 'copy';
   /** A PEM bundle given to image builds so apt/npm work behind TLS-intercepting proxies. */
   readonly caBundle: string | undefined;
   readonly logLevel: string;
@@ -92,8 +98,15 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   const baseDomain = (env.NAPBOX_BASE_DOMAIN ?? 'localhost').toLowerCase();
   if (!HOSTNAME.test(baseDomain)) throw invalid('NAPBOX_BASE_DOMAIN', baseDomain, 'a host name like localhost or apps.example.com');
   const dockerHost = env.DOCKER_HOST === '' ? undefined : env.DOCKER_HOST;
-  if (dockerHost !== undefined && !/^(unix|tcp|ssh|npipe|http|https):\/\/./.test(dockerHost)) {
-    throw invalid('DOCKER_HOST', dockerHost, 'unix:///path, tcp://host:port or ssh://user@host');
+  let remote: boolean;
+  try {
+    remote = isRemote(parseDockerHost(env));
+  } catch (err) {
+    throw new NapboxError('config_invalid', `${(err as Error).message} (expected unix:///path, tcp://host:port or ssh://user@host)`, { details: { variable: 'DOCKER_HOST' } });
+  }
+  const publishAddress = env.NAPBOX_PUBLISH_ADDRESS === '' ? undefined : env.NAPBOX_PUBLISH_ADDRESS;
+  if (publishAddress !== undefined && net.isIP(publishAddress) === 0) {
+    throw invalid('NAPBOX_PUBLISH_ADDRESS', publishAddress, "an IP address of the engine's host, or 0.0.0.0 for all of them");
   }
   return Object.freeze({
     port: readPort(env, 'NAPBOX_PORT', 8080),
@@ -110,6 +123,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     wakesPerMinute: readCount(env, 'NAPBOX_WAKE_RATE', 30),
     dockerHost,
     upstream: readEnum(env, 'NAPBOX_UPSTREAM', ['auto', 'bridge', 'published'] as const, 'auto'),
+    publishAddress,
+    mounts: readEnum(env, 'NAPBOX_MOUNTS', ['bind', 'copy'] as const, remote ? 'copy' : 'bind'),
     caBundle: readCaBundle(env),
     logLevel: readEnum(env, 'NAPBOX_LOG_LEVEL', LOG_LEVELS, 'info'),
     logFormat: readEnum(env, 'NAPBOX_LOG_FORMAT', ['auto', 'json', 'pretty'] as const, 'auto'),

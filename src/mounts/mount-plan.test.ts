@@ -122,3 +122,45 @@ describe('renderMountTable', () => {
     );
   });
 });
+
+describe('planMounts in copy mode (a remote engine)', () => {
+  const copy: MountPlanInputs = { ...base, mode: 'copy', installId: 'i1' };
+
+  it('mounts no host path: labelled volumes for every layer, the read-only ones fresh, in nesting order', () => {
+    const plan = planMounts(copy);
+    assert.deepEqual(plan.mounts, [
+      { type: 'volume', source: 'napbox-i1-acme-workspace', target: '/workspace', readOnly: false },
+      { type: 'volume', source: 'napbox-i1-acme-group', target: '/group', readOnly: false },
+      { type: 'volume', source: 'napbox-i1-acme-napbox', target: '/group/.napbox', readOnly: false, fresh: true },
+      { type: 'volume', source: 'napbox-i1-acme-global', target: '/global', readOnly: false, fresh: true },
+    ]);
+    assert.ok(plan.mounts.every((m) => m.type === 'volume'));
+  });
+
+  it('copies tenant.json, the materialized files and groups/global, and nothing else of the host', () => {
+    assert.deepEqual(planMounts(copy).copies, [
+      { source: '/srv/napbox/groups/acme/tenant.json', target: '/group/tenant.json', folder: false },
+      { source: '/srv/napbox/data/tenants/acme/materialized', target: '/group/.napbox', folder: true },
+      { source: '/srv/napbox/groups/global', target: '/global', folder: true },
+    ]);
+    assert.equal(planMounts({ ...copy, tenantFilePresent: false }).copies.some((c) => c.target === '/group/tenant.json'), false);
+    assert.deepEqual(planMounts(base).copies, [], 'bind mode copies nothing');
+  });
+
+  it('shows the tenant the same modes as bind mode', () => {
+    const modes = Object.fromEntries(planMounts(copy).rows.map((r) => [r.target, r.mode]));
+    assert.deepEqual(modes, { '/workspace': 'rw', '/group': 'rw', '/group/tenant.json': 'ro', '/group/.napbox': 'ro', '/global': 'ro' });
+  });
+
+  it('refuses every extra mount of a host folder, saying why and what to do instead', () => {
+    const request = { hostPath: '/srv/shared/docs', containerPath: 'docs' };
+    const plan = planMounts({ ...copy, extras: [allowed(request, '/srv/shared/docs')] });
+    assert.equal(plan.mounts.length, 4);
+    assert.equal(plan.refused.length, 1);
+    assert.match(plan.refused[0]!.reason, /remote .*NAPBOX_MOUNTS=copy.*group folder/);
+  });
+
+  it('needs the install id to name its volumes', () => {
+    assert.throws(() => planMounts({ ...base, mode: 'copy' }), /install id/);
+  });
+});

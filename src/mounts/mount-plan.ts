@@ -15,10 +15,20 @@
 //   (ro). An extra mount may not be inside or above the data dir or groups/.
 // - Read-only is nested after read-write: /group/.napbox comes after /group,
 //   so the engine mounts it on top and the agent can read but not change it.
+//
+// Two modes (NAPBOX_MOUNTS). `bind`: the engine shares napbox's filesystem and
+// every layer is a bind mount of a host folder. `copy` (a remote engine):
+// nothing of the host is mounted; the read-write layers are labelled volumes
+// that live in the engine, and the read-only ones are `fresh` volumes that
+// napbox fills through the engine's API at each container creation (root-owned,
+// so uid 10001 reads but cannot write them). napbox never reads anything back
+// from a volume, so nothing the tenant writes there is trusted. Extra mounts of
+// host folders cannot exist on a remote engine and are refused.
 
 import path from 'node:path';
 import { NapboxError } from '../errors.js';
 import type { MountSpec } from '../runtime/container-driver.js';
+import { workspaceVolume } from '../runtime/container-spec.js';
 import { assertSlug } from '../tenants/slug.js';
 import type { MountDecision, MountRequest } from './allowlist.js';
 
@@ -27,6 +37,8 @@ export const GROUP_TARGET = '/group';
 export const MATERIALIZED_TARGET = '/group/.napbox';
 export const TENANT_FILE_TARGET = '/group/tenant.json';
 export const GLOBAL_TARGET = '/global';
+
+export type MountMode = 'bind' | 'copy';
 
 export interface MountPlanInputs {
   /** Absolute, symlinks resolved (fs.realpathSync) by the caller. */
@@ -38,12 +50,25 @@ export interface MountPlanInputs {
   readonly tenantFilePresent: boolean;
   /** The tenant's extra mount requests, each with checkMount's decision. */
   readonly extras: readonly { readonly request: MountRequest; readonly decision: MountDecision }[];
+  /** Default `bind`. */
+  readonly mode?: MountMode;
+  /** Names the volumes of copy mode; required with it. */
+  readonly installId?: string;
+}
+
+/** Copy mode: a host file or folder whose content napbox puts into the container at `target`. */
+export interface CopyRow {
+  readonly source: string;
+  readonly target: string;
+  /** A folder: its regular files, recursively (symlinks are not followed). */
+  readonly folder: boolean;
 }
 
 export interface MountRow {
   readonly target: string;
   readonly source: string;
   readonly type: MountSpec['type'];
+  /** As the tenant sees it (a root-owned fresh volume is `ro` though the engine mounts it read-write). */
   readonly mode: 'rw' | 'ro';
   readonly purpose: string;
 }
@@ -57,6 +82,19 @@ export interface MountPlan {
   readonly refused: readonly { readonly request: MountRequest; readonly reason: string }[];
   /** Extra mounts made, but not as asked (read-only instead of read-write). */
   readonly warnings: readonly string[];
+  /** Copy mode: what napbox puts into the container through the engine's API (empty in bind mode). */
+  readonly copies: readonly CopyRow[];
+}
+
+/** Copy mode's volumes, besides the workspace (container-spec.ts). All carry the tenant's labels. */
+export function groupVolume(installId: string, slug: string): string {
+  return `napbox-${installId}-${slug}-group`;
+}
+export function napboxFilesVolume(installId: string, slug: string): string {
+  return `napbox-${installId}-${slug}-napbox`;
+}
+export function globalVolume(installId: string, slug: string): string {
+  return `napbox-${installId}-${slug}-global`;
 }
 
 export function tenantDir(dataDir: string, slug: string): string {
@@ -111,6 +149,8 @@ export function planMounts(inputs: MountPlanInputs): MountPlan {
     );
   }
 
+  if ((inputs.mode ?? 'bind') === 'copy') return planCopyMounts(inputs, slug);
+
   const planned: MountRow[] = [];
   const add = (source: string, target: string, readOnly: boolean, purpose: string): void => {
     planned.push(row({ type: 'bind', source, target, readOnly }, purpose));
@@ -162,7 +202,43 @@ export function planMounts(inputs: MountPlanInputs): MountPlan {
     rows: planned,
     refused,
     warnings,
+    copies: [],
   };
+}
+
+export const COPY_MODE_EXTRA_REFUSAL =
+  "extra mount refused: the Docker engine is remote (NAPBOX_MOUNTS=copy) and cannot see this machine's folders; put the files in the tenant's group folder (/group) or in groups/global instead, or run napbox beside the engine with NAPBOX_MOUNTS=bind";
+
+function planCopyMounts(inputs: MountPlanInputs, slug: string): MountPlan {
+  const install = inputs.installId;
+  if (!install) throw new NapboxError('internal', 'planMounts: copy mode needs the install id (it names the volumes)');
+  const group = groupDir(inputs.groupsDir, slug);
+  const mounts: MountSpec[] = [
+    { type: 'volume', source: workspaceVolume(install, slug), target: WORKSPACE_TARGET, readOnly: false },
+    { type: 'volume', source: groupVolume(install, slug), target: GROUP_TARGET, readOnly: false },
+    { type: 'volume', source: napboxFilesVolume(install, slug), target: MATERIALIZED_TARGET, readOnly: false, fresh: true },
+    { type: 'volume', source: globalVolume(install, slug), target: GLOBAL_TARGET, readOnly: false, fresh: true },
+  ];
+  const rows: MountRow[] = [
+    { target: WORKSPACE_TARGET, source: mounts[0]!.source, type: 'volume', mode: 'rw', purpose: 'workspace; sessions in /workspace/sessions/<session>' },
+    { target: GROUP_TARGET, source: mounts[1]!.source, type: 'volume', mode: 'rw', purpose: "the tenant's group folder, kept in the engine (the host folder is not mounted)" },
+    ...(inputs.tenantFilePresent
+      ? [{ target: TENANT_FILE_TARGET, source: path.join(group, 'tenant.json'), type: 'volume' as const, mode: 'ro' as const, purpose: 'a root-owned copy of its settings, put in at each container creation; napbox never reads it back' }]
+      : []),
+    { target: MATERIALIZED_TARGET, source: mounts[2]!.source, type: 'volume', mode: 'ro', purpose: 'a fresh root-owned volume with copies of config.json, instructions.md' },
+    { target: GLOBAL_TARGET, source: mounts[3]!.source, type: 'volume', mode: 'ro', purpose: 'a fresh root-owned volume with a copy of groups/global/' },
+  ];
+  const copies: CopyRow[] = [
+    ...(inputs.tenantFilePresent ? [{ source: path.join(group, 'tenant.json'), target: TENANT_FILE_TARGET, folder: false }] : []),
+    { source: materializedDir(inputs.dataDir, slug), target: MATERIALIZED_TARGET, folder: true },
+    { source: globalGroupDir(inputs.groupsDir), target: GLOBAL_TARGET, folder: true },
+  ];
+  for (const c of copies) {
+    const problem = hostPathProblem(c.source, { ...inputs, slug });
+    if (problem) throw new NapboxError('internal', `mount plan invariant broken for ${c.target}: ${problem}`);
+  }
+  const refused = inputs.extras.map(({ request }) => ({ request, reason: COPY_MODE_EXTRA_REFUSAL }));
+  return { mounts, rows, refused, warnings: [], copies };
 }
 
 function cell(text: string): string {

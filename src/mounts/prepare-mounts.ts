@@ -4,6 +4,12 @@
 // allowlist as it is now, and returns the mounts for its container spec.
 // The workspace is not here: it is a volume (container-spec.ts).
 //
+// In copy mode (a remote engine) it touches no folder the engine would mount:
+// it reads tenant.json, the materialized files and groups/global/ into the
+// container spec's `files` (regular files only: a symlink is skipped, never
+// followed, so a link in groups/global cannot copy a host file out), within
+// a size budget.
+//
 // Invariant: a tenant whose extra mounts are refused does not start; the
 // error names each refused mount and why, so a person can fix it.
 
@@ -11,12 +17,21 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { NapboxError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { MountSpec } from '../runtime/container-driver.js';
+import type { ContainerFile, MountSpec } from '../runtime/container-driver.js';
 import { publicConfig, type TenantConfig } from '../tenants/tenant-config.js';
 import { AllowlistWatcher, checkMount, type MountRequest } from './allowlist.js';
-import { globalGroupDir, groupDir, materializedDir, planMounts, WORKSPACE_TARGET } from './mount-plan.js';
+import { COPY_MODE_EXTRA_REFUSAL, globalGroupDir, groupDir, materializedDir, planMounts, WORKSPACE_TARGET, type CopyRow, type MountMode } from './mount-plan.js';
 
 const AGENT_UID = 10001;
+/** Copy mode: at most this much is put into one container (groups/global is copied into every tenant). */
+export const COPY_MAX_FILES = 2000;
+export const COPY_MAX_BYTES = 32 * 1024 * 1024;
+
+/** A tenant's mounts for its container spec (all but the workspace volume), and in copy mode the files to put in. */
+export interface PreparedMounts {
+  readonly mounts: MountSpec[];
+  readonly files: ContainerFile[];
+}
 
 export interface MountPreparerOptions {
   readonly dataDir: string;
@@ -24,6 +39,10 @@ export interface MountPreparerOptions {
   readonly allowlistFile: string;
   readonly logger: Logger;
   readonly isRoot?: boolean;
+  /** NAPBOX_MOUNTS; default `bind`. */
+  readonly mode?: MountMode;
+  /** Names copy mode's volumes. */
+  readonly installId?: string;
 }
 
 function realDir(dir: string): string {
@@ -36,16 +55,19 @@ export class MountPreparer {
   private readonly dataDir: string;
   private readonly groupsDir: string;
   private readonly isRoot: boolean;
+  private readonly mode: MountMode;
 
   constructor(private readonly options: MountPreparerOptions) {
     this.allowlist = new AllowlistWatcher(options.allowlistFile);
     this.dataDir = realDir(options.dataDir);
     this.groupsDir = realDir(options.groupsDir);
     this.isRoot = options.isRoot ?? process.getuid?.() === 0;
+    this.mode = options.mode ?? 'bind';
   }
 
   /** Why each of these extra mounts would be refused now (empty: all allowed). */
   refusals(requests: readonly MountRequest[]): string[] {
+    if (this.mode === 'copy') return requests.map((request) => `${request.hostPath} -> /extra/${request.containerPath}: ${COPY_MODE_EXTRA_REFUSAL}`);
     const allowlist = this.allowlist.current();
     return requests.flatMap((request) => {
       const decision = checkMount(request, allowlist);
@@ -53,8 +75,9 @@ export class MountPreparer {
     });
   }
 
-  /** Makes the tenant's folders and files, and returns its mounts (all but the workspace volume). */
-  prepare(slug: string, config: TenantConfig): MountSpec[] {
+  /** Makes the tenant's folders and files, and returns its mounts (all but the workspace volume) and files to copy. */
+  prepare(slug: string, config: TenantConfig): PreparedMounts {
+    if (this.mode === 'copy') return this.prepareCopies(slug, config);
     const group = groupDir(this.groupsDir, slug);
     fs.mkdirSync(path.join(group, '.napbox'), { recursive: true });
     if (!fs.lstatSync(path.join(group, '.napbox')).isDirectory()) {
@@ -83,10 +106,72 @@ export class MountPreparer {
       throw new NapboxError('bad_request', `tenant ${slug} asks for mounts that are refused: ${reasons.join('; ')}`);
     }
     for (const warning of plan.warnings) this.options.logger.warn({ tenant: slug, warning }, 'mount');
-    return plan.mounts.filter((m) => m.target !== WORKSPACE_TARGET);
+    return { mounts: plan.mounts.filter((m) => m.target !== WORKSPACE_TARGET), files: [] };
   }
 
-  /** Writes the files napbox materializes for the tenant; a running container sees them at once (a bind mount). */
+  private prepareCopies(slug: string, config: TenantConfig): PreparedMounts {
+    this.materialize(slug, config);
+    const group = groupDir(this.groupsDir, slug);
+    const plan = planMounts({
+      dataDir: this.dataDir,
+      groupsDir: this.groupsDir,
+      slug,
+      tenantFilePresent: fs.existsSync(path.join(group, 'tenant.json')),
+      extras: (config.mounts ?? []).map((request) => ({ request, decision: { allowed: false as const, reason: COPY_MODE_EXTRA_REFUSAL } })),
+      mode: 'copy',
+      ...(this.options.installId ? { installId: this.options.installId } : {}),
+    });
+    if (plan.refused.length > 0) {
+      const reasons = plan.refused.map((r) => `${r.request.hostPath} -> /extra/${r.request.containerPath}: ${r.reason}`);
+      throw new NapboxError('bad_request', `tenant ${slug} asks for mounts that are refused: ${reasons.join('; ')}`);
+    }
+    const budget = { files: 0, bytes: 0 };
+    const files = plan.copies.flatMap((copy) => this.readCopy(slug, copy, budget));
+    return { mounts: plan.mounts.filter((m) => m.target !== WORKSPACE_TARGET), files };
+  }
+
+  /** The regular files of one copy row, as container files (a missing source is nothing to copy). */
+  private readCopy(slug: string, copy: CopyRow, budget: { files: number; bytes: number }): ContainerFile[] {
+    const out: ContainerFile[] = [];
+    const visit = (source: string, target: string): void => {
+      let stat: fs.Stats;
+      try {
+        stat = fs.lstatSync(source);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw err;
+      }
+      if (stat.isDirectory()) {
+        for (const name of fs.readdirSync(source).sort()) visit(path.join(source, name), `${target}/${name}`);
+        return;
+      }
+      if (!stat.isFile()) {
+        this.options.logger.warn({ tenant: slug, path: source }, 'not copied into the container: only regular files are (symlinks are not followed)');
+        return;
+      }
+      budget.files += 1;
+      budget.bytes += stat.size;
+      if (budget.files > COPY_MAX_FILES || budget.bytes > COPY_MAX_BYTES) {
+        throw new NapboxError(
+          'bad_request',
+          `tenant ${slug}: the files copied into its container (${copy.source} among them) pass ${COPY_MAX_FILES} files or ${COPY_MAX_BYTES / 1024 / 1024} MiB; keep groups/global small with a remote engine`,
+        );
+      }
+      out.push({ path: target, content: fs.readFileSync(source) });
+    };
+    if (copy.folder) {
+      if (!fs.existsSync(copy.source)) return out;
+      for (const name of fs.readdirSync(copy.source).sort()) visit(path.join(copy.source, name), `${copy.target}/${name}`);
+    } else {
+      visit(copy.source, copy.target);
+    }
+    return out;
+  }
+
+  /**
+   * Writes the files napbox materializes for the tenant. With bind mounts a running container sees them at
+   * once; in copy mode they reach the container at its next creation (its spec, files included, changed).
+   */
   materialize(slug: string, config: TenantConfig): void {
     const materialized = materializedDir(this.dataDir, slug);
     fs.mkdirSync(materialized, { recursive: true });

@@ -5,7 +5,7 @@
 // whose spec is out of date is recreated rather than started as it was.
 
 import crypto from 'node:crypto';
-import type { ContainerSpec, MountSpec, NetworkSpec } from './container-driver.js';
+import type { ContainerFile, ContainerSpec, MountSpec, NetworkSpec } from './container-driver.js';
 import type { TenantConfig } from '../tenants/tenant-config.js';
 
 export const APP_PORT = 8080;
@@ -27,6 +27,8 @@ export interface SpecInputs {
   readonly publish: boolean;
   /** Its group, global, materialized and extra mounts (prepare-mounts.ts); the workspace volume comes first. */
   readonly mounts?: readonly MountSpec[];
+  /** Files to put into the container (copy mode: a remote engine); part of the spec's hash. */
+  readonly files?: readonly ContainerFile[];
   /** The tenant's runner channel secret (docs/container-contract.md). */
   readonly channelKey: string;
   readonly heartbeatMs: number;
@@ -85,6 +87,10 @@ export function buildContainerSpec(inputs: SpecInputs): ContainerSpec {
     publish: inputs.publish,
     stopGraceSeconds: 10,
   } satisfies Omit<ContainerSpec, 'labels'>;
-  const hash = crypto.createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 16);
-  return { ...body, labels: { ...tenantLabels(inputs.installId, inputs.slug), [LABEL_SPEC]: hash } };
+  const digest = crypto.createHash('sha256').update(JSON.stringify(body));
+  // Files by their digest (not their bytes), and only when there are some: a spec without files hashes as before.
+  const files = inputs.files ?? [];
+  for (const f of files) digest.update(JSON.stringify([f.path, f.mode ?? null, crypto.createHash('sha256').update(f.content).digest('hex')]));
+  const hash = digest.digest('hex').slice(0, 16);
+  return { ...body, ...(files.length > 0 ? { files } : {}), labels: { ...tenantLabels(inputs.installId, inputs.slug), [LABEL_SPEC]: hash } };
 }

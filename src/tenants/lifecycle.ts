@@ -19,7 +19,7 @@
 
 import { NapboxError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { ContainerDriver, ContainerInfo, Endpoint, MountSpec } from '../runtime/container-driver.js';
+import type { ContainerDriver, ContainerFile, ContainerInfo, Endpoint, MountSpec } from '../runtime/container-driver.js';
 import { endpointFor } from '../runtime/container-driver.js';
 import { APP_PORT, CONTROL_PORT, LABEL_SPEC, buildContainerSpec, tenantLabels, tenantNetwork } from '../runtime/container-spec.js';
 import { waitReady } from '../runtime/readiness.js';
@@ -51,8 +51,11 @@ export interface LifecycleDeps {
   readonly heartbeatMs?: number;
   /** Told of every tenant that became ready (the runner channel is opened from there). */
   readonly onReady?: (running: Running) => void;
-  /** The tenant's mounts besides its workspace, made ready on the host (throws when one is refused). */
-  readonly prepareMounts?: (slug: string, config: Tenant['config']) => MountSpec[];
+  /**
+   * The tenant's mounts besides its workspace, made ready on the host (throws when one is refused), and the
+   * files to put into its container (copy mode: a remote engine).
+   */
+  readonly prepareMounts?: (slug: string, config: Tenant['config']) => { readonly mounts: MountSpec[]; readonly files?: readonly ContainerFile[] };
   /** At most this many wakes (not waiters: wakes) of one tenant per minute; more get 429. */
   readonly wakesPerMinute?: number;
   /** Told of every stop and its reason (metrics). */
@@ -300,6 +303,7 @@ export class Lifecycle {
   /** Finds the tenant's container (or makes it) and starts it; `starting` is called before anything is changed in the engine. */
   private async bringUp(tenant: Tenant, starting: () => void): Promise<ContainerInfo> {
     const { driver, installId } = this.deps;
+    const prepared = this.deps.prepareMounts?.(tenant.slug, tenant.config);
     const spec = buildContainerSpec({
       installId,
       slug: tenant.slug,
@@ -307,7 +311,8 @@ export class Lifecycle {
       image: tenant.image ?? this.deps.baseImage,
       publish: this.deps.upstream === 'published',
       channelKey: this.deps.store.channelKey(tenant.slug),
-      mounts: this.deps.prepareMounts?.(tenant.slug, tenant.config) ?? [],
+      mounts: prepared?.mounts ?? [],
+      files: prepared?.files ?? [],
       heartbeatMs: this.deps.heartbeatMs ?? 5000,
     });
     const found = await driver.findByLabels(tenantLabels(installId, tenant.slug));
