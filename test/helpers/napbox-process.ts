@@ -1,6 +1,8 @@
 // Runs napbox as a real process for integration tests, on a free port with
 // its own temp data dir (so its own install id and labels), and removes
 // everything it made in the engine afterwards, even when the test failed.
+// `shareWith` starts a second process on the first one's data dir (so its
+// database, keys, install id, groups dir and allowlist), on another port.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -31,9 +33,9 @@ export function tempDataDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'napbox-test-'));
 }
 
-export async function startNapbox(options: { dataDir?: string; env?: Record<string, string> } = {}): Promise<NapboxProcess> {
-  const dataDir = options.dataDir ?? tempDataDir();
-  fs.rmSync(path.join(dataDir, 'server.json'), { force: true });
+export async function startNapbox(options: { dataDir?: string; env?: Record<string, string>; shareWith?: NapboxProcess } = {}): Promise<NapboxProcess> {
+  const dataDir = options.shareWith?.dataDir ?? options.dataDir ?? tempDataDir();
+  if (!options.shareWith) fs.rmSync(path.join(dataDir, 'server.json'), { force: true }); // the other process's, when shared
   const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/index.ts')], {
     cwd: ROOT,
     env: {
