@@ -11,6 +11,7 @@ import { LABEL_ROLE, prepareBuildContext, readCaBundle, resolveAgentImage } from
 import { loadInstallId } from '../src/install-id.js';
 import { ensureDockerEngine } from './docker-engine.js';
 import { ensureNodeBase } from './node-base.js';
+import { ensureBrowser } from './browser.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 
@@ -53,6 +54,7 @@ async function main(): Promise<void> {
     }
     return `${tag} built${ca.length > 0 ? ` with the CA bundle ${config.caBundle}` : ''}`;
   });
+  if (process.argv.includes('--tests')) await step('test browser', ensureBrowser);
 }
 
 main().catch((err: unknown) => {
