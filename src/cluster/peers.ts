@@ -8,6 +8,10 @@
 //   wakes it again instead of reaching a container on its way down (the fence).
 // A process whose heartbeat is older than `deadAfterMs` is dead: its holds no
 // longer count, and the sweep leader requeues the messages it was processing.
+// So is one whose pid no longer exists in our pid namespace (its id names the
+// namespace; the processes of one SQLite data dir share a machine), so a
+// napbox restarted after a crash does not wait out the heartbeat of the
+// process it replaces.
 //
 // Invariants:
 // - A process with no peers behaves as napbox always did: `fence` returns at
@@ -17,6 +21,7 @@
 //   seen, and the holds published with it were counted at t.
 
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import { z } from 'zod';
 import type { Db } from '../db/database.js';
 import type { ActivityKind } from '../sweep/decide.js';
@@ -47,6 +52,8 @@ export interface PeersDeps {
   readonly tickMs?: number;
   readonly deadAfterMs?: number;
   readonly clock?: () => number;
+  /** The pid namespace to compare pids in; default: this process's (Linux); '' turns the pid check off. */
+  readonly pidNamespace?: string;
 }
 
 export class Peers {
@@ -54,17 +61,20 @@ export class Peers {
   readonly tickMs: number;
   readonly deadAfterMs: number;
   private readonly clock: () => number;
+  private readonly pidNamespace: string | undefined;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: PeersDeps) {
-    this.id = deps.id ?? `p_${crypto.randomBytes(6).toString('hex')}`;
+    this.pidNamespace = deps.pidNamespace === undefined ? readPidNamespace() : deps.pidNamespace || undefined;
+    this.id = deps.id ?? `p_${this.pidNamespace ?? 'x'}_${crypto.randomBytes(6).toString('hex')}`;
     this.tickMs = deps.tickMs ?? 250;
     this.deadAfterMs = deps.deadAfterMs ?? Math.max(3000, 8 * this.tickMs);
     this.clock = deps.clock ?? Date.now;
   }
 
-  /** Registers this process and starts its heartbeat. */
+  /** Registers this process (after removing the rows of processes that are gone) and starts its heartbeat. */
   start(): void {
+    this.reapDead();
     const now = this.clock();
     this.deps.db.prepare('INSERT OR REPLACE INTO processes (id, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?)').run(this.id, process.pid, now, now);
     this.timer = setInterval(() => this.tick(), this.tickMs);
@@ -167,7 +177,10 @@ export class Peers {
     const { db } = this.deps;
     return db
       .transaction(() => {
-        const dead = (db.prepare('SELECT id FROM processes WHERE heartbeat_at <= ? AND id <> ?').all(now - this.deadAfterMs, this.id) as Array<{ id: string }>).map((r) => r.id);
+        const rows = db.prepare('SELECT id, pid, heartbeat_at FROM processes WHERE id <> ?').all(this.id) as Array<{ id: string; pid: number; heartbeat_at: number }>;
+        const ns = this.pidNamespace;
+        const ours = (id: string): boolean => ns !== undefined && id.startsWith(`p_${ns}_`);
+        const dead = rows.filter((r) => r.heartbeat_at <= now - this.deadAfterMs || (ours(r.id) && !pidExists(r.pid))).map((r) => r.id);
         for (const id of dead) {
           db.prepare('DELETE FROM process_holds WHERE owner = ?').run(id);
           db.prepare('DELETE FROM processes WHERE id = ?').run(id);
@@ -175,5 +188,24 @@ export class Peers {
         return dead;
       })
       .immediate();
+  }
+}
+
+/** This process's pid namespace (Linux), so pids are compared only with processes that share it. */
+function readPidNamespace(): string | undefined {
+  try {
+    return /\[(\d+)\]/.exec(fs.readlinkSync('/proc/self/ns/pid'))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a process with this pid exists in our pid namespace (EPERM: it exists, as another user). */
+function pidExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, it } from 'node:test';
+import { openCoordinationConnection, openDatabase } from '../db/database.js';
+import { ActivityTracker } from '../tenants/activity.js';
+import { Peers } from './peers.js';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'napbox-peers-'));
+openDatabase(dir).close();
+const one = openCoordinationConnection(dir);
+const two = openCoordinationConnection(dir);
+after(() => {
+  one.close();
+  two.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function peer(db: typeof one, id: string, activity: ActivityTracker, clock: () => number, stops: string[] = [], forgotten: string[] = []): Peers {
+  return new Peers({ db, id, clock, takeDirty: () => activity.takeDirty(), stopsByOthers: () => stops, onStopByOther: (slug) => forgotten.push(slug), tickMs: 100_000, deadAfterMs: 1000, pidNamespace: '' });
+}
+
+it('shares holds and heartbeats; fences; reaps the dead; one leader at a time', async () => {
+  let now = 10_000;
+  const clock = () => now;
+  const seenA = new ActivityTracker(clock);
+  const forgotten: string[] = [];
+  const a = peer(one, 'a', seenA, clock, ['t'], forgotten);
+  const b = peer(two, 'b', new ActivityTracker(clock), clock);
+  a.start();
+  b.start();
+  try {
+    assert.deepEqual(a.live().sort(), ['a', 'b']);
+    assert.equal(a.hasPeers(), true);
+
+    const done = seenA.beginRequest('t');
+    assert.equal(b.othersHolds('t'), undefined, 'nothing published before the next heartbeat');
+    now += 10;
+    a.tick();
+    assert.deepEqual(forgotten, ['t'], 'a stop lock of another process is seen at the heartbeat');
+    assert.deepEqual(b.othersHolds('t'), { inflight: 1, sockets: 0, lastActivity: 10_000, lastKind: 'request' });
+    done();
+    a.tick();
+    assert.equal(b.othersHolds('t')?.inflight, 0);
+
+    // b fences at `since`: resolved once a heartbeat at or after it is written.
+    const since = now + 5;
+    const fenced = b.fence(since, Date.now() + 5000 + now); // the poll runs on real timers
+    now += 10;
+    a.tick();
+    assert.equal(await fenced, true);
+    assert.equal(await b.fence(now + 1, now), false, 'past its deadline with a process behind');
+
+    assert.equal(a.lead('sweep', 500), true);
+    assert.equal(b.lead('sweep', 500), false);
+    now += 500;
+    assert.equal(b.lead('sweep', 500), true, 'an expired leader lease is taken over');
+
+    now += 1001; // a stops heartbeating
+    b.tick();
+    assert.deepEqual(b.live(), ['b']);
+    assert.equal(b.othersHolds('t'), undefined, 'a dead process holds nothing');
+    assert.deepEqual(b.reapDead(), ['a']);
+  } finally {
+    b.stop();
+  }
+});
