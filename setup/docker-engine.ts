@@ -1,7 +1,9 @@
 // Set-up step: a reachable Docker engine. DOCKER_HOST is honoured as it is;
 // only the local default may be installed and started here, and only on a
 // Debian-like machine as root (Debian's docker.io, dockerd in the background,
-// a stale pid file cleared first). Anywhere else it says what to do.
+// a stale pid file cleared first). Anywhere else it says what to do. An engine
+// elsewhere (tcp://, ssh://, another socket) is never installed or started
+// from here: set-up says that it does not answer, and why.
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -12,13 +14,18 @@ const PID_FILE = '/var/run/docker.pid';
 const DOCKERD_LOG = '/var/log/napbox-dockerd.log';
 const APT_LOG = '/var/log/napbox-setup-apt.log';
 
-async function answers(driver: ContainerDriver): Promise<boolean> {
+/** Undefined when the engine answers, else why not. */
+async function whyNoAnswer(driver: ContainerDriver): Promise<string | undefined> {
   try {
     await driver.ping();
-    return true;
-  } catch {
-    return false;
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
   }
+}
+
+async function answers(driver: ContainerDriver): Promise<boolean> {
+  return (await whyNoAnswer(driver)) === undefined;
 }
 
 function alive(pid: number): boolean {
@@ -46,9 +53,12 @@ export function canInstallHere(): string | undefined {
 /** Returns what it did, for the set-up line. */
 export async function ensureDockerEngine(driver: ContainerDriver, dockerHost: string | undefined): Promise<string> {
   const where = dockerHost ?? 'unix:///var/run/docker.sock';
-  if (await answers(driver)) return `reachable at ${where}`;
+  const why = await whyNoAnswer(driver);
+  if (why === undefined) return `reachable at ${where}`;
   if (dockerHost !== undefined && dockerHost !== 'unix:///var/run/docker.sock') {
-    throw new Error(`the Docker engine at DOCKER_HOST=${dockerHost} does not answer: start it there, or unset DOCKER_HOST to use a local engine`);
+    throw new Error(
+      `the Docker engine at DOCKER_HOST=${dockerHost} does not answer (${why}). Set-up starts no engine for an address other than the local socket: start it there (for tcp://, a dockerd listening on that address, with DOCKER_TLS_VERIFY and DOCKER_CERT_PATH when it uses TLS; for ssh://, an ssh agent holding your key and the docker CLI on that host), or unset DOCKER_HOST to use a local engine`,
+    );
   }
   const refusal = canInstallHere();
   if (refusal) throw new Error(`no Docker engine answers at ${where}, and set-up cannot start one: ${refusal}`);

@@ -139,7 +139,12 @@ export class DockerDriver implements ContainerDriver {
 
   constructor(dockerHost: string | undefined = process.env.DOCKER_HOST, options: DockerDriverOptions = {}) {
     this.address = engineAddress(dockerHost, options);
-    this.docker = new Docker(this.address.options);
+    try {
+      this.docker = new Docker(this.address.options);
+    } catch (err) {
+      // docker-modem itself also reads DOCKER_CERT_PATH/{ca,cert,key}.pem when DOCKER_HOST is not a socket.
+      throw new NapboxError('config_invalid', `the Docker client for ${this.address.shown} could not be set up: ${(err as Error).message} (DOCKER_CERT_PATH must hold ca.pem, cert.pem and key.pem)`, { cause: err });
+    }
   }
 
   /** Where the engine is, for messages (never a secret: no certificate, no key). */

@@ -7,6 +7,7 @@
 
 import http from 'node:http';
 import net from 'node:net';
+import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 
 export interface TcpForwarder {
@@ -16,10 +17,17 @@ export interface TcpForwarder {
   close(): Promise<void>;
 }
 
-export async function startTcpForwarder(socketPath: string): Promise<TcpForwarder> {
+/** TLS settings for a forwarder that stands in for `dockerd --tlsverify`: it requires a client certificate signed by `ca`. */
+export interface ForwarderTls {
+  readonly key: Buffer;
+  readonly cert: Buffer;
+  readonly ca: Buffer;
+}
+
+export async function startTcpForwarder(socketPath: string, tlsOptions?: ForwarderTls): Promise<TcpForwarder> {
   let accepted = 0;
   const open = new Set<net.Socket>();
-  const server = net.createServer((client) => {
+  const onClient = (client: net.Socket): void => {
     accepted += 1;
     const engine = net.connect(socketPath);
     for (const s of [client, engine]) {
@@ -29,7 +37,10 @@ export async function startTcpForwarder(socketPath: string): Promise<TcpForwarde
     client.on('error', () => engine.destroy());
     engine.on('error', () => client.destroy());
     client.pipe(engine).pipe(client);
-  });
+  };
+  const server = tlsOptions
+    ? tls.createServer({ ...tlsOptions, requestCert: true, rejectUnauthorized: true }, onClient)
+    : net.createServer(onClient);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());

@@ -5,11 +5,16 @@
 // no bind mount of any host path of napbox's, the tenant's files copied in
 // read-only, its group folder and workspace in volumes that outlive a stop,
 // and the tenant reached on a port published where napbox can reach it.
+// A second suite checks TLS (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH) the same way.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { NapboxError } from '../../src/errors.js';
+import { DockerDriver } from '../../src/runtime/docker-driver.js';
 import { parseDockerHost } from '../../src/runtime/docker-host.js';
 import { api, removeInstall, request, startNapbox, tempDataDir, tenantHost, type NapboxProcess } from '../helpers/napbox-process.js';
 import { engineGet, startTcpForwarder, type TcpForwarder } from '../helpers/tcp-forwarder.js';
@@ -136,5 +141,69 @@ describe('a remote engine: DOCKER_HOST=tcp:// with copied mounts', { skip: local
     const res = await api(nb, 'PATCH', `/api/tenants/${SLUG}`, { mounts: [{ hostPath: dataDir, containerPath: 'data' }] });
     assert.equal(res.status, 400);
     assert.match(res.json.message, /remote/);
+  });
+});
+
+// DOCKER_TLS_VERIFY and DOCKER_CERT_PATH as Docker's tools read them, against a forwarder that, like
+// `dockerd --tlsverify`, serves TLS and requires a client certificate from the same CA. Certificates
+// are made with openssl (argv, no shell) in a temp folder.
+function makeCertificates(dir: string): void {
+  const run = (args: string[]): void => {
+    execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+  };
+  fs.writeFileSync(path.join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1\n');
+  fs.writeFileSync(path.join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\n');
+  run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca-key.pem', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=napbox-test-ca']);
+  for (const [name, subject, ext] of [['server', '/CN=127.0.0.1', 'server.ext'], ['client', '/CN=napbox', 'client.ext']] as const) {
+    run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}-key.pem`, '-out', `${name}.csr`, '-subj', subject]);
+    run(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-out', `${name}-cert.pem`, '-days', '1', '-extfile', ext]);
+  }
+  // The names Docker's tools look for in DOCKER_CERT_PATH.
+  fs.copyFileSync(path.join(dir, 'client-cert.pem'), path.join(dir, 'cert.pem'));
+  fs.copyFileSync(path.join(dir, 'client-key.pem'), path.join(dir, 'key.pem'));
+}
+
+const hasOpenssl = (() => {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+describe('a remote engine over TLS: DOCKER_TLS_VERIFY and DOCKER_CERT_PATH', { skip: (local.kind !== 'unix' && 'needs the local engine socket') || (!hasOpenssl && 'needs openssl to make certificates') }, () => {
+  let forwarder: TcpForwarder;
+  let certs: string;
+  let otherCa: string;
+  before(async () => {
+    certs = fs.mkdtempSync(path.join(os.tmpdir(), 'napbox-tls-'));
+    otherCa = fs.mkdtempSync(path.join(os.tmpdir(), 'napbox-tls-other-'));
+    makeCertificates(certs);
+    makeCertificates(otherCa);
+    const read = (name: string): Buffer => fs.readFileSync(path.join(certs, name));
+    forwarder = await startTcpForwarder(local.kind === 'unix' ? local.socketPath : '', { key: read('server-key.pem'), cert: read('server-cert.pem'), ca: read('ca.pem') });
+  });
+  after(async () => {
+    await forwarder?.close();
+    for (const dir of [certs, otherCa]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('talks to an engine that checks client certificates, checking its certificate against ca.pem', async () => {
+    const driver = new DockerDriver(`tcp://127.0.0.1:${forwarder.port}`, { env: { DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: certs } });
+    await driver.ping();
+    assert.ok(Array.isArray(await driver.findByLabels({ 'napbox.install': 'tls-test-none' })));
+  });
+
+  it('refuses an engine whose certificate another CA signed, saying where to look', async () => {
+    const driver = new DockerDriver(`tcp://127.0.0.1:${forwarder.port}`, { env: { DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: otherCa } });
+    await assert.rejects(driver.ping(), (err: NapboxError) => err.code === 'engine_unreachable' && /DOCKER_CERT_PATH/.test(err.message));
+  });
+
+  it('says which file is missing from DOCKER_CERT_PATH', () => {
+    assert.throws(
+      () => new DockerDriver(`tcp://127.0.0.1:${forwarder.port}`, { env: { DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: path.join(certs, 'missing') } }),
+      (err: NapboxError) => err.code === 'config_invalid' && err.message.includes('ca.pem'),
+    );
   });
 });
