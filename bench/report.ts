@@ -10,6 +10,7 @@ import { bestRuns, type LoadRun, type LoadSettings, type WarmTarget } from './wa
 import type { MessageResults } from './messages.js';
 import type { SweepResults } from './sweep.js';
 import type { ImageResults } from './images.js';
+import { renderHtml, type ReportInput } from './html-report.js';
 
 export const TARGETS = Object.freeze({ coldRatioMax: 1.15, throughputRatioMin: 0.5, addedP99MsMax: 2, sweepTickMsMax: 50, cachedPutMsMax: 100, buildLoopP99MsMax: 20 });
 
@@ -92,6 +93,29 @@ export function buildResults(run: RunInfo, cold: ColdStartSamples, settings: Loa
 export function writeResults(results: BenchResults, file: string): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+}
+
+/** The HTML report's input: every cold-start sample of each side, and the best warm run of each. */
+export function htmlReportInput(results: BenchResults): ReportInput {
+  const { run, cold, warm } = results;
+  return {
+    title: 'napbox bench',
+    subtitle: `${run.startedAt}, ${run.cpus} CPUs, Node ${run.node}, load average ${run.loadAverage.map((x) => x.toFixed(2)).join(' ')}, ${cold.tries} cold tries per side, warm load by ${run.loadTool} (${warm.settings.connections} connections, ${warm.settings.seconds} s, best of ${warm.settings.rounds})`,
+    cold: [
+      { label: 'through napbox', samplesMs: cold.samples.napboxMs },
+      { label: 'engine alone (create, start, first byte)', samplesMs: cold.samples.engineMs },
+    ],
+    warm: [
+      { label: 'through napbox', requestsPerSec: warm.best.napbox.requestsPerSec, latencyMs: warm.best.napbox.latencyMs },
+      { label: 'direct to the container', requestsPerSec: warm.best.direct.requestsPerSec, latencyMs: warm.best.direct.latencyMs },
+    ],
+    table: renderTable(results),
+  };
+}
+
+export function writeHtmlReport(results: BenchResults, file: string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, renderHtml(htmlReportInput(results)));
 }
 
 const ms = (x: number, digits = 1): string => `${x.toFixed(digits)} ms`;

@@ -17,12 +17,13 @@ import { onPath } from '../setup/run-command.js';
 import { closeBenchTenant, openBenchTenant, type BenchTenant } from './bench-tenant.js';
 import { measureColdStarts } from './cold-start.js';
 import { measureWarm, type LoadSettings } from './warm.js';
-import { buildResults, renderTable, writeResults, type RunInfo } from './report.js';
+import { buildResults, renderTable, writeHtmlReport, writeResults, type RunInfo } from './report.js';
 import { measureMessages } from './messages.js';
 import { measureSweep } from './sweep.js';
 import { measureImages } from './images.js';
 
 const OUT_FILE = path.join(path.dirname(new URL(import.meta.url).pathname), 'out', 'results.json');
+const HTML_FILE = path.join(path.dirname(OUT_FILE), 'report.html');
 
 function intFromEnv(name: string, fallback: number, min: number, max: number): number {
   const raw = process.env[name];
@@ -68,7 +69,8 @@ async function bench(tenant: BenchTenant, coldTries: number, warm: LoadSettings,
   const results = buildResults(run, cold, warm, runs, messages, sweep, images);
   process.stdout.write(renderTable(results));
   writeResults(results, OUT_FILE);
-  progress(`results written to ${path.relative(process.cwd(), OUT_FILE)}`);
+  writeHtmlReport(results, HTML_FILE);
+  progress(`results written to ${path.relative(process.cwd(), OUT_FILE)}, plots to ${path.relative(process.cwd(), HTML_FILE)}`);
 }
 
 async function main(): Promise<void> {
