@@ -33,6 +33,8 @@ import type {
   ImageInfo,
   NetworkSpec,
 } from './container-driver.js';
+import { DEFAULT_FILE_MODE, containerFileProblem } from './container-driver.js';
+import { SwarmFiles, type ServiceFilesView } from './swarm-files.js';
 import { DockerDriver, callEngine, engineAddress, engineMessage, type DockerDriverOptions } from './docker-driver.js';
 import { demuxLogs } from './docker-logs.js';
 import { LABEL_SWARM_IMAGE, currentTask, isTerminal, parseTasks, publishedPorts, serviceSpec, taskState, type SwarmTask } from './swarm-service.js';
@@ -59,8 +61,31 @@ interface ServiceData {
 interface ServiceSpecData {
   Name: string;
   Labels?: Record<string, string>;
-  TaskTemplate: { ForceUpdate?: number; ContainerSpec?: { Image?: string } };
+  TaskTemplate: {
+    ForceUpdate?: number;
+    ContainerSpec?: {
+      Image?: string;
+      Mounts?: Array<{ Type?: string; Source?: string; Target?: string; ReadOnly?: boolean }>;
+      Configs?: Array<{ File?: { Name?: string; Mode?: number }; ConfigID?: string; ConfigName?: string }>;
+    };
+  };
   Mode: { Replicated?: { Replicas?: number } };
+}
+
+/** The service's image, volumes and configs, as the files helper reads them. */
+function filesView(service: ServiceData): ServiceFilesView {
+  const container = service.Spec.TaskTemplate.ContainerSpec ?? {};
+  return {
+    name: service.Spec.Name,
+    labels: withoutDriverLabels(service.Spec.Labels),
+    image: container.Image ?? '',
+    volumes: (container.Mounts ?? [])
+      .filter((m) => m.Type === 'volume' && m.Source && m.Target)
+      .map((m) => ({ type: 'volume' as const, source: m.Source!, target: m.Target!, readOnly: m.ReadOnly ?? false })),
+    configs: (container.Configs ?? [])
+      .filter((c) => c.File?.Name && c.ConfigID)
+      .map((c) => ({ path: c.File!.Name!, configId: c.ConfigID!, configName: c.ConfigName ?? '', mode: c.File!.Mode ?? DEFAULT_FILE_MODE })),
+  };
 }
 
 function withoutDriverLabels(labels: Readonly<Record<string, string>> | undefined): Record<string, string> {
@@ -71,6 +96,14 @@ function withoutDriverLabels(labels: Readonly<Record<string, string>> | undefine
 
 function replicas(service: ServiceData): number {
   return service.Spec.Mode.Replicated?.Replicas ?? 0;
+}
+
+/** How long `start` waits for swarm to make a task before it asks again. */
+const NUDGE_MS = 2000;
+
+/** A task a scale-down is removing (swarm deletes it once it has stopped). */
+function beingRemoved(task: SwarmTask): boolean {
+  return task.DesiredState === 'remove';
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -89,6 +122,7 @@ export class SwarmDriver implements ContainerDriver {
   private nodeId: string | undefined;
   /** Task container id -> its address on the gateway bridge (fixed for a container's life). */
   private readonly gatewayIps = new Map<string, string>();
+  private readonly files: SwarmFiles;
 
   constructor(dockerHost: string | undefined = process.env.DOCKER_HOST, options: SwarmDriverOptions = {}) {
     this.address = engineAddress(dockerHost, options);
@@ -96,6 +130,7 @@ export class SwarmDriver implements ContainerDriver {
     this.engine = new DockerDriver(dockerHost, options);
     this.pollMs = options.pollMs ?? 20;
     this.startTimeoutMs = options.startTimeoutMs ?? 60_000;
+    this.files = new SwarmFiles(this.docker, this.engine, (what, fn) => this.call(what, fn));
   }
 
   private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -151,35 +186,51 @@ export class SwarmDriver implements ContainerDriver {
   }
 
   async create(spec: ContainerSpec): Promise<ContainerInfo> {
+    for (const file of spec.files ?? []) {
+      const problem = containerFileProblem(file);
+      if (problem) throw new NapboxError('internal', `service ${spec.name}: file ${problem}`);
+    }
     const nodeId = await this.node();
     const image = await this.engine.inspectImage(spec.image);
     if (!image) throw new NapboxError('engine_error', `create service ${spec.name} failed: No such image: ${spec.image}`);
-    const body = serviceSpec(spec, { imageId: image.id, nodeId });
-    const service = await this.call(`create service ${spec.name}`, () => this.docker.createService(body as unknown as Docker.CreateServiceOptions));
-    // A task would create its volumes on first start; made now, they exist (labelled) from create on, as with containers.
-    for (const m of spec.mounts) {
-      if (m.type === 'volume') await this.call(`create volume ${m.source}`, () => this.docker.createVolume({ Name: m.source, Driver: 'local', Labels: { ...spec.labels } }));
+    const configs = await this.files.makeConfigs(spec);
+    const body = serviceSpec(spec, { imageId: image.id, nodeId, configs });
+    let serviceId: string;
+    try {
+      serviceId = (await this.call(`create service ${spec.name}`, () => this.docker.createService(body as unknown as Docker.CreateServiceOptions))).id;
+    } catch (err) {
+      await this.files.removeConfigs(configs); // those the existing service uses stay
+      throw err;
     }
-    const info = await this.inspect(service.id);
+    try {
+      // Fresh volumes anew, files into volumes; then every volume exists (labelled) from create on, as with containers.
+      await this.files.seedVolumes(spec);
+      for (const m of spec.mounts) {
+        if (m.type === 'volume') await this.call(`create volume ${m.source}`, () => this.docker.createVolume({ Name: m.source, Driver: 'local', Labels: { ...spec.labels } }));
+      }
+    } catch (err) {
+      await this.remove(serviceId, { force: true }).catch(() => undefined); // never leave a service without its files
+      throw err;
+    }
+    const info = await this.inspect(serviceId);
     if (!info) throw new NapboxError('engine_error', `service ${spec.name} vanished right after it was created`);
     return info;
   }
 
   async start(id: string): Promise<void> {
     const service = await this.requireService(id, 'start');
-    const tasks = await this.tasks([id]);
+    const deadline = Date.now() + this.startTimeoutMs;
+    let tasks = await this.tasks([id]);
     const now = taskState(currentTask(tasks));
     if (now.running) return;
     const before = new Set<string>();
     if (!(now.status === 'restarting' && replicas(service) === 1)) {
-      // Tasks that exist now are not the one this start waits for.
-      for (const t of tasks) before.add(t.ID);
-      await this.update(id, 'start', (spec) => {
-        if ((spec.Mode.Replicated?.Replicas ?? 0) >= 1) spec.TaskTemplate.ForceUpdate = (spec.TaskTemplate.ForceUpdate ?? 0) + 1; // the one task ended: a new one
-        spec.Mode = { Replicated: { Replicas: 1 } };
-      });
+      // Swarm does not replace a task it is still removing, and does not look again once it is gone: wait for it first.
+      if (tasks.some(beingRemoved)) tasks = await this.untilRemoved(id, service.Spec.Name, deadline);
+      for (const t of tasks) before.add(t.ID); // not the task this start waits for
+      await this.scaleUp(id);
     }
-    const deadline = Date.now() + this.startTimeoutMs;
+    let nudged = Date.now();
     for (;;) {
       const task = currentTask((await this.tasks([id])).filter((t) => !before.has(t.ID)));
       if (task?.Status.State === 'running') return;
@@ -192,15 +243,38 @@ export class SwarmDriver implements ContainerDriver {
         const where = task ? `still ${task.Status.State}${task.Status.Err ? ` (${task.Status.Err})` : ''}` : 'not created';
         throw new NapboxError('engine_error', `start service ${service.Spec.Name}: its task is ${where} after ${Math.round(this.startTimeoutMs / 1000)}s`);
       }
+      if (!task && Date.now() - nudged > NUDGE_MS) {
+        nudged = Date.now();
+        await this.scaleUp(id); // no task yet: make swarm look at the service again
+      }
       await sleep(this.pollMs);
+    }
+  }
+
+  /** One replica; when the service has one already (its task ended), a forced update makes a new task. */
+  private scaleUp(id: string): Promise<void> {
+    return this.update(id, 'start', (spec) => {
+      if ((spec.Mode.Replicated?.Replicas ?? 0) >= 1) spec.TaskTemplate.ForceUpdate = (spec.TaskTemplate.ForceUpdate ?? 0) + 1;
+      spec.Mode = { Replicated: { Replicas: 1 } };
+    });
+  }
+
+  /** Waits until swarm has deleted the tasks it is removing (a scale-down's); returns the tasks left. */
+  private async untilRemoved(id: string, name: string, deadline: number): Promise<SwarmTask[]> {
+    for (;;) {
+      const tasks = await this.tasks([id]);
+      if (!tasks.some(beingRemoved)) return tasks;
+      if (Date.now() > deadline) throw new NapboxError('engine_error', `service ${name}: swarm was still removing its old task ${Math.round((deadline - Date.now()) / 1000 + this.startTimeoutMs / 1000)}s later`);
+      await sleep(this.pollMs * 2);
     }
   }
 
   async stop(id: string, graceSeconds: number): Promise<void> {
     const service = await this.service(id);
     if (!service) return;
-    const live = (await this.tasks([id])).filter((t) => !isTerminal(t));
-    if (replicas(service) === 0 && live.length === 0) return;
+    const tasks = await this.tasks([id]);
+    const live = tasks.filter((t) => !isTerminal(t));
+    if (replicas(service) === 0 && !tasks.some(beingRemoved)) return;
     const containers = live.map((t) => t.Status.ContainerStatus?.ContainerID).filter((c): c is string => !!c);
     // A frozen (paused) container can receive no signal: thaw it so the stop can happen.
     for (const c of containers) await this.unpause(c);
@@ -210,24 +284,25 @@ export class SwarmDriver implements ContainerDriver {
       });
     }
     const started = Date.now();
+    const deadline = started + graceSeconds * 1000 + 30_000;
     let killed = false;
     let exitCode: number | null = null;
     for (;;) {
       const states = await Promise.all(containers.map((c) => this.containerState(c)));
-      if (states.every((s) => !s.running)) {
-        exitCode = states.map((s) => s.exitCode).find((x): x is number => x !== null) ?? null;
+      if (states.every((st) => !st.running)) {
+        exitCode = states.map((st) => st.exitCode).find((x): x is number => x !== null) ?? null;
         break;
       }
-      // A task swarm has not begun to stop yet has no container: its end is read from the tasks.
-      if (containers.length === 0 && (await this.tasks([id])).every(isTerminal)) break;
-      const elapsed = Date.now() - started;
-      if (!killed && elapsed > graceSeconds * 1000 + 500) {
-        killed = true; // swarm's own grace is the service's; the caller asked for less
+      if (!killed && Date.now() - started > graceSeconds * 1000 + 500) {
+        killed = true; // swarm's own grace is the service's StopGracePeriod; the caller asked for less
         for (const c of containers) await this.kill(c);
       }
-      if (elapsed > graceSeconds * 1000 + 30_000) throw new NapboxError('engine_error', `stop service ${service.Spec.Name}: its task still runs ${graceSeconds + 30}s after it was scaled to 0`);
+      if (Date.now() > deadline) throw new NapboxError('engine_error', `stop service ${service.Spec.Name}: its task still runs ${graceSeconds + 30}s after it was scaled to 0`);
       await sleep(this.pollMs);
     }
+    // Swarm deletes a scaled-down task a few seconds after its container ended (it lets the network's gossip
+    // settle first); a start before then would be ignored by swarm, so the stop is over when the task is gone.
+    await this.untilRemoved(id, service.Spec.Name, deadline);
     if (exitCode !== null && service.Spec.Labels?.[LABEL_SWARM_EXIT] !== String(exitCode)) {
       const code = String(exitCode);
       await this.update(id, 'stop', (spec) => {
@@ -254,7 +329,10 @@ export class SwarmDriver implements ContainerDriver {
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
       const left = await this.call('list task containers', () => this.docker.listContainers({ all: true, filters: { label: [`com.docker.swarm.service.id=${id}`] } }));
-      if (left.length === 0) return;
+      if (left.length === 0) {
+        await this.files.removeConfigs(filesView(service).configs);
+        return;
+      }
       await sleep(this.pollMs * 2);
     }
     throw new NapboxError('engine_error', `remove service ${service.Spec.Name}: its task containers were still there 30s later`);
@@ -348,8 +426,10 @@ export class SwarmDriver implements ContainerDriver {
 
   /** A file in the tenant's current task container. */
   async readFile(id: string, filePath: string): Promise<ContainerFileInfo | undefined> {
-    const containerId = taskState(currentTask(await this.tasksIfService(id))).containerId;
-    return containerId ? this.engine.readFile(containerId, filePath) : undefined;
+    const service = await this.service(id);
+    if (!service) return undefined;
+    const containerId = taskState(currentTask(await this.tasks([id]))).containerId;
+    return this.files.read(filesView(service), containerId, filePath);
   }
 
   findVolumesByLabels(labels: Readonly<Record<string, string>>): Promise<string[]> {

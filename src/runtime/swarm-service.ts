@@ -15,8 +15,9 @@
 // - The endpoint is `dnsrr` (napbox addresses the task itself, so no virtual
 //   IP or load balancer is set up); published ports use `PublishMode: host`.
 
+import crypto from 'node:crypto';
 import { z } from 'zod';
-import type { ContainerSpec, ContainerStatus, MountSpec } from './container-driver.js';
+import { DEFAULT_FILE_MODE, mountHolding, type ContainerFile, type ContainerSpec, type ContainerStatus, type MountSpec } from './container-driver.js';
 
 /** The service label holding the image reference the spec named. */
 export const LABEL_SWARM_IMAGE = 'napbox.swarm.image';
@@ -26,6 +27,36 @@ export interface ServiceTarget {
   readonly imageId: string;
   /** The swarm node id tasks are pinned to. */
   readonly nodeId: string;
+  /** Swarm configs made for the spec's files outside its volumes (see splitFiles). */
+  readonly configs?: readonly ConfigFile[];
+}
+
+/** A swarm config mounted as one file: root's, with its mode. */
+export interface ConfigFile {
+  readonly path: string;
+  readonly configId: string;
+  readonly configName: string;
+  readonly mode: number;
+}
+
+/**
+ * Where each of a spec's files goes: a file in a volume is written into the
+ * volume (it is there for the task like any volume content, and a non-fresh
+ * volume keeps it); any other file (the container's own filesystem) becomes a
+ * swarm config, which swarm mounts as a root-owned file with its mode, also
+ * on a read-only root filesystem.
+ */
+export function splitFiles(spec: ContainerSpec): { inVolumes: ContainerFile[]; asConfigs: ContainerFile[] } {
+  const inVolumes: ContainerFile[] = [];
+  const asConfigs: ContainerFile[] = [];
+  for (const file of spec.files ?? []) (mountHolding(file.path, spec.mounts)?.type === 'volume' ? inVolumes : asConfigs).push(file);
+  return { inVolumes, asConfigs };
+}
+
+/** A config's name: the service's, and a hash of the file (configs are immutable; the same file is the same config). */
+export function configName(serviceName: string, file: ContainerFile): string {
+  const hash = crypto.createHash('sha256').update(file.path).update('\0').update(String(file.mode ?? DEFAULT_FILE_MODE)).update('\0').update(file.content).digest('hex');
+  return `${serviceName}-${hash.slice(0, 16)}`;
 }
 
 export interface TmpfsSpec {
@@ -90,6 +121,9 @@ export function serviceSpec(spec: ContainerSpec, target: ServiceTarget): Record<
           ...spec.mounts.map((m) => serviceMount(m, spec.labels)),
           ...Object.entries(spec.tmpfs).map(([path, options]) => ({ Type: 'tmpfs', Target: path, TmpfsOptions: tmpfsOptions(options) })),
         ],
+        ...(target.configs?.length
+          ? { Configs: target.configs.map((c) => ({ File: { Name: c.path, UID: '0', GID: '0', Mode: c.mode }, ConfigID: c.configId, ConfigName: c.configName })) }
+          : {}),
       },
       Resources: { Limits: { MemoryBytes: spec.limits.memoryBytes, NanoCPUs: spec.limits.nanoCpus, Pids: spec.limits.pids } },
       RestartPolicy: { Condition: 'none', MaxAttempts: 0 },
