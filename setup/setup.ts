@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../src/config/config.js';
 import { DockerDriver } from '../src/runtime/docker-driver.js';
+import { SwarmDriver } from '../src/runtime/swarm-driver.js';
 import { LABEL_ROLE, prepareBuildContext, readCaBundle, resolveAgentImage } from '../src/images/agent-image.js';
 import { loadInstallId } from '../src/install-id.js';
 import { ensureDockerEngine } from './docker-engine.js';
@@ -29,6 +30,8 @@ async function main(): Promise<void> {
   const containerDir = path.join(root, 'container');
 
   await step('docker engine', () => ensureDockerEngine(driver, config.dockerHost));
+  // NAPBOX_DRIVER=swarm needs the engine to be a swarm manager: an engine in no swarm becomes a single-node one.
+  if (config.driver === 'swarm') await step('swarm', () => new SwarmDriver(config.dockerHost, { publishAddress: config.publishAddress }).ensureSwarm());
   await step('node base image', () => ensureNodeBase(driver, labels, (line) => console.log(line)));
   await step('agent image', async () => {
     const { tag, image } = await resolveAgentImage({ driver, containerDir, caBundle: config.caBundle });

@@ -14,6 +14,7 @@ import { createLogger, type Logger } from './log.js';
 import { loadInstallId } from './install-id.js';
 import type { ContainerDriver } from './runtime/container-driver.js';
 import { DockerDriver } from './runtime/docker-driver.js';
+import { SwarmDriver } from './runtime/swarm-driver.js';
 import { requireAgentImage } from './images/agent-image.js';
 import { TenantStore } from './tenants/tenant-store.js';
 import { Lifecycle, type Running } from './tenants/lifecycle.js';
@@ -73,12 +74,18 @@ function upstreamMode(config: Config): 'bridge' | 'published' {
   return local && process.platform === 'linux' ? 'bridge' : 'published';
 }
 
+/** The engine driver NAPBOX_DRIVER names, on the engine DOCKER_HOST names. */
+export function makeDriver(config: Config): ContainerDriver {
+  const options = { publishAddress: config.publishAddress };
+  return config.driver === 'swarm' ? new SwarmDriver(config.dockerHost, options) : new DockerDriver(config.dockerHost, options);
+}
+
 export async function startNapbox(config: Config, overrides: AppOverrides = {}): Promise<Napbox> {
   const logger = overrides.logger ?? createLogger(config.logLevel, config.logFormat);
   const clock = overrides.clock ?? Date.now;
   const projectDir = overrides.projectDir ?? path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
   const installId = loadInstallId(config.dataDir);
-  const driver = overrides.driver ?? new DockerDriver(config.dockerHost, { publishAddress: config.publishAddress });
+  const driver = overrides.driver ?? makeDriver(config);
   await driver.ping();
   const baseImage = await requireAgentImage({ driver, containerDir: path.join(projectDir, 'container'), caBundle: config.caBundle });
 
@@ -160,7 +167,7 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   const access = new TenantAccess(loadOrCreateKey(config.dataDir, 'access.key'), installId, clock);
 
   const report = await reconcile({ store, driver, installId, logger, now: clock(), busy: (slug) => lifecycle.busy(slug) });
-  logger.info({ installId, upstream, baseImage, removed: report.removed, adopted: report.adopted, markedStopped: report.markedStopped }, 'reconciled with the engine');
+  logger.info({ installId, driver: config.driver, upstream, baseImage, removed: report.removed, adopted: report.adopted, markedStopped: report.markedStopped }, 'reconciled with the engine');
 
   let port = config.port;
   const hostPart = (): string => `${port === 80 ? '' : `:${port}`}`;

@@ -14,6 +14,8 @@ describe('config', () => {
     assert.equal(c.sweepIntervalMs, 15_000);
     assert.equal(c.wakeTimeoutMs, 60_000);
     assert.equal(c.dockerHost, undefined);
+    assert.equal(c.driver, 'docker');
+    assert.equal(loadConfig({ NAPBOX_DRIVER: 'swarm' }).driver, 'swarm');
     assert.ok(Object.isFrozen(c));
   });
 
@@ -26,6 +28,7 @@ describe('config', () => {
       NAPBOX_BASE_DOMAIN: 'bad domain',
       DOCKER_HOST: 'localhost:2375',
       NAPBOX_UPSTREAM: 'sideways',
+      NAPBOX_DRIVER: 'kubernetes',
     };
     for (const [variable, value] of Object.entries(cases)) {
       assert.throws(() => loadConfig({ [variable]: value }), (err: Error) => err.message.includes(variable), variable);

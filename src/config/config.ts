@@ -27,6 +27,8 @@ export interface Config {
   readonly leaseMaxMs: number;
   /** Wakes of one tenant allowed per minute (wake-storm protection). */
   readonly wakesPerMinute: number;
+  /** docker: one plain container per tenant; swarm: one swarm service (0/1 replicas) per tenant. */
+  readonly driver: 'docker' | 'swarm';
   /** As Docker's own tools read it; undefined means the local socket. */
   readonly dockerHost: string | undefined;
   /** How napbox reaches a container: its bridge address, or a port published on the engine's host. */
@@ -122,6 +124,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     leaseMaxMs: readDuration(env, 'NAPBOX_LEASE_MAX', '1h', 100),
     wakesPerMinute: readCount(env, 'NAPBOX_WAKE_RATE', 30),
     dockerHost,
+    driver: readEnum(env, 'NAPBOX_DRIVER', ['docker', 'swarm'] as const, 'docker'),
     upstream: readEnum(env, 'NAPBOX_UPSTREAM', ['auto', 'bridge', 'published'] as const, 'auto'),
     publishAddress,
     mounts: readEnum(env, 'NAPBOX_MOUNTS', ['bind', 'copy'] as const, remote ? 'copy' : 'bind'),
