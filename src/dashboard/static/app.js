@@ -175,7 +175,6 @@ function rowFor(/** @type {any} */ t) {
   link.textContent = t.slug;
   setText(state, t.state, t.state === 'failed' || t.state === 'starting' ? t.reason : '');
   state.className = `state state-${t.state}`;
-  state.title = t.reason;
   setText(activity, t.lastActivity ? ago(t.lastActivity) : 'never', t.lastActivity ? new Date(t.lastActivity).toLocaleTimeString() : '');
   setText(holds, t.holds.length ? t.holds.join(', ') : '—');
   setText(reasons, t.lastStartReason ? `started: ${t.lastStartReason}` : 'never started', t.lastStopReason ? `stopped: ${t.lastStopReason}` : '');
@@ -193,12 +192,18 @@ function setText(/** @type {HTMLElement} */ cell, /** @type {string} */ main, su
   const want = `${main}\n${sub}`;
   if (cell.dataset.text === want) return;
   cell.dataset.text = want;
-  cell.replaceChildren(document.createTextNode(main));
+  // Long reasons (a failed wake's log lines) are clipped to two lines; the whole text is the cell's tooltip.
+  const top = document.createElement('span');
+  top.className = 'clip';
+  top.textContent = main;
+  cell.replaceChildren(top);
   if (sub) {
     const small = document.createElement('small');
+    small.className = 'clip';
     small.textContent = sub;
     cell.appendChild(small);
   }
+  cell.title = sub ? `${main}\n${sub}` : main;
 }
 
 function shortImage(/** @type {string} */ image) {
