@@ -15,6 +15,7 @@ async function main(): Promise<void> {
     `napbox is running on ${napbox.url}`,
     createdDemo ? `  created the tenant "demo": open ${demo}` : `  tenants are at ${napbox.tenantUrl("<slug>")}`,
     `  without wildcard DNS:  ${napbox.url}/t/demo/`,
+    `  dashboard:             ${napbox.url}/ (sign in with a token from \`npx napbox token\`)`,
     '  admin CLI:             npx napbox --help',
   ];
   process.stderr.write(`${lines.join('\n')}\n`);
