@@ -69,7 +69,7 @@ export class Sweeper {
   start(): void {
     this.timer = setInterval(() => {
       if (!this.leads()) return;
-      void this.tick().then((r) => this.deps.onTick?.(r));
+      void this.tick();
     }, this.deps.intervalMs);
     this.timer.unref();
   }
@@ -92,7 +92,13 @@ export class Sweeper {
 
   /** One tick; concurrent callers share the one under way. */
   tick(): Promise<TickReport> {
-    this.ticking ??= this.run().finally(() => (this.ticking = undefined));
+    // Every tick is reported, on-demand ones (POST /api/sweep) as well as the timer's.
+    this.ticking ??= this.run()
+      .then((report) => {
+        this.deps.onTick?.(report);
+        return report;
+      })
+      .finally(() => (this.ticking = undefined));
     return this.ticking;
   }
 

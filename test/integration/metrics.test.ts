@@ -39,5 +39,46 @@ describe('metrics', () => {
     assert.equal(metric(text, 'napbox_stops_total', 'reason="admin"'), 1);
     assert.equal(metric(text, 'napbox_tenants', 'state="stopped"'), 2, 'counted, and the demo tenant');
     assert.ok(metric(text, 'nodejs_eventloop_lag_p99_seconds') >= 0);
+    const timed = metric(text, 'napbox_proxied_request_seconds_count', 'path="proxy"') + metric(text, 'napbox_proxied_request_seconds_count', 'path="relay"');
+    assert.equal(timed, 5, 'one latency sample per proxied request');
+  });
+
+  it('shows requests held during a wake, counts a failed wake, a failed build and sweep ticks', async () => {
+    const scrape = async (): Promise<string> => (await request(nb.port, { path: '/metrics' })).body;
+    // Held: sample while a cold request waits for its wake.
+    const cold = request(nb.port, { host: tenantHost(nb, 'counted'), path: '/whoami?held=1' });
+    let heldSeen = 0;
+    const deadline = Date.now() + 10_000;
+    while (heldSeen === 0 && Date.now() < deadline) {
+      heldSeen = metric(await scrape(), 'napbox_held_requests');
+      if (heldSeen === 0) await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal((await cold).status, 200);
+    assert.equal(heldSeen, 1, 'the cold request was counted as held while it waited');
+    assert.equal(metric(await scrape(), 'napbox_held_requests'), 0);
+
+    assert.equal((await api(nb, 'POST', '/api/tenants', { slug: 'crashes', app: { command: ['sh', '-c', 'exit 3'] } })).status, 201);
+    assert.equal((await request(nb.port, { host: tenantHost(nb, 'crashes'), path: '/' })).status, 503);
+
+    const put = await api(nb, 'PUT', '/api/tenants/counted/packages', { apt: [], npm: ['napbox-test-no-such-package-3x9'] });
+    assert.equal(put.status, 202, JSON.stringify(put.json));
+    const buildDeadline = Date.now() + 120_000;
+    let build: any;
+    do {
+      await new Promise((r) => setTimeout(r, 250));
+      build = (await api(nb, 'GET', `/api/builds/${put.json.id}`)).json;
+    } while (build.state !== 'failed' && build.state !== 'ready' && Date.now() < buildDeadline);
+    assert.equal(build.state, 'failed');
+
+    const ticksBefore = metric(await scrape(), 'napbox_sweep_duration_seconds_count');
+    assert.equal((await api(nb, 'POST', '/api/sweep')).status, 200);
+    const text = await scrape();
+    assert.ok(metric(text, 'napbox_sweep_duration_seconds_count') >= ticksBefore + 1);
+    assert.equal(metric(text, 'napbox_wakes_total', 'outcome="failed"'), 1);
+    assert.equal(metric(text, 'napbox_wake_duration_seconds_count', 'outcome="failed"'), 1);
+    assert.equal(metric(text, 'napbox_wakes_total', 'outcome="ready"'), 2);
+    assert.equal(metric(text, 'napbox_builds_total', 'outcome="failed"'), 1);
+    assert.equal(metric(text, 'napbox_build_duration_seconds_count', 'outcome="failed"'), 1);
+    assert.equal(metric(text, 'napbox_tenants', 'state="failed"'), 1);
   });
 });
