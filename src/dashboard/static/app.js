@@ -422,6 +422,11 @@ $('logs-show').addEventListener('click', async () => {
   }
 });
 
+// "12s ago" ages without news from the server: redraw the visible page now and then (no request).
+setInterval(() => {
+  if (!$('app').hidden && document.visibilityState === 'visible') render();
+}, 15_000);
+
 // ---- start -------------------------------------------------------------------
 
 api('GET', '/api/tenants').then(
