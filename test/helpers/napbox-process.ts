@@ -10,6 +10,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { DockerDriver } from '../../src/runtime/docker-driver.js';
+import { SwarmDriver } from '../../src/runtime/swarm-driver.js';
 import { AdminAuth, loadOrCreateKey } from '../../src/api/auth.js';
 import { loadInstallId } from '../../src/install-id.js';
 
@@ -93,6 +94,7 @@ export async function startNapbox(options: { dataDir?: string; env?: Record<stri
 
 /** Removes every container, network, volume and tenant image carrying this install's label. */
 export async function removeInstall(installId: string): Promise<void> {
+  await removeSwarmServices(installId);
   const driver = new DockerDriver();
   for (const c of await driver.findByLabels({ 'napbox.install': installId })) await driver.remove(c.id, { force: true });
   for (const n of await driver.findNetworksByLabels({ 'napbox.install': installId })) await driver.removeNetwork(n);
@@ -100,6 +102,19 @@ export async function removeInstall(installId: string): Promise<void> {
   for (const image of await driver.findImagesByLabels({ 'napbox.install': installId, 'napbox.role': 'tenant' })) {
     await driver.removeImage(image.id).catch(() => undefined);
   }
+}
+
+/** Swarm services of the install (NAPBOX_DRIVER=swarm), then their overlay networks; nothing on an engine in no swarm. */
+async function removeSwarmServices(installId: string): Promise<void> {
+  const swarm = new SwarmDriver();
+  let services: Awaited<ReturnType<SwarmDriver['findByLabels']>>;
+  try {
+    services = await swarm.findByLabels({ 'napbox.install': installId });
+  } catch {
+    return; // not a swarm manager: there are no services
+  }
+  await Promise.all(services.map((s) => swarm.remove(s.id, { force: true })));
+  if (services.length > 0) await Promise.all((await swarm.findNetworksByLabels({ 'napbox.install': installId })).map((n) => swarm.removeNetwork(n)));
 }
 
 export interface HttpResult {

@@ -1,0 +1,224 @@
+// napbox with NAPBOX_DRIVER=swarm, as a real process, on this engine made a
+// single-node swarm: the cold-start, message and idle-stop scenarios of
+// cold-start.test.ts, messages.test.ts and sweep.test.ts, with each tenant a
+// swarm service scaled 0/1. Counts come from the engine (its services, its
+// tasks' container events), not from what napbox says.
+
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import WebSocket from 'ws';
+import { DockerDriver } from '../../src/runtime/docker-driver.js';
+import { SwarmDriver } from '../../src/runtime/swarm-driver.js';
+import { api, removeInstall, request, startNapbox, tempDataDir, tenantHost, type NapboxProcess } from '../helpers/napbox-process.js';
+import { containerEvents, count } from '../helpers/engine-events.js';
+import { until } from '../helpers/wait.js';
+
+const swarm = new SwarmDriver();
+const docker = new DockerDriver();
+const SWARM = { NAPBOX_DRIVER: 'swarm' } as const;
+const IDLE_MS = 2000;
+const SWEEP_MS = 500;
+/** Scaling a service to 0 takes swarm about 3.5 s (it lets the overlay network's gossip settle before it stops the task). */
+const SWARM_STOP_MS = 6000;
+
+async function services(installId: string, slug: string) {
+  return swarm.findByLabels({ 'napbox.install': installId, 'napbox.tenant': slug });
+}
+
+async function state(nb: NapboxProcess, slug: string): Promise<any> {
+  return (await api(nb, 'GET', `/api/tenants/${slug}`)).json;
+}
+
+before(async () => {
+  await swarm.ensureSwarm();
+});
+
+describe('swarm: cold start through a tenant URL', () => {
+  let nb: NapboxProcess;
+  before(async () => {
+    nb = await startNapbox({ env: { ...SWARM, NAPBOX_WAKE_TIMEOUT: '20s' } });
+    for (const slug of ['alpha', 'crowd', 'sockets']) assert.equal((await api(nb, 'POST', '/api/tenants', { slug })).status, 201);
+  });
+  after(async () => {
+    await nb?.stop();
+    if (nb) await removeInstall(nb.installId);
+  });
+
+  it("serves a stopped tenant's own page from a swarm service that now runs one task", async () => {
+    assert.equal((await services(nb.installId, 'alpha')).length, 0);
+    const res = await request(nb.port, { host: tenantHost(nb, 'alpha') });
+    assert.equal(res.status, 200);
+    assert.match(res.body, /Tenant <span id="tenant">alpha<\/span>/);
+    const [service, ...more] = await services(nb.installId, 'alpha');
+    assert.equal(more.length, 0);
+    assert.equal(service?.status, 'running');
+    const info = await swarm.inspect(service!.id);
+    assert.equal(info?.labels['napbox.tenant'], 'alpha');
+    // The task's container is the engine's, labelled as spec.md says, and hardened as the service spec says.
+    const [task] = (await docker.findByLabels({ 'napbox.install': nb.installId, 'napbox.tenant': 'alpha' })).filter((c) => c.status === 'running');
+    assert.ok(task, 'a labelled task container runs');
+    assert.equal(task.labels['com.docker.swarm.service.id'], service!.id);
+    const status = await state(nb, 'alpha');
+    assert.equal(status.state, 'running');
+    assert.equal(status.lastStartReason, 'request GET /');
+  });
+
+  it('starts exactly one task for 200 concurrent first requests, all answered', async () => {
+    const since = new Date(Date.now() - 1000);
+    const agent = new http.Agent({ keepAlive: false, maxSockets: 200 });
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => request(nb.port, { host: tenantHost(nb, 'crowd'), path: `/whoami?i=${i}`, agent })));
+    agent.destroy();
+    assert.deepEqual([...new Set(results.map((r) => r.status))], [200]);
+    assert.equal(new Set(results.map((r) => JSON.parse(r.body).pid)).size, 1, 'every answer came from the same process');
+    assert.equal((await services(nb.installId, 'crowd')).length, 1, 'one service');
+    const events = await containerEvents(nb.installId, since, 'crowd');
+    assert.equal(count(events, 'create'), 1, `engine events: ${events.join(',')}`);
+    assert.equal(count(events, 'start'), 1, `engine events: ${events.join(',')}`);
+  });
+
+  it('holds a WebSocket upgrade to a cold tenant and then echoes through it', async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${nb.port}/echo`, { headers: { host: tenantHost(nb, 'sockets') } });
+    const reply = await new Promise<string>((resolve, reject) => {
+      ws.once('open', () => ws.send('hello through a swarm task'));
+      ws.once('message', (data) => resolve(String(data)));
+      ws.once('error', reject);
+    });
+    ws.close();
+    assert.equal(reply, 'hello through a swarm task');
+  });
+
+  it("streams a tenant's task logs", async () => {
+    const logs = await api(nb, 'GET', '/api/tenants/alpha/logs?tail=50');
+    assert.equal(logs.status, 200);
+    assert.match(String(logs.json), /runner ready/);
+  });
+});
+
+describe('swarm: a tenant whose app exits at once', () => {
+  let nb: NapboxProcess;
+  before(async () => {
+    nb = await startNapbox({ env: { ...SWARM, NAPBOX_WAKE_TIMEOUT: '15s' } });
+    const app = { command: ['sh', '-c', 'echo "config file missing" >&2; exit 3'] };
+    assert.equal((await api(nb, 'POST', '/api/tenants', { slug: 'broken', app })).status, 201);
+  });
+  after(async () => {
+    await nb?.stop();
+    if (nb) await removeInstall(nb.installId);
+  });
+
+  it('gets a 503 with the exit code and last log lines, and swarm does not restart the task', async () => {
+    const since = new Date(Date.now() - 1000);
+    const res = await request(nb.port, { host: tenantHost(nb, 'broken') });
+    assert.equal(res.status, 503);
+    const body = JSON.parse(res.body);
+    assert.match(body.message, /exit code 3/);
+    assert.match(body.message, /config file missing/);
+    await new Promise((r) => setTimeout(r, 2000));
+    const events = await containerEvents(nb.installId, since, 'broken');
+    assert.equal(count(events, 'start'), 1, `one start only, engine events: ${events.join(',')}`);
+  });
+});
+
+describe('swarm: chat messages', () => {
+  let nb: NapboxProcess;
+  before(async () => {
+    nb = await startNapbox({ env: { ...SWARM, NAPBOX_HEARTBEAT_INTERVAL: '500ms' } });
+    assert.equal((await api(nb, 'POST', '/api/tenants', { slug: 'talk' })).status, 201);
+    const provider = { kind: 'command', command: ['sh', '-c', 'read -r line; sleep 3; echo "slow reply to $line"'] };
+    assert.equal((await api(nb, 'POST', '/api/tenants', { slug: 'crashy', provider })).status, 201);
+  });
+  after(async () => {
+    await nb?.stop();
+    if (nb) await removeInstall(nb.installId);
+  });
+
+  it('wakes a stopped tenant with a message and stores its one reply', async () => {
+    const res = await api(nb, 'POST', '/api/tenants/talk/messages', { text: 'hello swarm', session: 's1' });
+    assert.equal(res.status, 202);
+    const done = await api(nb, 'GET', `/api/tenants/talk/messages/${res.json.id}?wait=30s`);
+    assert.equal(done.json.state, 'done', JSON.stringify(done.json));
+    assert.equal(done.json.reply, 'echo: hello swarm');
+  });
+
+  it('still gives exactly one reply when the task container is killed while processing', async () => {
+    const res = await api(nb, 'POST', '/api/tenants/crashy/messages', { text: 'survive', session: 'k' });
+    await until(async () => (await api(nb, 'GET', `/api/tenants/crashy/messages/${res.json.id}`)).json.state === 'processing', 60_000, 'processing');
+    const [task] = (await docker.findByLabels({ 'napbox.install': nb.installId, 'napbox.tenant': 'crashy' })).filter((c) => c.status === 'running');
+    assert.ok(task);
+    await docker.remove(task.id, { force: true }); // the task dies under swarm (restart condition none: swarm leaves it dead)
+    let done: any;
+    await until(async () => {
+      done = (await api(nb, 'GET', `/api/tenants/crashy/messages/${res.json.id}?wait=20s`)).json;
+      return done.state === 'done' || done.state === 'failed';
+    }, 90_000, 'the reply');
+    assert.equal(done.state, 'done', done.reason);
+    assert.equal(done.reply, 'slow reply to survive\n');
+    assert.ok(done.tries >= 2, `tries: ${done.tries}`);
+    assert.equal((await services(nb.installId, 'crashy')).length, 1, 'the same service, a new task');
+  });
+});
+
+describe('swarm: the sweep', () => {
+  let nb: NapboxProcess;
+  before(async () => {
+    nb = await startNapbox({
+      env: { ...SWARM, NAPBOX_IDLE_TIMEOUT: `${IDLE_MS}ms`, NAPBOX_SWEEP_INTERVAL: `${SWEEP_MS}ms`, NAPBOX_HEARTBEAT_INTERVAL: '300ms', NAPBOX_HEARTBEAT_TIMEOUT: '2s' },
+    });
+    for (const slug of ['idle', 'socket']) assert.equal((await api(nb, 'POST', '/api/tenants', { slug })).status, 201);
+  });
+  after(async () => {
+    await nb?.stop();
+    if (nb) await removeInstall(nb.installId);
+  });
+
+  it('scales an idle tenant to 0 and wakes it again on the next request', async () => {
+    assert.equal((await request(nb.port, { host: tenantHost(nb, 'idle') })).status, 200);
+    await until(async () => (await state(nb, 'idle')).state === 'stopped', IDLE_MS + SWEEP_MS + SWARM_STOP_MS, 'idle stop');
+    assert.match((await state(nb, 'idle')).lastStopReason, /^idle 2s, last activity \d\d:\d\d:\d\d request$/);
+    const [service] = await services(nb.installId, 'idle');
+    assert.equal(service?.status, 'exited');
+    assert.equal((await swarm.inspect(service!.id))?.running, false);
+    assert.equal((await docker.findByLabels({ 'napbox.install': nb.installId, 'napbox.tenant': 'idle' })).filter((c) => c.status === 'running').length, 0, 'no task container runs');
+    assert.equal((await request(nb.port, { host: tenantHost(nb, 'idle') })).status, 200);
+    assert.equal((await state(nb, 'idle')).state, 'running');
+  });
+
+  it('keeps a tenant with an open WebSocket, and scales it to 0 once the socket closes', async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${nb.port}/echo`, { headers: { host: tenantHost(nb, 'socket') } });
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    await new Promise((r) => setTimeout(r, IDLE_MS + 3 * SWEEP_MS));
+    const held = await state(nb, 'socket');
+    assert.equal(held.state, 'running');
+    assert.ok(held.holds.some((h: string) => /websocket/.test(h)), JSON.stringify(held.holds));
+    ws.close();
+    await until(async () => (await state(nb, 'socket')).state === 'stopped', IDLE_MS + SWEEP_MS + SWARM_STOP_MS, 'stop after the socket closed');
+  });
+});
+
+describe('swarm: napbox restarted while a tenant runs', () => {
+  it('adopts the running service instead of starting another task', async () => {
+    const dataDir = tempDataDir();
+    let nb = await startNapbox({ dataDir, env: SWARM });
+    const installId = nb.installId;
+    try {
+      assert.equal((await api(nb, 'POST', '/api/tenants', { slug: 'steady' })).status, 201);
+      assert.equal((await request(nb.port, { host: tenantHost(nb, 'steady'), path: '/whoami' })).status, 200);
+      const [before1] = await services(installId, 'steady');
+      assert.ok(before1);
+      await nb.kill();
+      const since = new Date();
+      nb = await startNapbox({ dataDir, env: SWARM });
+      assert.equal((await request(nb.port, { host: tenantHost(nb, 'steady'), path: '/whoami' })).status, 200);
+      assert.deepEqual((await services(installId, 'steady')).map((s) => s.id), [before1.id]);
+      const events = await containerEvents(installId, since);
+      assert.equal(count(events, 'create') + count(events, 'start'), 0, `engine events: ${events.join(',')}`);
+    } finally {
+      await nb.stop();
+      await removeInstall(installId);
+    }
+  });
+});
