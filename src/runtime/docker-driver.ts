@@ -5,6 +5,7 @@
 
 import fs from 'node:fs';
 import https from 'node:https';
+import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
@@ -26,6 +27,7 @@ import { demuxLogs } from './docker-logs.js';
 import { followStream, listFiles, splitTag } from './docker-streams.js';
 import { parseDockerHost, publishAddresses, type EngineTarget, type PublishAddresses } from './docker-host.js';
 import { firstTarEntry, packTar, type TarFile } from './tar.js';
+import { checkHostKey } from './ssh-known-hosts.js';
 
 interface EngineAddress {
   readonly options: Docker.DockerOptions;
@@ -34,6 +36,8 @@ interface EngineAddress {
   /** Where ports published on the engine's host are dialled from here (publish.dialHost). */
   readonly publishHost: string;
   readonly shown: string;
+  /** ssh://: why the last host key was refused, if it was. */
+  readonly hostKeyProblem?: () => string | undefined;
 }
 
 export interface DockerDriverOptions {
@@ -67,14 +71,35 @@ export function engineAddress(dockerHost: string | undefined, options: DockerDri
   if (target.kind === 'unix') return { options: { socketPath: target.socketPath }, target, publish, publishHost: publish.dialHost, shown: target.shown };
   if (target.kind === 'ssh') {
     // docker-modem runs `docker system dial-stdio` on the host over ssh2 (pure JavaScript here: the
-    // optional native crypto is not built), authenticating with the ssh agent at SSH_AUTH_SOCK.
-    const sshOptions = { agent: env.SSH_AUTH_SOCK, port: target.port };
+    // optional native crypto is not built), authenticating with the ssh agent at SSH_AUTH_SOCK. ssh2
+    // would accept any host key: it is checked against known_hosts, as `ssh` does.
+    const knownHostsFile = env.NAPBOX_SSH_KNOWN_HOSTS || path.join(env.HOME || os.homedir(), '.ssh', 'known_hosts');
+    let knownHosts = '';
+    try {
+      knownHosts = fs.readFileSync(knownHostsFile, 'utf8');
+    } catch {
+      /* no file: every host is unknown, and refused */
+    }
+    let problem: string | undefined;
+    const hostVerifier = (key: Buffer): boolean => {
+      const verdict = checkHostKey(knownHosts, target.host, target.port, key).kind;
+      const name = target.port === 22 ? target.host : `[${target.host}]:${target.port}`;
+      problem =
+        verdict === 'known'
+          ? undefined
+          : verdict === 'unknown'
+            ? `the host key of ${name} is not in ${knownHostsFile} (NAPBOX_SSH_KNOWN_HOSTS): connect once with \`ssh -p ${target.port} ${target.host}\` and check its fingerprint, or add it with ssh-keyscan`
+            : `the host key of ${name} ${verdict === 'revoked' ? 'is revoked' : 'does not match the one'} in ${knownHostsFile}: someone may be impersonating the engine; check the host before changing known_hosts`;
+      return verdict === 'known';
+    };
+    const sshOptions = { agent: env.SSH_AUTH_SOCK, port: target.port, hostVerifier };
     return {
       options: { protocol: 'ssh', host: target.host, port: target.port, username: target.username, sshOptions } as Docker.DockerOptions,
       target,
       publish,
       publishHost: publish.dialHost,
       shown: target.shown,
+      hostKeyProblem: () => problem,
     };
   }
   if (!target.tls) return { options: { protocol: 'http', host: target.host, port: target.port }, target, publish, publishHost: publish.dialHost, shown: target.shown };
@@ -126,7 +151,7 @@ export async function callEngine<T>(shown: string, what: string, fn: () => Promi
 /** TLS and ssh failures on the way to a remote engine (the engine itself never answered). */
 function isTransportFailure(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;
-  if ('level' in err && String((err as { level: unknown }).level).startsWith('client-')) return true; // ssh2: client-socket, client-authentication, client-timeout
+  if ('level' in err && /^(client-|handshake|protocol)/.test(String((err as { level: unknown }).level))) return true; // ssh2: client-socket, client-authentication, handshake, ...
   const code = 'code' in err ? String((err as { code: unknown }).code) : '';
   return /^(ERR_TLS_|ERR_SSL_|EPROTO$|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|EAI_AGAIN$|ENETUNREACH$)/.test(code);
 }
@@ -158,10 +183,10 @@ export class DockerDriver implements ContainerDriver {
     } catch (err) {
       // A remote engine (DOCKER_HOST) cannot be started from here: say what failed on the way to it instead.
       const cause = err instanceof NapboxError ? err.cause : undefined;
-      if (this.address.target.kind !== 'unix' && err instanceof NapboxError && (err.code === 'engine_unreachable' || isTransportFailure(cause))) {
+      if (this.address.target.kind !== 'unix' && err instanceof NapboxError && (err.code === 'engine_unreachable' || isTransportFailure(cause) || this.address.hostKeyProblem?.() !== undefined)) {
         throw new NapboxError(
           'engine_unreachable',
-          `Docker engine not reachable at ${this.address.shown} (DOCKER_HOST): ${cause instanceof Error ? cause.message : err.message}; check that it runs there and listens on that address${this.address.target.kind === 'tcp' && this.address.target.tls ? ', and the certificates in DOCKER_CERT_PATH' : ''}`,
+          `Docker engine not reachable at ${this.address.shown} (DOCKER_HOST): ${this.address.hostKeyProblem?.() ?? (cause instanceof Error ? cause.message : err.message)}; check that it runs there and listens on that address${this.address.target.kind === 'tcp' && this.address.target.tls ? ', and the certificates in DOCKER_CERT_PATH' : ''}`,
           { cause },
         );
       }
