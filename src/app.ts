@@ -34,6 +34,7 @@ import { LiveEvents } from './dashboard/live-events.js';
 import { WakeHistory } from './tenants/wake-history.js';
 import { MessageStore } from './messages/message-store.js';
 import { ChatHub } from './messages/chat-hub.js';
+import { ReplyRelay } from './messages/reply-relay.js';
 import { Dispatcher } from './messages/dispatcher.js';
 import { ChannelPool } from './messages/runner-channel.js';
 import { MessageService } from './messages/message-service.js';
@@ -127,6 +128,7 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   const leases = new LeaseTable(db);
   const messageStore = new MessageStore(db);
   const hub = new ChatHub();
+  const replies = new ReplyRelay({ messages: messageStore, hub, hasPeers: () => peers.hasPeers() });
   const dispatcher = new Dispatcher({ messages: messageStore, tenants: store, lifecycle, activity, hub, leases, logger, clock, owner: peers.id, liveOwners: () => peers.live() });
   const channels = new ChannelPool({
     channelKey: (slug) => store.channelKey(slug),
@@ -217,6 +219,7 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   fs.writeFileSync(path.join(config.dataDir, SERVER_FILE), JSON.stringify(serverFile), { mode: 0o600 });
   logger.info({ url, dataDir: config.dataDir }, 'napbox listening');
   dispatcher.start();
+  replies.start();
   sweeper.start();
 
   return {
@@ -227,6 +230,7 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
       // Stop the work first, then every connection (held, relayed, upgraded), then the listener.
       sweeper.stop();
       dispatcher.stop();
+      replies.stop();
       channels.closeAll();
       chat.close();
       live.close();

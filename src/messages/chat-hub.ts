@@ -1,7 +1,9 @@
 // Who is listening to which session, live: the chat sockets subscribe, the
 // dispatcher publishes progress, replies and failures, and long-polling API
 // calls wait on a message's outcome. In memory only: the database is the
-// record, this is just the doorbell.
+// record, this is just the doorbell. It remembers the ids it announced as
+// settled (bounded), so replies stored by another napbox process can be
+// relayed once (reply-relay.ts).
 
 import { EventEmitter } from 'node:events';
 
@@ -13,9 +15,13 @@ export type ChatEvent =
 
 type Listener = (event: ChatEvent) => void;
 
+/** How many settled ids are remembered; far more than are settled in a relay's look-back window. */
+const SETTLED_MEMORY = 10_000;
+
 export class ChatHub {
   private readonly sessions = new Map<string, Set<Listener>>();
   private readonly settled = new EventEmitter();
+  private readonly announced = new Set<string>();
 
   constructor() {
     this.settled.setMaxListeners(0);
@@ -37,7 +43,21 @@ export class ChatHub {
 
   publish(tenant: string, event: ChatEvent): void {
     for (const listener of this.sessions.get(`${tenant}\0${event.session}`) ?? []) listener(event);
-    if (event.type === 'reply' || event.type === 'failed') this.settled.emit(event.id, event);
+    if (event.type === 'reply' || event.type === 'failed') {
+      this.announced.add(event.id);
+      if (this.announced.size > SETTLED_MEMORY) this.announced.delete(this.announced.values().next().value!);
+      this.settled.emit(event.id, event);
+    }
+  }
+
+  /** Whether this hub announced the message as settled (replied or failed). */
+  hasAnnounced(id: string): boolean {
+    return this.announced.has(id);
+  }
+
+  /** The sessions someone listens to now, as [tenant, session]. */
+  listening(): Array<[string, string]> {
+    return [...this.sessions.keys()].map((key) => key.split('\0') as [string, string]);
   }
 
   /** Resolves with the message's reply or failure, or undefined after `ms`. */

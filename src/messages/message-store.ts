@@ -132,6 +132,14 @@ export class MessageStore {
       .map(toMessage);
   }
 
+  /** The session's messages replied to or failed after `since` (by any napbox process), oldest first. */
+  settledSince(tenant: string, session: string, since: number): Message[] {
+    return this.db
+      .prepare("SELECT * FROM messages WHERE tenant = ? AND session = ? AND state IN ('done', 'failed') AND updated_at > ? ORDER BY seq")
+      .all(tenant, session, since)
+      .map(toMessage);
+  }
+
   /** Per session, its oldest open message when that one is pending and due. */
   deliverable(tenant: string, now: number): Message[] {
     return this.db

@@ -100,6 +100,25 @@ describe('two napbox processes sharing a data dir', () => {
     }
   });
 
+  it("a chat socket on one process gets the reply to a message the other delivered", async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${a.port}/_napbox/chat?session=chat`, { headers: { host: tenantHost(a, 'crowd') } });
+    const frames: any[] = [];
+    ws.on('message', (data) => frames.push(JSON.parse(String(data))));
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    try {
+      const sent = await api(b, 'POST', '/api/tenants/crowd/messages', { text: 'across', session: 'chat' });
+      assert.equal(sent.status, 202);
+      await until(() => frames.some((f) => f.type === 'reply' && f.id === sent.json.id), 10_000, 'the reply on the socket of the other process');
+      assert.equal(frames.filter((f) => f.type === 'reply').length, 1, JSON.stringify(frames));
+      assert.equal(frames.find((f) => f.type === 'reply').text, 'echo: across');
+    } finally {
+      ws.close();
+    }
+  });
+
   it('the sweep stops a tenant only once neither process uses it', async () => {
     const since = new Date();
     assert.equal((await request(a.port, { host: tenantHost(a, 'busy'), path: '/whoami' })).status, 200);
