@@ -66,3 +66,31 @@ it('shares holds and heartbeats; fences; reaps the dead; one leader at a time', 
     b.stop();
   }
 });
+
+it('keeps the holds of a heartbeat that failed for the next one', () => {
+  const now = 50_000;
+  const seen = new ActivityTracker(() => now);
+  let fail = true;
+  const a = new Peers({
+    db: one, id: 'f', clock: () => now, takeDirty: () => seen.takeDirty(), tickMs: 100_000, pidNamespace: '',
+    stopsByOthers: () => {
+      if (fail) throw new Error('database is locked');
+      return [];
+    },
+    onStopByOther: () => undefined,
+  });
+  const b = peer(two, 'g', new ActivityTracker(() => now), () => now);
+  a.start();
+  b.start();
+  try {
+    seen.openSocket('u');
+    assert.throws(() => a.tick(), /locked/);
+    assert.equal(b.othersHolds('u'), undefined);
+    fail = false;
+    a.tick();
+    assert.equal(b.othersHolds('u')?.sockets, 1, 'the open socket is published by the next heartbeat');
+  } finally {
+    a.stop();
+    b.stop();
+  }
+});

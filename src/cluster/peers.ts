@@ -24,6 +24,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { z } from 'zod';
 import type { Db } from '../db/database.js';
+import type { Logger } from '../log.js';
 import type { ActivityKind } from '../sweep/decide.js';
 import type { TenantActivity } from '../tenants/activity.js';
 
@@ -52,6 +53,8 @@ export interface PeersDeps {
   readonly tickMs?: number;
   readonly deadAfterMs?: number;
   readonly clock?: () => number;
+  /** Told once of a heartbeat that could not be written (the database busy past its timeout), and of the recovery. */
+  readonly logger?: Logger;
   /** The pid namespace to compare pids in; default: this process's (Linux); '' turns the pid check off. */
   readonly pidNamespace?: string;
 }
@@ -63,6 +66,9 @@ export class Peers {
   private readonly clock: () => number;
   private readonly pidNamespace: string | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** Holds taken from the tracker but not yet committed (a failed heartbeat keeps them for the next). */
+  private unpublished = new Map<string, Readonly<TenantActivity>>();
+  private failing = false;
 
   constructor(private readonly deps: PeersDeps) {
     this.pidNamespace = deps.pidNamespace === undefined ? readPidNamespace() : deps.pidNamespace || undefined;
@@ -77,7 +83,17 @@ export class Peers {
     this.reapDead();
     const now = this.clock();
     this.deps.db.prepare('INSERT OR REPLACE INTO processes (id, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?)').run(this.id, process.pid, now, now);
-    this.timer = setInterval(() => this.tick(), this.tickMs);
+    this.timer = setInterval(() => {
+      try {
+        this.tick();
+        if (this.failing) this.deps.logger?.info('heartbeat written again');
+        this.failing = false;
+      } catch (err) {
+        // Missed heartbeats make the others take this process for dead after deadAfterMs: say so once.
+        if (!this.failing) this.deps.logger?.warn({ err: (err as Error).message }, 'heartbeat not written; retrying every tick');
+        this.failing = true;
+      }
+    }, this.tickMs);
     this.timer.unref();
   }
 
@@ -96,6 +112,8 @@ export class Peers {
   /** One heartbeat: the fence for other processes' stops, this process's holds, then its heartbeat, in one write. */
   tick(): void {
     const { db } = this.deps;
+    const changed = new Map([...this.unpublished, ...this.deps.takeDirty()]);
+    this.unpublished = changed; // until committed
     db.transaction(() => {
       const now = this.clock();
       for (const slug of this.deps.stopsByOthers(now)) this.deps.onStopByOther(slug);
@@ -103,12 +121,13 @@ export class Peers {
         `INSERT INTO process_holds (owner, slug, inflight, sockets, last_activity, last_kind) VALUES (@owner, @slug, @inflight, @sockets, @at, @kind)
          ON CONFLICT(owner, slug) DO UPDATE SET inflight = @inflight, sockets = @sockets, last_activity = @at, last_kind = @kind`,
       );
-      for (const [slug, a] of this.deps.takeDirty()) {
+      for (const [slug, a] of changed) {
         upsert.run({ owner: this.id, slug, inflight: a.inflight, sockets: a.sockets, at: a.lastActivity, kind: a.lastKind });
       }
       // A row that vanished (a peer took us for dead) is written again: we are alive.
       db.prepare('INSERT INTO processes (id, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at').run(this.id, process.pid, now, now);
     }).immediate();
+    this.unpublished = new Map();
   }
 
   /** Ids of the live processes, this one included. */
