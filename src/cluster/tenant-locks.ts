@@ -153,7 +153,11 @@ export class TenantLocks {
   private held(slug: string, op: LockOp, waitedMs: number, waitedFor: LockRow | undefined): HeldLock {
     const { db, owner } = this.deps;
     const renew = setInterval(() => {
-      db.prepare('UPDATE tenant_locks SET expires_at = ? WHERE slug = ? AND owner = ?').run(this.clock() + this.ttlMs, slug, owner);
+      try {
+        db.prepare('UPDATE tenant_locks SET expires_at = ? WHERE slug = ? AND owner = ?').run(this.clock() + this.ttlMs, slug, owner);
+      } catch {
+        // Busy past the timeout: the next renewal (a third of the TTL later) tries again.
+      }
     }, Math.max(10, Math.floor(this.ttlMs / 3)));
     renew.unref();
     let released = false;

@@ -26,7 +26,13 @@ export class ReplyRelay {
   }
 
   start(): void {
-    this.timer = setInterval(() => this.poll(), this.deps.intervalMs ?? 250);
+    this.timer = setInterval(() => {
+      try {
+        this.poll();
+      } catch {
+        // The database busy past its timeout: the next poll looks back far enough to catch up.
+      }
+    }, this.deps.intervalMs ?? 250);
     this.timer.unref();
   }
 
