@@ -1,14 +1,16 @@
-// The one tenant the bench measures: a real napbox process (the test helper's
-// launcher, on a free port with a temp data dir), the tenant `bench` in it,
-// and a Docker driver for reaching the same container around napbox. Owns
+// The tenant the bench measures: a real napbox process (the test helper's
+// launcher, on a free port with a temp data dir) on one driver (the plain
+// Docker one; the Swarm one for its cold starts), the tenant `bench` in it,
+// and that driver for reaching the same container around napbox. Owns
 // getting that set up, the "stopped before a try" state, and removing every
 // container, network and temp file afterwards.
 
 import fs from 'node:fs';
 import { api, removeInstall, startNapbox, type NapboxProcess } from '../test/helpers/napbox-process.js';
 import { DockerDriver } from '../src/runtime/docker-driver.js';
+import { SwarmDriver } from '../src/runtime/swarm-driver.js';
 import { APP_PORT, tenantLabels } from '../src/runtime/container-spec.js';
-import type { Endpoint } from '../src/runtime/container-driver.js';
+import type { ContainerDriver, Endpoint } from '../src/runtime/container-driver.js';
 import { within } from './stats.js';
 
 export const SLUG = 'bench';
@@ -18,15 +20,26 @@ const SHUTDOWN_WAIT_MS = 10_000;
 
 export interface BenchTenant {
   readonly nb: NapboxProcess;
-  readonly driver: DockerDriver;
+  /** The driver napbox runs the tenant with (NAPBOX_DRIVER), for reaching the same container around napbox. */
+  readonly driver: ContainerDriver;
   /** The Host header that routes a request on napbox's port to the tenant. */
   readonly host: string;
 }
 
-/** Starts napbox (logging at info, so its own wake timings can be read) and creates and wakes the tenant. */
-export async function openBenchTenant(): Promise<BenchTenant> {
-  const nb = await startNapbox({ env: { NAPBOX_LOG_LEVEL: 'info' } });
-  const tenant = { nb, driver: new DockerDriver(), host: `${SLUG}.localhost:${nb.port}` };
+/**
+ * Starts napbox (logging at info, so its own wake timings can be read) on the
+ * given driver, and creates and wakes the tenant. On `swarm`, an engine in no
+ * swarm becomes a single-node swarm first, as set-up does.
+ */
+export async function openBenchTenant(driverName: 'docker' | 'swarm' = 'docker'): Promise<BenchTenant> {
+  let driver: ContainerDriver = new DockerDriver();
+  if (driverName === 'swarm') {
+    const swarm = new SwarmDriver();
+    await swarm.ensureSwarm();
+    driver = swarm;
+  }
+  const nb = await startNapbox({ env: { NAPBOX_LOG_LEVEL: 'info', NAPBOX_DRIVER: driverName } });
+  const tenant = { nb, driver, host: `${SLUG}.localhost:${nb.port}` };
   try {
     await adminCall(tenant, 'POST', '/api/tenants', { slug: SLUG });
     await wakeViaApi(tenant);

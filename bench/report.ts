@@ -23,20 +23,25 @@ export interface RunInfo {
   readonly loadTool: string;
 }
 
+export interface ColdResults {
+  readonly tries: number;
+  readonly napboxMs: Summary;
+  readonly napboxWakeMs: Summary;
+  readonly engineMs: Summary;
+  readonly ratioP50: number;
+  /** p50(napbox) - p50(engine), ms. */
+  readonly addedP50Ms: number;
+  readonly met: boolean;
+  readonly settings: typeof COLD_SETTINGS;
+  readonly samples: ColdStartSamples;
+}
+
 export interface BenchResults {
   readonly run: RunInfo;
-  readonly cold: {
-    readonly tries: number;
-    readonly napboxMs: Summary;
-    readonly napboxWakeMs: Summary;
-    readonly engineMs: Summary;
-    readonly ratioP50: number;
-    /** p50(napbox) - p50(engine), ms. */
-    readonly addedP50Ms: number;
-    readonly met: boolean;
-    readonly settings: typeof COLD_SETTINGS;
-    readonly samples: ColdStartSamples;
-  };
+  /** On the plain Docker driver. */
+  readonly cold: ColdResults;
+  /** The same on the Swarm driver (NAPBOX_DRIVER=swarm): napbox, and swarm alone (scale to 1, task running, first 200). */
+  readonly coldSwarm?: ColdResults;
   readonly warm: {
     readonly settings: LoadSettings & { readonly keepAlive: true; readonly pipelining: 1 };
     readonly best: Record<WarmTarget, LoadRun>;
@@ -53,26 +58,31 @@ export interface BenchResults {
   readonly targets: typeof TARGETS;
 }
 
-export function buildResults(run: RunInfo, cold: ColdStartSamples, settings: LoadSettings, runs: readonly LoadRun[], messages: MessageResults, sweep: SweepResults, images: ImageResults): BenchResults {
+/** Cold-start samples summarized, with napbox's p50 as a ratio of the engine's. */
+export function coldResults(cold: ColdStartSamples): ColdResults {
   const napboxMs = summarize(cold.napboxMs);
   const engineMs = summarize(cold.engineMs);
   const ratioP50 = napboxMs.p50 / engineMs.p50;
+  return {
+    tries: cold.napboxMs.length,
+    napboxMs,
+    napboxWakeMs: summarize(cold.napboxWakeMs.filter((x): x is number => x !== null)),
+    engineMs,
+    ratioP50,
+    addedP50Ms: napboxMs.p50 - engineMs.p50,
+    met: ratioP50 <= TARGETS.coldRatioMax,
+    settings: COLD_SETTINGS,
+    samples: cold,
+  };
+}
+
+export function buildResults(run: RunInfo, cold: ColdStartSamples, settings: LoadSettings, runs: readonly LoadRun[], messages: MessageResults, sweep: SweepResults, images: ImageResults): BenchResults {
   const best = bestRuns(runs);
   const throughputRatio = best.napbox.requestsPerSec / best.direct.requestsPerSec;
   const addedP99Ms = best.napbox.latencyMs.p99 - best.direct.latencyMs.p99;
   return {
     run,
-    cold: {
-      tries: cold.napboxMs.length,
-      napboxMs,
-      napboxWakeMs: summarize(cold.napboxWakeMs.filter((x): x is number => x !== null)),
-      engineMs,
-      ratioP50,
-      addedP50Ms: napboxMs.p50 - engineMs.p50,
-      met: ratioP50 <= TARGETS.coldRatioMax,
-      settings: COLD_SETTINGS,
-      samples: cold,
-    },
+    cold: coldResults(cold),
     warm: {
       settings: { ...settings, keepAlive: true, pipelining: 1 },
       best,
@@ -104,6 +114,12 @@ export function htmlReportInput(results: BenchResults): ReportInput {
     cold: [
       { label: 'through napbox', samplesMs: cold.samples.napboxMs },
       { label: 'engine alone (create, start, first byte)', samplesMs: cold.samples.engineMs },
+      ...(results.coldSwarm
+        ? [
+            { label: 'through napbox, Swarm driver', samplesMs: results.coldSwarm.samples.napboxMs },
+            { label: 'swarm alone (scale to 1, first byte)', samplesMs: results.coldSwarm.samples.engineMs },
+          ]
+        : []),
     ],
     warm: [
       { label: 'through napbox', requestsPerSec: warm.best.napbox.requestsPerSec, latencyMs: warm.best.napbox.latencyMs },
@@ -130,16 +146,28 @@ export function renderTable(results: BenchResults): string {
   return [head, '', ...coldLines(results), '', ...warmLines(results), '', ...messageLines(results), '', ...sweepLines(results), '', ...imageLines(results), ''].join('\n');
 }
 
-function coldLines({ cold }: BenchResults): string[] {
+function coldLines({ cold, coldSwarm }: BenchResults): string[] {
   const widths = [34, 10, 10, 10, 10];
   const line = (name: string, s: Summary): string => row([name, ms(s.p50), ms(s.p90), ms(s.min), ms(s.max)], widths);
-  return [
+  const lines = [
     `Cold start: ${cold.tries} tries each, interleaved napbox/engine, container stopped before every try`,
     row(['', 'p50', 'p90', 'min', 'max'], widths),
     line('napbox, GET / to first byte', cold.napboxMs),
     line('  of which napbox\'s wake (its log)', cold.napboxWakeMs),
     line('engine alone, start to first 200', cold.engineMs),
     `  p50 napbox / engine: ${cold.ratioP50.toFixed(3)}x (${signedMs(cold.addedP50Ms, 1)})   target <= ${TARGETS.coldRatioMax}x   ${verdict(cold.met)}`,
+  ];
+  if (!coldSwarm) return lines;
+  return [
+    ...lines,
+    '',
+    `Cold start on the Swarm driver (NAPBOX_DRIVER=swarm, single-node swarm): ${coldSwarm.tries} tries each, service scaled to 0 before every try`,
+    row(['', 'p50', 'p90', 'min', 'max'], widths),
+    line('napbox, GET / to first byte', coldSwarm.napboxMs),
+    line('  of which napbox\'s wake (its log)', coldSwarm.napboxWakeMs),
+    line('swarm alone, scale-up to first 200', coldSwarm.engineMs),
+    `  p50 napbox / swarm alone: ${coldSwarm.ratioP50.toFixed(3)}x (${signedMs(coldSwarm.addedP50Ms, 1)})   target <= ${TARGETS.coldRatioMax}x   ${verdict(coldSwarm.met)}`,
+    `  p50 napbox on swarm / napbox on docker: ${(coldSwarm.napboxMs.p50 / cold.napboxMs.p50).toFixed(2)}x (${signedMs(coldSwarm.napboxMs.p50 - cold.napboxMs.p50, 0)})`,
   ];
 }
 

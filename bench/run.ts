@@ -5,7 +5,12 @@
 // it exits 1 only when the bench itself failed. Every container and network
 // it made is removed at the end, also on failure or Ctrl-C.
 //
+// The cold start is measured on the Swarm driver too (a second napbox with
+// NAPBOX_DRIVER=swarm, on this engine made a single-node swarm if it is in
+// none), against swarm alone.
+//
 // Settings: BENCH_COLD_N (cold tries per side, default 15),
+// BENCH_SWARM_COLD_N (the same on the Swarm driver, default 10; 0 skips it),
 // BENCH_WARM_SECONDS (seconds per warm run, default 8), BENCH_MESSAGES_N
 // (sequential message round trips per side, default 200).
 
@@ -17,7 +22,7 @@ import { onPath } from '../setup/run-command.js';
 import { closeBenchTenant, openBenchTenant, type BenchTenant } from './bench-tenant.js';
 import { measureColdStarts } from './cold-start.js';
 import { measureWarm, type LoadSettings } from './warm.js';
-import { buildResults, renderTable, writeHtmlReport, writeResults, type RunInfo } from './report.js';
+import { buildResults, coldResults, renderTable, writeHtmlReport, writeResults, type ColdResults, type RunInfo } from './report.js';
 import { measureMessages } from './messages.js';
 import { measureSweep } from './sweep.js';
 import { measureImages } from './images.js';
@@ -50,7 +55,16 @@ const progress = (line: string): void => {
   process.stderr.write(`bench: ${line}\n`);
 };
 
-async function bench(tenant: BenchTenant, coldTries: number, warm: LoadSettings, started: Date): Promise<void> {
+/** Cold starts of a tenant of a second napbox on the Swarm driver (BENCH_SWARM_COLD_N tries per side; 0 skips them). */
+async function swarmColdStarts(openSwarm: () => Promise<BenchTenant>, coldTries: number): Promise<ColdResults | undefined> {
+  const tries = intFromEnv('BENCH_SWARM_COLD_N', Math.min(coldTries, 10), 0, 200);
+  if (tries === 0) return undefined;
+  const tenant = await openSwarm();
+  progress(`Swarm driver: napbox on port ${tenant.nb.port}, install ${tenant.nb.installId}; ${tries} cold tries per side`);
+  return coldResults(await measureColdStarts(tenant, tries, progress));
+}
+
+async function bench(tenant: BenchTenant, coldTries: number, warm: LoadSettings, started: Date, openSwarm: () => Promise<BenchTenant>): Promise<void> {
   progress(`napbox on port ${tenant.nb.port}, install ${tenant.nb.installId}; ${coldTries} cold tries per side`);
   const loadTool = await loadToolName();
   const cold = await measureColdStarts(tenant, coldTries, progress);
@@ -58,6 +72,7 @@ async function bench(tenant: BenchTenant, coldTries: number, warm: LoadSettings,
   const messages = await measureMessages(tenant, { sequential: intFromEnv('BENCH_MESSAGES_N', 200, 10, 5000), sessions: 10, perSession: 30 }, progress);
   const images = await measureImages(tenant, progress);
   const sweep = await measureSweep(tenant, { tenants: 1000, running: 20, ticks: 15 }, progress);
+  const coldSwarm = await swarmColdStarts(openSwarm, coldTries);
   const run: RunInfo = {
     startedAt: started.toISOString(),
     seconds: (Date.now() - started.getTime()) / 1000,
@@ -66,7 +81,7 @@ async function bench(tenant: BenchTenant, coldTries: number, warm: LoadSettings,
     loadAverage: os.loadavg(),
     loadTool,
   };
-  const results = buildResults(run, cold, warm, runs, messages, sweep, images);
+  const results = { ...buildResults(run, cold, warm, runs, messages, sweep, images), ...(coldSwarm ? { coldSwarm } : {}) };
   process.stdout.write(renderTable(results));
   writeResults(results, OUT_FILE);
   writeHtmlReport(results, HTML_FILE);
@@ -78,8 +93,14 @@ async function main(): Promise<void> {
   const coldTries = intFromEnv('BENCH_COLD_N', 15, 1, 200);
   const warm: LoadSettings = { connections: 10, seconds: intFromEnv('BENCH_WARM_SECONDS', 8, 1, 120), warmupSeconds: 2, rounds: 2 };
   const tenant = await openBenchTenant();
+  const tenants = [tenant];
+  const openSwarm = async (): Promise<BenchTenant> => {
+    const swarm = await openBenchTenant('swarm');
+    tenants.push(swarm);
+    return swarm;
+  };
   let closing: Promise<void> | undefined;
-  const close = (): Promise<void> => (closing ??= closeBenchTenant(tenant));
+  const close = (): Promise<void> => (closing ??= Promise.all(tenants.map((t) => closeBenchTenant(t))).then(() => undefined));
   const onSignal = (signal: NodeJS.Signals): void => {
     progress(`${signal}: removing the bench's containers`);
     void close().finally(() => process.exit(130));
@@ -87,7 +108,7 @@ async function main(): Promise<void> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    await bench(tenant, coldTries, warm, started);
+    await bench(tenant, coldTries, warm, started, openSwarm);
   } finally {
     await close();
   }
