@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { APT_SCRIPT, NPM_SCRIPT, prepareTenantBuildContext, tenantDockerfile, tenantImageLabels, tenantImageTag } from './tenant-image.js';
+import { APT_SCRIPT, NPM_SCRIPT, STRIP_SETID_SCRIPT, prepareTenantBuildContext, tenantDockerfile, tenantImageLabels, tenantImageTag } from './tenant-image.js';
 
 const BASE_ID = `sha256:${'a'.repeat(64)}`;
 const lists = { apt: ['jq', 'curl'], npm: ['is-number', '@types/node@^20'] };
@@ -62,10 +62,18 @@ describe('tenant Dockerfile', () => {
   });
 
   it('has no apt step for an empty apt list, and no npm step for an empty npm list', () => {
-    assert.deepEqual(runArgvs(tenantDockerfile('napbox-agent:x', { apt: [], npm: ['is-number'] })).map((a) => a[3]), ['napbox-npm-install']);
+    const installs = (d: string) => runArgvs(d).filter((a) => a[2] !== STRIP_SETID_SCRIPT).map((a) => a[3]);
+    assert.deepEqual(installs(tenantDockerfile('napbox-agent:x', { apt: [], npm: ['is-number'] })), ['napbox-npm-install']);
     const aptOnly = tenantDockerfile('napbox-agent:x', { apt: ['jq'], npm: [] });
-    assert.deepEqual(runArgvs(aptOnly).map((a) => a[3]), ['napbox-apt-install']);
+    assert.deepEqual(installs(aptOnly), ['napbox-apt-install']);
     assert.ok(!aptOnly.includes('NODE_PATH'));
+  });
+
+  it('strips setuid and setgid bits from what the packages installed, as root, before it switches back', () => {
+    const argvs = runArgvs(dockerfile);
+    assert.deepEqual(argvs.at(-1), ['/bin/sh', '-c', STRIP_SETID_SCRIPT]);
+    const lines = dockerfile.split('\n').filter((l) => l && !l.startsWith('#'));
+    assert.equal(lines.at(-3), `RUN ${JSON.stringify(['/bin/sh', '-c', STRIP_SETID_SCRIPT])}`);
   });
 
   it('refuses a bad name itself, whoever calls it', () => {

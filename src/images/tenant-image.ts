@@ -39,6 +39,8 @@ export const LABEL_PACKAGES_HASH = 'napbox.packages-hash';
 export const GLOBAL_NODE_MODULES = '/usr/local/lib/node_modules';
 
 export const APT_SCRIPT = 'apt-get update && apt-get install -y --no-install-recommends "$@" && rm -rf /var/lib/apt/lists/*';
+/** Packages may bring setuid or setgid programs; the image keeps none (container/Dockerfile: no-new-privileges is not settable everywhere). */
+export const STRIP_SETID_SCRIPT = 'find / -xdev -perm /6000 -type f -exec chmod a-s {} +';
 export const NPM_SCRIPT = 'npm install --global --prefix /usr/local --cache /tmp/napbox-npm-cache "$@" && rm -rf /tmp/napbox-npm-cache';
 
 /** The Dockerfile lines after FROM: what the hash covers besides the base. */
@@ -54,6 +56,7 @@ function installSteps(lists: PackageLists): string[] {
     steps.push(`RUN ${JSON.stringify(['/bin/sh', '-c', NPM_SCRIPT, 'napbox-npm-install', ...lists.npm])}`);
     steps.push(`ENV NODE_PATH=${GLOBAL_NODE_MODULES}`);
   }
+  if (lists.apt.length > 0 || lists.npm.length > 0) steps.push(`RUN ${JSON.stringify(['/bin/sh', '-c', STRIP_SETID_SCRIPT])}`);
   steps.push(`USER ${AGENT_USER}`, 'WORKDIR /workspace');
   return steps;
 }
