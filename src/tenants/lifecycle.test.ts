@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { openDatabase, type Db } from '../db/database.js';
+import { openCoordinationConnection, openDatabase, type Db } from '../db/database.js';
+import { TenantLocks } from '../cluster/tenant-locks.js';
 import { createLogger } from '../log.js';
 import { FakeDriver } from '../runtime/fake-driver.js';
 import { Lifecycle } from './lifecycle.js';
@@ -42,6 +43,44 @@ describe('Lifecycle', () => {
     assert.equal(driver.calls.create, 1);
     assert.equal(driver.calls.start, 1);
     assert.equal(store.require('acme').state, 'running');
+  });
+
+  it('two processes (two connections, one engine) waking one tenant at once: one create, one start, one recorded start', async () => {
+    store.create('acme', {}, Date.now());
+    driver.startDelayMs = 100;
+    const connections = [openCoordinationConnection(dir), openCoordinationConnection(dir)];
+    const otherDb = openDatabase(dir);
+    try {
+      const locks = connections.map((c, i) => new TenantLocks({ db: c, owner: `p${i}` }));
+      const [one, two] = locks.map((l, i) =>
+        new Lifecycle({
+          store: i === 0 ? store : new TenantStore(otherDb), driver, logger, installId: 'unit0001', baseImage: 'napbox-agent:test', wakeTimeoutMs: 5000, upstream: 'published',
+          locks: l,
+        }),
+      ) as [Lifecycle, Lifecycle];
+      const results = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? two : one).wake('acme', i % 2 ? 'via two' : 'via one')));
+      assert.equal(new Set(results.map((r) => r.containerId)).size, 1);
+      assert.equal(driver.calls.create, 1);
+      assert.equal(driver.calls.start, 1);
+      const tenant = store.require('acme');
+      assert.equal(tenant.state, 'running');
+      assert.match(tenant.lastStartReason ?? '', /^via (one|two)$/);
+      assert.equal(tenant.stateReason, tenant.lastStartReason, 'the adopting process did not overwrite the reason');
+
+      // A stop under way in one process (its lock taken, as the sweep does) holds the other's wake until it
+      // is done; the other forgot the endpoint, as its heartbeat does when it sees the stop lock. Then it starts again.
+      assert.equal(locks[0]!.tryAcquire('acme', 'stop').taken, true);
+      two.forget('acme');
+      const woken = two.wake('acme', 'after the stop');
+      const stopping = one.stop('acme', 'test stop');
+      await stopping;
+      assert.equal((await woken).containerId, results[0]!.containerId);
+      assert.equal(driver.calls.start, 2);
+      assert.equal(store.require('acme').state, 'running');
+    } finally {
+      for (const c of connections) c.close();
+      otherDb.close();
+    }
   });
 
   it('reuses a container found in the engine (adoption) instead of creating one', async () => {
