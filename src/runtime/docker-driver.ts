@@ -28,6 +28,7 @@ import { followStream, listFiles, splitTag } from './docker-streams.js';
 import { parseDockerHost, publishAddresses, type EngineTarget, type PublishAddresses } from './docker-host.js';
 import { firstTarEntry, packTar, type TarFile } from './tar.js';
 import { checkHostKey } from './ssh-known-hosts.js';
+import { sshDialAgent } from './ssh-dial.js';
 
 interface EngineAddress {
   readonly options: Docker.DockerOptions;
@@ -70,9 +71,9 @@ export function engineAddress(dockerHost: string | undefined, options: DockerDri
   }
   if (target.kind === 'unix') return { options: { socketPath: target.socketPath }, target, publish, publishHost: publish.dialHost, shown: target.shown };
   if (target.kind === 'ssh') {
-    // docker-modem runs `docker system dial-stdio` on the host over ssh2 (pure JavaScript here: the
-    // optional native crypto is not built), authenticating with the ssh agent at SSH_AUTH_SOCK. ssh2
-    // would accept any host key: it is checked against known_hosts, as `ssh` does.
+    // `docker system dial-stdio` on the host over kept-alive SSH connections (ssh-dial.ts), authenticating
+    // with the ssh agent at SSH_AUTH_SOCK. ssh2 would accept any host key: it is checked against
+    // known_hosts, as `ssh` does.
     const knownHostsFile = env.NAPBOX_SSH_KNOWN_HOSTS || path.join(env.HOME || os.homedir(), '.ssh', 'known_hosts');
     let knownHosts = '';
     try {
@@ -92,9 +93,9 @@ export function engineAddress(dockerHost: string | undefined, options: DockerDri
             : `the host key of ${name} ${verdict === 'revoked' ? 'is revoked' : 'does not match the one'} in ${knownHostsFile}: someone may be impersonating the engine; check the host before changing known_hosts`;
       return verdict === 'known';
     };
-    const sshOptions = { agent: env.SSH_AUTH_SOCK, port: target.port, hostVerifier };
+    const agent = sshDialAgent({ host: target.host, port: target.port, username: target.username, agent: env.SSH_AUTH_SOCK, hostVerifier });
     return {
-      options: { protocol: 'ssh', host: target.host, port: target.port, username: target.username, sshOptions } as Docker.DockerOptions,
+      options: { protocol: 'http', host: target.host, port: target.port, agent } as Docker.DockerOptions,
       target,
       publish,
       publishHost: publish.dialHost,
