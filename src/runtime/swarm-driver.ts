@@ -35,15 +35,14 @@ import type {
 } from './container-driver.js';
 import { DEFAULT_FILE_MODE, containerFileProblem } from './container-driver.js';
 import { SwarmFiles, type ServiceFilesView } from './swarm-files.js';
-import { DockerDriver, callEngine, engineAddress, engineMessage, type DockerDriverOptions } from './docker-driver.js';
+import { TaskContainers } from './swarm-task-containers.js';
+import { DockerDriver, callEngine, engineAddress, engineMessage, statusCode, type DockerDriverOptions } from './docker-driver.js';
 import { demuxLogs } from './docker-logs.js';
 import { LABEL_SWARM_IMAGE, currentTask, isTerminal, parseTasks, publishedPorts, serviceSpec, taskState, type SwarmTask } from './swarm-service.js';
 
 /** The exit code of the task a stop ended (swarm deletes scaled-down tasks). */
 const LABEL_SWARM_EXIT = 'napbox.swarm.exit';
 const DRIVER_LABELS = [LABEL_SWARM_IMAGE, LABEL_SWARM_EXIT];
-/** The bridge swarm attaches every task with a network to, for its traffic out; the host reaches tasks there. */
-const GATEWAY_BRIDGE = 'docker_gwbridge';
 
 export interface SwarmDriverOptions extends DockerDriverOptions {
   /** How often task state is read while waiting for a task (ms). */
@@ -108,10 +107,6 @@ function beingRemoved(task: SwarmTask): boolean {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function statusCode(err: unknown): number | undefined {
-  return typeof err === 'object' && err !== null && 'statusCode' in err ? Number((err as { statusCode: unknown }).statusCode) : undefined;
-}
-
 export class SwarmDriver implements ContainerDriver {
   private readonly docker: Docker;
   private readonly address: ReturnType<typeof engineAddress>;
@@ -120,9 +115,8 @@ export class SwarmDriver implements ContainerDriver {
   private readonly pollMs: number;
   private readonly startTimeoutMs: number;
   private nodeId: string | undefined;
-  /** Task container id -> its address on the gateway bridge (fixed for a container's life). */
-  private readonly gatewayIps = new Map<string, string>();
   private readonly files: SwarmFiles;
+  private readonly containers: TaskContainers;
 
   constructor(dockerHost: string | undefined = process.env.DOCKER_HOST, options: SwarmDriverOptions = {}) {
     this.address = engineAddress(dockerHost, options);
@@ -131,6 +125,7 @@ export class SwarmDriver implements ContainerDriver {
     this.pollMs = options.pollMs ?? 20;
     this.startTimeoutMs = options.startTimeoutMs ?? 60_000;
     this.files = new SwarmFiles(this.docker, this.engine, (what, fn) => this.call(what, fn));
+    this.containers = new TaskContainers(this.docker, (what, fn) => this.call(what, fn));
   }
 
   private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -277,7 +272,7 @@ export class SwarmDriver implements ContainerDriver {
     if (replicas(service) === 0 && !tasks.some(beingRemoved)) return;
     const containers = live.map((t) => t.Status.ContainerStatus?.ContainerID).filter((c): c is string => !!c);
     // A frozen (paused) container can receive no signal: thaw it so the stop can happen.
-    for (const c of containers) await this.unpause(c);
+    for (const c of containers) await this.containers.unpause(c);
     if (replicas(service) !== 0) {
       await this.update(id, 'stop', (spec) => {
         spec.Mode = { Replicated: { Replicas: 0 } };
@@ -288,14 +283,14 @@ export class SwarmDriver implements ContainerDriver {
     let killed = false;
     let exitCode: number | null = null;
     for (;;) {
-      const states = await Promise.all(containers.map((c) => this.containerState(c)));
+      const states = await Promise.all(containers.map((c) => this.containers.state(c)));
       if (states.every((st) => !st.running)) {
         exitCode = states.map((st) => st.exitCode).find((x): x is number => x !== null) ?? null;
         break;
       }
       if (!killed && Date.now() - started > graceSeconds * 1000 + 500) {
         killed = true; // swarm's own grace is the service's StopGracePeriod; the caller asked for less
-        for (const c of containers) await this.kill(c);
+        for (const c of containers) await this.containers.kill(c);
       }
       if (Date.now() > deadline) throw new NapboxError('engine_error', `stop service ${service.Spec.Name}: its task still runs ${graceSeconds + 30}s after it was scaled to 0`);
       await sleep(this.pollMs);
@@ -348,7 +343,7 @@ export class SwarmDriver implements ContainerDriver {
     let oomKilled = false;
     let running = state.running;
     if (state.status === 'exited' && state.containerId) {
-      const container = await this.containerState(state.containerId);
+      const container = await this.containers.state(state.containerId);
       running = container.running; // a task being stopped runs until its container ended
       oomKilled = container.oomKilled;
       if (container.exitCode !== null) exitCode = container.exitCode;
@@ -366,7 +361,7 @@ export class SwarmDriver implements ContainerDriver {
       running,
       exitCode,
       oomKilled,
-      bridgeIp: running && state.containerId ? await this.gatewayIp(state.containerId) : null,
+      bridgeIp: running && state.containerId ? await this.containers.gatewayIp(state.containerId) : null,
       published,
     };
   }
@@ -556,67 +551,4 @@ export class SwarmDriver implements ContainerDriver {
   }
 
   /** A task container's state on this engine; a container that is gone no longer runs. */
-  private async containerState(containerId: string): Promise<{ running: boolean; exitCode: number | null; oomKilled: boolean }> {
-    return this.call(`inspect container ${containerId.slice(0, 12)}`, async () => {
-      try {
-        const data = await this.docker.getContainer(containerId).inspect();
-        return { running: data.State.Running, exitCode: data.State.Running ? null : data.State.ExitCode, oomKilled: data.State.OOMKilled };
-      } catch (err) {
-        if (statusCode(err) === 404) return { running: false, exitCode: null, oomKilled: false };
-        throw err;
-      }
-    });
-  }
-
-  private async unpause(containerId: string): Promise<void> {
-    await this.call(`unpause container ${containerId.slice(0, 12)}`, async () => {
-      try {
-        const container = this.docker.getContainer(containerId);
-        if ((await container.inspect()).State.Paused) await container.unpause();
-      } catch (err) {
-        if (statusCode(err) !== 404 && statusCode(err) !== 409) throw err;
-      }
-    });
-  }
-
-  private async kill(containerId: string): Promise<void> {
-    await this.call(`kill container ${containerId.slice(0, 12)}`, async () => {
-      try {
-        await this.docker.getContainer(containerId).kill();
-      } catch (err) {
-        if (statusCode(err) !== 404 && statusCode(err) !== 409) throw err; // gone, or not running any more
-      }
-    });
-  }
-
-  /**
-   * The task container's address on the gateway bridge: the address the host
-   * reaches it on (its overlay address lives in the overlay's own namespace).
-   * Tasks on no network have none there: their own default-bridge address.
-   */
-  private async gatewayIp(containerId: string): Promise<string | null> {
-    const known = this.gatewayIps.get(containerId);
-    if (known) return known;
-    const ip = await this.call('inspect the gateway bridge', async () => {
-      try {
-        const data = (await this.docker.getNetwork(GATEWAY_BRIDGE).inspect()) as { Containers?: Record<string, { IPv4Address?: string }> };
-        const address = data.Containers?.[containerId]?.IPv4Address?.split('/')[0];
-        if (address) return address;
-      } catch (err) {
-        if (statusCode(err) !== 404) throw err;
-      }
-      try {
-        const data = await this.docker.getContainer(containerId).inspect();
-        return data.NetworkSettings?.Networks?.bridge?.IPAddress || null;
-      } catch (err) {
-        if (statusCode(err) === 404) return null;
-        throw err;
-      }
-    });
-    if (ip) {
-      if (this.gatewayIps.size > 1000) this.gatewayIps.clear();
-      this.gatewayIps.set(containerId, ip);
-    }
-    return ip;
-  }
 }

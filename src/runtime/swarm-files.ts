@@ -18,14 +18,10 @@ import crypto from 'node:crypto';
 import Docker from 'dockerode';
 import type { ContainerFile, ContainerFileInfo, ContainerSpec, MountSpec } from './container-driver.js';
 import { DEFAULT_FILE_MODE, mountHolding } from './container-driver.js';
-import type { DockerDriver } from './docker-driver.js';
+import { statusCode, type DockerDriver } from './docker-driver.js';
 import { configName, splitFiles, type ConfigFile } from './swarm-service.js';
 
 type Call = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
-
-function statusCode(err: unknown): number | undefined {
-  return typeof err === 'object' && err !== null && 'statusCode' in err ? Number((err as { statusCode: unknown }).statusCode) : undefined;
-}
 
 /** What the files need to know of a service: its name, labels, image, volumes and configs, from its spec. */
 export interface ServiceFilesView {

@@ -5,7 +5,9 @@
 // tasks' container events), not from what napbox says.
 
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import http from 'node:http';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { DockerDriver } from '../../src/runtime/docker-driver.js';
@@ -14,6 +16,7 @@ import { api, removeInstall, request, startNapbox, tempDataDir, tenantHost, type
 import { containerEvents, count } from '../helpers/engine-events.js';
 import { until } from '../helpers/wait.js';
 
+const run = promisify(execFile);
 const swarm = new SwarmDriver();
 const docker = new DockerDriver();
 const SWARM = { NAPBOX_DRIVER: 'swarm' } as const;
@@ -166,6 +169,8 @@ describe('swarm: the sweep', () => {
       env: { ...SWARM, NAPBOX_IDLE_TIMEOUT: `${IDLE_MS}ms`, NAPBOX_SWEEP_INTERVAL: `${SWEEP_MS}ms`, NAPBOX_HEARTBEAT_INTERVAL: '300ms', NAPBOX_HEARTBEAT_TIMEOUT: '2s' },
     });
     for (const slug of ['idle', 'socket']) assert.equal((await api(nb, 'POST', '/api/tenants', { slug })).status, 201);
+    const frozen = { kind: 'command', command: ['sh', '-c', 'read -r x; sleep 3; echo "thawed $x"'] };
+    assert.equal((await api(nb, 'POST', '/api/tenants', { slug: 'frozen', provider: frozen })).status, 201);
   });
   after(async () => {
     await nb?.stop();
@@ -184,6 +189,19 @@ describe('swarm: the sweep', () => {
     assert.equal((await state(nb, 'idle')).state, 'running');
   });
 
+  it('restarts a task whose runner froze while processing (thawed to be stopped), and the message gets one reply', async () => {
+    const sent = await api(nb, 'POST', '/api/tenants/frozen/messages', { text: 'ice', session: 'f' });
+    await until(async () => (await api(nb, 'GET', `/api/tenants/frozen/messages/${sent.json.id}`)).json.state === 'processing', 30_000, 'processing');
+    const [task] = (await docker.findByLabels({ 'napbox.install': nb.installId, 'napbox.tenant': 'frozen' })).filter((c) => c.status === 'running');
+    assert.ok(task);
+    await run('docker', ['pause', task.id]);
+    const done = await api(nb, 'GET', `/api/tenants/frozen/messages/${sent.json.id}?wait=45s`);
+    assert.equal(done.json.state, 'done', JSON.stringify(done.json));
+    assert.equal(done.json.reply, 'thawed ice\n');
+    assert.equal(done.json.tries, 2);
+    assert.match((await state(nb, 'frozen')).lastStopReason ?? '', /heartbeat missing .* while processing m_/);
+  });
+
   it('keeps a tenant with an open WebSocket, and scales it to 0 once the socket closes', async () => {
     const ws = new WebSocket(`ws://127.0.0.1:${nb.port}/echo`, { headers: { host: tenantHost(nb, 'socket') } });
     await new Promise((resolve, reject) => {
@@ -196,6 +214,31 @@ describe('swarm: the sweep', () => {
     assert.ok(held.holds.some((h: string) => /websocket/.test(h)), JSON.stringify(held.holds));
     ws.close();
     await until(async () => (await state(nb, 'socket')).state === 'stopped', IDLE_MS + SWEEP_MS + SWARM_STOP_MS, 'stop after the socket closed');
+  });
+});
+
+describe('swarm: a remote-style engine (NAPBOX_MOUNTS=copy)', () => {
+  let nb: NapboxProcess;
+  before(async () => {
+    nb = await startNapbox({ env: { ...SWARM, NAPBOX_MOUNTS: 'copy' } });
+    const provider = { kind: 'command', command: ['sh', '-c', 'stat -c "%u %a" /group/.napbox/config.json'] };
+    assert.equal((await api(nb, 'POST', '/api/tenants', { slug: 'copied', provider })).status, 201);
+  });
+  after(async () => {
+    await nb?.stop();
+    if (nb) await removeInstall(nb.installId);
+  });
+
+  it("gives the task napbox's files as root-owned read-only copies, with no host path mounted", async () => {
+    const res = await api(nb, 'POST', '/api/tenants/copied/messages', { text: 'which', session: 'c' });
+    const done = await api(nb, 'GET', `/api/tenants/copied/messages/${res.json.id}?wait=30s`);
+    assert.equal(done.json.state, 'done', JSON.stringify(done.json));
+    assert.equal(done.json.reply.trim(), '0 444');
+    const [service] = await services(nb.installId, 'copied');
+    const [task] = (await docker.findByLabels({ 'napbox.install': nb.installId, 'napbox.tenant': 'copied' })).filter((c) => c.status === 'running');
+    assert.ok(service && task);
+    const { stdout } = await run('docker', ['inspect', '--format', '{{range .Mounts}}{{.Type}} {{end}}', task.id]);
+    assert.ok(!/bind/.test(stdout), `no bind mounts: ${stdout}`);
   });
 });
 

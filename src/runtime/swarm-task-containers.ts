@@ -1,0 +1,94 @@
+// The containers of a swarm service's tasks, read and acted on through the
+// engine napbox talks to: the node tasks are pinned to (swarm-driver.ts).
+// Swarm itself has no call for these: a task's container's end and exit
+// code as the engine sees them, thawing a paused one so a stop can reach it,
+// killing one a stop has waited on long enough, and its gateway address.
+
+import type Docker from 'dockerode';
+import { statusCode } from './docker-driver.js';
+
+type Call = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
+
+/** The bridge swarm attaches every task with a network to, for its traffic out; the host reaches tasks there. */
+const GATEWAY_BRIDGE = 'docker_gwbridge';
+
+export interface TaskContainerState {
+  readonly running: boolean;
+  readonly exitCode: number | null;
+  readonly oomKilled: boolean;
+}
+
+export class TaskContainers {
+  /** Task container id -> its address on the gateway bridge (fixed for a container's life). */
+  private readonly gatewayIps = new Map<string, string>();
+
+  constructor(
+    private readonly docker: Docker,
+    private readonly call: Call,
+  ) {}
+
+  /** A container that is gone no longer runs. */
+  async state(containerId: string): Promise<TaskContainerState> {
+    return this.call(`inspect container ${containerId.slice(0, 12)}`, async () => {
+      try {
+        const data = await this.docker.getContainer(containerId).inspect();
+        return { running: data.State.Running, exitCode: data.State.Running ? null : data.State.ExitCode, oomKilled: data.State.OOMKilled };
+      } catch (err) {
+        if (statusCode(err) === 404) return { running: false, exitCode: null, oomKilled: false };
+        throw err;
+      }
+    });
+  }
+
+  async unpause(containerId: string): Promise<void> {
+    await this.call(`unpause container ${containerId.slice(0, 12)}`, async () => {
+      try {
+        const container = this.docker.getContainer(containerId);
+        if ((await container.inspect()).State.Paused) await container.unpause();
+      } catch (err) {
+        if (statusCode(err) !== 404 && statusCode(err) !== 409) throw err;
+      }
+    });
+  }
+
+  async kill(containerId: string): Promise<void> {
+    await this.call(`kill container ${containerId.slice(0, 12)}`, async () => {
+      try {
+        await this.docker.getContainer(containerId).kill();
+      } catch (err) {
+        if (statusCode(err) !== 404 && statusCode(err) !== 409) throw err; // gone, or not running any more
+      }
+    });
+  }
+
+  /**
+   * The task container's address on the gateway bridge: the address the host
+   * reaches it on (its overlay address lives in the overlay's own namespace).
+   * Tasks on no network have none there: their own default-bridge address.
+   */
+  async gatewayIp(containerId: string): Promise<string | null> {
+    const known = this.gatewayIps.get(containerId);
+    if (known) return known;
+    const ip = await this.call('inspect the gateway bridge', async () => {
+      try {
+        const data = (await this.docker.getNetwork(GATEWAY_BRIDGE).inspect()) as { Containers?: Record<string, { IPv4Address?: string }> };
+        const address = data.Containers?.[containerId]?.IPv4Address?.split('/')[0];
+        if (address) return address;
+      } catch (err) {
+        if (statusCode(err) !== 404) throw err;
+      }
+      try {
+        const data = await this.docker.getContainer(containerId).inspect();
+        return data.NetworkSettings?.Networks?.bridge?.IPAddress || null;
+      } catch (err) {
+        if (statusCode(err) === 404) return null;
+        throw err;
+      }
+    });
+    if (ip) {
+      if (this.gatewayIps.size > 1000) this.gatewayIps.clear();
+      this.gatewayIps.set(containerId, ip);
+    }
+    return ip;
+  }
+}
