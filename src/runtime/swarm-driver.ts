@@ -232,9 +232,11 @@ export class SwarmDriver implements ContainerDriver {
       if (task && isTerminal(task)) {
         // It ran and ended (an app that exits at once): the caller reads the exit code. It never ran: say why.
         if (task.Status.State !== 'rejected' && task.Status.ContainerStatus?.ContainerID) return;
+        await this.scaleDown(id);
         throw new NapboxError('engine_error', `start service ${service.Spec.Name} failed: its task was ${task.Status.State}: ${task.Status.Err ?? task.Status.Message ?? 'no reason given'}`);
       }
       if (Date.now() > deadline) {
+        await this.scaleDown(id); // a task still pending must not start later, unasked
         const where = task ? `still ${task.Status.State}${task.Status.Err ? ` (${task.Status.Err})` : ''}` : 'not created';
         throw new NapboxError('engine_error', `start service ${service.Spec.Name}: its task is ${where} after ${Math.round(this.startTimeoutMs / 1000)}s`);
       }
@@ -252,6 +254,13 @@ export class SwarmDriver implements ContainerDriver {
       if ((spec.Mode.Replicated?.Replicas ?? 0) >= 1) spec.TaskTemplate.ForceUpdate = (spec.TaskTemplate.ForceUpdate ?? 0) + 1;
       spec.Mode = { Replicated: { Replicas: 1 } };
     });
+  }
+
+  /** Back to 0 replicas after a start that failed; best effort (the error being thrown says what went wrong). */
+  private async scaleDown(id: string): Promise<void> {
+    await this.update(id, 'start', (spec) => {
+      spec.Mode = { Replicated: { Replicas: 0 } };
+    }).catch(() => undefined);
   }
 
   /** Waits until swarm has deleted the tasks it is removing (a scale-down's); returns the tasks left. */
@@ -281,11 +290,12 @@ export class SwarmDriver implements ContainerDriver {
     const started = Date.now();
     const deadline = started + graceSeconds * 1000 + 30_000;
     let killed = false;
-    let exitCode: number | null = null;
+    // A task that ended on its own has its exit code already (swarm is about to delete it with its container).
+    let exitCode: number | null = containers.length === 0 ? taskState(currentTask(tasks)).exitCode : null;
     for (;;) {
       const states = await Promise.all(containers.map((c) => this.containers.state(c)));
       if (states.every((st) => !st.running)) {
-        exitCode = states.map((st) => st.exitCode).find((x): x is number => x !== null) ?? null;
+        exitCode = states.map((st) => st.exitCode).find((x): x is number => x !== null) ?? exitCode;
         break;
       }
       if (!killed && Date.now() - started > graceSeconds * 1000 + 500) {
