@@ -112,6 +112,7 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   const lifecycle = new Lifecycle({
     store, driver, logger, installId, baseImage, wakeTimeoutMs: config.wakeTimeoutMs, upstream, clock, heartbeatMs,
     wakesPerMinute: config.wakesPerMinute, locks,
+    fence: (since) => (peers.hasPeers() ? peers.fence(since, since + peers.deadAfterMs) : Promise.resolve(true)),
     prepareMounts: (slug, tenantConfig) => mounts.prepare(slug, tenantConfig),
     onStopped: (reason) => {
       metrics.stops.inc({ reason: stopKind(reason) });

@@ -57,6 +57,16 @@ describe('TenantLocks across two connections', () => {
     lock.release();
   });
 
+  it('taken again by its owner for the same operation, a lock keeps the time it was first taken', () => {
+    let now = 5_000;
+    const a = new TenantLocks({ db: one, owner: 'a', clock: () => now });
+    assert.deepEqual(a.tryAcquire('t4', 'stop'), { taken: true, at: 5_000 });
+    now += 10;
+    assert.deepEqual(a.tryAcquire('t4', 'stop'), { taken: true, at: 5_000 }, 'what the others acknowledged still holds');
+    assert.deepEqual(a.tryAcquire('t4', 'wake'), { taken: true, at: 5_010 }, 'another operation is a new lock');
+    a.releaseIf('t4', 5_010);
+  });
+
   it('releaseIf lets go only of the lock taken at that time', () => {
     const a = new TenantLocks({ db: one, owner: 'a' });
     const first = a.tryAcquire('t3', 'stop');

@@ -9,7 +9,9 @@
 // - A lock has an expiry, pushed forward while its operation runs (every
 //   third of the TTL); a process that died holding one loses it within the TTL.
 // - Re-entrant for its owner: the process that holds a lock may take it again
-//   (its own operations are serialized by Lifecycle already).
+//   (its own operations are serialized by Lifecycle already); taken again for
+//   the same operation it keeps the time it was first taken, which is what
+//   other processes acknowledge (src/cluster/peers.ts, the fence).
 // - A process that finds the lock held waits with a short, bounded backoff,
 //   polling the row (SQLite has no notification across processes), and never
 //   past the caller's deadline.
@@ -53,6 +55,8 @@ export interface HeldLock {
   readonly op: LockOp;
   /** Milliseconds spent waiting for another process's lock before taking this one. */
   readonly waitedMs: number;
+  /** When this operation first took the lock (kept when taken again for the same operation). */
+  readonly takenAt: number;
   /** Who held it while we waited (the first holder seen), if anyone did. */
   readonly waitedFor: LockRow | undefined;
   release(): void;
@@ -121,13 +125,15 @@ export class TenantLocks {
       .transaction(() => {
         const now = this.clock();
         const raw = db.prepare('SELECT * FROM tenant_locks WHERE slug = ?').get(slug);
-        const decision = decideLock(raw === undefined ? undefined : toRow(raw), owner, now);
+        const row = raw === undefined ? undefined : toRow(raw);
+        const decision = decideLock(row, owner, now);
         if (decision.kind === 'wait') return { taken: false as const, holder: decision.holder };
+        const at = row && row.owner === owner && row.op === op && row.expiresAt > now ? row.takenAt : now;
         db.prepare(
-          `INSERT INTO tenant_locks (slug, owner, op, taken_at, expires_at) VALUES (@slug, @owner, @op, @now, @expires)
-           ON CONFLICT(slug) DO UPDATE SET owner = @owner, op = @op, taken_at = @now, expires_at = @expires`,
-        ).run({ slug, owner, op, now, expires: now + this.ttlMs });
-        return { taken: true as const, at: now };
+          `INSERT INTO tenant_locks (slug, owner, op, taken_at, expires_at) VALUES (@slug, @owner, @op, @at, @expires)
+           ON CONFLICT(slug) DO UPDATE SET owner = @owner, op = @op, taken_at = @at, expires_at = @expires`,
+        ).run({ slug, owner, op, at, expires: now + this.ttlMs });
+        return { taken: true as const, at };
       })
       .immediate();
   }
@@ -143,14 +149,14 @@ export class TenantLocks {
     let waitedFor: LockRow | undefined;
     for (let attempt = 0; ; attempt += 1) {
       const result = this.tryAcquire(slug, op);
-      if (result.taken) return this.held(slug, op, this.clock() - started, waitedFor);
+      if (result.taken) return this.held(slug, op, result.at, this.clock() - started, waitedFor);
       waitedFor ??= result.holder;
       if (this.clock() >= deadline) throw new LockTimeoutError(slug, result.holder);
       await this.sleep(Math.min(lockBackoff(attempt), Math.max(1, deadline - this.clock())));
     }
   }
 
-  private held(slug: string, op: LockOp, waitedMs: number, waitedFor: LockRow | undefined): HeldLock {
+  private held(slug: string, op: LockOp, takenAt: number, waitedMs: number, waitedFor: LockRow | undefined): HeldLock {
     const { db, owner } = this.deps;
     const renew = setInterval(() => {
       try {
@@ -164,6 +170,7 @@ export class TenantLocks {
     return {
       slug,
       op,
+      takenAt,
       waitedMs,
       waitedFor,
       release: () => {

@@ -62,6 +62,12 @@ export interface LifecycleDeps {
   readonly onStopped?: (reason: string) => void;
   /** The tenant locks shared with other napbox processes; without them, this process is alone. */
   readonly locks?: TenantLocks;
+  /**
+   * Resolves once every other napbox process has seen a stop lock taken at
+   * `since` (they stop routing to the tenant), or at its own deadline. Without
+   * it, stops wait for no one.
+   */
+  readonly fence?: (since: number) => Promise<unknown>;
   /** Told of every wake's outcome and duration (metrics). */
   readonly onWakeDone?: (outcome: 'ready' | 'failed' | 'timeout', ms: number, slug: string) => void;
 }
@@ -158,6 +164,8 @@ export class Lifecycle {
       this.running.delete(slug);
       const lock = await this.lock(slug, 'stop', this.clock() + this.deps.wakeTimeoutMs);
       try {
+        // No other process may send a request to a container on its way down (they forget it, then wait on the lock).
+        if (lock && this.deps.fence) await this.deps.fence(lock.takenAt + 1);
         await this.doStop(slug, reason);
       } finally {
         lock?.release();
@@ -186,6 +194,7 @@ export class Lifecycle {
       this.running.delete(slug);
       const lock = await this.lock(slug, 'destroy', this.clock() + this.deps.wakeTimeoutMs);
       try {
+        if (lock && this.deps.fence) await this.deps.fence(lock.takenAt + 1);
         for (const c of await this.deps.driver.findByLabels(tenantLabels(this.deps.installId, slug))) {
           await this.deps.driver.remove(c.id, { force: true });
         }
