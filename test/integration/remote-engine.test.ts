@@ -137,6 +137,17 @@ describe('a remote engine: DOCKER_HOST=tcp:// with copied mounts', { skip: local
     assert.deepEqual(lines.slice(-2), ['kept', 'kept'], 'a recreated container keeps the group folder and workspace');
   });
 
+  it('copies the files of a tenant with a read-only root filesystem too (they go into volumes, never the root)', async () => {
+    assert.equal((await api(nb, 'POST', '/api/tenants', { slug: 'rofs', readOnlyRootfs: true, instructions: 'Read-only root.' })).status, 201);
+    const res = await request(nb.port, { host: tenantHost(nb, 'rofs') });
+    assert.equal(res.status, 200, res.body);
+    const [summary] = await engineGet(socketPath, `/containers/json?filters=${encodeURIComponent(JSON.stringify({ label: [`napbox.install=${nb.installId}`, 'napbox.tenant=rofs'] }))}`);
+    const info = await engineGet(socketPath, `/containers/${summary.Id}/json`);
+    assert.equal(info.HostConfig.ReadonlyRootfs, true);
+    const instructions = await new DockerDriver().readFile(summary.Id, '/group/.napbox/instructions.md');
+    assert.match(instructions?.content.toString() ?? '', /Read-only root\./);
+  });
+
   it('refuses extra mounts of host folders, saying why', async () => {
     const res = await api(nb, 'PATCH', `/api/tenants/${SLUG}`, { mounts: [{ hostPath: dataDir, containerPath: 'data' }] });
     assert.equal(res.status, 400);
