@@ -8,10 +8,12 @@
 //   the swarm, so a second create is 'conflict' and makes nothing.
 // - `start` scales to 1 (or, when the one replica's task has ended, forces a
 //   new task) and resolves once the engine reports the new task running or
-//   ended; it reads task state from the engine, bounded by a deadline.
-// - `stop` scales to 0 and resolves once the task's container no longer
-//   runs; a stop that outlasts `graceSeconds` kills it. Swarm deletes a
-//   scaled-down task, so the exit code it had is kept in a service label.
+//   ended; it reads task state from the engine, bounded by a deadline, and a
+//   start that fails leaves the service at 0 replicas.
+// - `stop` scales to 0 and resolves once swarm has deleted the task (swarm
+//   ignores a scale-up while it still removes the old task); a container
+//   that outlasts `graceSeconds` is killed. The exit code the deleted task
+//   had is kept in a service label.
 // - Tasks run on the node napbox talks to (placement constraint): images are
 //   built there, and volumes and bind sources live there. So the calls that
 //   read a task's container (its gateway address, OOM, unpause, kill) go to
