@@ -23,9 +23,12 @@ import { AllowlistWatcher, checkMount, type MountRequest } from './allowlist.js'
 import { COPY_MODE_EXTRA_REFUSAL, globalGroupDir, groupDir, materializedDir, planMounts, WORKSPACE_TARGET, type CopyRow, type MountMode } from './mount-plan.js';
 
 const AGENT_UID = 10001;
-/** Copy mode: at most this much is put into one container (groups/global is copied into every tenant). */
-export const COPY_MAX_FILES = 2000;
-export const COPY_MAX_BYTES = 32 * 1024 * 1024;
+/**
+ * Copy mode: at most this much is put into one container (groups/global is copied into every tenant).
+ * It is read and hashed at every wake, on the event loop (it decides whether the container is up to date).
+ */
+export const COPY_MAX_FILES = 1000;
+export const COPY_MAX_BYTES = 8 * 1024 * 1024;
 
 /** A tenant's mounts for its container spec (all but the workspace volume), and in copy mode the files to put in. */
 export interface PreparedMounts {
