@@ -217,6 +217,39 @@ describe('swarm: the sweep', () => {
   });
 });
 
+describe('swarm: two napbox processes sharing a data dir', () => {
+  let a: NapboxProcess;
+  let b: NapboxProcess;
+  before(async () => {
+    a = await startNapbox({ env: { ...SWARM, NAPBOX_WAKE_TIMEOUT: '30s' } });
+    b = await startNapbox({ env: { ...SWARM, NAPBOX_WAKE_TIMEOUT: '30s' }, shareWith: a });
+    assert.equal((await api(a, 'POST', '/api/tenants', { slug: 'shared' })).status, 201);
+  });
+  after(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    if (a) await removeInstall(a.installId);
+  });
+
+  it('starts one service, one network and one task for 200 concurrent first requests split between them', async () => {
+    const since = new Date(Date.now() - 1000);
+    const agent = new http.Agent({ keepAlive: false, maxSockets: 200 });
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => {
+        const nb = i % 2 === 0 ? a : b;
+        return request(nb.port, { host: tenantHost(nb, 'shared'), path: `/whoami?i=${i}`, agent });
+      }),
+    );
+    agent.destroy();
+    assert.deepEqual([...new Set(results.map((r) => r.status))], [200], results.find((r) => r.status !== 200)?.body);
+    assert.equal(new Set(results.map((r) => JSON.parse(r.body).pid)).size, 1, 'every answer came from the same process');
+    assert.equal((await services(a.installId, 'shared')).length, 1);
+    assert.equal((await swarm.findNetworksByLabels({ 'napbox.install': a.installId, 'napbox.tenant': 'shared' })).length, 1);
+    const events = await containerEvents(a.installId, since, 'shared');
+    assert.equal(count(events, 'create'), 1, `engine events: ${events.join(',')}`);
+    assert.equal(count(events, 'start'), 1, `engine events: ${events.join(',')}`);
+  });
+});
+
 describe('swarm: a remote-style engine (NAPBOX_MOUNTS=copy)', () => {
   let nb: NapboxProcess;
   before(async () => {
