@@ -98,7 +98,7 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   // Other napbox processes may share this data dir: locks, holds and heartbeats go through the database (docs/scale-out.md).
   const coordination = openCoordinationConnection(config.dataDir);
   let forgetTenant: (slug: string) => void = () => undefined;
-  const peers = new Peers({ db: coordination, takeDirty: () => activity.takeDirty(), stopsByOthers: (now) => locks.stopsByOthers(now), onStopByOther: (slug) => forgetTenant(slug), clock, logger });
+  const peers = new Peers({ db: coordination, takeDirty: (all) => activity.takeDirty(all), stopsByOthers: (now) => locks.stopsByOthers(now), onStopByOther: (slug) => forgetTenant(slug), clock, logger });
   const locks = new TenantLocks({ db: coordination, owner: peers.id, clock });
   peers.start();
   const upstream = upstreamMode(config);

@@ -18,7 +18,7 @@ after(() => {
 });
 
 function peer(db: typeof one, id: string, activity: ActivityTracker, clock: () => number, stops: string[] = [], forgotten: string[] = []): Peers {
-  return new Peers({ db, id, clock, takeDirty: () => activity.takeDirty(), stopsByOthers: () => stops, onStopByOther: (slug) => forgotten.push(slug), tickMs: 100_000, deadAfterMs: 1000, pidNamespace: '' });
+  return new Peers({ db, id, clock, takeDirty: (all) => activity.takeDirty(all), stopsByOthers: () => stops, onStopByOther: (slug) => forgotten.push(slug), tickMs: 100_000, deadAfterMs: 1000, pidNamespace: '' });
 }
 
 it('shares holds and heartbeats; fences; reaps the dead; one leader at a time', async () => {
@@ -62,6 +62,17 @@ it('shares holds and heartbeats; fences; reaps the dead; one leader at a time', 
     assert.deepEqual(b.live(), ['b']);
     assert.equal(b.othersHolds('t'), undefined, 'a dead process holds nothing');
     assert.deepEqual(b.reapDead(), ['a']);
+
+    // a was only slow: its next heartbeat registers it again, with all its holds, not only what changed since.
+    seenA.openSocket('t');
+    a.tick();
+    now += 1001;
+    b.tick();
+    assert.deepEqual(b.reapDead(), ['a']);
+    assert.equal(b.othersHolds('t'), undefined);
+    a.tick(); // nothing changed since its last heartbeat
+    assert.deepEqual(b.live().sort(), ['a', 'b']);
+    assert.equal(b.othersHolds('t')?.sockets, 1);
   } finally {
     b.stop();
   }

@@ -44,8 +44,8 @@ export interface PeerHolds {
 
 export interface PeersDeps {
   readonly db: Db;
-  /** The tenants whose activity changed since the last call, with their activity now (the call clears the set). */
-  readonly takeDirty: () => Array<[string, Readonly<TenantActivity>]>;
+  /** The tenants whose activity changed since the last call (`all`: every tenant), with their activity now; clears the set. */
+  readonly takeDirty: (all?: boolean) => Array<[string, Readonly<TenantActivity>]>;
   /** Tenants another process is stopping: forget their endpoints (called inside the tick). */
   readonly stopsByOthers: (now: number) => string[];
   readonly onStopByOther: (slug: string) => void;
@@ -112,7 +112,9 @@ export class Peers {
   /** One heartbeat: the fence for other processes' stops, this process's holds, then its heartbeat, in one write. */
   tick(): void {
     const { db } = this.deps;
-    const changed = new Map([...this.unpublished, ...this.deps.takeDirty()]);
+    // A process taken for dead had its holds removed: it publishes all of them again, not only what changed.
+    const reaped = db.prepare('SELECT 1 FROM processes WHERE id = ?').get(this.id) === undefined;
+    const changed = new Map([...this.unpublished, ...this.deps.takeDirty(reaped)]);
     this.unpublished = changed; // until committed
     db.transaction(() => {
       const now = this.clock();

@@ -36,10 +36,10 @@ export class ActivityTracker {
     this.dirty.add(slug);
   }
 
-  /** The tenants whose activity changed since the last call, with their activity now. */
-  takeDirty(): Array<[string, Readonly<TenantActivity>]> {
+  /** The tenants whose activity changed since the last call (`all`: every tenant known), with their activity now. */
+  takeDirty(all = false): Array<[string, Readonly<TenantActivity>]> {
     const changed: Array<[string, Readonly<TenantActivity>]> = [];
-    for (const slug of this.dirty) {
+    for (const slug of all ? this.byTenant.keys() : this.dirty) {
       const entry = this.byTenant.get(slug);
       if (entry) changed.push([slug, { ...entry }]);
     }
