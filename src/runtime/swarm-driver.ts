@@ -21,6 +21,7 @@
 // - Images and volumes are the engine's own objects: the plain Docker driver
 //   handles them.
 
+import net from 'node:net';
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
 import { NapboxError } from '../errors.js';
@@ -363,7 +364,11 @@ export class SwarmDriver implements ContainerDriver {
     const lastExit = service.Spec.Labels?.[LABEL_SWARM_EXIT];
     if (exitCode === null && !running && replicas(service) === 0 && lastExit !== undefined) exitCode = Number(lastExit);
     const published: Record<number, Endpoint> = {};
-    if (running) for (const [port, hostPort] of Object.entries(publishedPorts(task))) published[Number(port)] = { host: this.address.publishHost, port: hostPort };
+    if (running && Object.keys(publishedPorts(task)).length > 0) {
+      const dialHost = this.address.publishHost;
+      const ports = (state.containerId && (await this.containers.hostPorts(state.containerId, net.isIPv6(dialHost)))) || publishedPorts(task);
+      for (const [port, hostPort] of Object.entries(ports)) published[Number(port)] = { host: dialHost, port: hostPort };
+    }
     return {
       id: service.ID,
       name: service.Spec.Name,

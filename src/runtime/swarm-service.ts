@@ -210,7 +210,12 @@ export function taskState(task: SwarmTask | undefined): TaskState {
   return { status: 'exited', running: false, exitCode: containerId ? (task.Status.ContainerStatus?.ExitCode ?? null) : null, containerId };
 }
 
-/** Published (host-mode) ports of a running task: container port -> host port. */
+/**
+ * Published (host-mode) ports of a running task: container port -> host port.
+ * The engine may publish IPv4 and IPv6 on different ports, and this list has
+ * both without saying which is which: the driver asks the container first
+ * (swarm-task-containers.ts) and falls back to this.
+ */
 export function publishedPorts(task: SwarmTask | undefined): Record<number, number> {
   const out: Record<number, number> = {};
   for (const p of task?.Status.PortStatus?.Ports ?? []) {

@@ -21,6 +21,8 @@ export interface TaskContainerState {
 export class TaskContainers {
   /** Task container id -> its address on the gateway bridge (fixed for a container's life). */
   private readonly gatewayIps = new Map<string, string>();
+  /** Task container id -> container port -> host port (fixed for a container's life). */
+  private readonly hostPortsOf = new Map<string, Record<number, number>>();
 
   constructor(
     private readonly docker: Docker,
@@ -59,6 +61,39 @@ export class TaskContainers {
         if (statusCode(err) !== 404 && statusCode(err) !== 409) throw err; // gone, or not running any more
       }
     });
+  }
+
+  /**
+   * The host ports a task container's ports are published on, for the
+   * address family napbox dials. The engine binds IPv4 and IPv6 separately
+   * and may give them different ports; the task's PortStatus lists both
+   * without saying which is which, so the container's own bindings decide.
+   * Undefined when the container is not on this engine.
+   */
+  async hostPorts(containerId: string, ipv6: boolean): Promise<Record<number, number> | undefined> {
+    const known = this.hostPortsOf.get(containerId);
+    if (known) return known;
+    const ports = await this.call(`inspect container ${containerId.slice(0, 12)}`, async () => {
+      try {
+        return (await this.docker.getContainer(containerId).inspect()).NetworkSettings?.Ports ?? {};
+      } catch (err) {
+        if (statusCode(err) === 404) return undefined;
+        throw err;
+      }
+    });
+    if (!ports) return undefined;
+    const out: Record<number, number> = {};
+    for (const [key, binds] of Object.entries(ports)) {
+      const match = /^(\d+)\/tcp$/.exec(key);
+      const family = (binds ?? []).filter((b) => (b.HostIp.includes(':') ? ipv6 : !ipv6) && b.HostPort);
+      const bind = family[0] ?? binds?.find((b) => b.HostPort);
+      if (match && bind) out[Number(match[1])] = Number(bind.HostPort);
+    }
+    if (Object.keys(out).length > 0) {
+      if (this.hostPortsOf.size > 1000) this.hostPortsOf.clear();
+      this.hostPortsOf.set(containerId, out);
+    }
+    return out;
   }
 
   /**
