@@ -250,10 +250,10 @@ describe('swarm: two napbox processes sharing a data dir', () => {
   });
 });
 
-describe('swarm: a remote-style engine (NAPBOX_MOUNTS=copy)', () => {
+describe('swarm as a remote engine is used (copy mounts, published ports)', () => {
   let nb: NapboxProcess;
   before(async () => {
-    nb = await startNapbox({ env: { ...SWARM, NAPBOX_MOUNTS: 'copy' } });
+    nb = await startNapbox({ env: { ...SWARM, NAPBOX_MOUNTS: 'copy', NAPBOX_UPSTREAM: 'published' } });
     const provider = { kind: 'command', command: ['sh', '-c', 'stat -c "%u %a" /group/.napbox/config.json'] };
     assert.equal((await api(nb, 'POST', '/api/tenants', { slug: 'copied', provider })).status, 201);
   });
@@ -272,6 +272,9 @@ describe('swarm: a remote-style engine (NAPBOX_MOUNTS=copy)', () => {
     assert.ok(service && task);
     const { stdout } = await run('docker', ['inspect', '--format', '{{range .Mounts}}{{.Type}} {{end}}', task.id]);
     assert.ok(!/bind/.test(stdout), `no bind mounts: ${stdout}`);
+    const page = await request(nb.port, { host: tenantHost(nb, 'copied') });
+    assert.equal(page.status, 200, 'the app answers through its published port');
+    assert.match(page.body, /Tenant <span id="tenant">copied<\/span>/);
   });
 });
 
