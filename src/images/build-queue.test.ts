@@ -363,4 +363,18 @@ describe('BuildQueue', () => {
     assert.equal(describeFailure('boom', ['npm error 404 Not Found - GET https://registry.npmjs.org/nope']), 'npm error 404 Not Found - GET https://registry.npmjs.org/nope (boom)');
     assert.equal(describeFailure('boom', ['fine']), 'boom');
   });
+
+  it('does not build a queued build another process (another queue on the same database) superseded', async () => {
+    const first = makeQueue({ settleMs: 150 });
+    const second = makeQueue();
+    const old = await first.request('alpha', JQ);
+    assert.equal(old.state, 'queued');
+    const newer = await second.request('alpha', CURL);
+    await second.wait(newer.id);
+    await new Promise((r) => setTimeout(r, 250)); // past the first queue's settle time
+    await first.idle();
+    assert.deepEqual(driver.builds.map((b) => b.tag), [await tagOf(CURL)], 'the superseded list was never built');
+    assert.equal(store.require(old.id).state, 'failed');
+    assert.equal(store.require(old.id).supersededBy, newer.id);
+  });
 });
