@@ -174,17 +174,15 @@ export class Lifecycle {
   }
 
   private async doStop(slug: string, reason: string): Promise<void> {
-    {
-      this.running.delete(slug);
-      const tenant = this.deps.store.get(slug);
-      const containers = await this.deps.driver.findByLabels(tenantLabels(this.deps.installId, slug));
-      const live = containers.filter((c) => c.status === 'running' || c.status === 'restarting' || c.status === 'paused');
-      if (tenant && live.length > 0) this.deps.store.setState(slug, { state: 'stopping', reason, records: 'stop' }, this.clock());
-      for (const c of live) await this.deps.driver.stop(c.id, this.deps.stopGraceSeconds ?? 10);
-      if (tenant) this.deps.store.setState(slug, { state: 'stopped', reason, records: 'stop' }, this.clock());
-      if (live.length > 0) this.deps.onStopped?.(reason);
-      this.deps.logger.info({ tenant: slug, reason, containers: live.length }, 'tenant stopped');
-    }
+    this.running.delete(slug);
+    const tenant = this.deps.store.get(slug);
+    const containers = await this.deps.driver.findByLabels(tenantLabels(this.deps.installId, slug));
+    const live = containers.filter((c) => c.status === 'running' || c.status === 'restarting' || c.status === 'paused');
+    if (tenant && live.length > 0) this.deps.store.setState(slug, { state: 'stopping', reason, records: 'stop' }, this.clock());
+    for (const c of live) await this.deps.driver.stop(c.id, this.deps.stopGraceSeconds ?? 10);
+    if (tenant) this.deps.store.setState(slug, { state: 'stopped', reason, records: 'stop' }, this.clock());
+    if (live.length > 0) this.deps.onStopped?.(reason);
+    this.deps.logger.info({ tenant: slug, reason, containers: live.length }, 'tenant stopped');
   }
 
   /** Removes the tenant's containers and network (the tenant is being deleted). */
