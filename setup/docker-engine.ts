@@ -37,10 +37,26 @@ function alive(pid: number): boolean {
   }
 }
 
-export async function aptInstall(packages: readonly string[]): Promise<void> {
+const POLICY_RC = '/usr/sbin/policy-rc.d';
+
+/**
+ * Installs Debian packages. With `startServices: false`, a package's service
+ * (openssh-server's sshd, say) is not started by the install: a temporary
+ * policy-rc.d refuses it, unless the machine already has its own policy.
+ */
+export async function aptInstall(packages: readonly string[], options: { startServices?: boolean } = {}): Promise<void> {
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  await runLogged('apt-get', ['update', '-q'], APT_LOG, env);
-  await runLogged('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...packages], APT_LOG, env);
+  let ownPolicy = false;
+  if (options.startServices === false && !fs.existsSync(POLICY_RC)) {
+    fs.writeFileSync(POLICY_RC, '#!/bin/sh\n# napbox set-up: no service starts during this install\nexit 101\n', { mode: 0o755, flag: 'wx' });
+    ownPolicy = true;
+  }
+  try {
+    await runLogged('apt-get', ['update', '-q'], APT_LOG, env);
+    await runLogged('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...packages], APT_LOG, env);
+  } finally {
+    if (ownPolicy) fs.rmSync(POLICY_RC, { force: true });
+  }
 }
 
 export function canInstallHere(): string | undefined {

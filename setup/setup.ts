@@ -12,7 +12,7 @@ import { LABEL_ROLE, prepareBuildContext, readCaBundle, resolveAgentImage } from
 import { loadInstallId } from '../src/install-id.js';
 import { ensureDockerEngine } from './docker-engine.js';
 import { ensureNodeBase } from './node-base.js';
-import { ensureBrowser } from './browser.js';
+import { ensureTestTools } from './test-tools.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 
@@ -57,7 +57,7 @@ async function main(): Promise<void> {
     }
     return `${tag} built${ca.length > 0 ? ` with the CA bundle ${config.caBundle}` : ''}`;
   });
-  if (process.argv.includes('--tests')) await step('test browser', ensureBrowser);
+  if (process.argv.includes('--tests')) await step('test tools', ensureTestTools);
 }
 
 main().catch((err: unknown) => {

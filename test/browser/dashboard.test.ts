@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { DEFAULT_BROWSER } from '../../setup/browser.js';
+import { DEFAULT_BROWSER } from '../../setup/test-tools.js';
 import { DockerDriver } from '../../src/runtime/docker-driver.js';
 import { ROOT, api, removeInstall, startNapbox, type NapboxProcess } from '../helpers/napbox-process.js';
 
