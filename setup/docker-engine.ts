@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import type { ContainerDriver } from '../src/runtime/container-driver.js';
 import { onPath, runLogged } from './run-command.js';
+import { pidExists } from '../src/cluster/peers.js';
 
 const PID_FILE = '/var/run/docker.pid';
 const DOCKERD_LOG = '/var/log/napbox-dockerd.log';
@@ -28,14 +29,6 @@ async function answers(driver: ContainerDriver): Promise<boolean> {
   return (await whyNoAnswer(driver)) === undefined;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 const POLICY_RC = '/usr/sbin/policy-rc.d';
 
@@ -86,7 +79,7 @@ export async function ensureDockerEngine(driver: ContainerDriver, dockerHost: st
   }
   if (fs.existsSync(PID_FILE)) {
     const pid = Number(fs.readFileSync(PID_FILE, 'utf8').trim());
-    if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) fs.rmSync(PID_FILE, { force: true });
+    if (!Number.isInteger(pid) || pid <= 0 || !pidExists(pid)) fs.rmSync(PID_FILE, { force: true });
     else did = 'waited for the running dockerd';
   }
   if (!fs.existsSync(PID_FILE)) {

@@ -222,7 +222,7 @@ function readPidNamespace(): string | undefined {
 }
 
 /** Whether a process with this pid exists in our pid namespace (EPERM: it exists, as another user). */
-function pidExists(pid: number): boolean {
+export function pidExists(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -19,7 +19,7 @@ import type {
   ImageInfo,
   NetworkSpec,
 } from './container-driver.js';
-import { demuxLogs } from './docker-logs.js';
+import { demuxLogs, pipeFollowedLogs } from './docker-logs.js';
 import { followStream, listFiles, splitTag } from './docker-streams.js';
 import { engineAddress, isTransportFailure, type DockerDriverOptions, type EngineAddress } from './docker-connection.js';
 import { firstTarEntry, packTar, type TarFile } from './tar.js';
@@ -304,14 +304,7 @@ export class DockerDriver implements ContainerDriver {
       this.docker.getContainer(id).logs({ stdout: true, stderr: true, tail: options.tail, follow: true }),
     )) as unknown as NodeJS.ReadableStream & { destroy(): void };
     const text = new PassThrough();
-    this.docker.modem.demuxStream(raw, text, text);
-    raw.on('end', () => text.end());
-    raw.on('error', () => text.end());
-    options.signal.addEventListener('abort', () => {
-      raw.destroy();
-      text.end();
-    });
-    return text;
+    return pipeFollowedLogs(this.docker.modem, raw, text, options.signal);
   }
 
   async ensureNetwork(spec: NetworkSpec): Promise<void> {

@@ -1,6 +1,8 @@
 // Docker multiplexes stdout and stderr of a container without a TTY into
 // frames: 1 byte stream id, 3 bytes padding, 4 bytes big-endian length.
 
+import type { PassThrough } from 'node:stream';
+
 export function demuxLogs(raw: Buffer): string {
   const parts: Buffer[] = [];
   let offset = 0;
@@ -15,4 +17,20 @@ export function demuxLogs(raw: Buffer): string {
     offset += 8 + length;
   }
   return offset === 0 && raw.length > 0 ? raw.toString('utf8') : Buffer.concat(parts).toString('utf8');
+}
+
+/**
+ * A followed log stream from the engine (stdout and stderr multiplexed) as
+ * plain text into `text`, which ends when the engine's stream ends or fails,
+ * or when `signal` aborts (the engine's stream is then closed too).
+ */
+export function pipeFollowedLogs(modem: { demuxStream(stream: NodeJS.ReadableStream, out: NodeJS.WritableStream, err: NodeJS.WritableStream): void }, raw: NodeJS.ReadableStream & { destroy(): void }, text: PassThrough, signal: AbortSignal): PassThrough {
+  modem.demuxStream(raw, text, text);
+  raw.on('end', () => text.end());
+  raw.on('error', () => text.end());
+  signal.addEventListener('abort', () => {
+    raw.destroy();
+    text.end();
+  });
+  return text;
 }

@@ -40,7 +40,7 @@ import { DEFAULT_FILE_MODE, containerFileProblem } from './container-driver.js';
 import { SwarmFiles, type ServiceFilesView } from './swarm-files.js';
 import { TaskContainers } from './swarm-task-containers.js';
 import { DockerDriver, callEngine, engineAddress, engineMessage, statusCode, type DockerDriverOptions } from './docker-driver.js';
-import { demuxLogs } from './docker-logs.js';
+import { demuxLogs, pipeFollowedLogs } from './docker-logs.js';
 import { LABEL_SWARM_IMAGE, currentTask, isTerminal, parseTasks, publishedPorts, serviceSpec, taskState, type SwarmTask } from './swarm-service.js';
 
 /** The exit code of the task a stop ended (swarm deletes scaled-down tasks). */
@@ -426,14 +426,7 @@ export class SwarmDriver implements ContainerDriver {
     const raw = (await this.call(`follow logs of task ${task.ID.slice(0, 12)}`, () =>
       this.taskLogs(task.ID, { stdout: true, stderr: true, tail: options.tail, follow: true }),
     )) as unknown as NodeJS.ReadableStream & { destroy(): void };
-    this.docker.modem.demuxStream(raw, text, text);
-    raw.on('end', () => text.end());
-    raw.on('error', () => text.end());
-    options.signal.addEventListener('abort', () => {
-      raw.destroy();
-      text.end();
-    });
-    return text;
+    return pipeFollowedLogs(this.docker.modem, raw, text, options.signal);
   }
 
   /** A file in the tenant's current task container. */
