@@ -176,7 +176,7 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   let port = config.port;
   const hostPart = (): string => `${port === 80 ? '' : `:${port}`}`;
   const tenantUrl = (slug: string): string => `http://${slug}.${config.baseDomain}${hostPart()}/`;
-  const tenants = new TenantService({ store, lifecycle, activity, baseImage, tenantUrl, clock, holds: (slug) => sweeper.holds(slug), lastBuild: (slug) => images.lastBuild(slug), mountRefusals: (requests) => mounts.refusals(requests), wakes });
+  const tenants = new TenantService({ store, lifecycle, activity, baseImage, tenantUrl, clock, holds: (slug) => sweeper.holds(slug), lastBuilds: (slug) => images.lastBuilds(slug), mountRefusals: (requests) => mounts.refusals(requests), wakes });
   live = new LiveEvents<TenantView>({ list: () => tenants.list() });
   const groups = new GroupsWatcher({ groupsDir: config.groupsDir, store, tenants, logger, onApplied: (slug, tenantConfig) => mounts.materialize(slug, tenantConfig) });
   await groups.start();

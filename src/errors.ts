@@ -34,6 +34,9 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   internal: 500,
 };
 
+/** A tenant that fails to start: the tenant's news (logged where it happened), not a napbox failure. */
+const TENANT_FAULTS: ReadonlySet<ErrorCode> = new Set(['wake_failed', 'wake_timeout', 'circuit_open']);
+
 export interface NapboxErrorOptions {
   cause?: unknown;
   /** Seconds a client should wait before trying again (503, 429). */
@@ -57,6 +60,11 @@ export class NapboxError extends Error {
 
   get httpStatus(): number {
     return HTTP_STATUS[this.code];
+  }
+
+  /** Worth an error log at a boundary: a server-side failure that is napbox's or the engine's, not a tenant's. */
+  get isServerFault(): boolean {
+    return this.httpStatus >= 500 && !TENANT_FAULTS.has(this.code);
   }
 
   toJSON(): Record<string, unknown> {

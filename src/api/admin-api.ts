@@ -48,7 +48,6 @@ interface Route {
 }
 
 const SEGMENT = '([^/]+)';
-const TENANT_OUTCOMES = new Set(['wake_failed', 'wake_timeout', 'circuit_open', 'rate_limited']);
 
 export class AdminApi {
   private readonly routes: Route[];
@@ -177,9 +176,7 @@ export class AdminApi {
       throw new NapboxError(known ? 'bad_request' : 'not_found', known ? `${req.method} is not allowed on ${url.pathname}` : `no API route ${url.pathname}`);
     } catch (err) {
       const error = sendError(res, err);
-      // A tenant that fails to wake is the tenant's news (logged where it happened), not napbox's failure.
-      if (TENANT_OUTCOMES.has(error.code)) this.deps.logger.info({ path, code: error.code }, 'admin API call answered with the tenant failing');
-      else if (error.httpStatus >= 500) this.deps.logger.error({ err: error, path }, 'admin API call failed');
+      if (error.isServerFault) this.deps.logger.error({ err: error, path }, 'admin API call failed');
     }
   }
 }

@@ -7,12 +7,11 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { IncomingMessage } from 'node:http';
-import { SignJWT, jwtVerify } from 'jose';
 import { NapboxError } from '../errors.js';
 import { createOnce } from '../create-once.js';
 import { readCookie } from './http-io.js';
+import { signToken, verifyToken } from '../tokens.js';
 
-const ISSUER = 'napbox';
 export const SESSION_COOKIE = 'napbox_admin';
 export const CSRF_HEADER = 'x-napbox-dashboard';
 const SESSION_SECONDS = 12 * 3600;
@@ -39,16 +38,8 @@ export class AdminAuth {
     this.audience = `napbox-admin:${installId}`;
   }
 
-  async issue(ttlSeconds: number, subject = 'admin'): Promise<string> {
-    const now = Math.floor(this.clock() / 1000);
-    return new SignJWT({ scope: 'admin' })
-      .setProtectedHeader({ alg: 'HS256' })
-      .setIssuer(ISSUER)
-      .setAudience(this.audience)
-      .setSubject(subject)
-      .setIssuedAt(now)
-      .setExpirationTime(now + ttlSeconds)
-      .sign(this.key);
+  issue(ttlSeconds: number, subject = 'admin'): Promise<string> {
+    return signToken(this.key, { audience: this.audience, subject, ttlSeconds, nowMs: this.clock(), claims: { scope: 'admin' } });
   }
 
   /** Resolves for a valid admin bearer token in an Authorization header; rejects 'unauthorized' otherwise. */
@@ -84,12 +75,7 @@ export class AdminAuth {
 
   private async verifyToken(token: string): Promise<void> {
     try {
-      const { payload } = await jwtVerify(token, this.key, {
-        issuer: ISSUER,
-        audience: this.audience,
-        algorithms: ['HS256'],
-        currentDate: new Date(this.clock()),
-      });
+      const payload = await verifyToken(this.key, token, this.audience, this.clock());
       if (payload.scope !== 'admin') throw new Error('not an admin token');
     } catch (err) {
       throw new NapboxError('unauthorized', 'invalid or expired admin token: get a new one with `napbox token`', { cause: err });

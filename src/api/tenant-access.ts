@@ -6,7 +6,7 @@
 // refused before anything wakes.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { SignJWT, jwtVerify } from 'jose';
+import { signToken, verifyToken } from '../tokens.js';
 import { NapboxError } from '../errors.js';
 import { readCookie } from './http-io.js';
 
@@ -28,15 +28,13 @@ export class TenantAccess {
   }
 
   private sign(slug: string, audience: string, ttl: number): Promise<string> {
-    const now = Math.floor(this.clock() / 1000);
-    return new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer('napbox').setAudience(audience).setSubject(slug).setIssuedAt(now).setExpirationTime(now + ttl).sign(this.key);
+    return signToken(this.key, { audience, subject: slug, ttlSeconds: ttl, nowMs: this.clock() });
   }
 
   private async valid(token: string | undefined, slug: string, audience: string): Promise<boolean> {
     if (!token) return false;
     try {
-      const { payload } = await jwtVerify(token, this.key, { issuer: 'napbox', audience, algorithms: ['HS256'], currentDate: new Date(this.clock()) });
-      return payload.sub === slug;
+      return (await verifyToken(this.key, token, audience, this.clock())).sub === slug;
     } catch {
       return false;
     }

@@ -47,7 +47,8 @@ export class LiveEvents<V extends LiveView> {
     if (this.clients.size > 0) this.compare();
     else this.remember(this.deps.list());
     this.clients.add(res);
-    write(res, 'snapshot', { tenants: [...this.last.values()].map((json) => JSON.parse(json) as unknown) });
+    // The views are already JSON (kept to compare against): joined, not parsed and written again.
+    res.write(`event: snapshot\ndata: {"tenants":[${[...this.last.values()].join(',')}]}\n\n`);
     req.once('close', () => this.drop(res));
     res.once('error', () => this.drop(res));
     this.startTimers();

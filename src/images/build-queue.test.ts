@@ -113,6 +113,19 @@ describe('BuildQueue', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  it("reads each tenant's newest build in one query, or one tenant's", () => {
+    const lists = { apt: [] as string[], npm: [] as string[] };
+    const add = (id: string, tenant: string, at: number) => store.insert({ id, tenant, state: 'failed', tag: null, baseImage: BASE, lists }, path.join(dir, `${id}.log`), at);
+    add('b_a1', 'alpha', 10);
+    add('b_a2', 'alpha', 20);
+    add('b_b1', 'beta', 15);
+    add('b_b2', 'beta', 15); // same time: the later row is newer
+    const latest = store.latestByTenant();
+    assert.deepEqual([...latest.entries()].map(([t, b]) => [t, b.id]).sort(), [['alpha', 'b_a2'], ['beta', 'b_b2']]);
+    assert.deepEqual([...store.latestByTenant('alpha').keys()], ['alpha']);
+    assert.equal(store.latestByTenant('gamma').size, 0);
+  });
+
   it('builds a requested list into a labelled image, applies it, and keeps a log', async () => {
     const queue = makeQueue();
     const requested = await queue.request('alpha', { apt: ['jq'], npm: ['is-number'] });

@@ -356,12 +356,13 @@ export class BuildQueue {
         continue;
       }
       // Another napbox process on the same database may have superseded a row since (docs/scale-out.md): not built.
-      for (const id of job.rows) if (this.store.require(id).state !== 'queued') job.rows.delete(id);
+      const rows = [...job.rows].map((id) => this.store.require(id));
+      for (const row of rows) if (row.state !== 'queued') job.rows.delete(row.id);
       if (job.rows.size === 0) {
         this.jobs.delete(job.tag);
         continue;
       }
-      const tenants = [...job.rows].map((id) => this.store.require(id).tenant);
+      const tenants = rows.filter((row) => job.rows.has(row.id)).map((row) => row.tenant);
       if (tenants.some((t) => busy.has(t))) continue; // one build at a time per tenant; it is scheduled again when that one ends
       for (const t of tenants) busy.add(t);
       this.start(job);

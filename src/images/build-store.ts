@@ -233,6 +233,14 @@ export class BuildStore {
   }
 
   /** The tenant's builds, newest first. */
+  /** Each tenant's newest build (only `tenant`'s when given), in one query: what tenant lists show. */
+  latestByTenant(tenant?: string): Map<string, Build> {
+    const only = tenant === undefined ? '' : ' WHERE b.tenant = @tenant';
+    const sql = `SELECT * FROM builds b${only} ${only ? 'AND' : 'WHERE'} b.rowid = (SELECT rowid FROM builds WHERE tenant = b.tenant ORDER BY created_at DESC, rowid DESC LIMIT 1)`;
+    const rows = this.db.prepare(sql).all(tenant === undefined ? {} : { tenant }).map(toBuild);
+    return new Map(rows.map((b) => [b.tenant, b]));
+  }
+
   listForTenant(slug: string, limit = 20): Build[] {
     return this.db.prepare('SELECT * FROM builds WHERE tenant = ? ORDER BY created_at DESC, rowid DESC LIMIT ?').all(slug, limit).map(toBuild);
   }

@@ -17,6 +17,7 @@ import { BuildQueue } from './build-queue.js';
 import { buildView, BuildStore, isBuildId } from './build-store.js';
 import { EMPTY_PACKAGES } from './packages.js';
 import { pruneImages } from './prune.js';
+import type { BuildSummary } from '../tenants/tenant-service.js';
 
 export interface ImageAdminDeps {
   readonly db: ConstructorParameters<typeof BuildStore>[0];
@@ -71,16 +72,18 @@ export class ImageAdmin {
     this.deps.onBuildDone?.(outcome, seconds);
   }
 
-  lastBuild(slug: string): { id: string; state: string; error: string | null } | null {
-    const latest = this.buildStore.listForTenant(slug, 1)[0];
-    return latest ? { id: latest.id, state: latest.state, error: latest.error ?? null } : null;
+  /** Each tenant's newest build (only `slug`'s when given): its id, state and why it failed. */
+  lastBuilds(slug?: string): Map<string, BuildSummary> {
+    const out = new Map<string, BuildSummary>();
+    for (const [tenant, b] of this.buildStore.latestByTenant(slug)) out.set(tenant, { id: b.id, state: b.state, error: b.error ?? null });
+    return out;
   }
 
   packages(slugInput: string): Record<string, unknown> {
     const slug = assertSlug(slugInput);
     const tenant = this.deps.store.require(slug);
     const stored = this.buildStore.getPackages(slug);
-    const latest = this.buildStore.listForTenant(slug, 1)[0];
+    const latest = this.buildStore.latestByTenant(slug).get(slug);
     return {
       tenant: slug,
       apt: stored?.lists.apt ?? EMPTY_PACKAGES.apt,

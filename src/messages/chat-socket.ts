@@ -57,7 +57,7 @@ export class ChatSocket {
         if (!created) send({ type: 'accepted', id: message.id, session: message.session, text: message.text, duplicate: true });
       } catch (err) {
         const error = asNapboxError(err);
-        if (error.httpStatus >= 500) this.logger.error({ err: error, tenant: slug }, 'chat message not accepted');
+        if (error.isServerFault) this.logger.error({ err: error, tenant: slug }, 'chat message not accepted');
         send({ type: 'error', ...error.toJSON() });
       }
     });

@@ -10,7 +10,7 @@
 // message ids that were in flight, which go back to pending. A runner that is
 // alive but silent (no timer heartbeat) is the sweep's to judge and restart.
 
-import { SignJWT } from 'jose';
+import { signToken } from '../tokens.js';
 import WebSocket from 'ws';
 import { z } from 'zod';
 import type { Logger } from '../log.js';
@@ -53,16 +53,8 @@ export interface ChannelPoolDeps {
   readonly clock?: () => number;
 }
 
-export async function channelToken(slug: string, keyBase64url: string, nowMs: number): Promise<string> {
-  const now = Math.floor(nowMs / 1000);
-  return new SignJWT({})
-    .setProtectedHeader({ alg: 'HS256' })
-    .setIssuer('napbox')
-    .setAudience('napbox-runner')
-    .setSubject(slug)
-    .setIssuedAt(now)
-    .setExpirationTime(now + 300)
-    .sign(Buffer.from(keyBase64url, 'base64url'));
+export function channelToken(slug: string, keyBase64url: string, nowMs: number): Promise<string> {
+  return signToken(new Uint8Array(Buffer.from(keyBase64url, 'base64url')), { audience: 'napbox-runner', subject: slug, ttlSeconds: 300, nowMs });
 }
 
 export class RunnerChannel {

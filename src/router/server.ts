@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AdminApi } from '../api/admin-api.js';
 import { sendError, sendJson } from '../api/http-io.js';
-import { NapboxError } from '../errors.js';
+import { NapboxError, asNapboxError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
 import { resolveTarget, type Target } from './resolve-target.js';
@@ -31,8 +31,9 @@ export function createServer(deps: ServerDeps): http.Server {
   const server = http.createServer((req, res) => {
     const target = resolveTarget(req.headers.host, req.url ?? '/', deps.baseDomain);
     dispatch(deps, target, req, res).catch((err: unknown) => {
-      deps.logger.error({ err, url: req.url }, 'request failed');
-      if (!res.headersSent) sendError(res, err);
+      const error = asNapboxError(err);
+      if (error.isServerFault) deps.logger.error({ err, url: req.url }, 'request failed');
+      if (!res.headersSent) sendError(res, error);
     });
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {

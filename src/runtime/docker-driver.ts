@@ -1,10 +1,9 @@
-// ContainerDriver on a Docker engine, through dockerode (docker-connection.ts
-// makes its options from DOCKER_HOST; the Swarm driver shares both). It maps engine errors to NapboxErrors: a missing
-// object is `undefined` or a no-op, a name clash is 'conflict', an engine that
-// does not answer is 'engine_unreachable' with what to do about it.
+// ContainerDriver on a Docker engine, through dockerode. The connection and
+// the mapping of engine errors to NapboxErrors are engine-client.ts's (the
+// Swarm driver shares both): here a missing object is `undefined` or a no-op.
 
 import { PassThrough } from 'node:stream';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { NapboxError } from '../errors.js';
 import { containerFileProblem, DEFAULT_FILE_MODE, mountHolding } from './container-driver.js';
 import type {
@@ -21,79 +20,32 @@ import type {
 } from './container-driver.js';
 import { demuxLogs, pipeFollowedLogs } from './docker-logs.js';
 import { followStream, listFiles, splitTag } from './docker-streams.js';
-import { engineAddress, isTransportFailure, type DockerDriverOptions, type EngineAddress } from './docker-connection.js';
+import type { DockerDriverOptions, EngineAddress } from './docker-connection.js';
+import { EngineClient, engineMessage, isUnreachable, statusCode } from './engine-client.js';
 import { firstTarEntry, packTar, type TarFile } from './tar.js';
 
-// Where the engine is and how to talk to it lives in docker-connection.ts; re-exported for the Swarm driver.
-export { engineAddress, type DockerDriverOptions } from './docker-connection.js';
-
-export function statusCode(err: unknown): number | undefined {
-  return typeof err === 'object' && err !== null && 'statusCode' in err ? Number((err as { statusCode: unknown }).statusCode) : undefined;
-}
-
-export function isUnreachable(err: unknown): boolean {
-  const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
-  return ['ECONNREFUSED', 'ENOENT', 'EACCES', 'ECONNRESET', 'EHOSTUNREACH', 'ETIMEDOUT', 'ENOTFOUND'].includes(code);
-}
-
-export function engineMessage(err: unknown): string {
-  if (typeof err === 'object' && err !== null && 'json' in err) {
-    const json = (err as { json: unknown }).json;
-    if (json && typeof json === 'object' && 'message' in json) return String((json as { message: unknown }).message);
-  }
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** Runs an engine call, turning engine failures into NapboxErrors: unreachable (with what to do), 409 conflict, other. */
-export async function callEngine<T>(shown: string, what: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof NapboxError) throw err;
-    if (isUnreachable(err)) {
-      throw new NapboxError('engine_unreachable', `Docker engine not reachable at ${shown}: start it with \`npm run setup\`, or set DOCKER_HOST`, { cause: err });
-    }
-    if (statusCode(err) === 409) throw new NapboxError('conflict', `${what}: ${engineMessage(err)}`, { cause: err });
-    throw new NapboxError('engine_error', `${what} failed: ${engineMessage(err)}`, { cause: err });
-  }
-}
 
 const PORT_KEY = /^(\d+)\/tcp$/;
 
 export class DockerDriver implements ContainerDriver {
   private readonly docker: Docker;
   private readonly address: EngineAddress;
+  private readonly client: EngineClient;
 
-  constructor(dockerHost: string | undefined = process.env.DOCKER_HOST, options: DockerDriverOptions = {}) {
-    this.address = engineAddress(dockerHost, options);
-    try {
-      this.docker = new Docker(this.address.options);
-    } catch (err) {
-      // docker-modem itself also reads DOCKER_CERT_PATH/{ca,cert,key}.pem when DOCKER_HOST is not a socket.
-      throw new NapboxError('config_invalid', `the Docker client for ${this.address.shown} could not be set up: ${(err as Error).message} (DOCKER_CERT_PATH must hold ca.pem, cert.pem and key.pem)`, { cause: err });
-    }
+  /** `client`: an engine connection to share (the Swarm driver's); by default one made from `dockerHost`. */
+  constructor(dockerHost: string | undefined = process.env.DOCKER_HOST, options: DockerDriverOptions = {}, client = new EngineClient(dockerHost, options)) {
+    this.client = client;
+    this.docker = client.docker;
+    this.address = client.address;
   }
 
   /** Where the engine is, for messages (never a secret: no certificate, no key). */
   get shown(): string {
-    return this.address.shown;
+    return this.client.shown;
   }
 
-  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await callEngine(this.address.shown, what, fn);
-    } catch (err) {
-      // A remote engine (DOCKER_HOST) cannot be started from here: say what failed on the way to it instead.
-      const cause = err instanceof NapboxError ? err.cause : undefined;
-      if (this.address.target.kind !== 'unix' && err instanceof NapboxError && (err.code === 'engine_unreachable' || isTransportFailure(cause) || this.address.hostKeyProblem?.() !== undefined)) {
-        throw new NapboxError(
-          'engine_unreachable',
-          `Docker engine not reachable at ${this.address.shown} (DOCKER_HOST): ${this.address.hostKeyProblem?.() ?? (cause instanceof Error ? cause.message : err.message)}; check that it runs there and listens on that address${this.address.target.kind === 'tcp' && this.address.target.tls ? ', and the certificates in DOCKER_CERT_PATH' : ''}`,
-          { cause },
-        );
-      }
-      throw err;
-    }
+  private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return this.client.call(what, fn);
   }
 
   async ping(): Promise<void> {

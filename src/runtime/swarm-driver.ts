@@ -23,7 +23,7 @@
 
 import net from 'node:net';
 import { PassThrough } from 'node:stream';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { NapboxError } from '../errors.js';
 import type {
   BuildRequest,
@@ -36,68 +36,21 @@ import type {
   ImageInfo,
   NetworkSpec,
 } from './container-driver.js';
-import { DEFAULT_FILE_MODE, containerFileProblem } from './container-driver.js';
-import { SwarmFiles, type ServiceFilesView } from './swarm-files.js';
+import { containerFileProblem } from './container-driver.js';
+import { SwarmFiles, filesView } from './swarm-files.js';
 import { TaskContainers } from './swarm-task-containers.js';
-import { DockerDriver, callEngine, engineAddress, engineMessage, statusCode, type DockerDriverOptions } from './docker-driver.js';
+import { SwarmNode } from './swarm-node.js';
+import { DockerDriver } from './docker-driver.js';
+import type { DockerDriverOptions, EngineAddress } from './docker-connection.js';
+import { EngineClient, engineMessage, statusCode } from './engine-client.js';
 import { demuxLogs, pipeFollowedLogs } from './docker-logs.js';
-import { LABEL_SWARM_IMAGE, currentTask, isTerminal, parseTasks, publishedPorts, serviceSpec, taskState, type SwarmTask } from './swarm-service.js';
-
-/** The exit code of the task a stop ended (swarm deletes scaled-down tasks). */
-const LABEL_SWARM_EXIT = 'napbox.swarm.exit';
-const DRIVER_LABELS = [LABEL_SWARM_IMAGE, LABEL_SWARM_EXIT];
+import { LABEL_SWARM_EXIT, LABEL_SWARM_IMAGE, currentTask, replicas, withoutDriverLabels, type ServiceData, type ServiceSpecData, isTerminal, parseTasks, publishedPorts, serviceSpec, taskState, type SwarmTask } from './swarm-service.js';
 
 export interface SwarmDriverOptions extends DockerDriverOptions {
   /** How often task state is read while waiting for a task (ms). */
   readonly pollMs?: number;
   /** How long `start` waits for the task to run before it fails (ms). */
   readonly startTimeoutMs?: number;
-}
-
-interface ServiceData {
-  readonly ID: string;
-  readonly Version: { readonly Index: number };
-  readonly Spec: ServiceSpecData;
-}
-
-interface ServiceSpecData {
-  Name: string;
-  Labels?: Record<string, string>;
-  TaskTemplate: {
-    ForceUpdate?: number;
-    ContainerSpec?: {
-      Image?: string;
-      Mounts?: Array<{ Type?: string; Source?: string; Target?: string; ReadOnly?: boolean }>;
-      Configs?: Array<{ File?: { Name?: string; Mode?: number }; ConfigID?: string; ConfigName?: string }>;
-    };
-  };
-  Mode: { Replicated?: { Replicas?: number } };
-}
-
-/** The service's image, volumes and configs, as the files helper reads them. */
-function filesView(service: ServiceData): ServiceFilesView {
-  const container = service.Spec.TaskTemplate.ContainerSpec ?? {};
-  return {
-    name: service.Spec.Name,
-    labels: withoutDriverLabels(service.Spec.Labels),
-    image: container.Image ?? '',
-    volumes: (container.Mounts ?? [])
-      .filter((m) => m.Type === 'volume' && m.Source && m.Target)
-      .map((m) => ({ type: 'volume' as const, source: m.Source!, target: m.Target!, readOnly: m.ReadOnly ?? false })),
-    configs: (container.Configs ?? [])
-      .filter((c) => c.File?.Name && c.ConfigID)
-      .map((c) => ({ path: c.File!.Name!, configId: c.ConfigID!, configName: c.ConfigName ?? '', mode: c.File!.Mode ?? DEFAULT_FILE_MODE })),
-  };
-}
-
-function withoutDriverLabels(labels: Readonly<Record<string, string>> | undefined): Record<string, string> {
-  const out: Record<string, string> = { ...(labels ?? {}) };
-  for (const key of DRIVER_LABELS) delete out[key];
-  return out;
-}
-
-function replicas(service: ServiceData): number {
-  return service.Spec.Mode.Replicated?.Replicas ?? 0;
 }
 
 /** How long `start` waits for swarm to make a task before it asks again. */
@@ -112,19 +65,22 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 export class SwarmDriver implements ContainerDriver {
   private readonly docker: Docker;
-  private readonly address: ReturnType<typeof engineAddress>;
+  private readonly address: EngineAddress;
+  private readonly client: EngineClient;
   /** Images, volumes and the engine's liveness: the engine's own objects, as the plain driver handles them. */
   private readonly engine: DockerDriver;
   private readonly pollMs: number;
   private readonly startTimeoutMs: number;
-  private nodeId: string | undefined;
+  private readonly swarmNode: SwarmNode;
   private readonly files: SwarmFiles;
   private readonly containers: TaskContainers;
 
   constructor(dockerHost: string | undefined = process.env.DOCKER_HOST, options: SwarmDriverOptions = {}) {
-    this.address = engineAddress(dockerHost, options);
-    this.docker = new Docker(this.address.options);
-    this.engine = new DockerDriver(dockerHost, options);
+    this.client = new EngineClient(dockerHost, options);
+    this.docker = this.client.docker;
+    this.address = this.client.address;
+    this.engine = new DockerDriver(dockerHost, options, this.client);
+    this.swarmNode = new SwarmNode(this.client);
     this.pollMs = options.pollMs ?? 20;
     this.startTimeoutMs = options.startTimeoutMs ?? 60_000;
     this.files = new SwarmFiles(this.docker, this.engine, (what, fn) => this.call(what, fn));
@@ -132,55 +88,17 @@ export class SwarmDriver implements ContainerDriver {
   }
 
   private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    return callEngine(this.address.shown, what, fn);
+    return this.client.call(what, fn);
   }
 
-  /**
-   * Makes the engine a swarm manager if it is in no swarm: a single-node
-   * swarm advertising 127.0.0.1. Returns what it did, for a person to read.
-   */
-  async ensureSwarm(): Promise<string> {
-    const state = await this.swarmState();
-    if (state.state === 'active' && state.manager) return `already a swarm manager (node ${state.nodeId})`;
-    if (state.state === 'active') throw this.notManager('a worker of a swarm');
-    if (state.state !== 'inactive') throw this.notManager(`in swarm state "${state.state}"${state.error ? ` (${state.error})` : ''}`);
-    await this.call('initialise a swarm', async () => {
-      try {
-        await this.docker.swarmInit({ ListenAddr: '127.0.0.1:2377', AdvertiseAddr: '127.0.0.1' });
-      } catch (err) {
-        if (statusCode(err) !== 503 && statusCode(err) !== 406) throw err; // someone else initialised it meanwhile
-      }
-    });
-    const after = await this.swarmState();
-    if (after.state !== 'active' || !after.manager) throw this.notManager(`still in swarm state "${after.state}" after swarmInit`);
-    return `initialised a single-node swarm (node ${after.nodeId}, advertising 127.0.0.1)`;
-  }
-
-  private async swarmState(): Promise<{ state: string; manager: boolean; nodeId: string; error: string }> {
-    const info = (await this.call('read the engine info', () => this.docker.info())) as { Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean; NodeID?: string; Error?: string } };
-    const swarm = info.Swarm ?? {};
-    return { state: swarm.LocalNodeState ?? 'inactive', manager: swarm.ControlAvailable === true, nodeId: swarm.NodeID ?? '', error: swarm.Error ?? '' };
-  }
-
-  private notManager(what: string): NapboxError {
-    return new NapboxError(
-      'engine_error',
-      `the Docker engine at ${this.address.shown} is ${what}, not a swarm manager: NAPBOX_DRIVER=swarm needs one. Run \`npm run setup\` (it initialises a single-node swarm when the engine is in none), or point DOCKER_HOST at a manager`,
-    );
-  }
-
-  /** This engine's swarm node id, checking that it is a manager. */
-  private async node(): Promise<string> {
-    if (this.nodeId) return this.nodeId;
-    const state = await this.swarmState();
-    if (state.state !== 'active' || !state.manager || !state.nodeId) throw this.notManager(state.state === 'active' ? 'a worker of a swarm' : `in swarm state "${state.state}"`);
-    this.nodeId = state.nodeId;
-    return state.nodeId;
+  /** Makes the engine a swarm manager if it is in no swarm (set-up, tests); says what it did. */
+  ensureSwarm(): Promise<string> {
+    return this.swarmNode.ensure();
   }
 
   async ping(): Promise<void> {
     await this.engine.ping();
-    await this.node();
+    await this.swarmNode.id();
   }
 
   async create(spec: ContainerSpec): Promise<ContainerInfo> {
@@ -188,7 +106,7 @@ export class SwarmDriver implements ContainerDriver {
       const problem = containerFileProblem(file);
       if (problem) throw new NapboxError('internal', `service ${spec.name}: file ${problem}`);
     }
-    const nodeId = await this.node();
+    const nodeId = await this.swarmNode.id();
     const image = await this.engine.inspectImage(spec.image);
     if (!image) throw new NapboxError('engine_error', `create service ${spec.name} failed: No such image: ${spec.image}`);
     const configs = await this.files.makeConfigs(spec);

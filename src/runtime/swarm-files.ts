@@ -18,8 +18,9 @@ import crypto from 'node:crypto';
 import Docker from 'dockerode';
 import type { ContainerFile, ContainerFileInfo, ContainerSpec, MountSpec } from './container-driver.js';
 import { DEFAULT_FILE_MODE, mountHolding } from './container-driver.js';
-import { statusCode, type DockerDriver } from './docker-driver.js';
-import { configName, splitFiles, type ConfigFile } from './swarm-service.js';
+import type { DockerDriver } from './docker-driver.js';
+import { statusCode } from './engine-client.js';
+import { configName, splitFiles, withoutDriverLabels, type ConfigFile, type ServiceData } from './swarm-service.js';
 
 type Call = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
 
@@ -30,6 +31,22 @@ export interface ServiceFilesView {
   readonly image: string;
   readonly volumes: readonly MountSpec[];
   readonly configs: readonly ConfigFile[];
+}
+
+/** The service's image, volumes and configs, as the files helper reads them. */
+export function filesView(service: ServiceData): ServiceFilesView {
+  const container = service.Spec.TaskTemplate.ContainerSpec ?? {};
+  return {
+    name: service.Spec.Name,
+    labels: withoutDriverLabels(service.Spec.Labels),
+    image: container.Image ?? '',
+    volumes: (container.Mounts ?? [])
+      .filter((m) => m.Type === 'volume' && m.Source && m.Target)
+      .map((m) => ({ type: 'volume' as const, source: m.Source!, target: m.Target!, readOnly: m.ReadOnly ?? false })),
+    configs: (container.Configs ?? [])
+      .filter((c) => c.File?.Name && c.ConfigID)
+      .map((c) => ({ path: c.File!.Name!, configId: c.ConfigID!, configName: c.ConfigName ?? '', mode: c.File!.Mode ?? DEFAULT_FILE_MODE })),
+  };
 }
 
 export class SwarmFiles {

@@ -223,3 +223,39 @@ export function publishedPorts(task: SwarmTask | undefined): Record<number, numb
   }
   return out;
 }
+
+// ---- a service read back from the engine ----
+
+/** The exit code of the task a stop ended (swarm deletes scaled-down tasks). */
+export const LABEL_SWARM_EXIT = 'napbox.swarm.exit';
+const DRIVER_LABELS = [LABEL_SWARM_IMAGE, LABEL_SWARM_EXIT];
+
+export interface ServiceData {
+  readonly ID: string;
+  readonly Version: { readonly Index: number };
+  readonly Spec: ServiceSpecData;
+}
+
+export interface ServiceSpecData {
+  Name: string;
+  Labels?: Record<string, string>;
+  TaskTemplate: {
+    ForceUpdate?: number;
+    ContainerSpec?: {
+      Image?: string;
+      Mounts?: Array<{ Type?: string; Source?: string; Target?: string; ReadOnly?: boolean }>;
+      Configs?: Array<{ File?: { Name?: string; Mode?: number }; ConfigID?: string; ConfigName?: string }>;
+    };
+  };
+  Mode: { Replicated?: { Replicas?: number } };
+}
+
+export function withoutDriverLabels(labels: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  const out: Record<string, string> = { ...(labels ?? {}) };
+  for (const key of DRIVER_LABELS) delete out[key];
+  return out;
+}
+
+export function replicas(service: ServiceData): number {
+  return service.Spec.Mode.Replicated?.Replicas ?? 0;
+}

@@ -5,7 +5,7 @@
 // killing one a stop has waited on long enough, and its gateway address.
 
 import type Docker from 'dockerode';
-import { statusCode } from './docker-driver.js';
+import { statusCode } from './engine-client.js';
 
 type Call = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
 

@@ -14,6 +14,13 @@ import type { Tenant, TenantStore } from './tenant-store.js';
 export const CreateTenantSchema = z.object({ slug: z.string().max(100) }).extend(TenantConfigSchema.shape).strict();
 export type CreateTenant = z.infer<typeof CreateTenantSchema>;
 
+/** A tenant's newest image build: its id, state and why it failed. */
+export interface BuildSummary {
+  readonly id: string;
+  readonly state: string;
+  readonly error: string | null;
+}
+
 export interface TenantView {
   readonly slug: string;
   readonly state: string;
@@ -30,7 +37,7 @@ export interface TenantView {
   /** What keeps it awake now (requests, websockets, messages, leases); empty when nothing does. */
   readonly holds: readonly string[];
   readonly url: string;
-  readonly build: { id: string; state: string; error: string | null } | null;
+  readonly build: BuildSummary | null;
   /** The last few wakes: when, how long to ready (ms), and how each ended. */
   readonly recentWakes: readonly WakeRecord[];
   readonly config: Record<string, unknown>;
@@ -45,10 +52,10 @@ export interface TenantServiceDeps {
   readonly baseImage: string;
   readonly tenantUrl: (slug: string) => string;
   readonly holds: (slug: string) => string[];
-  /** The tenant's latest image build, if any: its state and why it failed. */
   /** Why each extra mount would be refused by the allowlist now. */
   readonly mountRefusals: (requests: NonNullable<TenantConfig['mounts']>) => string[];
-  readonly lastBuild: (slug: string) => { id: string; state: string; error: string | null } | null;
+  /** Each tenant's newest image build (only `slug`'s when given), read in one query. */
+  readonly lastBuilds: (slug?: string) => ReadonlyMap<string, BuildSummary>;
   readonly wakes?: WakeHistory;
   readonly clock?: () => number;
 }
@@ -65,7 +72,7 @@ export class TenantService {
     const { slug: _ignored, ...config } = input;
     const parsed = TenantConfigSchema.parse(config);
     this.checkMounts(parsed);
-    return this.view(this.deps.store.create(slug, parsed, this.clock()));
+    return this.view(this.deps.store.create(slug, parsed, this.clock()), null); // a new tenant has no build yet
   }
 
   /** Changes some settings; the tenant's next container uses them (a running one keeps its own until it stops). */
@@ -94,11 +101,13 @@ export class TenantService {
   }
 
   list(): TenantView[] {
-    return this.deps.store.list().map((t) => this.view(t));
+    const builds = this.deps.lastBuilds();
+    return this.deps.store.list().map((t) => this.view(t, builds.get(t.slug) ?? null));
   }
 
   get(slug: string): TenantView {
-    return this.view(this.deps.store.require(assertSlug(slug)));
+    const tenant = this.deps.store.require(assertSlug(slug));
+    return this.view(tenant, this.deps.lastBuilds(tenant.slug).get(tenant.slug) ?? null);
   }
 
   async remove(slug: string): Promise<void> {
@@ -109,7 +118,7 @@ export class TenantService {
     if (!this.deps.store.remove(slug)) throw new NapboxError('not_found', `no tenant ${slug}`);
   }
 
-  view(tenant: Tenant): TenantView {
+  private view(tenant: Tenant, build: BuildSummary | null): TenantView {
     const activity = this.deps.activity.get(tenant.slug);
     const lastActivity = Math.max(tenant.lastActivity ?? 0, activity?.lastActivity ?? 0);
     return {
@@ -127,7 +136,7 @@ export class TenantService {
       retryAt: iso(tenant.retryAt),
       holds: tenant.state === 'running' ? this.deps.holds(tenant.slug) : [],
       url: this.deps.tenantUrl(tenant.slug),
-      build: this.deps.lastBuild(tenant.slug),
+      build,
       recentWakes: this.deps.wakes?.recent(tenant.slug) ?? [],
       config: publicConfig(tenant.config),
     };

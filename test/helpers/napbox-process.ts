@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import WebSocket from 'ws';
 import { DockerDriver } from '../../src/runtime/docker-driver.js';
 import { SwarmDriver } from '../../src/runtime/swarm-driver.js';
 import { AdminAuth, loadOrCreateKey } from '../../src/api/auth.js';
@@ -171,4 +172,15 @@ export async function api(nb: NapboxProcess, method: string, apiPath: string, bo
 
 export function tenantHost(nb: NapboxProcess, slug: string): string {
   return `${slug}.localhost:${nb.port}`;
+}
+
+/** A WebSocket to `wsPath` on a tenant's host through napbox, resolved once open (the tenant woken first if need be). */
+export async function openTenantSocket(nb: NapboxProcess, slug: string, wsPath: string, onMessage?: (data: WebSocket.RawData) => void): Promise<WebSocket> {
+  const ws = new WebSocket(`ws://127.0.0.1:${nb.port}${wsPath}`, { headers: { host: tenantHost(nb, slug) } });
+  if (onMessage) ws.on('message', onMessage);
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  return ws;
 }

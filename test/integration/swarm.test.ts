@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { DockerDriver } from '../../src/runtime/docker-driver.js';
 import { SwarmDriver } from '../../src/runtime/swarm-driver.js';
-import { api, removeInstall, request, startNapbox, tempDataDir, tenantHost, type NapboxProcess } from '../helpers/napbox-process.js';
+import { api, openTenantSocket, removeInstall, request, startNapbox, tempDataDir, tenantHost, type NapboxProcess } from '../helpers/napbox-process.js';
 import { containerEvents, count } from '../helpers/engine-events.js';
 import { until } from '../helpers/wait.js';
 
@@ -203,11 +203,7 @@ describe('swarm: the sweep', () => {
   });
 
   it('keeps a tenant with an open WebSocket, and scales it to 0 once the socket closes', async () => {
-    const ws = new WebSocket(`ws://127.0.0.1:${nb.port}/echo`, { headers: { host: tenantHost(nb, 'socket') } });
-    await new Promise((resolve, reject) => {
-      ws.once('open', resolve);
-      ws.once('error', reject);
-    });
+    const ws = await openTenantSocket(nb, 'socket', '/echo');
     await new Promise((r) => setTimeout(r, IDLE_MS + 3 * SWEEP_MS));
     const held = await state(nb, 'socket');
     assert.equal(held.state, 'running');

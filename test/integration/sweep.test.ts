@@ -6,10 +6,9 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import WebSocket from 'ws';
 import { DockerDriver } from '../../src/runtime/docker-driver.js';
 import { buildContainerSpec } from '../../src/runtime/container-spec.js';
-import { api, removeInstall, request, startNapbox, tenantHost, type NapboxProcess } from '../helpers/napbox-process.js';
+import { api, openTenantSocket, removeInstall, request, startNapbox, tenantHost, type NapboxProcess } from '../helpers/napbox-process.js';
 import { until } from '../helpers/wait.js';
 
 const run = promisify(execFile);
@@ -60,11 +59,7 @@ describe('the sweep', () => {
   });
 
   it('keeps a tenant with an open WebSocket, and stops it once the socket closes', async () => {
-    const ws = new WebSocket(`ws://127.0.0.1:${nb.port}/echo`, { headers: { host: tenantHost(nb, 'socket') } });
-    await new Promise((resolve, reject) => {
-      ws.once('open', resolve);
-      ws.once('error', reject);
-    });
+    const ws = await openTenantSocket(nb, 'socket', '/echo');
     await new Promise((r) => setTimeout(r, IDLE_MS + 3 * SWEEP_MS));
     const held = await state(nb, 'socket');
     assert.equal(held.state, 'running');

@@ -7,9 +7,8 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import WebSocket from 'ws';
 import { DockerDriver } from '../../src/runtime/docker-driver.js';
-import { api, removeInstall, request, startNapbox, tenantHost, type NapboxProcess } from '../helpers/napbox-process.js';
+import { api, openTenantSocket, removeInstall, request, startNapbox, tenantHost, type NapboxProcess } from '../helpers/napbox-process.js';
 import { containerEvents, count } from '../helpers/engine-events.js';
 import { until } from '../helpers/wait.js';
 
@@ -101,13 +100,8 @@ describe('two napbox processes sharing a data dir', () => {
   });
 
   it("a chat socket on one process gets the reply to a message the other delivered", async () => {
-    const ws = new WebSocket(`ws://127.0.0.1:${a.port}/_napbox/chat?session=chat`, { headers: { host: tenantHost(a, 'crowd') } });
     const frames: any[] = [];
-    ws.on('message', (data) => frames.push(JSON.parse(String(data))));
-    await new Promise((resolve, reject) => {
-      ws.once('open', resolve);
-      ws.once('error', reject);
-    });
+    const ws = await openTenantSocket(a, 'crowd', '/_napbox/chat?session=chat', (data) => frames.push(JSON.parse(String(data))));
     try {
       const sent = await api(b, 'POST', '/api/tenants/crowd/messages', { text: 'across', session: 'chat' });
       assert.equal(sent.status, 202);
@@ -128,11 +122,7 @@ describe('two napbox processes sharing a data dir', () => {
       assert.equal((await request(b.port, { host: tenantHost(b, 'busy'), path: '/whoami' })).status, 200);
       await new Promise((r) => setTimeout(r, 400));
     }
-    const ws = new WebSocket(`ws://127.0.0.1:${b.port}/echo`, { headers: { host: tenantHost(b, 'busy') } });
-    await new Promise((resolve, reject) => {
-      ws.once('open', resolve);
-      ws.once('error', reject);
-    });
+    const ws = await openTenantSocket(b, 'busy', '/echo');
     await new Promise((r) => setTimeout(r, IDLE_MS + 4 * SWEEP_MS));
     const held = await state(a, 'busy');
     assert.equal(held.state, 'running', JSON.stringify(held));
