@@ -43,6 +43,7 @@ import { ImageAdmin } from './images/image-admin.js';
 import { Metrics, stopKind } from './metrics/metrics.js';
 import { MountPreparer } from './mounts/prepare-mounts.js';
 import { GroupsWatcher } from './groups/groups-watcher.js';
+import { archiveTenantFiles } from './groups/group-archive.js';
 
 export interface Napbox {
   readonly url: string;
@@ -176,7 +177,12 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   let port = config.port;
   const hostPart = (): string => `${port === 80 ? '' : `:${port}`}`;
   const tenantUrl = (slug: string): string => `http://${slug}.${config.baseDomain}${hostPart()}/`;
-  const tenants = new TenantService({ store, lifecycle, activity, baseImage, tenantUrl, clock, holds: (slug) => sweeper.holds(slug), lastBuilds: (slug) => images.lastBuilds(slug), mountRefusals: (requests) => mounts.refusals(requests), wakes });
+  const tenants = new TenantService({ store, lifecycle, activity, baseImage, tenantUrl, clock, holds: (slug) => sweeper.holds(slug), lastBuilds: (slug) => images.lastBuilds(slug), mountRefusals: (requests) => mounts.refusals(requests), wakes,
+    removeFiles: (slug) => {
+      const archived = archiveTenantFiles(config.groupsDir, config.dataDir, slug, clock());
+      logger.info({ tenant: slug, archived }, 'tenant files taken off the host: its groups/ folder archived, its napbox files removed');
+    },
+  });
   live = new LiveEvents<TenantView>({ list: () => tenants.list() });
   const groups = new GroupsWatcher({ groupsDir: config.groupsDir, store, tenants, logger, onApplied: (slug, tenantConfig) => mounts.materialize(slug, tenantConfig) });
   await groups.start();

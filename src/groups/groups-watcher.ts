@@ -15,6 +15,7 @@ import { asNapboxError } from '../errors.js';
 import type { TenantConfig } from '../tenants/tenant-config.js';
 import type { TenantService } from '../tenants/tenant-service.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
+import { readPlainFile } from '../safe-read.js';
 import { parseTenantFile, TENANT_FILE, TENANT_FILE_MAX_BYTES, type TenantFile } from './tenant-file.js';
 
 export interface GroupsWatcherDeps {
@@ -48,7 +49,7 @@ export class GroupsWatcher {
 
   async start(): Promise<void> {
     fs.mkdirSync(this.deps.groupsDir, { recursive: true });
-    this.watcher = chokidar.watch(this.deps.groupsDir, { depth: 1, ignoreInitial: false, awaitWriteFinish: { stabilityThreshold: 100, pollInterval: 25 } });
+    this.watcher = chokidar.watch(this.deps.groupsDir, { depth: 1, followSymlinks: false, ignored: (file) => path.basename(file).startsWith('.'), ignoreInitial: false, awaitWriteFinish: { stabilityThreshold: 100, pollInterval: 25 } });
     const onFile = (file: string): void => {
       const rel = path.relative(this.deps.groupsDir, file).split(path.sep);
       if (rel.length === 2 && rel[1] === TENANT_FILE && rel[0] !== 'global') this.schedule(rel[0]!);
@@ -76,9 +77,12 @@ export class GroupsWatcher {
   apply(folder: string): void {
     const file = path.join(this.deps.groupsDir, folder, TENANT_FILE);
     try {
-      const stat = fs.statSync(file);
-      if (stat.size > TENANT_FILE_MAX_BYTES) return this.problem(folder, `${file} is over ${TENANT_FILE_MAX_BYTES} bytes`);
-      const parsed = parseTenantFile(fs.readFileSync(file, 'utf8'), folder);
+      if (!fs.lstatSync(path.join(this.deps.groupsDir, folder)).isDirectory()) {
+        return this.problem(folder, `groups/${folder} is not a plain folder (a symbolic link?): napbox never follows links in groups/; make it a folder`);
+      }
+      const text = readPlainFile(file, TENANT_FILE_MAX_BYTES);
+      if (text === undefined) return;
+      const parsed = parseTenantFile(text, folder);
       if (!parsed.ok) return this.problem(folder, parsed.problem);
       const config = configFromFile(parsed.config, this.deps.env ?? process.env);
       if (typeof config === 'string') return this.problem(folder, `groups/${folder}/${TENANT_FILE}: ${config}`);

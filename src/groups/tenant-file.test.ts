@@ -16,7 +16,7 @@ describe('parseTenantFile', () => {
   it('accepts a full file', () => {
     const text = JSON.stringify({
       visibility: 'private',
-      provider: { kind: 'openai', baseUrl: 'https://api.example.com/v1', model: 'm', apiKeyEnv: 'ACME_OPENAI_KEY' },
+      provider: { kind: 'openai', baseUrl: 'https://api.example.com/v1', model: 'm', apiKeyEnv: 'NAPBOX_SECRET_ACME_OPENAI_KEY' },
       app: { command: ['node', 'server.js'] },
       limits: { memoryMiB: 1024, cpus: 0.5, pids: 128 },
       readOnlyRootfs: true,
@@ -33,11 +33,11 @@ describe('parseTenantFile', () => {
   });
 
   it('refuses an API key in the file: secrets never live in groups/', () => {
-    const withKey = { kind: 'openai', baseUrl: 'https://api.example.com/v1', model: 'm', apiKey: 'sk-secret', apiKeyEnv: 'K' };
+    const withKey = { kind: 'openai', baseUrl: 'https://api.example.com/v1', model: 'm', apiKey: 'sk-secret', apiKeyEnv: 'NAPBOX_SECRET_K' };
     const text = problem(JSON.stringify({ provider: withKey }));
     assert.match(text, /unknown key "apiKey" in "provider"/);
     assert.doesNotMatch(text, /sk-secret/);
-    assert.match(problem(JSON.stringify({ provider: { ...withKey, apiKey: undefined, apiKeyEnv: 'sk-secret' } })), /"provider\.apiKeyEnv": must be an environment variable name/);
+    assert.match(problem(JSON.stringify({ provider: { ...withKey, apiKey: undefined, apiKeyEnv: 'sk-secret' } })), /"provider\.apiKeyEnv": must name an environment variable of napbox that starts with NAPBOX_SECRET_/);
   });
 
   it('names the field of an out-of-range value', () => {
@@ -61,6 +61,13 @@ describe('parseTenantFile', () => {
     assert.match(problem('[]'), /^groups\/acme\/tenant\.json: "\(top level\)"/);
   });
 
+  it('lets apiKeyEnv name only the variables set aside for tenants (NAPBOX_SECRET_*)', () => {
+    for (const name of ['ANY_VARIABLE', 'HOME', 'NAPBOX_ADMIN_TOKEN', 'NAPBOX_SECRET_', 'napbox_secret_x']) {
+      const text = JSON.stringify({ provider: { kind: 'openai', baseUrl: 'https://api.example.com/v1', model: 'm', apiKeyEnv: name } });
+      assert.match(problem(text), /"provider\.apiKeyEnv": must name an environment variable of napbox that starts with NAPBOX_SECRET_/, name);
+    }
+  });
+
   it('refuses a folder name that is not a valid slug', () => {
     for (const folder of ['Acme', 'my_tenant', 'a--b', 'global', '-x', 'a'.repeat(41)]) {
       assert.match(problem('{}', folder), /the folder name .* is not a valid tenant slug: rename the folder/, folder);
@@ -71,7 +78,7 @@ describe('parseTenantFile', () => {
 describe('materialize', () => {
   const file: TenantFile = {
     visibility: 'private',
-    provider: { kind: 'openai', baseUrl: 'https://api.example.com/v1', model: 'm', apiKeyEnv: 'ACME_OPENAI_KEY' },
+    provider: { kind: 'openai', baseUrl: 'https://api.example.com/v1', model: 'm', apiKeyEnv: 'NAPBOX_SECRET_ACME_OPENAI_KEY' },
     limits: { memoryMiB: 1024 },
     instructions: '  Answer in French.\n',
     mounts: [{ hostPath: '/srv/secret-layout/docs', containerPath: 'docs', readWrite: true }],

@@ -5,7 +5,9 @@
 // Invariants:
 // - Secrets never live in groups/: an openai provider names the environment
 //   variable holding its key (`apiKeyEnv`), never the key. The caller reads
-//   the variable when it turns the file into a TenantConfig.
+//   the variable when it turns the file into a TenantConfig. Only variables
+//   the operator set aside for tenants can be named (SECRET_ENV_PREFIX), so
+//   the file cannot copy any other of napbox's variables into a container.
 // - Unknown keys are refused (a typo is an error, not an ignored setting),
 //   and the folder name must be a valid slug: it becomes the tenant's name.
 // - What is materialized holds no secret and no host path: it is mounted
@@ -20,7 +22,9 @@ export const TENANT_FILE = 'tenant.json';
 export const TENANT_FILE_MAX_BYTES = 256 * 1024;
 export const INSTRUCTIONS_MAX_BYTES = 64 * 1024;
 
-const ENV_NAME = /^[A-Z_][A-Z0-9_]{0,127}$/;
+/** The only environment variables of napbox a tenant.json may name: the operator's choice, by name. */
+export const SECRET_ENV_PREFIX = 'NAPBOX_SECRET_';
+const ENV_NAME = /^NAPBOX_SECRET_[A-Z0-9_]{1,113}$/;
 
 // The provider of a file is the tenant's, except that an openai provider names
 // the environment variable that holds its key: the key never goes in groups/.
@@ -28,7 +32,7 @@ const ProviderFileSchema = z.discriminatedUnion('kind', [
   EchoProviderSchema,
   CommandProviderSchema,
   OpenAiEndpointSchema.extend({
-    apiKeyEnv: z.string().regex(ENV_NAME, 'must be an environment variable name like OPENAI_API_KEY (the key itself never goes in groups/)'),
+    apiKeyEnv: z.string().regex(ENV_NAME, `must name an environment variable of napbox that starts with ${SECRET_ENV_PREFIX}, like ${SECRET_ENV_PREFIX}OPENAI_API_KEY (only those can be handed to a tenant; the key itself never goes in groups/)`),
   }).strict(),
 ]);
 

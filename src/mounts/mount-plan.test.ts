@@ -3,34 +3,35 @@ import { describe, it } from 'node:test';
 import type { MountDecision, MountRequest } from './allowlist.js';
 import { hostPathProblem, planMounts, renderMountTable, type MountPlanInputs } from './mount-plan.js';
 
-const base: MountPlanInputs = { dataDir: '/srv/napbox/data', groupsDir: '/srv/napbox/groups', slug: 'acme', tenantFilePresent: true, extras: [] };
+const base: MountPlanInputs = { dataDir: '/srv/napbox/data', groupsDir: '/srv/napbox/groups', slug: 'acme', extras: [] };
 
 function allowed(request: MountRequest, source: string, readOnly = true, warning?: string): { request: MountRequest; decision: MountDecision } {
   return { request, decision: { allowed: true, mount: { type: 'bind', source, target: `/extra/${request.containerPath}`, readOnly }, ...(warning ? { warning } : {}) } };
 }
 
 describe('planMounts', () => {
-  it('mounts the workspace and group folder rw, tenant.json, materialized files and global ro, in that order', () => {
+  it('mounts the workspace and the group files rw, materialized files and global ro, in that order', () => {
     const plan = planMounts(base);
     assert.deepEqual(plan.mounts, [
       { type: 'bind', source: '/srv/napbox/data/tenants/acme/workspace', target: '/workspace', readOnly: false },
-      { type: 'bind', source: '/srv/napbox/groups/acme', target: '/group', readOnly: false },
-      { type: 'bind', source: '/srv/napbox/groups/acme/tenant.json', target: '/group/tenant.json', readOnly: true },
+      { type: 'bind', source: '/srv/napbox/groups/acme/files', target: '/group', readOnly: false },
       { type: 'bind', source: '/srv/napbox/data/tenants/acme/materialized', target: '/group/.napbox', readOnly: true },
       { type: 'bind', source: '/srv/napbox/groups/global', target: '/global', readOnly: true },
     ]);
     assert.deepEqual(plan.refused, []);
   });
 
-  it('leaves tenant.json out when the tenant has none', () => {
-    const plan = planMounts({ ...base, tenantFilePresent: false });
-    assert.equal(plan.mounts.some((m) => m.target === '/group/tenant.json'), false);
+  it('never mounts the tenant\'s settings folder or its tenant.json: only groups/<slug>/files is the tenant\'s', () => {
+    const plan = planMounts(base);
+    assert.equal(plan.mounts.some((m) => m.source === '/srv/napbox/groups/acme' || m.source.endsWith('tenant.json')), false);
+    assert.match(hostPathProblem('/srv/napbox/groups/acme', base) ?? '', /settings folder/);
+    assert.match(hostPathProblem('/srv/napbox/groups/acme/tenant.json', base) ?? '', /settings folder/);
+    assert.equal(hostPathProblem('/srv/napbox/groups/acme/files', base), undefined);
   });
 
   it('nests the read-only mounts after the read-write group folder they sit in', () => {
     const targets = planMounts(base).mounts.map((m) => m.target);
     assert.ok(targets.indexOf('/group') < targets.indexOf('/group/.napbox'));
-    assert.ok(targets.indexOf('/group') < targets.indexOf('/group/tenant.json'));
   });
 
   it('adds allowed extra mounts after the fixed ones, keeping their mode and warnings', () => {
@@ -42,7 +43,7 @@ describe('planMounts', () => {
         allowed({ hostPath: '/srv/ro', containerPath: 'ro', readWrite: true }, '/srv/ro', true, '/srv/ro is mounted read-only: ...'),
       ],
     });
-    assert.deepEqual(plan.mounts.slice(5), [
+    assert.deepEqual(plan.mounts.slice(4), [
       { type: 'bind', source: '/srv/shared/docs', target: '/extra/docs', readOnly: true },
       { type: 'bind', source: '/srv/out', target: '/extra/out', readOnly: false },
       { type: 'bind', source: '/srv/ro', target: '/extra/ro', readOnly: true },
@@ -53,7 +54,7 @@ describe('planMounts', () => {
   it('passes refused decisions through with their reason', () => {
     const request = { hostPath: '/home/me/.ssh', containerPath: 'keys' };
     const plan = planMounts({ ...base, extras: [{ request, decision: { allowed: false, reason: 'credential path' } }] });
-    assert.equal(plan.mounts.length, 5);
+    assert.equal(plan.mounts.length, 4);
     assert.deepEqual(plan.refused, [{ request, reason: 'credential path' }]);
   });
 
@@ -66,11 +67,12 @@ describe('planMounts', () => {
       ['/srv/napbox/data/tenants/other/workspace', /outside this tenant's/],
       ['/srv/napbox/data/tenants/acme-2', /outside this tenant's/],
       ['/srv/napbox/groups/other', /another tenant's group folder/],
-      ['/srv/napbox/groups/acme/sub', /one of napbox's own folders/],
+      ['/srv/napbox/groups/acme/sub', /this tenant's settings folder/],
+      ['/srv/napbox/groups/acme/files/sub', /one of napbox's own folders/],
     ];
     for (const [source, reason] of cases) {
       const plan = planMounts({ ...base, extras: [allowed({ hostPath: source, containerPath: 'x' }, source)] });
-      assert.equal(plan.mounts.length, 5, source);
+      assert.equal(plan.mounts.length, 4, source);
       assert.match(plan.refused[0]?.reason ?? '', reason, source);
     }
   });
@@ -80,7 +82,7 @@ describe('planMounts', () => {
       ...base,
       extras: [allowed({ hostPath: '/srv/a', containerPath: 'x' }, '/srv/a'), allowed({ hostPath: '/srv/b', containerPath: 'x' }, '/srv/b')],
     });
-    assert.equal(plan.mounts.length, 6);
+    assert.equal(plan.mounts.length, 5);
     assert.match(plan.refused[0]?.reason ?? '', /already mounted/);
   });
 
@@ -112,8 +114,7 @@ describe('renderMountTable', () => {
         '| container path | host path | mode | what |',
         '|---|---|---|---|',
         '| `/workspace` | `<dataDir>/tenants/acme/workspace` | read-write | workspace; sessions in /workspace/sessions/<session> |',
-        "| `/group` | `<groupsDir>/acme` | read-write | the tenant's group folder |",
-        '| `/group/tenant.json` | `<groupsDir>/acme/tenant.json` | read-only | its settings, which napbox trusts: readable, not writable |',
+        "| `/group` | `<groupsDir>/acme/files` | read-write | the tenant's own files (groups/<slug>/files; its tenant.json stays outside) |",
         '| `/group/.napbox` | `<dataDir>/tenants/acme/materialized` | read-only | files napbox writes for it: config.json, instructions.md |',
         '| `/global` | `<groupsDir>/global` | read-only | shared by every tenant |',
         '| `/extra/docs` | `/srv/shared\\|x` | read-only | extra mount of /srv/shared\\|x |',
@@ -137,19 +138,17 @@ describe('planMounts in copy mode (a remote engine)', () => {
     assert.ok(plan.mounts.every((m) => m.type === 'volume'));
   });
 
-  it('copies tenant.json, the materialized files and groups/global, and nothing else of the host', () => {
+  it('copies the materialized files and groups/global, and nothing else of the host (not tenant.json)', () => {
     assert.deepEqual(planMounts(copy).copies, [
-      { source: '/srv/napbox/groups/acme/tenant.json', target: '/group/tenant.json', folder: false },
       { source: '/srv/napbox/data/tenants/acme/materialized', target: '/group/.napbox', folder: true },
       { source: '/srv/napbox/groups/global', target: '/global', folder: true },
     ]);
-    assert.equal(planMounts({ ...copy, tenantFilePresent: false }).copies.some((c) => c.target === '/group/tenant.json'), false);
     assert.deepEqual(planMounts(base).copies, [], 'bind mode copies nothing');
   });
 
   it('shows the tenant the same modes as bind mode', () => {
     const modes = Object.fromEntries(planMounts(copy).rows.map((r) => [r.target, r.mode]));
-    assert.deepEqual(modes, { '/workspace': 'rw', '/group': 'rw', '/group/tenant.json': 'ro', '/group/.napbox': 'ro', '/global': 'ro' });
+    assert.deepEqual(modes, { '/workspace': 'rw', '/group': 'rw', '/group/.napbox': 'ro', '/global': 'ro' });
   });
 
   it('refuses every extra mount of a host folder, saying why and what to do instead', () => {

@@ -8,11 +8,12 @@
 // - The tenant cannot write what the host trusts. Of the data dir, only this
 //   tenant's own `tenants/<slug>/workspace` (rw) and `tenants/<slug>/materialized`
 //   (ro) are mounted; any host path inside the data dir but outside
-//   `tenants/<slug>/`, or above the data dir, is refused. Its tenant.json is
-//   mounted read-only over itself, so the agent cannot rewrite its own limits,
-//   provider or mounts through the read-write group folder.
-// - Nothing of another tenant: of groups/, only `<slug>/` (rw) and `global/`
-//   (ro). An extra mount may not be inside or above the data dir or groups/.
+//   `tenants/<slug>/`, or above the data dir, is refused. Of its group folder
+//   only the `files/` sub-folder is mounted (rw, at /group): `groups/<slug>/`
+//   itself, where the trusted tenant.json lives, is never mounted, so nothing
+//   the tenant writes can become its settings or a link napbox follows.
+// - Nothing of another tenant: of groups/, only `<slug>/files/` (rw) and
+//   `global/` (ro). An extra mount may not be inside or above the data dir or groups/.
 // - Read-only is nested after read-write: /group/.napbox comes after /group,
 //   so the engine mounts it on top and the agent can read but not change it.
 //
@@ -35,7 +36,6 @@ import type { MountDecision, MountRequest } from './allowlist.js';
 export const WORKSPACE_TARGET = '/workspace';
 export const GROUP_TARGET = '/group';
 export const MATERIALIZED_TARGET = '/group/.napbox';
-export const TENANT_FILE_TARGET = '/group/tenant.json';
 export const GLOBAL_TARGET = '/global';
 
 export type MountMode = 'bind' | 'copy';
@@ -46,8 +46,6 @@ export interface MountPlanInputs {
   /** Absolute, symlinks resolved by the caller. */
   readonly groupsDir: string;
   readonly slug: string;
-  /** Whether groups/<slug>/tenant.json exists: it is then mounted read-only over itself. */
-  readonly tenantFilePresent: boolean;
   /** The tenant's extra mount requests, each with checkMount's decision. */
   readonly extras: readonly { readonly request: MountRequest; readonly decision: MountDecision }[];
   /** Default `bind`. */
@@ -106,9 +104,15 @@ export function workspaceDir(dataDir: string, slug: string): string {
 export function materializedDir(dataDir: string, slug: string): string {
   return path.join(tenantDir(dataDir, slug), 'materialized');
 }
+/** The tenant's folder in groups/: napbox's and the operator's (tenant.json); never mounted. */
 export function groupDir(groupsDir: string, slug: string): string {
   return path.join(groupsDir, slug);
 }
+/** The tenant's own files, mounted read-write at /group: everything in it is the tenant's, so untrusted. */
+export function groupFilesDir(groupsDir: string, slug: string): string {
+  return path.join(groupsDir, slug, GROUP_FILES);
+}
+export const GROUP_FILES = 'files';
 export function globalGroupDir(groupsDir: string): string {
   return path.join(groupsDir, 'global');
 }
@@ -129,6 +133,9 @@ export function hostPathProblem(source: string, inputs: Pick<MountPlanInputs, 'd
   if (isInside(groupsDir, source)) return `${source} holds the groups folder ${groupsDir} (every tenant's group folder)`;
   if (isInside(source, groupsDir) && !isInside(source, groupDir(groupsDir, slug)) && !isInside(source, globalGroupDir(groupsDir))) {
     return `${source} is another tenant's group folder`;
+  }
+  if (isInside(source, groupDir(groupsDir, slug)) && !isInside(source, groupFilesDir(groupsDir, slug))) {
+    return `${source} is this tenant's settings folder (its tenant.json), which the tenant must not see or write`;
   }
   return undefined;
 }
@@ -156,10 +163,7 @@ export function planMounts(inputs: MountPlanInputs): MountPlan {
     planned.push(row({ type: 'bind', source, target, readOnly }, purpose));
   };
   add(workspaceDir(inputs.dataDir, slug), WORKSPACE_TARGET, false, 'workspace; sessions in /workspace/sessions/<session>');
-  add(groupDir(inputs.groupsDir, slug), GROUP_TARGET, false, "the tenant's group folder");
-  if (inputs.tenantFilePresent) {
-    add(path.join(groupDir(inputs.groupsDir, slug), 'tenant.json'), TENANT_FILE_TARGET, true, 'its settings, which napbox trusts: readable, not writable');
-  }
+  add(groupFilesDir(inputs.groupsDir, slug), GROUP_TARGET, false, "the tenant's own files (groups/<slug>/files; its tenant.json stays outside)");
   add(materializedDir(inputs.dataDir, slug), MATERIALIZED_TARGET, true, 'files napbox writes for it: config.json, instructions.md');
   add(globalGroupDir(inputs.groupsDir), GLOBAL_TARGET, true, 'shared by every tenant');
 
@@ -212,7 +216,6 @@ export const COPY_MODE_EXTRA_REFUSAL =
 function planCopyMounts(inputs: MountPlanInputs, slug: string): MountPlan {
   const install = inputs.installId;
   if (!install) throw new NapboxError('internal', 'planMounts: copy mode needs the install id (it names the volumes)');
-  const group = groupDir(inputs.groupsDir, slug);
   const mounts: MountSpec[] = [
     { type: 'volume', source: workspaceVolume(install, slug), target: WORKSPACE_TARGET, readOnly: false },
     { type: 'volume', source: groupVolume(install, slug), target: GROUP_TARGET, readOnly: false },
@@ -222,14 +225,10 @@ function planCopyMounts(inputs: MountPlanInputs, slug: string): MountPlan {
   const rows: MountRow[] = [
     { target: WORKSPACE_TARGET, source: mounts[0]!.source, type: 'volume', mode: 'rw', purpose: 'workspace; sessions in /workspace/sessions/<session>' },
     { target: GROUP_TARGET, source: mounts[1]!.source, type: 'volume', mode: 'rw', purpose: "the tenant's group folder, kept in the engine (the host folder is not mounted)" },
-    ...(inputs.tenantFilePresent
-      ? [{ target: TENANT_FILE_TARGET, source: path.join(group, 'tenant.json'), type: 'volume' as const, mode: 'ro' as const, purpose: 'a root-owned copy of its settings, put in at each container creation; napbox never reads it back' }]
-      : []),
     { target: MATERIALIZED_TARGET, source: mounts[2]!.source, type: 'volume', mode: 'ro', purpose: 'a fresh root-owned volume with copies of config.json, instructions.md' },
     { target: GLOBAL_TARGET, source: mounts[3]!.source, type: 'volume', mode: 'ro', purpose: 'a fresh root-owned volume with a copy of groups/global/' },
   ];
   const copies: CopyRow[] = [
-    ...(inputs.tenantFilePresent ? [{ source: path.join(group, 'tenant.json'), target: TENANT_FILE_TARGET, folder: false }] : []),
     { source: materializedDir(inputs.dataDir, slug), target: MATERIALIZED_TARGET, folder: true },
     { source: globalGroupDir(inputs.groupsDir), target: GLOBAL_TARGET, folder: true },
   ];

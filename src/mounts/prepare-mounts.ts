@@ -10,17 +10,26 @@
 // followed, so a link in groups/global cannot copy a host file out), within
 // a size budget.
 //
-// Invariant: a tenant whose extra mounts are refused does not start; the
-// error names each refused mount and why, so a person can fix it.
+// Invariants:
+// - A tenant whose extra mounts are refused does not start; the error names
+//   each refused mount and why, so a person can fix it.
+// - No bind source is reached through a symlink: the engine follows links in a
+//   source path on the host, so each folder napbox mounts is checked at every
+//   wake (lstat, then realpath equal to the path itself, inside its root)
+//   before it goes into the spec, and a link found where a folder should be
+//   stops the wake with a clear error. Only groups/<slug>/files is the
+//   tenant's to write; groups/<slug>/ itself (tenant.json) is never mounted.
 
 import fs from 'node:fs';
 import path from 'node:path';
 import { NapboxError } from '../errors.js';
+import { INSTRUCTIONS_MAX_BYTES } from '../groups/tenant-file.js';
+import { readPlainFile } from '../safe-read.js';
 import type { Logger } from '../log.js';
 import type { ContainerFile, MountSpec } from '../runtime/container-driver.js';
 import { publicConfig, type TenantConfig } from '../tenants/tenant-config.js';
 import { AllowlistWatcher, checkMount, type MountRequest } from './allowlist.js';
-import { COPY_MODE_EXTRA_REFUSAL, globalGroupDir, groupDir, materializedDir, planMounts, WORKSPACE_TARGET, type CopyRow, type MountMode } from './mount-plan.js';
+import { COPY_MODE_EXTRA_REFUSAL, GROUP_FILES, globalGroupDir, groupDir, groupFilesDir, materializedDir, planMounts, WORKSPACE_TARGET, type CopyRow, type MountMode } from './mount-plan.js';
 
 const AGENT_UID = 10001;
 /**
@@ -46,6 +55,28 @@ export interface MountPreparerOptions {
   readonly mode?: MountMode;
   /** Names copy mode's volumes. */
   readonly installId?: string;
+}
+
+function lstatOrUndefined(file: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Refuses a folder that is a link, or is reached through one, or lies outside `root`: the engine would
+ * follow the link on the host and mount whatever it names.
+ */
+export function realFolder(folder: string, root: string): void {
+  const stat = lstatOrUndefined(folder);
+  const real = stat?.isDirectory() ? fs.realpathSync(folder) : undefined;
+  const rel = real === undefined ? '..' : path.relative(root, real);
+  if (real !== folder || rel.startsWith('..') || path.isAbsolute(rel)) {
+    throw new NapboxError('bad_request', `${folder} must be a plain folder inside ${root}, not a symbolic link or reached through one: napbox never mounts through a link; replace it with a folder`);
+  }
 }
 
 function realDir(dir: string): string {
@@ -81,29 +112,20 @@ export class MountPreparer {
   /** Makes the tenant's folders and files, and returns its mounts (all but the workspace volume) and files to copy. */
   prepare(slug: string, config: TenantConfig): PreparedMounts {
     if (this.mode === 'copy') return this.prepareCopies(slug, config);
-    const group = groupDir(this.groupsDir, slug);
-    fs.mkdirSync(path.join(group, '.napbox'), { recursive: true });
-    if (!fs.lstatSync(path.join(group, '.napbox')).isDirectory()) {
-      throw new NapboxError('bad_request', `${path.join(group, '.napbox')} must be a folder (napbox mounts its files there)`);
-    }
-    // The group folder is the tenant's to write: its top folder belongs to the agent's user (its group kept).
-    const owner = fs.statSync(group);
-    if (owner.uid !== AGENT_UID) {
-      if (this.isRoot) fs.chownSync(group, AGENT_UID, owner.gid);
-      else this.options.logger.warn({ tenant: slug, folder: group }, `the tenant cannot write its group folder: make it writable by uid ${AGENT_UID}`);
-    }
+    const files = this.groupFiles(slug);
+    const napboxDir = path.join(files, '.napbox');
+    // The mount point of napbox's files inside the tenant's folder: anything else there (a link it planted) goes.
+    const existing = lstatOrUndefined(napboxDir);
+    if (existing && !existing.isDirectory()) fs.unlinkSync(napboxDir);
+    if (!existing?.isDirectory()) fs.mkdirSync(napboxDir);
     fs.mkdirSync(globalGroupDir(this.groupsDir), { recursive: true });
+    realFolder(globalGroupDir(this.groupsDir), this.groupsDir);
     this.materialize(slug, config);
+    realFolder(materializedDir(this.dataDir, slug), this.dataDir);
 
     const allowlist = this.allowlist.current();
     const extras = (config.mounts ?? []).map((request) => ({ request, decision: checkMount(request, allowlist) }));
-    const plan = planMounts({
-      dataDir: this.dataDir,
-      groupsDir: this.groupsDir,
-      slug,
-      tenantFilePresent: fs.existsSync(path.join(group, 'tenant.json')),
-      extras,
-    });
+    const plan = planMounts({ dataDir: this.dataDir, groupsDir: this.groupsDir, slug, extras });
     if (plan.refused.length > 0) {
       const reasons = plan.refused.map((r) => `${r.request.hostPath} -> /extra/${r.request.containerPath}: ${r.reason}`);
       throw new NapboxError('bad_request', `tenant ${slug} asks for mounts that are refused: ${reasons.join('; ')}`);
@@ -112,14 +134,37 @@ export class MountPreparer {
     return { mounts: plan.mounts.filter((m) => m.target !== WORKSPACE_TARGET), files: [] };
   }
 
+  /**
+   * groups/<slug>/files, made if missing and checked: a real folder (no link on the way), owned by the
+   * agent's user. An install from before this layout had the tenant's files directly in groups/<slug>/:
+   * they are moved into files/ once (renamed, never followed), tenant.json excepted.
+   */
+  private groupFiles(slug: string): string {
+    const group = groupDir(this.groupsDir, slug);
+    fs.mkdirSync(group, { recursive: true });
+    realFolder(group, this.groupsDir);
+    const files = groupFilesDir(this.groupsDir, slug);
+    if (!lstatOrUndefined(files)) {
+      fs.mkdirSync(files);
+      const moved = fs.readdirSync(group).filter((name) => name !== GROUP_FILES && name !== 'tenant.json');
+      for (const name of moved) fs.renameSync(path.join(group, name), path.join(files, name));
+      if (moved.length > 0) this.options.logger.info({ tenant: slug, moved: moved.length }, `moved the tenant's files from groups/${slug}/ into groups/${slug}/${GROUP_FILES}/ (its folder from now on)`);
+    }
+    realFolder(files, this.groupsDir);
+    const owner = fs.lstatSync(files);
+    if (owner.uid !== AGENT_UID) {
+      if (this.isRoot) fs.lchownSync(files, AGENT_UID, owner.gid);
+      else this.options.logger.warn({ tenant: slug, folder: files }, `the tenant cannot write its group folder: make it writable by uid ${AGENT_UID}`);
+    }
+    return files;
+  }
+
   private prepareCopies(slug: string, config: TenantConfig): PreparedMounts {
     this.materialize(slug, config);
-    const group = groupDir(this.groupsDir, slug);
     const plan = planMounts({
       dataDir: this.dataDir,
       groupsDir: this.groupsDir,
       slug,
-      tenantFilePresent: fs.existsSync(path.join(group, 'tenant.json')),
       extras: (config.mounts ?? []).map((request) => ({ request, decision: { allowed: false as const, reason: COPY_MODE_EXTRA_REFUSAL } })),
       mode: 'copy',
       ...(this.options.installId ? { installId: this.options.installId } : {}),
@@ -163,7 +208,8 @@ export class MountPreparer {
       out.push({ path: target, content: fs.readFileSync(source) });
     };
     if (copy.folder) {
-      if (!fs.existsSync(copy.source)) return out;
+      if (!lstatOrUndefined(copy.source)) return out;
+      realFolder(copy.source, path.dirname(copy.source));
       for (const name of fs.readdirSync(copy.source).sort()) visit(path.join(copy.source, name), `${copy.target}/${name}`);
     } else {
       visit(copy.source, copy.target);
@@ -183,8 +229,7 @@ export class MountPreparer {
   }
 
   private instructions(config: TenantConfig): string {
-    const globalFile = path.join(globalGroupDir(this.groupsDir), 'instructions.md');
-    const global = fs.existsSync(globalFile) ? fs.readFileSync(globalFile, 'utf8').trim() : '';
+    const global = (readPlainFile(path.join(globalGroupDir(this.groupsDir), 'instructions.md'), INSTRUCTIONS_MAX_BYTES * 4) ?? '').trim();
     return `${[global, (config.instructions ?? '').trim()].filter(Boolean).join('\n\n')}\n`;
   }
 

@@ -58,6 +58,8 @@ export interface TenantServiceDeps {
   readonly lastBuilds: (slug?: string) => ReadonlyMap<string, BuildSummary>;
   readonly wakes?: WakeHistory;
   readonly clock?: () => number;
+  /** Takes a deleted tenant's files off the host (groups/ folder archived, napbox's files removed). */
+  readonly removeFiles?: (slug: string) => void;
 }
 
 export class TenantService {
@@ -116,6 +118,7 @@ export class TenantService {
     this.deps.activity.forget(slug);
     this.deps.wakes?.forget(slug);
     if (!this.deps.store.remove(slug)) throw new NapboxError('not_found', `no tenant ${slug}`);
+    this.deps.removeFiles?.(slug);
   }
 
   private view(tenant: Tenant, build: BuildSummary | null): TenantView {
