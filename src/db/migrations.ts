@@ -139,4 +139,15 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE messages ADD COLUMN owner TEXT;
     `,
   },
+  {
+    version: 5,
+    name: 'revoked_sessions',
+    // Signed-out dashboard and tenant sessions, by their JWT's jti, until the token expires (src/api/session-revocations.ts).
+    sql: `
+      CREATE TABLE revoked_sessions (
+        jti        TEXT PRIMARY KEY,
+        expires_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];
