@@ -66,15 +66,15 @@ describe('mounts and groups/', () => {
     assert.deepEqual(first.slice(0, 5), ['/workspace rw', '/group rw', '/group/.napbox ro', '/global ro', '/extra/shared ro']);
     assert.ok(first.includes('Be kind.') && first.includes('You are left.'), 'instructions composed: global, then its own');
     assert.equal(first.at(-1), 'no-kept');
-    assert.ok(fs.existsSync(path.join(groups, 'left', 'kept')), 'the group folder is the host folder');
+    assert.ok(fs.existsSync(path.join(groups, 'left', 'files', 'kept')), 'the group folder is the host folder groups/<slug>/files');
     await api(nb, 'POST', '/api/tenants/left/stop');
     const second = await ask(nb, 'left');
     assert.equal(second.at(-1), 'kept');
   });
 
   it("shows a tenant only its own group folder, never another tenant's", async () => {
-    fs.mkdirSync(path.join(groups, 'right'), { recursive: true });
-    fs.writeFileSync(path.join(groups, 'right', 'private.txt'), 'right only\n');
+    fs.mkdirSync(path.join(groups, 'right', 'files'), { recursive: true });
+    fs.writeFileSync(path.join(groups, 'right', 'files', 'private.txt'), 'right only\n');
     const seen = await ask(nb, 'left');
     assert.ok(!seen.includes('private.txt'), seen.join(','));
     assert.ok((await ask(nb, 'right')).includes('private.txt'));

@@ -32,7 +32,8 @@ const PROBE = [
     'for p in /workspace /group /group/.napbox /global; do (touch $p/w 2>/dev/null && echo "$p rw") || echo "$p ro"; done',
     '(echo changed > /group/.napbox/instructions.md) 2>/dev/null && echo napbox-written || echo napbox-refused',
     'mv /group/.napbox /group/moved 2>/dev/null && echo napbox-moved || echo napbox-stays',
-    'stat -c "%u %a %n" /group/.napbox/config.json /group/.napbox/instructions.md /group/tenant.json /global/notes/readme.txt',
+    'stat -c "%u %a %n" /group/.napbox/config.json /group/.napbox/instructions.md /global/notes/readme.txt',
+    'test -e /group/tenant.json && echo settings-copied || echo no-settings',
     'cat /global/notes/readme.txt',
     'cat /group/.napbox/instructions.md',
     'cat /group/kept 2>/dev/null || echo no-kept; echo kept > /group/kept',
@@ -113,7 +114,7 @@ describe('a remote engine: DOCKER_HOST=tcp:// with copied mounts', { skip: local
   it('shows the tenant its copied files read-only and its group folder and workspace writable, kept across a stop and a wake', async () => {
     const first = await ask(nb);
     assert.deepEqual(first.slice(0, 6), ['/workspace rw', '/group rw', '/group/.napbox ro', '/global ro', 'napbox-refused', 'napbox-stays']);
-    assert.deepEqual(first.slice(6, 10), ['0 444 /group/.napbox/config.json', '0 444 /group/.napbox/instructions.md', '0 444 /group/tenant.json', '0 444 /global/notes/readme.txt']);
+    assert.deepEqual(first.slice(6, 10), ['0 444 /group/.napbox/config.json', '0 444 /group/.napbox/instructions.md', '0 444 /global/notes/readme.txt', 'no-settings']);
     assert.equal(first[10], 'shared by all');
     assert.ok(first.includes('Be kind.') && first.includes('You are remote.'), `instructions composed: ${first.join(' | ')}`);
     assert.ok(!first.some((l) => l.includes('host-file')), 'a symlink in groups/global is not followed');
