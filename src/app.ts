@@ -26,6 +26,7 @@ import { reconcile } from './tenants/reconcile.js';
 import { AdminAuth, loadOrCreateKey } from './api/auth.js';
 import { AdminApi } from './api/admin-api.js';
 import { TenantAccess } from './api/tenant-access.js';
+import { SessionRevocations } from './api/session-revocations.js';
 import { TenantProxy } from './router/tenant-proxy.js';
 import { createServer } from './router/server.js';
 import { ConnectionRelay } from './router/connection-relay.js';
@@ -167,9 +168,13 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
     },
   });
   const messages = new MessageService({ messages: messageStore, tenants: store, dispatcher, activity, hub, clock });
-  const chat = new ChatSocket(messages, logger, (slug) => store.get(slug) !== undefined);
-  const auth = new AdminAuth(loadOrCreateKey(config.dataDir), installId, clock);
-  const access = new TenantAccess(loadOrCreateKey(config.dataDir, 'access.key'), installId, clock);
+  const chat = new ChatSocket(messages, logger, (slug) => {
+    const tenant = store.get(slug);
+    return tenant ? (tenant.config.visibility ?? 'public') : undefined;
+  });
+  const revocations = new SessionRevocations(db, clock);
+  const auth = new AdminAuth(loadOrCreateKey(config.dataDir), installId, clock, revocations);
+  const access = new TenantAccess(loadOrCreateKey(config.dataDir, 'access.key'), installId, clock, { revocations, tenantUrl: (slug) => tenantUrl(slug) });
 
   const report = await reconcile({ store, driver, installId, logger, now: clock(), busy: (slug) => lifecycle.busy(slug) });
   logger.info({ installId, driver: config.driver, upstream, baseImage, removed: report.removed, adopted: report.adopted, markedStopped: report.markedStopped }, 'reconciled with the engine');

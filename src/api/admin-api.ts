@@ -1,5 +1,6 @@
 // The admin API under /api/ on the base host (and /healthz). Every /api/ call
-// needs an admin bearer token; bodies and path parameters are validated before
+// needs an admin bearer token, or the dashboard's session cookie sent by
+// napbox's own page (auth.ts); bodies and path parameters are validated before
 // anything is read or written, and errors come back as `{ error, message }`.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -12,7 +13,7 @@ import { CreateTenantSchema, type TenantService } from '../tenants/tenant-servic
 import { TenantConfigSchema } from '../tenants/tenant-config.js';
 import type { ContainerDriver } from '../runtime/container-driver.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
-import { CLEAR_SESSION_COOKIE, type AdminAuth } from './auth.js';
+import type { AdminAuth } from './auth.js';
 import type { MessageService } from '../messages/message-service.js';
 import type { ImageAdmin } from '../images/image-admin.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -129,9 +130,12 @@ export class AdminApi {
     ];
   }
 
-  /** POST /api/session {token}: a dashboard session cookie for a valid admin token; DELETE ends it. */
+  /** POST /api/session {token}: a dashboard session cookie for a valid admin token; DELETE ends it (revoked, not only cleared). */
   private async session(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method === 'DELETE') return sendJson(res, 200, { signedOut: true }, { 'set-cookie': CLEAR_SESSION_COOKIE });
+    if (req.method === 'DELETE') {
+      res.setHeader('set-cookie', [...(await this.deps.auth.signOut(req))]);
+      return sendJson(res, 200, { signedOut: true });
+    }
     if (req.method !== 'POST') throw new NapboxError('bad_request', `${req.method} is not allowed on /api/session`);
     const { token } = await readJson(req, SessionSchema, 8192);
     sendJson(res, 200, { signedIn: true }, { 'set-cookie': await this.deps.auth.sessionCookie(token) });
@@ -143,6 +147,8 @@ export class AdminApi {
   }
 
   async handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    // No other origin may load an answer of napbox's as a script, image or style (no-cors), cookie or not.
+    res.setHeader('cross-origin-resource-policy', 'same-origin');
     try {
       const url = new URL(path, 'http://napbox');
       if (url.pathname === '/healthz') {

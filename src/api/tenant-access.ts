@@ -1,18 +1,43 @@
 // Who may use a private tenant. An admin makes a short-lived sign-in link
 // (`napbox open <slug>`: a jose JWT for that tenant only, 10 minutes); opening
-// it on the tenant's host sets a session cookie (another JWT, 12 hours) that
-// only that host gets back: no Domain attribute, so no other tenant's host
-// can read it. A request to a private tenant without a valid session is
-// refused before anything wakes.
+// it on the tenant's host sets a session cookie (another JWT, 12 hours, with
+// a jti so it can be revoked). A request to a private tenant without a valid
+// session is refused before anything wakes.
+//
+// Invariants, and why (measured in Chromium 156):
+// - The cookie is host-only (no Domain): no other tenant's host is sent it.
+// - Sibling hosts `<a>.<base>` and `<b>.<base>` are one *site*, so SameSite
+//   does not keep a sibling's page from sending it (Strict neither); what
+//   does is tenantCookieProblem (request-origin.ts): a request from another
+//   origin is refused even with a valid cookie. The cookie stays Lax: Strict
+//   would stop nothing more from siblings, and would drop the session on
+//   every link followed from elsewhere (the dashboard on 127.0.0.1 to
+//   `<slug>.localhost` is cross-site), even on reload.
+// - Private tenants are signed in to on their own host only. A page under
+//   `/t/<slug>/` runs sandboxed in an opaque origin (tenant-proxy.ts), whose
+//   requests carry no cookies, so a session there would serve the page and
+//   none of its scripts, images or calls: a sign-in link opened under `/t/`
+//   sends the browser on to the tenant's host.
+// - Signing out (POST /_napbox/signout) revokes the session for every copy.
 
+import crypto from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { JWTPayload } from 'jose';
 import { signToken, verifyToken } from '../tokens.js';
 import { NapboxError } from '../errors.js';
-import { readCookie } from './http-io.js';
+import { readCookie, sendJson } from './http-io.js';
+import { tenantCookieProblem } from './request-origin.js';
+import type { SessionRevocations } from './session-revocations.js';
 
 const COOKIE = 'napbox_session';
 const LINK_TTL_S = 600;
 const SESSION_TTL_S = 12 * 3600;
+
+export interface TenantAccessOptions {
+  readonly revocations?: SessionRevocations;
+  /** The tenant's own URL (`http://<slug>.<base domain>:<port>/`), where a sign-in link opened under /t/ is sent. */
+  readonly tenantUrl?: (slug: string) => string;
+}
 
 export class TenantAccess {
   private readonly linkAudience: string;
@@ -22,21 +47,26 @@ export class TenantAccess {
     private readonly key: Uint8Array,
     installId: string,
     private readonly clock: () => number = Date.now,
+    private readonly options: TenantAccessOptions = {},
   ) {
     this.linkAudience = `napbox-signin:${installId}`;
     this.sessionAudience = `napbox-session:${installId}`;
   }
 
-  private sign(slug: string, audience: string, ttl: number): Promise<string> {
-    return signToken(this.key, { audience, subject: slug, ttlSeconds: ttl, nowMs: this.clock() });
+  private sign(slug: string, audience: string, ttl: number, claims?: JWTPayload): Promise<string> {
+    return signToken(this.key, { audience, subject: slug, ttlSeconds: ttl, nowMs: this.clock(), ...(claims ? { claims } : {}) });
   }
 
-  private async valid(token: string | undefined, slug: string, audience: string): Promise<boolean> {
-    if (!token) return false;
+  /** The token's claims if it is a valid `audience` token for `slug` (and, for a session, not signed out). */
+  private async claims(token: string | undefined, slug: string, audience: string): Promise<JWTPayload | undefined> {
+    if (!token) return undefined;
     try {
-      return (await verifyToken(this.key, token, audience, this.clock())).sub === slug;
+      const payload = await verifyToken(this.key, token, audience, this.clock());
+      if (payload.sub !== slug) return undefined;
+      if (audience === this.sessionAudience && (typeof payload.jti !== 'string' || this.options.revocations?.isRevoked(payload.jti))) return undefined;
+      return payload;
     } catch {
-      return false;
+      return undefined;
     }
   }
 
@@ -45,19 +75,33 @@ export class TenantAccess {
     return this.sign(slug, this.linkAudience, LINK_TTL_S);
   }
 
-  /** Resolves for a request carrying a valid session for `slug`; rejects 'unauthorized' otherwise. */
+  /** Resolves for a request carrying a valid session for `slug`, sent from the tenant's own pages; rejects 'unauthorized' otherwise. */
   async requireSession(req: IncomingMessage, slug: string): Promise<void> {
-    if (await this.valid(readCookie(req.headers.cookie, COOKIE), slug, this.sessionAudience)) return;
+    const session = await this.claims(readCookie(req.headers.cookie, COOKIE), slug, this.sessionAudience);
+    if (session) {
+      const problem = tenantCookieProblem(req);
+      if (!problem) return;
+      throw new NapboxError('unauthorized', `tenant ${slug} is private, and its session is not taken on ${problem}`);
+    }
     throw new NapboxError('unauthorized', `tenant ${slug} is private: sign in with a link from \`napbox open ${slug}\``);
   }
 
-  /** GET /_napbox/signin?token=...: checks the link, sets the session cookie, sends the browser on to the tenant. */
+  /**
+   * GET /_napbox/signin?token=...: checks the link, sets the session cookie,
+   * sends the browser on to the tenant. Under /t/ it sends the browser, link
+   * and all, to the tenant's own host instead (see the header comment).
+   */
   async signIn(req: IncomingMessage, res: ServerResponse, slug: string, prefix: string): Promise<void> {
     const token = new URL(req.url ?? '/', 'http://tenant').searchParams.get('token') ?? undefined;
-    if (!(await this.valid(token, slug, this.linkAudience))) {
+    if (!token || !(await this.claims(token, slug, this.linkAudience))) {
       throw new NapboxError('unauthorized', `this sign-in link is invalid or expired: get a new one with \`napbox open ${slug}\``);
     }
-    const session = await this.sign(slug, this.sessionAudience, SESSION_TTL_S);
+    if (prefix && this.options.tenantUrl) {
+      res.writeHead(303, { location: `${this.options.tenantUrl(slug)}_napbox/signin?token=${encodeURIComponent(token)}`, 'cache-control': 'no-store' });
+      res.end();
+      return;
+    }
+    const session = await this.sign(slug, this.sessionAudience, SESSION_TTL_S, { jti: crypto.randomUUID() });
     const path = prefix ? `${prefix}/` : '/';
     res.writeHead(303, {
       location: path,
@@ -65,5 +109,16 @@ export class TenantAccess {
       'cache-control': 'no-store',
     });
     res.end();
+  }
+
+  /** POST /_napbox/signout: revokes the request's session for `slug` (sent from the tenant's own pages) and clears its cookie. */
+  async signOut(req: IncomingMessage, res: ServerResponse, slug: string, prefix: string): Promise<void> {
+    if (req.method !== 'POST') throw new NapboxError('bad_request', 'sign out with POST /_napbox/signout');
+    const problem = tenantCookieProblem(req);
+    if (problem) throw new NapboxError('unauthorized', `a sign-out is not taken on ${problem}`);
+    const session = await this.claims(readCookie(req.headers.cookie, COOKIE), slug, this.sessionAudience);
+    if (session?.jti !== undefined && session.exp !== undefined) this.options.revocations?.revoke(session.jti, session.exp * 1000);
+    const path = prefix ? `${prefix}/` : '/';
+    sendJson(res, 200, { signedOut: session !== undefined }, { 'set-cookie': `${COOKIE}=; Path=${path}; Max-Age=0; HttpOnly; SameSite=Lax` });
   }
 }

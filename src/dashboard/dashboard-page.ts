@@ -2,7 +2,10 @@
 // and style under `/dashboard/`. They are plain files in ./static, read once
 // at start-up; the page talks to the admin API (src/api/admin-api.ts) with the
 // session cookie and follows GET /api/events. A strict Content-Security-Policy
-// allows only these files and calls back to napbox itself.
+// allows only these files and calls back to napbox itself; the page is never
+// framed (frame-ancestors 'none', X-Frame-Options) and keeps no opener.
+// No tenant bytes are ever served in this origin: /t/<slug>/ pages are
+// sandboxed into opaque origins (src/router/tenant-proxy.ts).
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,6 +21,10 @@ const HEADERS = {
   'content-security-policy':
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-content-type-options': 'nosniff',
+  // Never in a frame, and no window another page opened keeps a handle on it.
+  'x-frame-options': 'DENY',
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
   'referrer-policy': 'no-referrer',
   'cache-control': 'no-cache',
 };

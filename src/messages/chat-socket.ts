@@ -3,13 +3,29 @@
 // one session (?session=<id>), gets its history, sends
 // {"type":"send","text","session"?,"id"?} frames and receives every event of
 // the session live, as every other client of that session does.
+//
+// Invariant: a browser page may open it only from the tenant's own origin.
+// Browsers send Origin on every WebSocket handshake and sibling tenant hosts
+// are one site, so without this check a page on `evil.<base>` would chat on
+// `priv.<base>` with the operator's session cookie. Accepted: no Origin (not
+// a browser), the request's own host (the tenant's host, or napbox's base
+// host for /t/), and `null` (the sandboxed, opaque-origin page under
+// /t/<slug>/, tenant-proxy.ts) for a public tenant only, where no credential
+// is at stake.
 
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { asNapboxError } from '../errors.js';
+import { originKind } from '../api/request-origin.js';
 import type { Logger } from '../log.js';
 import { MAX_TEXT_BYTES, SESSION, type MessageService } from './message-service.js';
+
+const REFUSALS = {
+  400: { error: 'bad_request', text: 'Bad Request' },
+  403: { error: 'forbidden', text: 'Forbidden' },
+  404: { error: 'not_found', text: 'Not Found' },
+} as const;
 
 export class ChatSocket {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_TEXT_BYTES * 2 });
@@ -17,17 +33,26 @@ export class ChatSocket {
   constructor(
     private readonly messages: MessageService,
     private readonly logger: Logger,
-    private readonly tenantExists: (slug: string) => boolean,
+    /** The tenant's visibility; undefined for no such tenant. */
+    private readonly visibilityOf: (slug: string) => 'public' | 'private' | undefined,
   ) {}
 
-  /** Handles an upgrade for `path` (the part after the tenant prefix). */
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, slug: string, path: string): void {
+  /** Handles an upgrade for `path` (the part after the tenant prefix, `/t/<slug>` or '' on the tenant's host). */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, slug: string, path: string, prefix: string): void {
     const url = new URL(path, 'http://tenant');
     const session = url.searchParams.get('session') ?? 'default';
-    const refuse = (status: number, message: string): void => {
-      socket.end(`HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : 'Bad Request'}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${JSON.stringify({ error: status === 404 ? 'not_found' : 'bad_request', message })}`);
+    const refuse = (status: 400 | 403 | 404, message: string): void => {
+      const { error, text } = REFUSALS[status];
+      const body = JSON.stringify({ error, message });
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     };
-    if (!this.tenantExists(slug)) return refuse(404, `no tenant ${slug}`);
+    const visibility = this.visibilityOf(slug);
+    if (visibility === undefined) return refuse(404, `no tenant ${slug}`);
+    const origin = originKind(req);
+    if (origin === 'other' || (origin === 'null' && !(prefix && visibility === 'public'))) {
+      this.logger.info({ tenant: slug, origin: req.headers.origin }, 'chat socket refused: another origin');
+      return refuse(403, `the chat socket of ${slug} is opened only from ${slug}'s own pages`);
+    }
     if (!SESSION.test(session)) return refuse(400, 'session must be 1-64 letters, digits, _ or -');
     this.wss.handleUpgrade(req, socket, head, (ws) => this.serve(ws, slug, session));
   }

@@ -14,6 +14,8 @@ import type { Message, MessageStore } from './message-store.js';
 export const MAX_TEXT_BYTES = 64 * 1024;
 const SETTLED_POLL_MS = 250;
 export const SESSION = /^[A-Za-z0-9_-]{1,64}$/;
+/** C0 controls but tab, newline and carriage return: never part of a message a person or an agent writes, and NUL ends strings in C. */
+const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F]/;
 
 export const SendSchema = z
   .object({
@@ -21,7 +23,8 @@ export const SendSchema = z
       .string()
       .min(1, 'text must not be empty')
       .refine((t) => Buffer.byteLength(t) <= MAX_TEXT_BYTES, `text must be at most ${MAX_TEXT_BYTES} bytes`)
-      .refine((t) => t.trim().length > 0, 'text must not be blank'),
+      .refine((t) => t.trim().length > 0, 'text must not be blank')
+      .refine((t) => !CONTROL.test(t), 'text must not contain control characters (NUL and other C0 controls) other than tab, newline and carriage return'),
     session: z.string().regex(SESSION, 'session must be 1-64 letters, digits, _ or -').default('default'),
     id: z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'id must be 1-128 letters, digits or _.:-').optional(),
   })

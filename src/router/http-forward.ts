@@ -46,6 +46,23 @@ export interface ForwardOptions {
   readonly prefix: string;
   /** Called when the upstream could not be reached or failed before a response began. */
   readonly onError: (err: NodeJS.ErrnoException, responseStarted: boolean) => void;
+  /** Headers napbox puts on the app's response. */
+  readonly responseHeaders?: ResponseHeaders;
+}
+
+export interface ResponseHeaders {
+  /** Sent after the app's own headers of the same name (several Content-Security-Policy headers all apply). */
+  readonly add?: readonly (readonly [string, string])[];
+  /** Sent instead of the app's own headers of the same name. */
+  readonly replace?: readonly (readonly [string, string])[];
+}
+
+function withHeaders(raw: string[], extra: ResponseHeaders): string[] {
+  const replaced = new Set((extra.replace ?? []).map(([name]) => name.toLowerCase()));
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) if (!replaced.has(raw[i]!.toLowerCase())) out.push(raw[i]!, raw[i + 1]!);
+  for (const [name, value] of [...(extra.replace ?? []), ...(extra.add ?? [])]) out.push(name, value);
+  return out;
 }
 
 export function forwardHttp(req: IncomingMessage, res: ServerResponse, options: ForwardOptions): void {
@@ -63,7 +80,9 @@ export function forwardHttp(req: IncomingMessage, res: ServerResponse, options: 
   const upstream = http.request(
     { host: options.target.host, port: options.target.port, method: req.method, path: options.path, headers: headers as unknown as http.OutgoingHttpHeaders, agent: options.agent },
     (ures) => {
-      res.writeHead(ures.statusCode ?? 502, ures.statusMessage, endToEnd(ures.rawHeaders, ures.headers.connection) as unknown as http.OutgoingHttpHeaders);
+      const raw = endToEnd(ures.rawHeaders, ures.headers.connection);
+      const headers = options.responseHeaders ? withHeaders(raw, options.responseHeaders) : raw;
+      res.writeHead(ures.statusCode ?? 502, ures.statusMessage, headers as unknown as http.OutgoingHttpHeaders);
       ures.pipe(res);
       ures.once('error', () => res.destroy());
     },

@@ -46,7 +46,7 @@ export function createServer(deps: ServerDeps): http.Server {
       const tenant = deps.store.get(target.slug);
       const admitted = tenant?.config.visibility === 'private' ? deps.access.requireSession(req, target.slug) : Promise.resolve();
       admitted.then(
-        () => deps.chat.upgrade(req, socket, head, target.slug, target.path),
+        () => deps.chat.upgrade(req, socket, head, target.slug, target.path, target.prefix),
         () => socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n'),
       );
       return;
@@ -81,7 +81,7 @@ async function dispatch(deps: ServerDeps, target: Target, req: IncomingMessage, 
   }
 }
 
-/** napbox's own paths on a tenant host: sign-in, and a status that never wakes the tenant. */
+/** napbox's own paths on a tenant host: sign-in and sign-out, and a status that never wakes the tenant. */
 async function tenantNapboxRoute(deps: ServerDeps, slug: string, path: string, prefix: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const tenant = deps.store.get(slug);
   if (!tenant) {
@@ -91,6 +91,7 @@ async function tenantNapboxRoute(deps: ServerDeps, slug: string, path: string, p
   try {
     const route = path.split('?')[0];
     if (route === '/_napbox/signin') return await deps.access.signIn(req, res, slug, prefix);
+    if (route === '/_napbox/signout') return await deps.access.signOut(req, res, slug, prefix);
     if (tenant.config.visibility === 'private') await deps.access.requireSession(req, slug);
     if (route === '/_napbox/status') return sendJson(res, 200, { tenant: slug, state: tenant.state });
     throw new NapboxError('not_found', `nothing at ${route}`);

@@ -5,21 +5,43 @@
 // kept alive (one agent for all tenants), and hop-by-hop headers are not
 // forwarded. Plain requests go through http-forward.ts; upgrades through
 // http-proxy.
+//
+// Invariants:
+// - Nothing under /t/<slug>/ runs in napbox's origin or another tenant's:
+//   every response there, the app's or napbox's own, carries a CSP `sandbox`
+//   without allow-same-origin, so its page runs in an opaque origin of its
+//   own (measured in Chromium: its requests carry no cookies, it cannot read
+//   the admin API or another /t/ page, and no storage or document.cookie).
+//   A tenant cannot loosen it: several CSP headers all apply.
+// - A private tenant's answers are its own: only its own pages may load them
+//   as scripts, images or styles (Cross-Origin-Resource-Policy, napbox's in
+//   place of the app's) or frame them (frame-ancestors 'self').
+// - A failure napbox answers for a tenant (503 and other 5xx) tells the
+//   client a short reason and a request id only; the error with its exit
+//   code and log lines is logged once under that id, and shown to the
+//   operator (the tenant's state, the admin API, the dashboard).
 
+import crypto from 'node:crypto';
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import httpProxy from 'http-proxy';
-import { NapboxError, asNapboxError } from '../errors.js';
+import { NapboxError, asNapboxError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ActivityTracker } from '../tenants/activity.js';
 import type { Lifecycle, Running } from '../tenants/lifecycle.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
 import { sendError } from '../api/http-io.js';
-import { forwardHttp, requestHasBody } from './http-forward.js';
+import { forwardHttp, requestHasBody, type ResponseHeaders } from './http-forward.js';
 import type { TenantAccess } from '../api/tenant-access.js';
 
 const RETRYABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ECONNRESET']);
+
+/** The CSP of every response under /t/<slug>/: a page, but in an opaque origin (no allow-same-origin). */
+export const PATH_SANDBOX = 'sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads allow-popups-to-escape-sandbox';
+const UNDER_PATH: ResponseHeaders = { add: [['Content-Security-Policy', PATH_SANDBOX]] };
+const PRIVATE: ResponseHeaders = { add: [['Content-Security-Policy', "frame-ancestors 'self'"]], replace: [['Cross-Origin-Resource-Policy', 'same-origin']] };
+const PRIVATE_UNDER_PATH: ResponseHeaders = { add: [...PRIVATE.add!, ...UNDER_PATH.add!], replace: PRIVATE.replace! };
 
 export interface TenantProxyDeps {
   readonly lifecycle: Lifecycle;
@@ -29,6 +51,8 @@ export interface TenantProxyDeps {
   readonly access: TenantAccess;
   /** Told when a request starts waiting for a wake (+1) and stops waiting (-1), and of each answered request. */
   readonly observe?: { held(delta: 1 | -1): void; answered(seconds: number): void };
+  /** The id a failure is told to the client and logged under. */
+  readonly requestId?: () => string;
 }
 
 interface ProxyTarget {
@@ -56,10 +80,11 @@ export class TenantProxy {
     res.once('finish', () => this.deps.observe?.answered((performance.now() - started) / 1000));
     const waiting = !this.deps.lifecycle.endpointOf(target.slug);
     if (waiting) this.deps.observe?.held(1);
+    if (target.prefix) res.setHeader('content-security-policy', PATH_SANDBOX); // napbox's own answers too
     const running = await this.admitted(req, target.slug)
       .then(() => this.ready(target.slug, `request ${req.method} ${target.path.split('?')[0]}`))
       .catch((err: unknown) => {
-        if (!res.headersSent && !res.destroyed) sendError(res, err);
+        if (!res.headersSent && !res.destroyed) sendError(res, this.told(err, target.slug));
         return undefined;
       })
       .finally(() => {
@@ -75,6 +100,7 @@ export class TenantProxy {
       path: target.path,
       agent: this.agent,
       prefix: target.prefix,
+      ...this.responseHeaders(target),
       onError: (err, responseStarted) => {
         const code = err.code ?? '';
         if (RETRYABLE.has(code)) this.deps.lifecycle.forget(target.slug);
@@ -83,11 +109,11 @@ export class TenantProxy {
           this.deps.logger.info({ tenant: target.slug, code }, 'upstream gone, waking again');
           void this.ready(target.slug, `request ${req.method} after upstream ${code}`).then(
             (again) => this.forward(req, res, target, again, false),
-            (wakeErr: unknown) => sendError(res, wakeErr),
+            (wakeErr: unknown) => sendError(res, this.told(wakeErr, target.slug)),
           );
           return;
         }
-        if (!responseStarted) sendError(res, new NapboxError('engine_error', `tenant ${target.slug} did not answer: ${code || err.message}`));
+        if (!responseStarted) sendError(res, this.told(new NapboxError('engine_error', `tenant ${target.slug} did not answer: ${code || err.message}`), target.slug));
         else res.destroy();
       },
     });
@@ -105,7 +131,7 @@ export class TenantProxy {
       await this.admitted(req, target.slug);
       running = await this.ready(target.slug, `websocket ${target.path.split('?')[0]}`);
     } catch (err) {
-      rejectUpgrade(socket, err);
+      rejectUpgrade(socket, this.told(err, target.slug));
       return;
     }
     if (socket.destroyed) return;
@@ -113,7 +139,31 @@ export class TenantProxy {
     if (target.prefix) req.headers['x-forwarded-prefix'] = target.prefix;
     this.proxy.ws(req, socket, head, { target: { host: running.app.host, port: running.app.port } }, (err: NodeJS.ErrnoException) => {
       if (RETRYABLE.has(err.code ?? '')) this.deps.lifecycle.forget(target.slug);
-      rejectUpgrade(socket, new NapboxError('engine_error', `tenant ${target.slug} did not accept the WebSocket: ${err.code ?? err.message}`));
+      rejectUpgrade(socket, this.told(new NapboxError('engine_error', `tenant ${target.slug} did not accept the WebSocket: ${err.code ?? err.message}`), target.slug));
+    });
+  }
+
+  private responseHeaders(target: ProxyTarget): { responseHeaders?: ResponseHeaders } {
+    const isPrivate = this.deps.store.get(target.slug)?.config.visibility === 'private';
+    if (isPrivate) return { responseHeaders: target.prefix ? PRIVATE_UNDER_PATH : PRIVATE };
+    return target.prefix ? { responseHeaders: UNDER_PATH } : {};
+  }
+
+  /**
+   * What the client is told of a failure: a client's own mistake (4xx) as it
+   * is; a failure of the tenant or napbox (5xx) as a short reason and a
+   * request id, with its Retry-After, the whole error logged under that id.
+   */
+  private told(err: unknown, slug: string): NapboxError {
+    const error = asNapboxError(err);
+    if (error.httpStatus < 500) return error;
+    const requestId = this.deps.requestId?.() ?? crypto.randomUUID();
+    const fields = { tenant: slug, requestId, code: error.code, err: error.message };
+    if (error.isServerFault) this.deps.logger.error(fields, 'tenant request failed');
+    else this.deps.logger.warn(fields, 'tenant request failed');
+    return new NapboxError(error.code, `tenant ${slug} ${PUBLIC_REASON[error.code] ?? 'is not available'}: try again later (request id ${requestId})`, {
+      ...(error.retryAfterSeconds !== undefined ? { retryAfterSeconds: error.retryAfterSeconds } : {}),
+      details: { requestId },
     });
   }
 
@@ -137,6 +187,13 @@ export class TenantProxy {
     this.agent.destroy();
   }
 }
+
+const PUBLIC_REASON: Partial<Record<ErrorCode, string>> = {
+  wake_failed: 'could not be started',
+  wake_timeout: 'was not ready in time',
+  circuit_open: 'is not being started after repeated failures',
+  engine_unreachable: 'cannot be started: the container engine does not answer',
+};
 
 function rejectUpgrade(socket: Duplex, err: unknown): void {
   if (socket.destroyed) return;

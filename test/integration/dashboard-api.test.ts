@@ -1,5 +1,6 @@
 // The dashboard's side of the API, over plain HTTP: the session cookie, what
-// it may and may not do, and the live event stream.
+// it may and may not do (only napbox's own page may use it), its revocation
+// at sign-out, and the live event stream.
 
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -59,7 +60,9 @@ describe('dashboard sessions and live events', () => {
     if (nb) await removeInstall(nb.installId);
   });
 
-  it('makes a host-only, HttpOnly, SameSite=Strict session cookie from a valid admin token only', async () => {
+  const own = () => ({ origin: `http://127.0.0.1:${nb.port}` });
+
+  it('makes a host-only, HttpOnly, SameSite=Strict session cookie scoped to /api from a valid admin token only', async () => {
     const bad = await request(nb.port, { method: 'POST', path: '/api/session', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: 'garbage' }) });
     assert.equal(bad.status, 401);
     assert.equal(bad.headers['set-cookie'], undefined);
@@ -68,7 +71,7 @@ describe('dashboard sessions and live events', () => {
     const good = await request(nb.port, { method: 'POST', path: '/api/session', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: await nb.token() }) });
     assert.equal(good.status, 200);
     const set = good.headers['set-cookie']?.[0] ?? '';
-    assert.match(set, /^napbox_admin=[\w-]+\.[\w-]+\.[\w-]+; Path=\/; HttpOnly; SameSite=Strict; Max-Age=43200$/);
+    assert.match(set, /^napbox_admin=[\w-]+\.[\w-]+\.[\w-]+; Path=\/api; HttpOnly; SameSite=Strict; Max-Age=43200$/, 'Path=/api: never sent to /t/<slug>/ pages');
     assert.doesNotMatch(set, /Domain=/i, 'host-only: tenant hosts never receive it');
     cookie = set.split(';')[0]!;
   });
@@ -79,10 +82,30 @@ describe('dashboard sessions and live events', () => {
     const forged = await request(nb.port, { method: 'POST', path: '/api/tenants', headers: { cookie, 'content-type': 'application/json' }, body: JSON.stringify({ slug: 'csrf' }) });
     assert.equal(forged.status, 401);
     assert.equal((await api(nb, 'GET', '/api/tenants/csrf')).status, 404, 'nothing was created');
-    const made = await request(nb.port, { method: 'POST', path: '/api/tenants', headers: { cookie, 'x-napbox-dashboard': '1', 'content-type': 'application/json' }, body: JSON.stringify({ slug: 'fromcookie' }) });
+    const made = await request(nb.port, { method: 'POST', path: '/api/tenants', headers: { cookie, ...own(), 'x-napbox-dashboard': '1', 'content-type': 'application/json' }, body: JSON.stringify({ slug: 'fromcookie' }) });
     assert.equal(made.status, 201);
     const tampered = await request(nb.port, { method: 'GET', path: '/api/tenants', headers: { cookie: `${cookie}x` } });
     assert.equal(tampered.status, 401);
+  });
+
+  it('takes the cookie from napbox\'s own page only, and is no bearer token', async () => {
+    const create = (headers: Record<string, string>) =>
+      request(nb.port, { method: 'POST', path: '/api/tenants', headers: { cookie, 'x-napbox-dashboard': '1', 'content-type': 'application/json', ...headers }, body: JSON.stringify({ slug: 'forged' }) });
+    // A change with no Origin, from a sandboxed /t/ page (null), from a sibling host, or marked cross-site by the browser.
+    const changes: Array<Record<string, string>> = [{}, { origin: 'null' }, { origin: `http://evil.localhost:${nb.port}` }, { ...own(), 'sec-fetch-site': 'same-site' }];
+    for (const headers of changes) {
+      const res = await create(headers);
+      assert.equal(res.status, 401, JSON.stringify(headers));
+    }
+    const reads: Array<Record<string, string>> = [{ origin: 'null' }, { 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }];
+    for (const headers of reads) {
+      assert.equal((await request(nb.port, { path: '/api/tenants', headers: { cookie, ...headers } })).status, 401, JSON.stringify(headers));
+    }
+    assert.equal((await api(nb, 'GET', '/api/tenants/forged')).status, 404, 'nothing was created');
+    assert.equal((await request(nb.port, { path: '/api/tenants', headers: { cookie, 'sec-fetch-site': 'same-origin' } })).status, 200);
+    const asBearer = await request(nb.port, { path: '/api/tenants', headers: { authorization: `Bearer ${cookie.split('=')[1]}` } });
+    assert.equal(asBearer.status, 401);
+    assert.match(JSON.parse(asBearer.body).message, /not an API token/);
   });
 
   it('streams a snapshot, then each change: a wake (with its time), a stop, a removal', async () => {
@@ -105,10 +128,23 @@ describe('dashboard sessions and live events', () => {
     }
   });
 
-  it('ends the session on sign-out', async () => {
-    const out = await request(nb.port, { method: 'DELETE', path: '/api/session', headers: { cookie } });
+  it('revokes the session on sign-out: a copy of the cookie stops working, also after a restart', async () => {
+    assert.equal((await request(nb.port, { path: '/api/tenants', headers: { cookie } })).status, 200);
+    const forged = await request(nb.port, { method: 'DELETE', path: '/api/session', headers: { cookie, origin: `http://evil.localhost:${nb.port}` } });
+    assert.equal(forged.status, 401, 'a sign-out from another origin is refused');
+    assert.equal((await request(nb.port, { path: '/api/tenants', headers: { cookie } })).status, 200, 'and changed nothing');
+    const out = await request(nb.port, { method: 'DELETE', path: '/api/session', headers: { cookie, ...own(), 'x-napbox-dashboard': '1' } });
     assert.equal(out.status, 200);
-    assert.match(out.headers['set-cookie']?.[0] ?? '', /^napbox_admin=; .*Max-Age=0/);
+    assert.match(out.headers['set-cookie']?.[0] ?? '', /^napbox_admin=; Path=\/api; .*Max-Age=0/);
+    const copied = await request(nb.port, { path: '/api/tenants', headers: { cookie } });
+    assert.equal(copied.status, 401);
+    assert.match(JSON.parse(copied.body).message, /signed out/);
+    await nb.stop();
+    nb = await startNapbox({ dataDir: nb.dataDir });
+    assert.equal((await request(nb.port, { path: '/api/tenants', headers: { cookie } })).status, 401, 'still revoked after a restart');
+    const again = await request(nb.port, { method: 'POST', path: '/api/session', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: await nb.token() }) });
+    const fresh = (again.headers['set-cookie']?.[0] ?? '').split(';')[0]!;
+    assert.equal((await request(nb.port, { path: '/api/tenants', headers: { cookie: fresh } })).status, 200, 'a new sign-in works');
   });
 
   it('serves the page and its files under a strict content security policy', async () => {
@@ -117,6 +153,8 @@ describe('dashboard sessions and live events', () => {
       assert.equal(res.status, 200, p);
       assert.ok(String(res.headers['content-type']).startsWith(type), p);
       assert.match(String(res.headers['content-security-policy']), /script-src 'self'/);
+      assert.match(String(res.headers['content-security-policy']), /frame-ancestors 'none'/);
+      assert.equal(res.headers['x-frame-options'], 'DENY');
     }
     assert.equal((await request(nb.port, { method: 'GET', path: '/dashboard/other.js' })).status, 404);
   });
