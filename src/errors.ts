@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'circuit_open'
   | 'engine_unreachable'
   | 'engine_error'
+  | 'capacity'
   | 'config_invalid'
   | 'internal';
 
@@ -30,6 +31,7 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   circuit_open: 503,
   engine_unreachable: 503,
   engine_error: 502,
+  capacity: 503,
   config_invalid: 500,
   internal: 500,
 };

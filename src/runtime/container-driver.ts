@@ -136,7 +136,16 @@ export interface NetworkSpec {
   readonly labels: Readonly<Record<string, string>>;
   /** No route out of the network (tenants that must not reach anything). */
   readonly internal: boolean;
+  /** Containers on it cannot reach each other (a bridge with inter-container traffic off). */
+  readonly isolated?: boolean;
 }
+
+/**
+ * How a driver gives tenants networks. `install`: one network for every tenant of
+ * the install, with inter-container traffic off (a plain bridge can do that);
+ * `tenant`: a network per tenant (Swarm's overlays cannot turn it off).
+ */
+export type NetworkScope = 'install' | 'tenant';
 
 export interface ImageInfo {
   readonly id: string;
@@ -158,6 +167,7 @@ export interface BuildRequest {
 }
 
 export interface ContainerDriver {
+  readonly networkScope: NetworkScope;
   /** Resolves when the engine answers; fails with code 'engine_unreachable' and what to do otherwise. */
   ping(): Promise<void>;
   create(spec: ContainerSpec): Promise<ContainerInfo>;

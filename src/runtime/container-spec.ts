@@ -5,7 +5,7 @@
 // whose spec is out of date is recreated rather than started as it was.
 
 import crypto from 'node:crypto';
-import type { ContainerFile, ContainerSpec, MountSpec, NetworkSpec } from './container-driver.js';
+import type { ContainerFile, ContainerSpec, MountSpec, NetworkScope, NetworkSpec } from './container-driver.js';
 import type { TenantConfig } from '../tenants/tenant-config.js';
 
 export const APP_PORT = 8080;
@@ -32,6 +32,8 @@ export interface SpecInputs {
   /** The tenant's runner channel secret (docs/container-contract.md). */
   readonly channelKey: string;
   readonly heartbeatMs: number;
+  /** The driver's (ContainerDriver.networkScope); default `tenant`. */
+  readonly networkScope?: NetworkScope;
 }
 
 export function tenantLabels(installId: string, slug: string): Record<string, string> {
@@ -47,8 +49,18 @@ export function workspaceVolume(installId: string, slug: string): string {
   return `napbox-${installId}-${slug}-workspace`;
 }
 
-export function tenantNetwork(installId: string, slug: string): NetworkSpec {
+/**
+ * The network a tenant's container joins. With `install` scope every tenant shares one bridge with
+ * inter-container traffic off (its name has an underscore, which no slug has, so it never names a
+ * tenant's); with `tenant` scope each tenant has its own.
+ */
+export function tenantNetwork(installId: string, slug: string, scope: NetworkScope): NetworkSpec {
+  if (scope === 'install') return sharedNetwork(installId);
   return { name: `napbox-${installId}-${slug}`, labels: tenantLabels(installId, slug), internal: false };
+}
+
+export function sharedNetwork(installId: string): NetworkSpec {
+  return { name: `napbox-${installId}_tenants`, labels: { [LABEL_INSTALL]: installId }, internal: false, isolated: true };
 }
 
 export function buildContainerSpec(inputs: SpecInputs): ContainerSpec {
@@ -82,7 +94,7 @@ export function buildContainerSpec(inputs: SpecInputs): ContainerSpec {
     readOnlyRootfs: inputs.config.readOnlyRootfs ?? false,
     tmpfs: (inputs.config.readOnlyRootfs ? { '/tmp': 'rw,noexec,nosuid,size=64m', '/home/agent': 'rw,nosuid,size=16m,uid=10001,gid=10001' } : {}) as Record<string, string>,
     mounts: [{ type: 'volume', source: workspaceVolume(inputs.installId, inputs.slug), target: '/workspace', readOnly: false }, ...(inputs.mounts ?? [])],
-    network: tenantNetwork(inputs.installId, inputs.slug).name,
+    network: tenantNetwork(inputs.installId, inputs.slug, inputs.networkScope ?? 'tenant').name,
     ports: [APP_PORT, CONTROL_PORT],
     publish: inputs.publish,
     stopGraceSeconds: 10,

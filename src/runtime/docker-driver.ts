@@ -28,6 +28,8 @@ import { firstTarEntry, packTar, type TarFile } from './tar.js';
 const PORT_KEY = /^(\d+)\/tcp$/;
 
 export class DockerDriver implements ContainerDriver {
+  /** One bridge for all tenants, inter-container traffic off: measured in bench/networks.ts (docs/architecture.md, "Networks"). */
+  readonly networkScope = 'install' as const;
   private readonly docker: Docker;
   private readonly address: EngineAddress;
   private readonly client: EngineClient;
@@ -264,7 +266,14 @@ export class DockerDriver implements ContainerDriver {
       const existing = await this.docker.listNetworks({ filters: { name: [spec.name] } });
       if (existing.some((n) => n.Name === spec.name)) return;
       try {
-        await this.docker.createNetwork({ Name: spec.name, Driver: 'bridge', Internal: spec.internal, Labels: { ...spec.labels }, CheckDuplicate: true });
+        await this.docker.createNetwork({
+          Name: spec.name,
+          Driver: 'bridge',
+          Internal: spec.internal,
+          Labels: { ...spec.labels },
+          CheckDuplicate: true,
+          ...(spec.isolated ? { Options: { 'com.docker.network.bridge.enable_icc': 'false' } } : {}),
+        });
       } catch (err) {
         if (statusCode(err) !== 409) throw err; // created meanwhile by another caller
       }

@@ -26,6 +26,23 @@ export function engineMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/**
+ * Engine failures that are a limit of the machine or the engine's settings, not a fault: what ran out
+ * and what to change, or undefined for any other failure.
+ */
+export function engineLimit(message: string): string | undefined {
+  if (/non-overlapping IPv4 address pool|no available IPv4 addresses|no available addresses|address pool.*exhausted/i.test(message)) {
+    return "network addresses (its address pools are used up): remove networks you no longer need (`docker network prune`), or give the engine more with default-address-pools in its daemon.json";
+  }
+  if (/cannot allocate memory|out of memory/i.test(message)) {
+    return 'memory: stop tenants you do not need (`napbox stop`), lower tenants\' memory limits, or add memory';
+  }
+  if (/resource temporarily unavailable|too many open files|no space left on device/i.test(message)) {
+    return `a system resource (${/no space/i.test(message) ? 'disk space' : 'processes or file descriptors'}): stop tenants you do not need, or raise the host's limits`;
+  }
+  return undefined;
+}
+
 /** Runs an engine call, turning engine failures into NapboxErrors: unreachable (with what to do), 409 conflict, other. */
 export async function callEngine<T>(shown: string, what: string, fn: () => Promise<T>): Promise<T> {
   try {
@@ -36,6 +53,8 @@ export async function callEngine<T>(shown: string, what: string, fn: () => Promi
       throw new NapboxError('engine_unreachable', `Docker engine not reachable at ${shown}: start it with \`npm run setup\`, or set DOCKER_HOST`, { cause: err });
     }
     if (statusCode(err) === 409) throw new NapboxError('conflict', `${what}: ${engineMessage(err)}`, { cause: err });
+    const limit = engineLimit(engineMessage(err));
+    if (limit) throw new NapboxError('capacity', `${what} failed: the engine ran out of ${limit}`, { cause: err, retryAfterSeconds: 30 });
     throw new NapboxError('engine_error', `${what} failed: ${engineMessage(err)}`, { cause: err });
   }
 }

@@ -39,6 +39,7 @@ interface FakeContainer {
 const EXIT_COMMAND = /^\["sh","-c","exit (\d+)"\]$/;
 
 export class FakeDriver implements ContainerDriver {
+  readonly networkScope = 'install' as const;
   readonly containers = new Map<string, FakeContainer>();
   readonly networks = new Map<string, NetworkSpec>();
   readonly images = new Map<string, ImageInfo>();

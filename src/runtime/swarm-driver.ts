@@ -64,6 +64,8 @@ function beingRemoved(task: SwarmTask): boolean {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export class SwarmDriver implements ContainerDriver {
+  /** An overlay per tenant: swarm cannot turn inter-container traffic off on one (its pool holds 65,536 /24s by default). */
+  readonly networkScope = 'tenant' as const;
   private readonly docker: Docker;
   private readonly address: EngineAddress;
   private readonly client: EngineClient;

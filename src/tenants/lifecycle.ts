@@ -196,7 +196,7 @@ export class Lifecycle {
         for (const c of await this.deps.driver.findByLabels(tenantLabels(this.deps.installId, slug))) {
           await this.deps.driver.remove(c.id, { force: true });
         }
-        await this.deps.driver.removeNetwork(tenantNetwork(this.deps.installId, slug).name);
+        if (this.deps.driver.networkScope === 'tenant') await this.deps.driver.removeNetwork(tenantNetwork(this.deps.installId, slug, 'tenant').name);
         // Deleting a tenant is the explicit admin call that also deletes its workspace.
         for (const volume of await this.deps.driver.findVolumesByLabels(tenantLabels(this.deps.installId, slug))) await this.deps.driver.removeVolume(volume);
       } finally {
@@ -321,6 +321,7 @@ export class Lifecycle {
       mounts: prepared?.mounts ?? [],
       files: prepared?.files ?? [],
       heartbeatMs: this.deps.heartbeatMs ?? 5000,
+      networkScope: driver.networkScope,
     });
     const found = await driver.findByLabels(tenantLabels(installId, tenant.slug));
     let current = found.find((c) => c.status === 'running' || c.status === 'paused') ?? found[0];
@@ -334,7 +335,7 @@ export class Lifecycle {
     }
     let id = current?.id;
     if (!id) {
-      await driver.ensureNetwork(tenantNetwork(installId, tenant.slug));
+      await driver.ensureNetwork(tenantNetwork(installId, tenant.slug, driver.networkScope));
       try {
         id = (await driver.create(spec)).id;
       } catch (err) {

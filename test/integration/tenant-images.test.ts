@@ -107,7 +107,7 @@ describe('tenant images (real engine)', () => {
       channelKey: tenants.channelKey(slug),
       heartbeatMs: 5000,
     });
-    await driver.ensureNetwork(tenantNetwork(install, slug));
+    await driver.ensureNetwork(tenantNetwork(install, slug, 'tenant'));
     const created = await driver.create(spec);
     await driver.start(created.id);
     const info = await driver.inspect(created.id);
