@@ -45,6 +45,7 @@ import { Metrics, stopKind } from './metrics/metrics.js';
 import { MountPreparer } from './mounts/prepare-mounts.js';
 import { GroupsWatcher } from './groups/groups-watcher.js';
 import { archiveTenantFiles } from './groups/group-archive.js';
+import { removeOrphanNetworks } from './tenants/orphan-networks.js';
 
 export interface Napbox {
   readonly url: string;
@@ -155,7 +156,10 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
     },
   });
   const sweeper = new Sweeper({
-    prune: () => images.prune(),
+    prune: async () => {
+      await images.prune();
+      await removeOrphanNetworks({ driver, installId, store, logger });
+    },
     onTick: (report) => metrics.sweepSeconds.observe(report.ms / 1000),
     store, messages: messageStore, driver, lifecycle, activity, leases, dispatcher, channels, logger, installId, clock,
     cluster: { peers, locks },
@@ -177,6 +181,7 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   const access = new TenantAccess(loadOrCreateKey(config.dataDir, 'access.key'), installId, clock, { revocations, tenantUrl: (slug) => tenantUrl(slug) });
 
   const report = await reconcile({ store, driver, installId, logger, now: clock(), busy: (slug) => lifecycle.busy(slug) });
+  await removeOrphanNetworks({ driver, installId, store, logger });
   logger.info({ installId, driver: config.driver, upstream, baseImage, removed: report.removed, adopted: report.adopted, markedStopped: report.markedStopped }, 'reconciled with the engine');
 
   let port = config.port;
