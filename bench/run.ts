@@ -12,7 +12,10 @@
 // Settings: BENCH_COLD_N (cold tries per side, default 15),
 // BENCH_SWARM_COLD_N (the same on the Swarm driver, default 10; 0 skips it),
 // BENCH_WARM_SECONDS (seconds per warm run, default 8), BENCH_MESSAGES_N
-// (sequential message round trips per side, default 200).
+// (sequential message round trips per side, default 200), BENCH_SWEEP_TENANTS
+// and BENCH_SWEEP_RUNNING (the sweep stage's registered and running tenants,
+// default 10,000 and 100), BENCH_MANY_N (tenants woken one after another in
+// the "many tenants" stage, default 1,000; 0 skips it).
 
 import os from 'node:os';
 import path from 'node:path';
@@ -26,6 +29,7 @@ import { buildResults, coldResults, renderTable, writeHtmlReport, writeResults, 
 import { measureMessages } from './messages.js';
 import { measureSweep } from './sweep.js';
 import { measureImages } from './images.js';
+import { measureMany, renderMany } from './many-tenants.js';
 
 const OUT_FILE = path.join(path.dirname(new URL(import.meta.url).pathname), 'out', 'results.json');
 const HTML_FILE = path.join(path.dirname(OUT_FILE), 'report.html');
@@ -71,8 +75,10 @@ async function bench(tenant: BenchTenant, coldTries: number, warm: LoadSettings,
   const runs = await measureWarm(tenant, warm, progress);
   const messages = await measureMessages(tenant, { sequential: intFromEnv('BENCH_MESSAGES_N', 200, 10, 5000), sessions: 10, perSession: 30 }, progress);
   const images = await measureImages(tenant, progress);
-  const sweep = await measureSweep(tenant, { tenants: 1000, running: 20, ticks: 15 }, progress);
+  const sweep = await measureSweep(tenant, { tenants: intFromEnv('BENCH_SWEEP_TENANTS', 10_000, 10, 100_000), running: intFromEnv('BENCH_SWEEP_RUNNING', 100, 1, 1000), ticks: 15 }, progress);
   const coldSwarm = await swarmColdStarts(openSwarm, coldTries);
+  const manyN = intFromEnv('BENCH_MANY_N', 1000, 0, 10_000);
+  const many = manyN > 0 ? await measureMany(manyN, intFromEnv('BENCH_SWEEP_RUNNING', 100, 1, 1000), progress) : undefined;
   const run: RunInfo = {
     startedAt: started.toISOString(),
     seconds: (Date.now() - started.getTime()) / 1000,
@@ -81,8 +87,9 @@ async function bench(tenant: BenchTenant, coldTries: number, warm: LoadSettings,
     loadAverage: os.loadavg(),
     loadTool,
   };
-  const results = { ...buildResults(run, cold, warm, runs, messages, sweep, images), ...(coldSwarm ? { coldSwarm } : {}) };
+  const results = { ...buildResults(run, cold, warm, runs, messages, sweep, images), ...(coldSwarm ? { coldSwarm } : {}), ...(many ? { many } : {}) };
   process.stdout.write(renderTable(results));
+  if (many) process.stdout.write(`${renderMany(many)}\n`);
   writeResults(results, OUT_FILE);
   writeHtmlReport(results, HTML_FILE);
   progress(`results written to ${path.relative(process.cwd(), OUT_FILE)}, plots to ${path.relative(process.cwd(), HTML_FILE)}`);

@@ -1,5 +1,5 @@
-// The sweep at scale: one tick with 1,000 tenants registered and 20 of them
-// running, timed by napbox itself (POST /api/sweep returns the tick's ms),
+// The sweep at scale: one tick with 10,000 tenants registered and 100 of them
+// running (BENCH_SWEEP_TENANTS, BENCH_SWEEP_RUNNING), timed by napbox itself (POST /api/sweep returns the tick's ms),
 // next to the floor of any tick, one engine listing of the install's
 // containers, timed here in the same run. Also napbox's resident memory
 // before and after the 1,000 tenants are registered.
