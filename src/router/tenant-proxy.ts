@@ -193,6 +193,7 @@ const PUBLIC_REASON: Partial<Record<ErrorCode, string>> = {
   wake_timeout: 'was not ready in time',
   circuit_open: 'is not being started after repeated failures',
   engine_unreachable: 'cannot be started: the container engine does not answer',
+  capacity: 'cannot be started now: the server is at a limit (its operator is told which)',
 };
 
 function rejectUpgrade(socket: Duplex, err: unknown): void {

@@ -9,6 +9,7 @@ import { openCoordinationConnection, openDatabase, type Db } from '../db/databas
 import { TenantLocks } from '../cluster/tenant-locks.js';
 import { createLogger } from '../log.js';
 import { FakeDriver } from '../runtime/fake-driver.js';
+import { NapboxError } from '../errors.js';
 import { Lifecycle } from './lifecycle.js';
 import { TenantStore } from './tenant-store.js';
 
@@ -43,6 +44,18 @@ describe('Lifecycle', () => {
     assert.equal(driver.calls.create, 1);
     assert.equal(driver.calls.start, 1);
     assert.equal(store.require('acme').state, 'running');
+  });
+
+  it('a machine at a limit is a 503 naming it, and opens no breaker (not the tenant\'s fault)', async () => {
+    store.create('acme', {}, Date.now());
+    const life = lifecycle();
+    const create = driver.create.bind(driver);
+    driver.create = async () => {
+      throw new NapboxError('capacity', 'create container failed: the engine ran out of network addresses (its address pools are used up): remove networks you no longer need');
+    };
+    await assert.rejects(life.wake('acme', 'test'), (err: NapboxError) => err.code === 'capacity' && err.httpStatus === 503 && /network addresses/.test(err.message));
+    assert.equal(store.require('acme').failures, 0, 'no breaker opened');
+    driver.create = create;
   });
 
   it('two processes (two connections, one engine) waking one tenant at once: one create, one start, one recorded start', async () => {

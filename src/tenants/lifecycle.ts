@@ -292,14 +292,15 @@ export class Lifecycle {
       return running;
     } catch (err) {
       const error = err instanceof NapboxError ? err : new NapboxError('wake_failed', `tenant ${slug} could not be started: ${(err as Error).message}`, { cause: err });
-      // An engine that does not answer is not the tenant's fault: it opens no breaker.
-      const engineDown = error.code === 'engine_unreachable';
+      // An engine that does not answer, or a machine at a limit, is not the tenant's fault: it opens no breaker.
+      const engineDown = error.code === 'engine_unreachable' || error.code === 'capacity';
       const opened = engineDown ? { failures: tenant.failures, retryAt: this.clock() + 2000 } : afterFailure(tenant.failures, this.clock(), this.breaker);
       this.deps.store.setState(slug, { state: 'failed', reason: error.message, records: 'start', failures: opened.failures, retryAt: engineDown ? tenant.retryAt : opened.retryAt }, this.clock());
       this.deps.logger.warn({ tenant: slug, err: error.message, failures: opened.failures }, 'wake failed');
       this.deps.onWakeDone?.(error.code === 'wake_timeout' || /not ready within/.test(error.message) ? 'timeout' : 'failed', this.clock() - started, slug);
       if (info?.id) await this.deps.driver.stop(info.id, 1).catch(() => undefined); // failed means not running
-      throw new NapboxError(error.code === 'engine_unreachable' ? error.code : error.code === 'wake_timeout' ? 'wake_timeout' : 'wake_failed', error.message, {
+      const code = error.code === 'engine_unreachable' || error.code === 'capacity' || error.code === 'wake_timeout' ? error.code : 'wake_failed';
+      throw new NapboxError(code, error.message, {
         cause: error.cause ?? error,
         retryAfterSeconds: Math.max(1, Math.ceil((opened.retryAt - this.clock()) / 1000)),
         details: { tenant: slug, ...(error.details ?? {}) },
