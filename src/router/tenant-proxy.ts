@@ -81,8 +81,12 @@ export class TenantProxy {
     const waiting = !this.deps.lifecycle.endpointOf(target.slug);
     if (waiting) this.deps.observe?.held(1);
     if (target.prefix) res.setHeader('content-security-policy', PATH_SANDBOX); // napbox's own answers too
+    let isPrivate = false;
     const running = await this.admitted(req, target.slug)
-      .then(() => this.ready(target.slug, `request ${req.method} ${target.path.split('?')[0]}`))
+      .then((visibility) => {
+        isPrivate = visibility === 'private';
+        return this.ready(target.slug, `request ${req.method} ${target.path.split('?')[0]}`);
+      })
       .catch((err: unknown) => {
         if (!res.headersSent && !res.destroyed) sendError(res, this.told(err, target.slug));
         return undefined;
@@ -91,16 +95,16 @@ export class TenantProxy {
         if (waiting) this.deps.observe?.held(-1);
       });
     if (!running || res.destroyed || req.destroyed) return done();
-    this.forward(req, res, target, running, true);
+    this.forward(req, res, target, running, responseHeaders(target, isPrivate), true);
   }
 
-  private forward(req: IncomingMessage, res: ServerResponse, target: ProxyTarget, running: Running, mayRetry: boolean): void {
+  private forward(req: IncomingMessage, res: ServerResponse, target: ProxyTarget, running: Running, headers: ResponseHeaders | undefined, mayRetry: boolean): void {
     forwardHttp(req, res, {
       target: running.app,
       path: target.path,
       agent: this.agent,
       prefix: target.prefix,
-      ...this.responseHeaders(target),
+      ...(headers ? { responseHeaders: headers } : {}),
       onError: (err, responseStarted) => {
         const code = err.code ?? '';
         if (RETRYABLE.has(code)) this.deps.lifecycle.forget(target.slug);
@@ -108,7 +112,7 @@ export class TenantProxy {
         if (mayRetry && !requestHasBody(req) && RETRYABLE.has(code) && !responseStarted) {
           this.deps.logger.info({ tenant: target.slug, code }, 'upstream gone, waking again');
           void this.ready(target.slug, `request ${req.method} after upstream ${code}`).then(
-            (again) => this.forward(req, res, target, again, false),
+            (again) => this.forward(req, res, target, again, headers, false),
             (wakeErr: unknown) => sendError(res, this.told(wakeErr, target.slug)),
           );
           return;
@@ -143,12 +147,6 @@ export class TenantProxy {
     });
   }
 
-  private responseHeaders(target: ProxyTarget): { responseHeaders?: ResponseHeaders } {
-    const isPrivate = this.deps.store.get(target.slug)?.config.visibility === 'private';
-    if (isPrivate) return { responseHeaders: target.prefix ? PRIVATE_UNDER_PATH : PRIVATE };
-    return target.prefix ? { responseHeaders: UNDER_PATH } : {};
-  }
-
   /**
    * What the client is told of a failure: a client's own mistake (4xx) as it
    * is; a failure of the tenant or napbox (5xx) as a short reason and a
@@ -167,10 +165,11 @@ export class TenantProxy {
     });
   }
 
-  /** Resolves when the request may reach the tenant: public, or private with a valid session (else 401, and nothing wakes). */
-  private async admitted(req: IncomingMessage, slug: string): Promise<void> {
-    const tenant = this.deps.store.get(slug);
-    if (tenant?.config.visibility === 'private') await this.deps.access.requireSession(req, slug);
+  /** Resolves with the tenant's visibility when the request may reach it: public, or private with a valid session (else 401, and nothing wakes). */
+  private async admitted(req: IncomingMessage, slug: string): Promise<'public' | 'private'> {
+    const visibility = this.deps.store.get(slug)?.config.visibility ?? 'public';
+    if (visibility === 'private') await this.deps.access.requireSession(req, slug);
+    return visibility;
   }
 
   /** The running tenant, woken if needed; 404 for a tenant that does not exist. */
@@ -195,6 +194,12 @@ const PUBLIC_REASON: Partial<Record<ErrorCode, string>> = {
   engine_unreachable: 'cannot be started: the container engine does not answer',
   capacity: 'cannot be started now: the server is at a limit (its operator is told which)',
 };
+
+/** What napbox adds to the app's answers: see the header comment. */
+function responseHeaders(target: ProxyTarget, isPrivate: boolean): ResponseHeaders | undefined {
+  if (isPrivate) return target.prefix ? PRIVATE_UNDER_PATH : PRIVATE;
+  return target.prefix ? UNDER_PATH : undefined;
+}
 
 function rejectUpgrade(socket: Duplex, err: unknown): void {
   if (socket.destroyed) return;
