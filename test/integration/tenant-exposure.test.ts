@@ -13,6 +13,10 @@ import WebSocket from 'ws';
 import { api, removeInstall, request, startNapbox, tenantHost, type NapboxProcess } from '../helpers/napbox-process.js';
 
 const SECRET = 'SECRET-LOG-LINE-4711';
+const LOOSE_APP = `require('http').createServer((req, res) => {
+  res.writeHead(200, { 'content-type': 'text/html', 'cross-origin-resource-policy': 'cross-origin', 'content-security-policy': 'frame-ancestors *' });
+  res.end('<p>secret app</p>');
+}).listen(Number(process.env.PORT), '0.0.0.0');`;
 
 /** Opens a WebSocket through napbox with these headers; resolves with the first frame, or the refused status. */
 function socket(nb: NapboxProcess, path: string, headers: Record<string, string>): Promise<{ opened: boolean; status?: number; body?: string; first?: any }> {
@@ -51,7 +55,8 @@ describe('what strangers see of a tenant, and whom it lets in', () => {
       // Its app writes a line to its log and exits: every wake fails.
       { slug: 'broken', app: { command: ['sh', '-c', `echo ${SECRET} >&2; exit 3`] } },
       { slug: 'talk' },
-      { slug: 'secret', visibility: 'private' },
+      // Its app would let any origin load and frame its answers; napbox's headers win.
+      { slug: 'secret', visibility: 'private', app: { command: ['node', '-e', LOOSE_APP] } },
     ]) assert.equal((await api(nb, 'POST', '/api/tenants', body)).status, 201);
     const link = new URL((await api(nb, 'POST', '/api/tenants/secret/open')).json.url);
     signInPath = `${link.pathname}${link.search}`;
@@ -151,8 +156,9 @@ describe('what strangers see of a tenant, and whom it lets in', () => {
     // The app's own answers: only its own pages may load or frame them.
     const page = await request(nb.port, { host: tenantHost(nb, 'secret'), headers: { cookie } });
     assert.equal(page.status, 200);
-    assert.equal(page.headers['cross-origin-resource-policy'], 'same-origin');
-    assert.match(String(page.headers['content-security-policy']), /frame-ancestors 'self'/);
+    assert.match(page.body, /secret app/);
+    assert.equal(page.headers['cross-origin-resource-policy'], 'same-origin', "napbox's, in place of the app's");
+    assert.match(String(page.headers['content-security-policy']), /frame-ancestors \*, frame-ancestors 'self'/, "the app's and napbox's: both apply");
   });
 
   it("revokes a private tenant's session when it signs out", async () => {
