@@ -105,3 +105,24 @@ it('keeps the holds of a heartbeat that failed for the next one', () => {
     b.stop();
   }
 });
+
+it('takes over the sweep from a dead leader at once, not when its lease expires', () => {
+  let now = 50_000;
+  const clock = () => now;
+  const dead = peer(one, 'dead', new ActivityTracker(clock), clock);
+  const next = peer(two, 'next', new ActivityTracker(clock), clock);
+  dead.start();
+  next.start();
+  try {
+    assert.equal(dead.lead('sweep2', 45_000), true);
+    assert.equal(next.lead('sweep2', 45_000), false, 'a live leader keeps its lease');
+    now += 1001; // the leader stopped heartbeating (killed): dead by the same rule reapDead uses
+    next.tick();
+    assert.equal(next.lead('sweep2', 45_000), true, 'taken over within a heartbeat, 44 s before the lease would expire');
+    now += 10;
+    dead.tick(); // it comes back: the lease is another's now
+    assert.equal(dead.lead('sweep2', 45_000), false);
+  } finally {
+    next.stop();
+  }
+});

@@ -186,11 +186,25 @@ export class Peers {
       .transaction(() => {
         const now = this.clock();
         const row = db.prepare('SELECT owner, expires_at FROM leader_leases WHERE name = ?').get(name) as { owner: string; expires_at: number } | undefined;
-        if (row && row.owner !== this.id && row.expires_at > now) return false;
+        // A live lease of another process holds, unless that process is dead (judged as reapDead judges it).
+        if (row && row.owner !== this.id && row.expires_at > now && this.isAlive(row.owner, now)) return false;
         db.prepare('INSERT INTO leader_leases (name, owner, expires_at) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at').run(name, this.id, now + ttlMs);
         return true;
       })
       .immediate();
+  }
+
+  /** Whether a process row says dead: its heartbeat too old, or (in our pid namespace) its pid gone. */
+  private isDead(row: { id: string; pid: number; heartbeat_at: number }, now: number): boolean {
+    const ns = this.pidNamespace;
+    const ours = ns !== undefined && row.id.startsWith(`p_${ns}_`);
+    return row.heartbeat_at <= now - this.deadAfterMs || (ours && !pidExists(row.pid));
+  }
+
+  /** Whether the process `id` is alive: registered, and not dead by isDead. */
+  private isAlive(id: string, now: number): boolean {
+    const row = this.deps.db.prepare('SELECT id, pid, heartbeat_at FROM processes WHERE id = ?').get(id) as { id: string; pid: number; heartbeat_at: number } | undefined;
+    return row !== undefined && !this.isDead(row, now);
   }
 
   /** Removes the rows of dead processes (their holds no longer count); returns their ids. */
@@ -199,9 +213,7 @@ export class Peers {
     return db
       .transaction(() => {
         const rows = db.prepare('SELECT id, pid, heartbeat_at FROM processes WHERE id <> ?').all(this.id) as Array<{ id: string; pid: number; heartbeat_at: number }>;
-        const ns = this.pidNamespace;
-        const ours = (id: string): boolean => ns !== undefined && id.startsWith(`p_${ns}_`);
-        const dead = rows.filter((r) => r.heartbeat_at <= now - this.deadAfterMs || (ours(r.id) && !pidExists(r.pid))).map((r) => r.id);
+        const dead = rows.filter((r) => this.isDead(r, now)).map((r) => r.id);
         for (const id of dead) {
           db.prepare('DELETE FROM process_holds WHERE owner = ?').run(id);
           db.prepare('DELETE FROM processes WHERE id = ?').run(id);

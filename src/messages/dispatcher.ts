@@ -204,7 +204,7 @@ export class Dispatcher {
         this.deps.activity.touch(slug, 'lease');
         return;
       case 'release':
-        this.deps.leases.release(slug, frame.name);
+        this.deps.leases.release(slug, frame.name, now);
         this.deps.activity.touch(slug, 'lease');
         return;
       case 'hello':

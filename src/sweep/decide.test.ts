@@ -49,6 +49,16 @@ describe('decideSweep', () => {
     assert.match((d as { reason: string }).reason, /lease build past its 1h cap/);
   });
 
+  it('counts idle time from the end of the last lease, not from when it was taken', () => {
+    const taken = T0 + 100_000;
+    const ended = taken + 20_000;
+    const facts = { ...base, lastActivity: taken, lastActivityKind: 'lease' as const, leases: [{ name: 'build', takenAt: taken, expiresAt: ended }] };
+    assert.equal(decideSweep(facts, ended + 1_000, { ...policy, idleTimeoutMs: 10_000 }).kind, 'keep', 'a lease that just ended is recent activity');
+    assert.deepEqual(decideSweep(facts, ended + 10_000, { ...policy, idleTimeoutMs: 10_000 }), { kind: 'stop', reason: 'idle 10s, last activity 12:02:00 lease end' });
+    const capped = { ...facts, leases: [{ name: 'build', takenAt: taken, expiresAt: taken + 10 * 3_600_000 }] };
+    assert.equal(decideSweep(capped, taken + 3_600_000 + 5_000, { ...policy, idleTimeoutMs: 10_000 }).kind, 'keep', 'the cap is where a capped lease ends');
+  });
+
   it('restarts a runner silent while processing, but gives a fresh container its grace', () => {
     const stuck = { ...base, processing: ['m_456'], lastHeartbeat: T0 + 100_000 };
     assert.deepEqual(decideSweep(stuck, T0 + 190_000, policy), { kind: 'restart', reason: 'heartbeat missing 90s while processing m_456' });

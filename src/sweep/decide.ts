@@ -11,7 +11,13 @@ export type ActivityKind = 'request' | 'websocket' | 'message' | 'lease' | 'wake
 export interface Lease {
   readonly name: string;
   readonly takenAt: number;
+  /** When it expires, or expired or was released (an ended lease is still listed: its end is activity). */
   readonly expiresAt: number;
+}
+
+/** When a lease stops holding: its expiry or release, or its cap, whichever comes first. */
+export function leaseEnd(lease: Lease, leaseCapMs: number): number {
+  return Math.min(lease.expiresAt, lease.takenAt + leaseCapMs);
 }
 
 export interface TenantFacts {
@@ -76,12 +82,15 @@ export function decideSweep(facts: TenantFacts, now: number, policy: SweepPolicy
   const holds = holdsOf(facts, now, policy);
   if (holds.length > 0) return { kind: 'keep', holds, why: `held: ${holds.join('; ')}` };
 
-  const last = Math.max(facts.lastActivity, facts.runningSince);
+  // The end of a hold is activity: idle time counts from the last request, message... or lease end.
+  const lastLeaseEnd = Math.max(0, ...facts.leases.map((l) => leaseEnd(l, policy.leaseCapMs)).filter((end) => end <= now));
+  const last = Math.max(facts.lastActivity, facts.runningSince, lastLeaseEnd);
+  const lastKind = lastLeaseEnd === last && lastLeaseEnd > facts.lastActivity ? 'lease end' : facts.lastActivity >= facts.runningSince ? facts.lastActivityKind : 'wake';
   const idle = now - last;
   if (idle >= policy.idleTimeoutMs) {
     const capped = facts.leases.filter((l) => l.expiresAt > now && l.takenAt + policy.leaseCapMs <= now).map((l) => l.name);
     const cap = capped.length ? `; lease ${capped.join(', ')} past its ${formatDuration(policy.leaseCapMs)} cap` : '';
-    return { kind: 'stop', reason: `idle ${formatDuration(policy.idleTimeoutMs)}, last activity ${clock(last)} ${facts.lastActivity >= facts.runningSince ? facts.lastActivityKind : 'wake'}${cap}` };
+    return { kind: 'stop', reason: `idle ${formatDuration(policy.idleTimeoutMs)}, last activity ${clock(last)} ${lastKind}${cap}` };
   }
   return { kind: 'keep', holds: [], why: `idle ${formatDuration(idle)} of ${formatDuration(policy.idleTimeoutMs)}` };
 }

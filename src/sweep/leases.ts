@@ -5,12 +5,18 @@
 // napbox process's runner channel it arrived on (a runner sends every lease to
 // every open channel). A runner that still needs one renews it within its TTL,
 // so a lease outlives nothing but its own expiry.
+//
+// A lease that ended (expired, or released: its expiry set to the release) is
+// kept for a day, because its end is activity: the idle clock runs from the
+// end of the last hold, not from when the lease was taken (decide.ts).
 
 import { z } from 'zod';
 import type { Db } from '../db/database.js';
 import type { Lease } from './decide.js';
 
 export const LEASE_NAME = /^[A-Za-z0-9_. -]{1,64}$/;
+
+const ENDED_KEPT_MS = 24 * 3600_000;
 
 const RowSchema = z.object({ name: z.string().regex(LEASE_NAME), taken_at: z.number().int(), expires_at: z.number().int() });
 
@@ -31,13 +37,14 @@ export class LeaseTable {
       .immediate();
   }
 
-  release(slug: string, name: string): void {
-    this.db.prepare('DELETE FROM busy_leases WHERE slug = ? AND name = ?').run(slug, name);
+  /** Ends the lease now (kept, ended, so its end counts as activity). */
+  release(slug: string, name: string, now: number): void {
+    this.db.prepare('UPDATE busy_leases SET expires_at = MIN(expires_at, ?) WHERE slug = ? AND name = ?').run(now, slug, name);
   }
 
-  /** The tenant's unexpired leases (expired ones are dropped on the way). */
+  /** The tenant's leases, live and ended within the last day (older ones are dropped on the way). */
   list(slug: string, now: number): Lease[] {
-    this.db.prepare('DELETE FROM busy_leases WHERE slug = ? AND expires_at <= ?').run(slug, now);
+    this.db.prepare('DELETE FROM busy_leases WHERE slug = ? AND expires_at <= ?').run(slug, now - ENDED_KEPT_MS);
     return this.db
       .prepare('SELECT name, taken_at, expires_at FROM busy_leases WHERE slug = ? ORDER BY name')
       .all(slug)
