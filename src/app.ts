@@ -30,6 +30,8 @@ import { SessionRevocations } from './api/session-revocations.js';
 import { TenantProxy } from './router/tenant-proxy.js';
 import { createServer } from './router/server.js';
 import { ConnectionRelay } from './router/connection-relay.js';
+import { ConnectionGate, connectionCap, openFilesSoftLimit } from './router/connection-gate.js';
+import { TrustedProxies } from './router/forwarded-headers.js';
 import { dashboardFiles } from './dashboard/dashboard-page.js';
 import { LiveEvents } from './dashboard/live-events.js';
 import { WakeHistory } from './tenants/wake-history.js';
@@ -185,9 +187,11 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   logger.info({ installId, driver: config.driver, upstream, baseImage, removed: report.removed, adopted: report.adopted, markedStopped: report.markedStopped }, 'reconciled with the engine');
 
   let port = config.port;
+  let closeRelayed: (slug: string) => void = () => undefined; // the relay exists once the server does
   const hostPart = (): string => `${port === 80 ? '' : `:${port}`}`;
   const tenantUrl = (slug: string): string => `http://${slug}.${config.baseDomain}${hostPart()}/`;
   const tenants = new TenantService({ store, lifecycle, activity, baseImage, tenantUrl, clock, holds: (slug) => sweeper.holds(slug), lastBuilds: (slug) => images.lastBuilds(slug), mountRefusals: (requests) => mounts.refusals(requests), wakes,
+    onPrivate: (slug) => closeRelayed(slug),
     removeFiles: (slug) => {
       const archived = archiveTenantFiles(config.groupsDir, config.dataDir, slug, clock());
       logger.info({ tenant: slug, archived }, 'tenant files taken off the host: its groups/ folder archived, its napbox files removed');
@@ -201,8 +205,9 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
     events: (req, res) => live.open(req, res),
     onChange: () => live.nudge(),
   });
+  const trustedProxies = new TrustedProxies(config.trustedProxies);
   const proxy = new TenantProxy({
-    lifecycle, store, activity, logger, access,
+    lifecycle, store, activity, logger, access, trustedProxies,
     observe: {
       held: (delta) => metrics.held.inc(delta),
       answered: (seconds) => {
@@ -211,7 +216,7 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
       },
     },
   });
-  const server = createServer({ baseDomain: config.baseDomain, api, proxy, store, logger, dashboard: dashboardFiles(), chat, access });
+  const server = createServer({ baseDomain: config.baseDomain, api, proxy, store, logger, dashboard: dashboardFiles(), chat, access, headTimeoutMs: config.headTimeoutMs });
 
   // One port: the relay takes each connection first and hands to the HTTP server what it does not relay.
   const relay = new ConnectionRelay({
@@ -220,15 +225,35 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
     activity,
     handOff: (socket) => server.emit('connection', socket),
     mayRelay: (slug) => store.get(slug)?.config.visibility !== 'private', // private tenants check every request
+    headTimeoutMs: config.headTimeoutMs,
+    trustedProxies,
+    logger,
     answered: (seconds) => {
       metrics.proxied.inc({ path: 'relay' });
       metrics.proxySeconds.observe({ path: 'relay' }, seconds);
     },
   });
-  const front = net.createServer({ noDelay: true }, (socket) => relay.accept(socket));
+  closeRelayed = (slug) => relay.closeTenant(slug);
+  // Every accepted connection is counted and capped here, whichever path it then takes.
+  const limit = connectionCap(config.maxConnections, openFilesSoftLimit());
+  if (limit.warning) logger.warn({ maxConnections: limit.cap }, limit.warning);
+  const gate = new ConnectionGate({ maxTotal: limit.cap, maxPerClient: config.maxConnectionsPerClient, trustedProxies, logger });
+  const front = net.createServer({ noDelay: true }, (socket) => {
+    try {
+      if (gate.admit(socket)) relay.accept(socket);
+    } catch (err) {
+      logger.error({ err }, 'accepting a connection failed');
+      socket.destroy();
+    }
+  });
   await new Promise<void>((resolve, reject) => {
     front.once('error', reject);
-    front.listen(config.port, config.listen, () => resolve());
+    front.listen(config.port, config.listen, () => {
+      front.off('error', reject);
+      // Past start-up an error here is an accept that failed (EMFILE...): logged, napbox keeps serving.
+      front.on('error', (err) => logger.error({ err }, 'accepting connections failed'));
+      resolve();
+    });
   });
   port = (front.address() as AddressInfo).port;
   const listenHost = config.listen === '0.0.0.0' || config.listen === '::' ? '127.0.0.1' : config.listen;
@@ -254,7 +279,7 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
       live.close();
       const closed = new Promise<void>((resolve) => front.close(() => resolve()));
       relay.closeAll();
-      server.closeAllConnections();
+      gate.closeAll();
       proxy.close();
       await mounts.close();
       await groups.close();

@@ -33,6 +33,11 @@ async function main(): Promise<void> {
     // A bug, not a reason to drop every tenant's traffic: say so loudly and keep serving.
     process.stderr.write(`${JSON.stringify({ level: 50, msg: 'unhandled rejection', err: err instanceof Error ? err.stack : String(err) })}\n`);
   });
+  process.on('uncaughtException', (err: Error) => {
+    // The same for a throw from an event handler that no boundary caught (each request path has its own
+    // guard; this is the net under them): logged with its stack as a bug, and napbox keeps serving.
+    process.stderr.write(`${JSON.stringify({ level: 50, msg: 'uncaught exception', err: err.stack ?? String(err) })}\n`);
+  });
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
 }

@@ -18,7 +18,7 @@ import type { MessageService } from '../messages/message-service.js';
 import type { ImageAdmin } from '../images/image-admin.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { parseDuration } from '../config/duration.js';
-import { readJson, sendError, sendJson } from './http-io.js';
+import { decodePathParam, readJson, sendError, sendJson } from './http-io.js';
 
 export interface AdminApiDeps {
   readonly auth: AdminAuth;
@@ -170,7 +170,7 @@ export class AdminApi {
         const match = r.pattern.exec(url.pathname);
         if (!match) continue;
         if (r.method !== req.method) continue;
-        const params = match.slice(1).map((p) => decodeURIComponent(p));
+        const params = match.slice(1).map((p) => decodePathParam(p));
         try {
           await r.handler({ req, res, params, query: url.searchParams });
         } finally {

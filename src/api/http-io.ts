@@ -65,3 +65,12 @@ export function readCookie(header: string | undefined, name: string): string | u
   }
   return undefined;
 }
+
+/** A path parameter percent-decoded; a malformed escape or invalid UTF-8 (`%ZZ`, `%FF`) is a 400, never a URIError. */
+export function decodePathParam(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch (err) {
+    throw new NapboxError('bad_request', `malformed percent-encoding in the path: ${JSON.stringify(text)}`, { cause: err });
+  }
+}

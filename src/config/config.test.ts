@@ -57,4 +57,14 @@ describe('config', () => {
     assert.equal(formatDuration(600_000), '10m');
     assert.equal(formatDuration(90_000), '90s');
   });
+
+  it('reads the connection limits, the head deadline and the trusted proxies', () => {
+    const defaults = loadConfig({});
+    assert.deepEqual([defaults.maxConnections, defaults.maxConnectionsPerClient, defaults.headTimeoutMs, defaults.trustedProxies], [undefined, 1000, 10_000, []]);
+    const c = loadConfig({ NAPBOX_MAX_CONNECTIONS: '50', NAPBOX_MAX_CONNECTIONS_PER_CLIENT: '5', NAPBOX_HEAD_TIMEOUT: '500ms', NAPBOX_TRUSTED_PROXIES: '10.0.0.1, 172.16.0.0/12' });
+    assert.deepEqual([c.maxConnections, c.maxConnectionsPerClient, c.headTimeoutMs, c.trustedProxies], [50, 5, 500, ['10.0.0.1', '172.16.0.0/12']]);
+    for (const [variable, value] of [['NAPBOX_MAX_CONNECTIONS', '0'], ['NAPBOX_MAX_CONNECTIONS_PER_CLIENT', 'many'], ['NAPBOX_HEAD_TIMEOUT', '10'], ['NAPBOX_TRUSTED_PROXIES', '10.0.0.0/40']]) {
+      assert.throws(() => loadConfig({ [variable!]: value }), (err: Error) => err.message.includes(variable!), variable);
+    }
+  });
 });

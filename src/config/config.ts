@@ -7,6 +7,7 @@ import path from 'node:path';
 import { NapboxError } from '../errors.js';
 import { parseDuration } from './duration.js';
 import { isRemote, parseDockerHost } from '../runtime/docker-host.js';
+import { parseTrustedProxies } from '../router/forwarded-headers.js';
 
 export type UpstreamMode = 'auto' | 'bridge' | 'published';
 
@@ -44,6 +45,14 @@ export interface Config {
   readonly logFormat: 'auto' | 'json' | 'pretty';
   /** Which host folders tenants may mount, kept outside the project. */
   readonly mountAllowlist: string;
+  /** Front proxies (IPs, CIDR ranges) whose X-Forwarded-* headers napbox keeps; empty: none. */
+  readonly trustedProxies: readonly string[];
+  /** Connections open at once; undefined: the default, lowered to what the open-files limit holds. */
+  readonly maxConnections: number | undefined;
+  /** Connections open at once from one client address (trusted proxies exempt). */
+  readonly maxConnectionsPerClient: number;
+  /** A request head must arrive in full this long after the connection opened or its first byte. */
+  readonly headTimeoutMs: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -74,12 +83,21 @@ function readPort(env: Env, variable: string, fallback: number): number {
   return port;
 }
 
-function readCount(env: Env, variable: string, fallback: number): number {
+function readCount(env: Env, variable: string, fallback: number, max = 100_000): number {
   const raw = env[variable];
   if (raw === undefined) return fallback;
   const n = Number(raw);
-  if (!/^\d+$/.test(raw) || n < 1 || n > 100_000) throw invalid(variable, raw, 'a whole number from 1 to 100000');
+  if (!/^\d+$/.test(raw) || n < 1 || n > max) throw invalid(variable, raw, `a whole number from 1 to ${max}`);
   return n;
+}
+
+function readTrustedProxies(env: Env): string[] {
+  const raw = env.NAPBOX_TRUSTED_PROXIES ?? '';
+  try {
+    return parseTrustedProxies(raw);
+  } catch (err) {
+    throw invalid('NAPBOX_TRUSTED_PROXIES', raw, `comma-separated IP addresses or CIDR ranges (${(err as Error).message})`);
+  }
 }
 
 function readEnum<T extends string>(env: Env, variable: string, allowed: readonly T[], fallback: T): T {
@@ -132,5 +150,9 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     logLevel: readEnum(env, 'NAPBOX_LOG_LEVEL', LOG_LEVELS, 'info'),
     logFormat: readEnum(env, 'NAPBOX_LOG_FORMAT', ['auto', 'json', 'pretty'] as const, 'auto'),
     mountAllowlist: path.resolve(cwd, env.NAPBOX_MOUNT_ALLOWLIST ?? path.join(env.HOME ?? '/root', '.config/napbox/mount-allowlist.json')),
+    trustedProxies: readTrustedProxies(env),
+    maxConnections: env.NAPBOX_MAX_CONNECTIONS === undefined ? undefined : readCount(env, 'NAPBOX_MAX_CONNECTIONS', 0, 1_000_000),
+    maxConnectionsPerClient: readCount(env, 'NAPBOX_MAX_CONNECTIONS_PER_CLIENT', 1000, 1_000_000),
+    headTimeoutMs: readDuration(env, 'NAPBOX_HEAD_TIMEOUT', '10s', 100),
   });
 }

@@ -3,13 +3,16 @@
 // does the least that is correct: headers are copied once, hop-by-hop headers
 // (RFC 9110 7.6.1, and any named in Connection) are dropped both ways, a
 // request without a body is ended at once instead of piped, and the response
-// streams back as it comes. WebSocket upgrades go through http-proxy instead
-// (tenant-proxy.ts); measured, http-proxy's per-request pipeline cost about a
-// third of napbox's warm throughput here.
+// streams back as it comes. X-Forwarded-* and the Cookie header (napbox's
+// own cookies taken out) are forwarded-headers.ts's, as on every path.
+// WebSocket upgrades go through http-proxy instead (tenant-proxy.ts);
+// measured, http-proxy's per-request pipeline cost about a third of napbox's
+// warm throughput here.
 
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Endpoint } from '../runtime/container-driver.js';
+import { forwardedHeaders } from './forwarded-headers.js';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
@@ -44,6 +47,8 @@ export interface ForwardOptions {
   readonly agent: http.Agent;
   /** Prefix stripped from the path (`/t/<slug>`), told to the app as X-Forwarded-Prefix. */
   readonly prefix: string;
+  /** The client is a trusted front proxy: its X-Forwarded-* are kept (forwarded-headers.ts). */
+  readonly trustedPeer?: boolean;
   /** Called when the upstream could not be reached or failed before a response began. */
   readonly onError: (err: NodeJS.ErrnoException, responseStarted: boolean) => void;
   /** Headers napbox puts on the app's response. */
@@ -66,15 +71,12 @@ function withHeaders(raw: string[], extra: ResponseHeaders): string[] {
 }
 
 export function forwardHttp(req: IncomingMessage, res: ServerResponse, options: ForwardOptions): void {
-  const headers = endToEnd(req.rawHeaders, req.headers.connection);
-  const socket = req.socket;
-  const forwardedFor = req.headers['x-forwarded-for'];
-  headers.push(
-    'x-forwarded-for', forwardedFor ? `${forwardedFor}, ${socket.remoteAddress ?? ''}` : (socket.remoteAddress ?? ''),
-    'x-forwarded-proto', 'http',
-    'x-forwarded-host', req.headers.host ?? '',
-  );
-  if (options.prefix) headers.push('x-forwarded-prefix', options.prefix);
+  const headers = forwardedHeaders(endToEnd(req.rawHeaders, req.headers.connection), {
+    peer: req.socket.remoteAddress ?? '',
+    trusted: options.trustedPeer ?? false,
+    host: req.headers.host ?? '',
+    prefix: options.prefix,
+  });
   const hasBody = requestHasBody(req);
 
   const upstream = http.request(

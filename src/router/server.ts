@@ -1,6 +1,13 @@
 // The one HTTP server napbox listens on. It only dispatches: by Host header
 // and path (resolve-target.ts) to the admin API, the dashboard, napbox's own
 // tenant routes, or the tenant proxy. WebSocket upgrades take the same path.
+//
+// Invariants:
+// - No request stops napbox: a target or head napbox cannot read is a 400
+//   (resolve-target.ts, readFraming); anything a handler throws or rejects is
+//   logged and answered 500 (or its connection closed), never fatal.
+// - A request head must arrive in full within the head deadline (Node's
+//   headersTimeout, 408), on connections the relay handed over too.
 
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -10,6 +17,9 @@ import { sendError, sendJson } from '../api/http-io.js';
 import { NapboxError, asNapboxError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
+import { DEFAULT_HEAD_TIMEOUT_MS } from './connection-relay.js';
+import { closeAfter, rawResponse } from './raw-response.js';
+import { readFraming } from './request-head.js';
 import { resolveTarget, type Target } from './resolve-target.js';
 import type { TenantProxy } from './tenant-proxy.js';
 import type { ChatSocket } from '../messages/chat-socket.js';
@@ -25,39 +35,89 @@ export interface ServerDeps {
   readonly dashboard: DashboardRoute;
   readonly chat: ChatSocket;
   readonly access: TenantAccess;
+  /** How long a request head may take to arrive in full (else 408 and close). */
+  readonly headTimeoutMs?: number;
 }
 
 export function createServer(deps: ServerDeps): http.Server {
-  const server = http.createServer((req, res) => {
-    const target = resolveTarget(req.headers.host, req.url ?? '/', deps.baseDomain);
-    dispatch(deps, target, req, res).catch((err: unknown) => {
-      const error = asNapboxError(err);
-      if (error.isServerFault) deps.logger.error({ err, url: req.url }, 'request failed');
-      if (!res.headersSent) sendError(res, error);
-    });
-  });
+  const headTimeoutMs = deps.headTimeoutMs ?? DEFAULT_HEAD_TIMEOUT_MS;
+  const server = http.createServer(
+    // Explicitly strict, whatever NODE_OPTIONS says (--insecure-http-parser would read what the relay refuses).
+    { insecureHTTPParser: false, connectionsCheckingInterval: Math.max(25, Math.min(1000, headTimeoutMs / 4)) },
+    (req, res) => {
+      try {
+        const target = checkedTarget(req, deps.baseDomain);
+        if (target.kind === 'bad-request') {
+          res.shouldKeepAlive = false;
+          sendError(res, new NapboxError('bad_request', `malformed request: ${target.reason}`));
+          return;
+        }
+        dispatch(deps, target, req, res).catch((err: unknown) => failed(deps, req, res, err));
+      } catch (err) {
+        failed(deps, req, res, err);
+      }
+    },
+  );
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const target = resolveTarget(req.headers.host, req.url ?? '/', deps.baseDomain);
-    if (target.kind === 'tenant') {
-      void deps.proxy.upgrade(req, socket, head, target);
-      return;
+    try {
+      upgrade(deps, req, socket, head);
+    } catch (err) {
+      deps.logger.error({ err, url: req.url }, 'upgrade failed');
+      socket.destroy();
     }
-    if (target.kind === 'tenant-napbox' && target.path.split('?')[0] === '/_napbox/chat') {
-      const tenant = deps.store.get(target.slug);
-      const admitted = tenant?.config.visibility === 'private' ? deps.access.requireSession(req, target.slug) : Promise.resolve();
-      admitted.then(
-        () => deps.chat.upgrade(req, socket, head, target.slug, target.path, target.prefix),
-        () => socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n'),
-      );
-      return;
-    }
-    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   });
   server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
+  server.headersTimeout = headTimeoutMs;
   // Held requests wait for a wake; the wake deadline, not Node's request timeout, bounds them.
   server.requestTimeout = 0;
+  // Node keeps its per-connection bookkeeping (the head deadline above, closeAllConnections) only for
+  // a server that listens, from its 'listening' event. This one never listens: the relay hands it each
+  // connection (emit('connection')), so start that bookkeeping here.
+  server.emit('listening');
   return server;
+}
+
+/** The target of a request Node's parser accepted, with RFC 9112's Host and framing rules Node leaves to us. */
+function checkedTarget(req: IncomingMessage, baseDomain: string): Target {
+  const framing = readFraming(req.rawHeaders, req.httpVersionMinor);
+  if (!framing.ok) return { kind: 'bad-request', reason: framing.reason };
+  return resolveTarget(req.headers.host, req.url ?? '/', baseDomain);
+}
+
+/** A request's handling threw or rejected: a bug of napbox's unless it is a NapboxError; logged, never fatal. */
+function failed(deps: ServerDeps, req: IncomingMessage, res: ServerResponse, err: unknown): void {
+  const error = asNapboxError(err);
+  if (error.isServerFault) deps.logger.error({ err, url: req.url }, 'request failed');
+  if (!res.headersSent) sendError(res, error);
+  else res.destroy();
+}
+
+function upgrade(deps: ServerDeps, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  const target = checkedTarget(req, deps.baseDomain);
+  const lost = (err: unknown): void => {
+    deps.logger.error({ err, url: req.url }, 'upgrade failed');
+    socket.destroy();
+  };
+  if (target.kind === 'bad-request') {
+    closeAfter(socket, rawResponse(400, 'bad_request', `malformed request: ${target.reason}`));
+    return;
+  }
+  if (target.kind === 'tenant') {
+    deps.proxy.upgrade(req, socket, head, target).catch(lost);
+    return;
+  }
+  if (target.kind === 'tenant-napbox' && target.path.split('?')[0] === '/_napbox/chat') {
+    const tenant = deps.store.get(target.slug);
+    const admitted = tenant?.config.visibility === 'private' ? deps.access.requireSession(req, target.slug) : Promise.resolve();
+    admitted
+      .then(
+        () => deps.chat.upgrade(req, socket, head, target.slug, target.path, target.prefix),
+        () => socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n'),
+      )
+      .catch(lost);
+    return;
+  }
+  socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
 }
 
 async function dispatch(deps: ServerDeps, target: Target, req: IncomingMessage, res: ServerResponse): Promise<void> {

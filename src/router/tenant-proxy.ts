@@ -34,6 +34,7 @@ import type { TenantStore } from '../tenants/tenant-store.js';
 import { sendError } from '../api/http-io.js';
 import { forwardHttp, requestHasBody, type ResponseHeaders } from './http-forward.js';
 import type { TenantAccess } from '../api/tenant-access.js';
+import { forwardedHeadersObject, type TrustedProxies } from './forwarded-headers.js';
 
 const RETRYABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ECONNRESET']);
 
@@ -53,6 +54,8 @@ export interface TenantProxyDeps {
   readonly observe?: { held(delta: 1 | -1): void; answered(seconds: number): void };
   /** The id a failure is told to the client and logged under. */
   readonly requestId?: () => string;
+  /** Front proxies whose X-Forwarded-* are kept (NAPBOX_TRUSTED_PROXIES). */
+  readonly trustedProxies?: TrustedProxies;
 }
 
 interface ProxyTarget {
@@ -68,7 +71,7 @@ export class TenantProxy {
   private readonly upgraded = new Set<Duplex>();
 
   constructor(private readonly deps: TenantProxyDeps) {
-    this.proxy = httpProxy.createProxyServer({ agent: this.agent, xfwd: true, ws: true, proxyTimeout: 0 });
+    this.proxy = httpProxy.createProxyServer({ agent: this.agent, xfwd: false, ws: true, proxyTimeout: 0 });
     // Errors are handled per call (the callback given to web/ws); this keeps stray ones from throwing.
     this.proxy.on('error', () => undefined);
   }
@@ -104,6 +107,7 @@ export class TenantProxy {
       path: target.path,
       agent: this.agent,
       prefix: target.prefix,
+      trustedPeer: this.trustsPeer(req),
       ...(headers ? { responseHeaders: headers } : {}),
       onError: (err, responseStarted) => {
         const code = err.code ?? '';
@@ -140,11 +144,16 @@ export class TenantProxy {
     }
     if (socket.destroyed) return;
     req.url = target.path;
-    if (target.prefix) req.headers['x-forwarded-prefix'] = target.prefix;
+    // http-proxy sends req.headers: the same X-Forwarded-* and Cookie rewrite as every other path (its own xfwd is off).
+    req.headers = forwardedHeadersObject(req.rawHeaders, { peer: req.socket.remoteAddress ?? '', trusted: this.trustsPeer(req), host: req.headers.host ?? '', prefix: target.prefix });
     this.proxy.ws(req, socket, head, { target: { host: running.app.host, port: running.app.port } }, (err: NodeJS.ErrnoException) => {
       if (RETRYABLE.has(err.code ?? '')) this.deps.lifecycle.forget(target.slug);
       rejectUpgrade(socket, this.told(new NapboxError('engine_error', `tenant ${target.slug} did not accept the WebSocket: ${err.code ?? err.message}`), target.slug));
     });
+  }
+
+  private trustsPeer(req: IncomingMessage): boolean {
+    return this.deps.trustedProxies?.trusts(req.socket.remoteAddress) ?? false;
   }
 
   /**

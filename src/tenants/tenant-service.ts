@@ -60,6 +60,8 @@ export interface TenantServiceDeps {
   readonly clock?: () => number;
   /** Takes a deleted tenant's files off the host (groups/ folder archived, napbox's files removed). */
   readonly removeFiles?: (slug: string) => void;
+  /** Told when a tenant's settings are saved as private: connections that skip per-request checks must close. */
+  readonly onPrivate?: (slug: string) => void;
 }
 
 export class TenantService {
@@ -84,6 +86,7 @@ export class TenantService {
     const next = TenantConfigSchema.parse({ ...tenant.config, ...changes });
     this.checkMounts(next);
     this.deps.store.updateConfig(slug, next);
+    if (next.visibility === 'private') this.deps.onPrivate?.(slug);
     return this.get(slug);
   }
 
@@ -94,6 +97,7 @@ export class TenantService {
     const parsed = TenantConfigSchema.parse(config);
     this.checkMounts(parsed);
     this.deps.store.updateConfig(slug, parsed);
+    if (parsed.visibility === 'private') this.deps.onPrivate?.(slug);
   }
 
   /** Refuses a config whose extra mounts the allowlist refuses, saying why for each. */

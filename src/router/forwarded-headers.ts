@@ -1,0 +1,158 @@
+// What napbox tells a tenant's app about a request's origin, and what it
+// keeps from it, on every path a request takes to a container (the relay,
+// the HTTP forward, the WebSocket upgrade): one pure function, so the paths
+// cannot drift apart.
+//
+// Invariants:
+// - napbox's own cookies (`napbox_*`, `__Host-napbox*`, `__Secure-napbox*`)
+//   never reach a container: they are bearer credentials for napbox itself.
+// - X-Forwarded-For/-Proto/-Host/-Prefix/-Port, Forwarded and X-Real-IP say
+//   what napbox saw. What a client sent in them is dropped, unless the
+//   connecting peer is a trusted front proxy (NAPBOX_TRUSTED_PROXIES): then
+//   its X-Forwarded-* are kept and napbox appends to them.
+
+import net from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
+
+export interface ForwardContext {
+  /** The address of the TCP peer napbox accepted the connection from. */
+  readonly peer: string;
+  /** Whether that peer is a trusted front proxy. */
+  readonly trusted: boolean;
+  /** The request's Host header. */
+  readonly host: string;
+  /** The path prefix napbox stripped (`/t/<slug>`), or ''. */
+  readonly prefix: string;
+}
+
+/** Headers about the request's origin: napbox sets them; only a trusted proxy's are kept. */
+const ORIGIN_HEADERS = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-prefix', 'x-forwarded-port', 'forwarded', 'x-real-ip']);
+/** Kept from a trusted proxy (the rest of ORIGIN_HEADERS pass through unchanged from it). */
+const APPENDED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-prefix']);
+const NAPBOX_COOKIE = /^\s*(?:napbox_|__host-napbox|__secure-napbox)/i;
+
+/** A Cookie header value without napbox's own cookies; '' when nothing is left. */
+export function stripNapboxCookies(value: string): string {
+  if (!/napbox/i.test(value)) return value; // the common case: nothing to do
+  return value
+    .split(';')
+    .filter((pair) => !NAPBOX_COOKIE.test(pair))
+    .map((pair) => pair.trim())
+    .filter((pair) => pair !== '')
+    .join('; ');
+}
+
+/**
+ * The request headers as they go to a tenant's app, from the client's
+ * (`raw` is flat `[name, value, name, value, ...]`, as Node's rawHeaders).
+ * Other headers keep their order, names and values.
+ */
+export function forwardedHeaders(raw: readonly string[], ctx: ForwardContext): string[] {
+  const out: string[] = [];
+  let forwardedFor = '';
+  let proto = '';
+  let host = '';
+  let prefix = '';
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    const lower = name.toLowerCase();
+    if (lower === 'cookie') {
+      const kept = stripNapboxCookies(value);
+      if (kept !== '') out.push(name, kept);
+      continue;
+    }
+    if (!ORIGIN_HEADERS.has(lower)) {
+      out.push(name, value);
+      continue;
+    }
+    if (!ctx.trusted) continue;
+    if (!APPENDED.has(lower)) out.push(name, value);
+    else if (lower === 'x-forwarded-for') forwardedFor = forwardedFor ? `${forwardedFor}, ${value}` : value;
+    else if (lower === 'x-forwarded-proto') proto ||= value;
+    else if (lower === 'x-forwarded-host') host ||= value;
+    else prefix ||= value;
+  }
+  out.push(
+    'x-forwarded-for', forwardedFor ? `${forwardedFor}, ${ctx.peer}` : ctx.peer,
+    'x-forwarded-proto', proto || 'http',
+    'x-forwarded-host', host || ctx.host,
+  );
+  if (ctx.prefix) out.push('x-forwarded-prefix', `${prefix.replace(/\/+$/, '')}${ctx.prefix}`);
+  else if (prefix) out.push('x-forwarded-prefix', prefix);
+  return out;
+}
+
+/**
+ * The same rewrite for a path that sends `req.headers` (http-proxy's
+ * WebSocket upgrade): the headers object as Node would have built it from
+ * the rewritten raw headers (duplicates joined, Cookie with '; ').
+ */
+export function forwardedHeadersObject(raw: readonly string[], ctx: ForwardContext): IncomingHttpHeaders {
+  const pairs = forwardedHeaders(raw, ctx);
+  const headers: Record<string, string | string[]> = {};
+  for (let i = 0; i + 1 < pairs.length; i += 2) {
+    const name = pairs[i]!.toLowerCase();
+    const value = pairs[i + 1]!;
+    const seen = headers[name];
+    if (seen === undefined) headers[name] = name === 'set-cookie' ? [value] : value;
+    else if (Array.isArray(seen)) seen.push(value);
+    else headers[name] = `${seen}${name === 'cookie' ? '; ' : ', '}${value}`;
+  }
+  return headers;
+}
+
+/** The front proxies whose X-Forwarded-* napbox believes (NAPBOX_TRUSTED_PROXIES). */
+export class TrustedProxies {
+  private readonly list: net.BlockList | undefined;
+
+  /** `entries` as parseTrustedProxies returns them. */
+  constructor(entries: readonly string[] = []) {
+    if (entries.length === 0) return;
+    this.list = new net.BlockList();
+    for (const entry of entries) {
+      const { address, prefix, family } = splitCidr(entry);
+      if (prefix === undefined) this.list.addAddress(address, family);
+      else this.list.addSubnet(address, prefix, family);
+    }
+  }
+
+  trusts(address: string | undefined): boolean {
+    if (!this.list || !address) return false;
+    const plain = unmapped(address);
+    const family = net.isIPv6(plain) ? 'ipv6' : 'ipv4';
+    return this.list.check(plain, family);
+  }
+}
+
+/** `::ffff:1.2.3.4` (an IPv4 client of a dual-stack socket) as `1.2.3.4`. */
+function unmapped(address: string): string {
+  return address.startsWith('::ffff:') && net.isIPv4(address.slice(7)) ? address.slice(7) : address;
+}
+
+function splitCidr(entry: string): { address: string; prefix: number | undefined; family: 'ipv4' | 'ipv6' } {
+  const slash = entry.indexOf('/');
+  const address = unmapped(slash === -1 ? entry : entry.slice(0, slash));
+  const family = net.isIPv6(address) ? 'ipv6' : 'ipv4';
+  return { address, prefix: slash === -1 ? undefined : Number(entry.slice(slash + 1)), family };
+}
+
+/**
+ * Parses NAPBOX_TRUSTED_PROXIES: comma-separated IP addresses and CIDR
+ * ranges (`10.0.0.1, 192.168.0.0/16, fd00::/8`). Throws an Error naming the
+ * first invalid entry.
+ */
+export function parseTrustedProxies(raw: string): string[] {
+  const entries = raw.split(',').map((e) => e.trim()).filter((e) => e !== '');
+  for (const entry of entries) {
+    const slash = entry.indexOf('/');
+    const address = unmapped(slash === -1 ? entry : entry.slice(0, slash));
+    const family = net.isIP(address);
+    const bits = slash === -1 ? undefined : entry.slice(slash + 1);
+    const max = family === 6 ? 128 : 32;
+    if (family === 0 || (bits !== undefined && (!/^\d{1,3}$/.test(bits) || Number(bits) > max))) {
+      throw new Error(`${JSON.stringify(entry)} is not an IP address or a CIDR range like 10.0.0.0/8`);
+    }
+  }
+  return entries;
+}
