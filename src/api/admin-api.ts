@@ -96,6 +96,9 @@ export class AdminApi {
       route('GET', `/api/tenants/${SEGMENT}/messages`, async ({ res, params, query }) => {
         sendJson(res, 200, { messages: messages.list(params[0]!, query.get('session')) });
       }),
+      route('POST', `/api/tenants/${SEGMENT}/messages/${SEGMENT}/retry`, async ({ res, params }) => {
+        sendJson(res, 202, messages.retry(params[0]!, params[1]!));
+      }),
       route('GET', `/api/tenants/${SEGMENT}/messages/${SEGMENT}`, async ({ res, params, query }) => {
         const wait = parseDuration(query.get('wait') ?? '0');
         if (wait === undefined || wait > 60_000) throw new NapboxError('bad_request', 'wait must be a duration up to 60s, like 25s');

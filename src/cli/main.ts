@@ -157,6 +157,17 @@ export function buildCli(): Command {
       throw new Error(`no reply within ${opts.timeout}; it is still ${message.state}: \`napbox status ${slug}\``);
     });
 
+  program
+    .command('retry')
+    .description('deliver a failed message again, its tries starting over (the tenant is woken for it)')
+    .argument('<slug>', 'the tenant', slugArg)
+    .argument('<id>', 'the message id (m_...), as `napbox send` or the API printed it')
+    .action(async (slug: string, id: string) => {
+      const client = await ApiClient.connect(dataDir());
+      const message = await client.json<MessageView>('POST', `/api/tenants/${slug}/messages/${encodeURIComponent(id)}/retry`);
+      print(`${message.id} is ${message.state} again\n`);
+    });
+
   const packages = program.command('packages').description("a tenant's apt and npm packages, built into its own image");
   const listsOf = (opts: { apt?: string[]; npm?: string[] }) => ({ apt: opts.apt ?? [], npm: opts.npm ?? [] });
   const change = (verb: 'add' | 'rm') =>

@@ -46,6 +46,17 @@ export interface DispatcherDeps {
   readonly liveOwners?: () => string[];
 }
 
+/**
+ * Whether a wake failed because a container really started for the message and died (or was not ready in
+ * time): that counts as one of its tries. Anything else (an open breaker, the engine failing or out of a
+ * resource, the wake rate) never reached a runner, and does not.
+ */
+export function containerDied(err: unknown): boolean {
+  const e = err as { code?: string; details?: { failedAs?: unknown } };
+  if (e.code === 'wake_timeout') return true;
+  return e.code === 'wake_failed' && (e.details?.failedAs === undefined || e.details.failedAs === 'wake_failed' || e.details.failedAs === 'wake_timeout');
+}
+
 export class Dispatcher {
   private channels: ChannelPool | undefined;
   private readonly running = new Map<string, Promise<void>>();
@@ -118,12 +129,13 @@ export class Dispatcher {
       running = await lifecycle.wake(slug, `message ${due[0]!.id}`);
     } catch (err) {
       const reason = `tenant could not be started: ${(err as Error).message}`;
-      const code = (err as { code?: string }).code;
-      if (code === 'engine_unreachable' || code === 'rate_limited') {
-        // Not the message's fault: it waits for the engine (or the wake window) without using up its tries.
-        for (const m of due) messages.fail(m.id, reason, this.clock() + ENGINE_RETRY_MS, this.clock());
-      } else {
+      if (containerDied(err)) {
         for (const m of due) this.failTry(slug, m.id, m.tries + 1, reason, true, true);
+      } else {
+        // Nothing reached a runner (an open breaker, the engine, the wake window): the message waits, its reason
+        // shown, without using up a try, and goes when the tenant can be started.
+        const after = Math.max(ENGINE_RETRY_MS, ((err as { retryAfterSeconds?: number }).retryAfterSeconds ?? 0) * 1000);
+        for (const m of due) messages.fail(m.id, `waiting: ${reason}`, this.clock() + after, this.clock());
       }
       return this.scheduleNext(slug);
     }

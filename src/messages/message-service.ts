@@ -100,6 +100,16 @@ export class MessageService {
     return { message: messageView(message), created };
   }
 
+  /** A failed message delivered again, as if new (its tries start over); 409 when it is not failed. */
+  retry(slugInput: string, id: string): MessageView {
+    const slug = assertSlug(slugInput);
+    const message = this.deps.messages.get(id);
+    if (!message || message.tenant !== slug) throw new NapboxError('not_found', `no message ${id} for tenant ${slug}`);
+    if (!this.deps.messages.retry(id, this.clock())) throw new NapboxError('conflict', `message ${id} is ${message.state}, not failed: only a failed message can be retried`);
+    this.deps.dispatcher.kick(slug);
+    return messageView(this.deps.messages.require(id));
+  }
+
   list(slugInput: string, session: string | null): MessageView[] {
     const slug = assertSlug(slugInput);
     this.deps.tenants.require(slug);

@@ -215,6 +215,11 @@ export class MessageStore {
     }
   }
 
+  /** A failed message goes back to pending with its tries reset (an admin's retry); false when it is not failed. */
+  retry(id: string, now: number): boolean {
+    return this.db.prepare("UPDATE messages SET state = 'pending', tries = 0, reason = NULL, next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = 'failed'").run(now, now, id).changes > 0;
+  }
+
   /** Messages being processed go back to pending (their runner or napbox went away); returns their ids. */
   requeueProcessing(tenant: string | undefined, reason: string, now: number): string[] {
     return this.db

@@ -303,7 +303,8 @@ export class Lifecycle {
       throw new NapboxError(code, error.message, {
         cause: error.cause ?? error,
         retryAfterSeconds: Math.max(1, Math.ceil((opened.retryAt - this.clock()) / 1000)),
-        details: { tenant: slug, ...(error.details ?? {}) },
+        // What failed first: a container that started and died (the tenant's) or the engine (not the tenant's).
+        details: { tenant: slug, failedAs: error.code, ...(error.details ?? {}) },
       });
     }
   }
