@@ -48,6 +48,7 @@ import { MountPreparer } from './mounts/prepare-mounts.js';
 import { GroupsWatcher } from './groups/groups-watcher.js';
 import { archiveTenantFiles } from './groups/group-archive.js';
 import { removeOrphanNetworks } from './tenants/orphan-networks.js';
+import { sharedNetwork } from './runtime/container-spec.js';
 
 export interface Napbox {
   readonly url: string;
@@ -184,6 +185,7 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
 
   const report = await reconcile({ store, driver, installId, logger, now: clock(), busy: (slug) => lifecycle.busy(slug) });
   await removeOrphanNetworks({ driver, installId, store, logger });
+  if (driver.networkScope === 'install') await driver.ensureNetwork(sharedNetwork(installId)); // before any wake: one network, made once
   logger.info({ installId, driver: config.driver, upstream, baseImage, removed: report.removed, adopted: report.adopted, markedStopped: report.markedStopped }, 'reconciled with the engine');
 
   let port = config.port;

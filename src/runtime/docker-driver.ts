@@ -30,6 +30,7 @@ const PORT_KEY = /^(\d+)\/tcp$/;
 export class DockerDriver implements ContainerDriver {
   /** One bridge for all tenants, inter-container traffic off: measured in bench/networks.ts (docs/architecture.md, "Networks"). */
   readonly networkScope = 'install' as const;
+  private readonly ensuring = new Map<string, Promise<void>>();
   private readonly docker: Docker;
   private readonly address: EngineAddress;
   private readonly client: EngineClient;
@@ -261,31 +262,56 @@ export class DockerDriver implements ContainerDriver {
     return pipeFollowedLogs(this.docker.modem, raw, text, options.signal);
   }
 
+  /**
+   * Makes the network unless it exists. Concurrent calls in this process share one; two processes can still
+   * both create one (the engine's duplicate check is not atomic), so when a name has more than one network
+   * the oldest is kept and the others removed (each process picks the same one), before and after creating.
+   */
   async ensureNetwork(spec: NetworkSpec): Promise<void> {
-    await this.call(`create network ${spec.name}`, async () => {
-      const existing = await this.docker.listNetworks({ filters: { name: [spec.name] } });
-      if (existing.some((n) => n.Name === spec.name)) return;
-      try {
-        await this.docker.createNetwork({
-          Name: spec.name,
-          Driver: 'bridge',
-          Internal: spec.internal,
-          Labels: { ...spec.labels },
-          CheckDuplicate: true,
-          ...(spec.isolated ? { Options: { 'com.docker.network.bridge.enable_icc': 'false' } } : {}),
-        });
-      } catch (err) {
-        if (statusCode(err) !== 409) throw err; // created meanwhile by another caller
-      }
-    });
+    let pending = this.ensuring.get(spec.name);
+    if (!pending) {
+      pending = this.call(`create network ${spec.name}`, () => this.makeNetwork(spec)).finally(() => this.ensuring.delete(spec.name));
+      this.ensuring.set(spec.name, pending);
+    }
+    return pending;
   }
 
+  private async makeNetwork(spec: NetworkSpec): Promise<void> {
+    if ((await this.dedupeNetwork(spec.name)) > 0) return;
+    try {
+      await this.docker.createNetwork({
+        Name: spec.name,
+        Driver: 'bridge',
+        Internal: spec.internal,
+        Labels: { ...spec.labels },
+        CheckDuplicate: true,
+        ...(spec.isolated ? { Options: { 'com.docker.network.bridge.enable_icc': 'false' } } : {}),
+      });
+    } catch (err) {
+      if (statusCode(err) !== 409) throw err; // created meanwhile by another caller
+    }
+    await this.dedupeNetwork(spec.name);
+  }
+
+  /** How many networks have this exact name once duplicates are gone (the oldest kept; one in use stays). */
+  private async dedupeNetwork(name: string): Promise<number> {
+    const same = (await this.docker.listNetworks({ filters: { name: [name] } })).filter((n) => n.Name === name);
+    if (same.length <= 1) return same.length;
+    same.sort((a, b) => String(a.Created).localeCompare(String(b.Created)) || a.Id.localeCompare(b.Id));
+    for (const extra of same.slice(1)) await this.docker.getNetwork(extra.Id).remove().catch(() => undefined);
+    return 1;
+  }
+
+  /** Removes every network of that exact name (by id, so duplicates go too); a missing one is not an error. */
   async removeNetwork(name: string): Promise<void> {
     await this.call(`remove network ${name}`, async () => {
-      try {
-        await this.docker.getNetwork(name).remove();
-      } catch (err) {
-        if (statusCode(err) !== 404) throw err;
+      const same = (await this.docker.listNetworks({ filters: { name: [name] } })).filter((n) => n.Name === name || n.Id === name);
+      for (const network of same) {
+        try {
+          await this.docker.getNetwork(network.Id).remove();
+        } catch (err) {
+          if (statusCode(err) !== 404) throw err;
+        }
       }
     });
   }
