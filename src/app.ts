@@ -272,14 +272,19 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
     installId,
     tenantUrl,
     close: async () => {
-      // Stop the work first, then every connection (held, relayed, upgraded), then the listener.
+      // Stop accepting; tell what waits for a wake 503 (Retry-After) and hand back the messages being
+      // delivered (pending again, for the next process); stop the work; then close every connection napbox
+      // tracks (held, relayed, upgraded, idle keep-alive: the gate has them all), the listener, the database.
+      const closed = new Promise<void>((resolve) => front.close(() => resolve()));
+      proxy.drain();
+      const handedBack = dispatcher.handBack();
+      if (handedBack.length > 0) logger.info({ messages: handedBack.length }, 'messages being delivered handed back for the next start');
       sweeper.stop();
-      dispatcher.stop();
       replies.stop();
       channels.closeAll();
       chat.close();
       live.close();
-      const closed = new Promise<void>((resolve) => front.close(() => resolve()));
+      await new Promise((resolve) => setTimeout(resolve, 50)); // the 503s on their way out
       relay.closeAll();
       gate.closeAll();
       proxy.close();

@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'engine_unreachable'
   | 'engine_error'
   | 'capacity'
+  | 'shutting_down'
   | 'config_invalid'
   | 'internal';
 
@@ -32,12 +33,13 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   engine_unreachable: 503,
   engine_error: 502,
   capacity: 503,
+  shutting_down: 503,
   config_invalid: 500,
   internal: 500,
 };
 
 /** A tenant that fails to start: the tenant's news (logged where it happened), not a napbox failure. */
-const TENANT_FAULTS: ReadonlySet<ErrorCode> = new Set(['wake_failed', 'wake_timeout', 'circuit_open']);
+const TENANT_FAULTS: ReadonlySet<ErrorCode> = new Set(['wake_failed', 'wake_timeout', 'circuit_open', 'shutting_down']);
 
 export interface NapboxErrorOptions {
   cause?: unknown;

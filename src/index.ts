@@ -20,10 +20,13 @@ async function main(): Promise<void> {
   ];
   process.stderr.write(`${lines.join('\n')}\n`);
   let closing = false;
-  const shutdown = (): void => {
-    if (closing) return;
+  const shutdown = (signal: NodeJS.Signals): void => {
+    if (closing) {
+      process.stderr.write(`napbox: ${signal} again: exiting at once\n`);
+      process.exit(1);
+    }
     closing = true;
-    setTimeout(() => process.exit(1), 10_000).unref(); // never hang on the way out
+    setTimeout(() => process.exit(1), 5_000).unref(); // never hang on the way out
     napbox.close().then(
       () => process.exit(0),
       () => process.exit(1),

@@ -101,6 +101,13 @@ export class Dispatcher {
     this.timers.clear();
   }
 
+  /** Shutting down: delivers nothing more, and hands back what this process was delivering (pending again, at once). */
+  handBack(): string[] {
+    this.stop();
+    if (!this.deps.owner) return [];
+    return this.deps.messages.requeueOwned(this.deps.owner, 'napbox shut down while it was processing: delivered again', this.clock());
+  }
+
   /** Something changed for this tenant's messages: deliver what can be delivered. */
   kick(slug: string): void {
     if (this.stopped) return;

@@ -197,6 +197,14 @@ export class MessageStore {
       .immediate();
   }
 
+  /** This process's messages being processed go back to pending (it is shutting down); returns their ids. */
+  requeueOwned(owner: string, reason: string, now: number): string[] {
+    return this.db
+      .prepare("UPDATE messages SET state = 'pending', reason = ?, next_attempt_at = ?, updated_at = ? WHERE state = 'processing' AND owner = ? RETURNING id")
+      .all(reason, now, now, owner)
+      .map((r) => (r as { id: string }).id);
+  }
+
   /** Stores the reply unless one is stored already; true when this call stored it. */
   complete(id: string, reply: string, now: number): boolean {
     return (

@@ -69,6 +69,10 @@ export class TenantProxy {
   private readonly proxy: httpProxy;
   /** Upgraded sockets leave the HTTP server's bookkeeping: they are closed from here on shutdown. */
   private readonly upgraded = new Set<Duplex>();
+  /** Requests and upgrades waiting for a wake: told 503 when napbox shuts down (drain). */
+  private readonly heldRequests = new Set<ServerResponse>();
+  private readonly heldUpgrades = new Set<Duplex>();
+  private draining = false;
 
   constructor(private readonly deps: TenantProxyDeps) {
     this.proxy = httpProxy.createProxyServer({ agent: this.agent, xfwd: false, ws: true, proxyTimeout: 0 });
@@ -82,7 +86,10 @@ export class TenantProxy {
     res.once('close', done);
     res.once('finish', () => this.deps.observe?.answered((performance.now() - started) / 1000));
     const waiting = !this.deps.lifecycle.endpointOf(target.slug);
-    if (waiting) this.deps.observe?.held(1);
+    if (waiting) {
+      this.deps.observe?.held(1);
+      this.heldRequests.add(res);
+    }
     if (target.prefix) res.setHeader('content-security-policy', PATH_SANDBOX); // napbox's own answers too
     let isPrivate = false;
     const running = await this.admitted(req, target.slug)
@@ -96,8 +103,9 @@ export class TenantProxy {
       })
       .finally(() => {
         if (waiting) this.deps.observe?.held(-1);
+        this.heldRequests.delete(res);
       });
-    if (!running || res.destroyed || req.destroyed) return done();
+    if (!running || res.destroyed || req.destroyed || res.headersSent || this.draining) return done();
     this.forward(req, res, target, running, responseHeaders(target, isPrivate), true);
   }
 
@@ -135,14 +143,17 @@ export class TenantProxy {
     socket.once('close', closed);
     socket.on('data', () => this.deps.activity.touch(target.slug, 'websocket')); // frames from the client; the socket itself holds
     let running: Running;
+    this.heldUpgrades.add(socket);
     try {
       await this.admitted(req, target.slug);
       running = await this.ready(target.slug, `websocket ${target.path.split('?')[0]}`);
     } catch (err) {
       rejectUpgrade(socket, this.told(err, target.slug));
       return;
+    } finally {
+      this.heldUpgrades.delete(socket);
     }
-    if (socket.destroyed) return;
+    if (socket.destroyed || this.draining) return;
     req.url = target.path;
     // http-proxy sends req.headers: the same X-Forwarded-* and Cookie rewrite as every other path (its own xfwd is off).
     req.headers = forwardedHeadersObject(req.rawHeaders, { peer: req.socket.remoteAddress ?? '', trusted: this.trustsPeer(req), host: req.headers.host ?? '', prefix: target.prefix });
@@ -187,6 +198,20 @@ export class TenantProxy {
     if (known) return known;
     if (!this.deps.store.get(slug)) throw new NapboxError('not_found', `no tenant ${slug}`);
     return this.deps.lifecycle.wake(slug, reason);
+  }
+
+  /** Shutting down: every request or upgrade still waiting for a wake is told 503 with a Retry-After, and closed. */
+  drain(): void {
+    this.draining = true;
+    const error = new NapboxError('shutting_down', 'napbox is restarting: try again in a few seconds', { retryAfterSeconds: 5 });
+    for (const res of this.heldRequests) {
+      if (res.headersSent || res.destroyed) continue;
+      res.setHeader('connection', 'close');
+      sendError(res, error);
+    }
+    for (const socket of this.heldUpgrades) rejectUpgrade(socket, error);
+    this.heldRequests.clear();
+    this.heldUpgrades.clear();
   }
 
   close(): void {
