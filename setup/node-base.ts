@@ -12,6 +12,7 @@ import type { ContainerDriver } from '../src/runtime/container-driver.js';
 import { LABEL_ROLE, NODE_BASE_TAG } from '../src/images/agent-image.js';
 import { aptInstall, canInstallHere } from './docker-engine.js';
 import { onPath, runLogged } from './run-command.js';
+import { projectRoot } from '../src/project-root.js';
 
 const REGISTRY_IMAGE = 'node:20-slim';
 const ROOTFS_TAG = 'napbox-rootfs:bookworm';
@@ -56,7 +57,7 @@ export async function ensureNodeBase(driver: ContainerDriver, labels: Record<str
   log(`setup: no registry answers for ${REGISTRY_IMAGE}; making a Debian root filesystem with debootstrap (log: ${LOG})`);
   if (!(await driver.inspectImage(ROOTFS_TAG))) await importRootfs(driver, labels);
   await driver.buildImage({
-    contextDir: path.join(path.dirname(new URL(import.meta.url).pathname), 'node-base'),
+    contextDir: path.join(projectRoot(import.meta.url), 'setup', 'node-base'),
     dockerfile: 'Dockerfile',
     tag: NODE_BASE_TAG,
     labels: { ...labels, [LABEL_ROLE]: 'node-base' },

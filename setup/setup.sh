@@ -2,7 +2,7 @@
 # Makes this machine ready to run napbox; `npm start` and `npm test` call it.
 # Step 1 (here, because nothing else can run before it): the npm dependencies,
 # installed only when package-lock.json changed since the last install.
-# The other steps are in setup/setup.ts. Each prints one line with its time.
+# Step 2 builds dist/; the other steps are in setup/setup.ts. Each prints one line with its time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,4 +19,20 @@ fi
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 printf 'setup: dependencies %s (%d.%01ds)\n' "$what" $((ms / 1000)) $(((ms % 1000) / 100))
 
-exec node --import tsx setup/setup.ts "$@"
+# Step 2: the compiled JavaScript in dist/ (what npm start, bin/napbox.js and
+# the image run), built again only when a source or the compiler settings changed.
+start=$(date +%s%N)
+stamp=dist/.napbox-build
+want=$({ find src setup -name '*.ts' -not -name '*.test.ts' | sort | xargs sha256sum; sha256sum package-lock.json tsconfig.json tsconfig.build.json; } | sha256sum | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  rm -rf dist
+  npx tsc -p tsconfig.build.json
+  echo "$want" >"$stamp"
+  what="compiled the sources to dist/ (they changed since the last build)"
+else
+  what="dist/ up to date"
+fi
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+printf 'setup: build: %s (%d.%01ds)\n' "$what" $((ms / 1000)) $(((ms % 1000) / 100))
+
+exec node dist/setup/setup.js "$@"

@@ -10,11 +10,12 @@ import { DockerDriver } from '../src/runtime/docker-driver.js';
 import { SwarmDriver } from '../src/runtime/swarm-driver.js';
 import { LABEL_ROLE, prepareBuildContext, readCaBundle, resolveAgentImage } from '../src/images/agent-image.js';
 import { loadInstallId } from '../src/install-id.js';
+import { projectRoot } from '../src/project-root.js';
 import { ensureDockerEngine } from './docker-engine.js';
 import { ensureNodeBase } from './node-base.js';
 import { ensureTestTools } from './test-tools.js';
 
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const root = projectRoot(import.meta.url);
 
 async function step(name: string, run: () => Promise<string>): Promise<void> {
   const started = Date.now();

@@ -49,6 +49,8 @@ import { GroupsWatcher } from './groups/groups-watcher.js';
 import { archiveTenantFiles } from './groups/group-archive.js';
 import { removeOrphanNetworks } from './tenants/orphan-networks.js';
 import { sharedNetwork } from './runtime/container-spec.js';
+import { projectRoot } from './project-root.js';
+import { SERVER_FILE, type ServerFile } from './server-file.js';
 
 export interface Napbox {
   readonly url: string;
@@ -64,15 +66,6 @@ export interface AppOverrides {
   readonly projectDir?: string;
 }
 
-export interface ServerFile {
-  readonly url: string;
-  readonly pid: number;
-  readonly installId: string;
-  readonly baseDomain: string;
-  readonly port: number;
-}
-
-export const SERVER_FILE = 'server.json';
 
 /** The upstream mode in force: the bridge address where the engine is local to Linux, else published ports. */
 function upstreamMode(config: Config): 'bridge' | 'published' {
@@ -91,7 +84,7 @@ export function makeDriver(config: Config): ContainerDriver {
 export async function startNapbox(config: Config, overrides: AppOverrides = {}): Promise<Napbox> {
   const logger = overrides.logger ?? createLogger(config.logLevel, config.logFormat);
   const clock = overrides.clock ?? Date.now;
-  const projectDir = overrides.projectDir ?? path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+  const projectDir = overrides.projectDir ?? projectRoot(import.meta.url);
   const installId = loadInstallId(config.dataDir);
   const driver = overrides.driver ?? makeDriver(config);
   await driver.ping();

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { AdminAuth, loadOrCreateKey } from '../api/auth.js';
 import { NapboxError } from '../errors.js';
 import { loadInstallId } from '../install-id.js';
-import { SERVER_FILE } from '../app.js';
+import { SERVER_FILE } from '../server-file.js';
 
 const ServerFileSchema = z.object({
   url: z.string().url(),

@@ -9,7 +9,13 @@ import { asNapboxError } from '../errors.js';
 import { assertSlug } from '../tenants/slug.js';
 import type { TenantView } from '../tenants/tenant-service.js';
 import type { MessageView } from '../messages/message-service.js';
-import { ApiClient, adminAuth } from './client.js';
+import type { ApiClient as Client } from './client.js';
+
+/** The API client, loaded only by the verbs that call the server: `--help` loads commander alone (issue 15's 300 ms). */
+async function connect(): Promise<Client> {
+  const { ApiClient } = await import('./client.js');
+  return ApiClient.connect(dataDir());
+}
 
 const dataDir = (): string => path.resolve(process.env.NAPBOX_DATA_DIR ?? './data');
 
@@ -58,7 +64,7 @@ export function buildCli(): Command {
     .action(async (opts: { ttl: string }) => {
       const ms = parseDuration(opts.ttl);
       if (ms === undefined || ms < 1000) throw new InvalidArgumentError(`--ttl ${opts.ttl} is not a duration like 1h or 30m`);
-      print(`${await adminAuth(dataDir()).issue(Math.floor(ms / 1000))}\n`);
+      print(`${await (await import('./client.js')).adminAuth(dataDir()).issue(Math.floor(ms / 1000))}\n`);
     });
 
   const tenants = program.command('tenants').description('create, list and remove tenants');
@@ -69,7 +75,7 @@ export function buildCli(): Command {
     .option('--app <argv...>', "the tenant's own HTTP app command (must listen on $PORT); default: the built-in page")
     .option('--private', 'only browsers signed in with a link from `napbox open` may use it')
     .action(async (slug: string, opts: { app?: string[]; private?: boolean }) => {
-      const client = await ApiClient.connect(dataDir());
+      const client = await connect();
       const body = { slug, ...(opts.app ? { app: { command: opts.app } } : {}), ...(opts.private ? { visibility: 'private' } : {}) };
       const t = await client.json<TenantView>('POST', '/api/tenants', body);
       print(`created ${t.slug}: ${t.url}\n`);
@@ -79,7 +85,7 @@ export function buildCli(): Command {
     .description('list tenants with their state')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) => {
-      const client = await ApiClient.connect(dataDir());
+      const client = await connect();
       const { tenants: list } = await client.json<{ tenants: TenantView[] }>('GET', '/api/tenants');
       print(opts.json ? list : `${list.map(tenantLine).join('\n')}${list.length ? '\n' : ''}`);
     });
@@ -88,7 +94,7 @@ export function buildCli(): Command {
     .description("remove a tenant and its container (its data dir is kept)")
     .argument('<slug>', 'the tenant', slugArg)
     .action(async (slug: string) => {
-      const client = await ApiClient.connect(dataDir());
+      const client = await connect();
       await client.json('DELETE', `/api/tenants/${slug}`);
       print(`removed ${slug}\n`);
     });
@@ -98,7 +104,7 @@ export function buildCli(): Command {
     .description("start a tenant's container now and wait until it is ready")
     .argument('<slug>', 'the tenant', slugArg)
     .action(async (slug: string) => {
-      const client = await ApiClient.connect(dataDir());
+      const client = await connect();
       print(statusText(await client.json<TenantView>('POST', `/api/tenants/${slug}/wake`)));
     });
   program
@@ -106,7 +112,7 @@ export function buildCli(): Command {
     .description('print a sign-in link for a tenant (valid 10 minutes); opening it lets that browser use a private tenant')
     .argument('<slug>', 'the tenant', slugArg)
     .action(async (slug: string) => {
-      const client = await ApiClient.connect(dataDir());
+      const client = await connect();
       print(`${(await client.json<{ url: string }>('POST', `/api/tenants/${slug}/open`)).url}\n`);
     });
   program
@@ -114,7 +120,7 @@ export function buildCli(): Command {
     .description("stop a tenant's container now")
     .argument('<slug>', 'the tenant', slugArg)
     .action(async (slug: string) => {
-      const client = await ApiClient.connect(dataDir());
+      const client = await connect();
       print(statusText(await client.json<TenantView>('POST', `/api/tenants/${slug}/stop`)));
     });
   program
@@ -123,7 +129,7 @@ export function buildCli(): Command {
     .argument('[slug]', 'the tenant', slugArg)
     .option('--json', 'print JSON')
     .action(async (slug: string | undefined, opts: { json?: boolean }) => {
-      const client = await ApiClient.connect(dataDir());
+      const client = await connect();
       if (!slug) {
         const { tenants: list } = await client.json<{ tenants: TenantView[] }>('GET', '/api/tenants');
         print(opts.json ? list : `${list.map(tenantLine).join('\n')}\n`);
@@ -143,7 +149,7 @@ export function buildCli(): Command {
     .action(async (slug: string, text: string, opts: { session: string; id?: string; timeout: string }) => {
       const limit = parseDuration(opts.timeout);
       if (limit === undefined) throw new InvalidArgumentError(`--timeout ${opts.timeout} is not a duration like 30s or 5m`);
-      const client = await ApiClient.connect(dataDir());
+      const client = await connect();
       const accepted = await client.json<MessageView>('POST', `/api/tenants/${slug}/messages`, { text, session: opts.session, ...(opts.id ? { id: opts.id } : {}) });
       process.stderr.write(`accepted ${accepted.id} (session ${accepted.session})\n`);
       const deadline = Date.now() + limit;
@@ -163,7 +169,7 @@ export function buildCli(): Command {
     .argument('<slug>', 'the tenant', slugArg)
     .argument('<id>', 'the message id (m_...), as `napbox send` or the API printed it')
     .action(async (slug: string, id: string) => {
-      const client = await ApiClient.connect(dataDir());
+      const client = await connect();
       const message = await client.json<MessageView>('POST', `/api/tenants/${slug}/messages/${encodeURIComponent(id)}/retry`);
       print(`${message.id} is ${message.state} again\n`);
     });
@@ -179,7 +185,7 @@ export function buildCli(): Command {
       .option('--npm <names...>', 'npm packages, like is-odd or @scope/name@^1')
       .option('--now', 'restart the tenant on the new image as soon as it is ready')
       .action(async (slug: string, opts: { apt?: string[]; npm?: string[]; now?: boolean }) => {
-        const client = await ApiClient.connect(dataDir());
+        const client = await connect();
         const current = await client.json<{ apt: string[]; npm: string[] }>('GET', `/api/tenants/${slug}/packages`);
         const delta = listsOf(opts);
         const next =
@@ -196,7 +202,7 @@ export function buildCli(): Command {
     .description("show the tenant's package lists, image and latest build")
     .argument('<slug>', 'the tenant', slugArg)
     .action(async (slug: string) => {
-      const client = await ApiClient.connect(dataDir());
+      const client = await connect();
       print(await client.json('GET', `/api/tenants/${slug}/packages`));
     });
   program
@@ -204,7 +210,7 @@ export function buildCli(): Command {
     .description("stream the log of the tenant's latest image build, live, until it ends")
     .argument('<slug>', 'the tenant', slugArg)
     .action(async (slug: string) => {
-      const client = await ApiClient.connect(dataDir());
+      const client = await connect();
       const { build } = await client.json<{ build: { id: string } | null }>('GET', `/api/tenants/${slug}/packages`);
       if (!build) return print(`${slug} has no builds: add packages with \`napbox packages add ${slug} --apt jq\`\n`);
       const res = await client.request('GET', `/api/builds/${build.id}/log?follow=1`);
@@ -219,7 +225,7 @@ export function buildCli(): Command {
     .command('prune')
     .description("remove tenant images no tenant uses (each tenant's current and previous image are kept)")
     .action(async () => {
-      const client = await ApiClient.connect(dataDir());
+      const client = await connect();
       print(await client.json('POST', '/api/images/prune'));
     });
 
@@ -230,7 +236,7 @@ export function buildCli(): Command {
     .option('--tail <lines>', 'how many of the last lines', '200')
     .option('-f, --follow', 'keep printing new output as it comes (Ctrl-C to stop)')
     .action(async (slug: string, opts: { tail: string; follow?: boolean }) => {
-      const client = await ApiClient.connect(dataDir());
+      const client = await connect();
       const res = await client.request('GET', `/api/tenants/${slug}/logs?tail=${encodeURIComponent(opts.tail)}${opts.follow ? '&follow=1' : ''}`);
       if (!res.ok || !res.body) throw new Error(await res.text());
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) process.stdout.write(chunk);

@@ -9,6 +9,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
+import { projectRoot } from '../project-root.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 const FILES: Readonly<Record<string, { file: string; type: string }>> = {
@@ -32,7 +33,7 @@ const HEADERS = {
 export type DashboardRoute = (req: IncomingMessage, res: ServerResponse, pathname: string) => boolean;
 
 /** Serves the dashboard's files; returns false for any other path. */
-export function dashboardFiles(staticDir = path.join(path.dirname(new URL(import.meta.url).pathname), 'static')): DashboardRoute {
+export function dashboardFiles(staticDir = path.join(projectRoot(import.meta.url), 'src', 'dashboard', 'static')): DashboardRoute {
   const loaded = new Map<string, { body: Buffer; type: string }>();
   for (const [route, { file, type }] of Object.entries(FILES)) loaded.set(route, { body: fs.readFileSync(path.join(staticDir, file)), type });
   return (req, res, pathname) => {
