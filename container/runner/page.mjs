@@ -9,7 +9,7 @@ function escapeHtml(text) {
 }
 
 // Runs in the browser. Plain JS, no framework; kept free of `${` so it can sit in a template literal.
-const CHAT_SCRIPT = String.raw`
+const CHAT_SCRIPT = `
 (function () {
   var tenant = document.body.getAttribute('data-tenant');
   var log = document.getElementById('chat-log');

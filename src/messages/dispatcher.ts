@@ -19,13 +19,13 @@
 
 import type { Logger } from '../log.js';
 import type { ActivityTracker } from '../tenants/activity.js';
-import type { Lifecycle } from '../tenants/lifecycle.js';
+import type { Lifecycle, Running } from '../tenants/lifecycle.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
 import type { ChatHub } from './chat-hub.js';
 import type { LeaseTable } from '../sweep/leases.js';
 import { decideRetry, DEFAULT_DELIVERY, type DeliveryPolicy } from './delivery-policy.js';
 import type { MessageStore } from './message-store.js';
-import type { ChannelPool, RunnerFrame } from './runner-channel.js';
+import type { ChannelPool, RunnerChannel, RunnerFrame } from './runner-channel.js';
 
 /** How often messages waiting for an engine that does not answer try again. */
 const ENGINE_RETRY_MS = 2000;
@@ -131,7 +131,7 @@ export class Dispatcher {
     const { messages, lifecycle } = this.deps;
     const due = messages.deliverable(slug, this.clock());
     if (due.length === 0) return this.scheduleNext(slug);
-    let running;
+    let running: Running;
     try {
       running = await lifecycle.wake(slug, `message ${due[0]!.id}`);
     } catch (err) {
@@ -146,7 +146,7 @@ export class Dispatcher {
       }
       return this.scheduleNext(slug);
     }
-    let channel;
+    let channel: RunnerChannel;
     try {
       channel = await this.channels!.get(slug, running.containerId, running.control);
     } catch (err) {

@@ -143,7 +143,7 @@ export class DockerDriver implements ContainerDriver {
       const chunks: Buffer[] = [];
       for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
       const entry = firstTarEntry(Buffer.concat(chunks));
-      if (!entry || entry.type !== 'file') return undefined;
+      if (entry?.type !== 'file') return undefined;
       return { content: entry.content, mode: entry.mode, uid: entry.uid, gid: entry.gid };
     });
   }

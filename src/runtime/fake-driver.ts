@@ -132,7 +132,7 @@ export class FakeDriver implements ContainerDriver {
   async stop(id: string): Promise<void> {
     this.calls.stop += 1;
     const c = this.containers.get(id);
-    if (!c || c.status !== 'running') return;
+    if (c?.status !== 'running') return;
     await this.halt(c, 0);
   }
 

@@ -15,7 +15,7 @@
 // Both helper containers run on this engine: the node tasks are pinned to.
 
 import crypto from 'node:crypto';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import type { ContainerFile, ContainerFileInfo, ContainerSpec, MountSpec } from './container-driver.js';
 import { DEFAULT_FILE_MODE, mountHolding } from './container-driver.js';
 import type { DockerDriver } from './docker-driver.js';

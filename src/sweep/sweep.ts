@@ -185,7 +185,7 @@ export class Sweeper {
    */
   private async fenced(slug: string): Promise<boolean> {
     const cluster = this.deps.cluster;
-    if (!cluster || !cluster.peers.hasPeers()) return true;
+    if (!cluster?.peers.hasPeers()) return true;
     const taken = cluster.locks.tryAcquire(slug, 'stop');
     if (!taken.taken) return false; // another process is waking or stopping it: not idle for us to judge
     const fenced = await cluster.peers.fence(taken.at + 1, taken.at + cluster.peers.deadAfterMs);

@@ -130,6 +130,7 @@ export class Lifecycle {
     const known = this.running.get(slug);
     if (known) return Promise.resolve(known);
     const pending = this.inflight.get(slug);
+    // biome-ignore lint/nursery/noMisusedPromises: a test of whether a wake is in flight (Promise or undefined), not of its result
     if (pending) return pending;
     const started = this.clock();
     const limited = this.rateLimit(slug, started);

@@ -31,7 +31,7 @@ const FLAGS = [
 ];
 
 // The attacker's app. It also sends a CSP of its own that would allow same-origin, to show it cannot loosen napbox's.
-const EVIL_APP = String.raw`
+const EVIL_APP = `
 const seen = [];
 require('http').createServer((req, res) => {
   if (req.url === '/seen') {
@@ -49,7 +49,7 @@ require('http').createServer((req, res) => {
 `;
 
 // The page's script, served by the evil app as /attack.js (its second argument).
-const ATTACK = String.raw`
+const ATTACK = `
 (async () => {
   const r = {};
   const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/config.js';
 import { openDatabase, type Db } from '../../src/db/database.js';
-import { NapboxError } from '../../src/errors.js';
+import type { NapboxError } from '../../src/errors.js';
 import { requireAgentImage } from '../../src/images/agent-image.js';
 import { BuildQueue } from '../../src/images/build-queue.js';
 import { BuildStore, type Build } from '../../src/images/build-store.js';

@@ -72,7 +72,7 @@ export class JobBoard {
     const onProgress = (text) => {
       for (const l of job.listeners) l.progress(text);
     };
-    Promise.resolve()
+    void Promise.resolve()
       .then(() => this.run(delivery, { signal: job.controller.signal, onProgress }))
       .catch((err) => ({ kind: 'error', message: `the runner failed: ${err instanceof Error ? err.message : String(err)}`, retryable: true }))
       .then((outcome) => {

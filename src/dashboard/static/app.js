@@ -36,7 +36,7 @@ async function api(/** @type {string} */ method, /** @type {string} */ path, /**
   const text = await res.text();
   const data = text && res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text;
   if (res.status === 401 && path !== '/api/session') showSignIn('Your session ended: sign in again.');
-  if (!res.ok) throw new ApiError(res.status, (data && data.message) || `${res.status} ${res.statusText}`);
+  if (!res.ok) throw new ApiError(res.status, data?.message || `${res.status} ${res.statusText}`);
   return data;
 }
 
@@ -295,7 +295,7 @@ async function openDetail(/** @type {string} */ slug) {
     $('apt').value = (lists.apt ?? []).join('\n');
     $('npm').value = (lists.npm ?? []).join('\n');
     const t = tenants.get(slug);
-    if (t?.build && (t.build.state === 'queued' || t.build.state === 'building')) followBuild(t.build.id);
+    if (t?.build && (t.build.state === 'queued' || t.build.state === 'building')) void followBuild(t.build.id);
     await loadChat();
   } catch (err) {
     say(`could not load ${slug}: ${/** @type {Error} */ (err).message}`, true);
@@ -330,7 +330,7 @@ $('packages-form').addEventListener('submit', async (/** @type {Event} */ e) => 
       $('build-state').textContent = `build ${build.id}: ready${build.cached ? ' (image already built)' : ''}`;
       return;
     }
-    followBuild(build.id);
+    void followBuild(build.id);
   } catch (err) {
     $('build-state').textContent = `not saved: ${/** @type {Error} */ (err).message}`;
   }
