@@ -304,7 +304,8 @@ class RelayedConnection {
   private refuse(status: 400 | 408 | 431, reason: string): void {
     this.whenAnswered(() => {
       this.release();
-      closeAfter(this.client, rawResponse(status, status === 408 ? 'request_timeout' : 'bad_request', reason));
+      const toHead = this.pending.subarray(0, 5).toString('latin1') === 'HEAD ';
+      closeAfter(this.client, rawResponse(status, status === 408 ? 'request_timeout' : 'bad_request', reason, {}, toHead));
     });
   }
 

@@ -6,7 +6,8 @@
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 
-export function rawResponse(status: number, code: string, message: string, headers: Record<string, string> = {}): string {
+/** `toHead`: the answer to a HEAD request, which carries no body (its length is still told). */
+export function rawResponse(status: number, code: string, message: string, headers: Record<string, string> = {}, toHead = false): string {
   const body = JSON.stringify({ error: code, message });
   const lines = [
     `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Error'}`,
@@ -16,7 +17,7 @@ export function rawResponse(status: number, code: string, message: string, heade
     'Connection: close',
     ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
   ];
-  return `${lines.join('\r\n')}\r\n\r\n${body}`;
+  return `${lines.join('\r\n')}\r\n\r\n${toHead ? '' : body}`;
 }
 
 /**
@@ -27,7 +28,10 @@ export function rawResponse(status: number, code: string, message: string, heade
  */
 export function closeAfter(socket: Duplex, response = '', lingerMs = 2000): void {
   socket.on('error', () => undefined);
-  if (socket.destroyed) return;
+  if (!socket.writable) {
+    socket.destroy(); // already ended (a response before said Connection: close): nothing more may be written
+    return;
+  }
   socket.end(response);
   socket.resume();
   const timer = setTimeout(() => socket.destroy(), lingerMs);

@@ -8,6 +8,8 @@
 //   logged and answered 500 (or its connection closed), never fatal.
 // - A request head must arrive in full within the head deadline (Node's
 //   headersTimeout, 408), on connections the relay handed over too.
+// - Pipelined requests are answered in order: Node hands over an upgrade
+//   as soon as it is parsed, so it waits for the response before it.
 
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -41,10 +43,13 @@ export interface ServerDeps {
 
 export function createServer(deps: ServerDeps): http.Server {
   const headTimeoutMs = deps.headTimeoutMs ?? DEFAULT_HEAD_TIMEOUT_MS;
+  // The last response begun on each connection: an upgrade pipelined behind it is answered after it.
+  const lastResponse = new WeakMap<Duplex, ServerResponse>();
   const server = http.createServer(
     // Explicitly strict, whatever NODE_OPTIONS says (--insecure-http-parser would read what the relay refuses).
     { insecureHTTPParser: false, connectionsCheckingInterval: Math.max(25, Math.min(1000, headTimeoutMs / 4)) },
     (req, res) => {
+      lastResponse.set(req.socket, res);
       try {
         const target = checkedTarget(req, deps.baseDomain);
         if (target.kind === 'bad-request') {
@@ -59,12 +64,15 @@ export function createServer(deps: ServerDeps): http.Server {
     },
   );
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    try {
-      upgrade(deps, req, socket, head);
-    } catch (err) {
-      deps.logger.error({ err, url: req.url }, 'upgrade failed');
-      socket.destroy();
-    }
+    afterResponse(lastResponse.get(socket), () => {
+      if (!socket.writable) return void socket.destroy(); // the response before closed the connection
+      try {
+        upgrade(deps, req, socket, head);
+      } catch (err) {
+        deps.logger.error({ err, url: req.url }, 'upgrade failed');
+        socket.destroy();
+      }
+    });
   });
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = headTimeoutMs;
@@ -75,6 +83,19 @@ export function createServer(deps: ServerDeps): http.Server {
   // connection (emit('connection')), so start that bookkeeping here.
   server.emit('listening');
   return server;
+}
+
+/** Runs `go` once `res` (a response still being written on the same connection, if any) is done. */
+function afterResponse(res: ServerResponse | undefined, go: () => void): void {
+  if (!res || res.writableFinished || res.destroyed) return go();
+  let gone = false;
+  const once = (): void => {
+    if (gone) return;
+    gone = true;
+    go();
+  };
+  res.once('finish', once);
+  res.once('close', once);
 }
 
 /** The target of a request Node's parser accepted, with RFC 9112's Host and framing rules Node leaves to us. */
@@ -99,7 +120,12 @@ function upgrade(deps: ServerDeps, req: IncomingMessage, socket: Duplex, head: B
     socket.destroy();
   };
   if (target.kind === 'bad-request') {
-    closeAfter(socket, rawResponse(400, 'bad_request', `malformed request: ${target.reason}`));
+    closeAfter(socket, rawResponse(400, 'bad_request', `malformed request: ${target.reason}`, {}, req.method === 'HEAD'));
+    return;
+  }
+  if (req.method === 'HEAD') {
+    // Node treats any request with Connection: upgrade as one; a HEAD upgrades nothing and its answer has no body.
+    closeAfter(socket, rawResponse(400, 'bad_request', 'a HEAD request cannot upgrade the connection', {}, true));
     return;
   }
   if (target.kind === 'tenant') {
@@ -112,12 +138,12 @@ function upgrade(deps: ServerDeps, req: IncomingMessage, socket: Duplex, head: B
     admitted
       .then(
         () => deps.chat.upgrade(req, socket, head, target.slug, target.path, target.prefix),
-        () => socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n'),
+        () => closeAfter(socket, 'HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n'),
       )
       .catch(lost);
     return;
   }
-  socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  closeAfter(socket, 'HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
 }
 
 async function dispatch(deps: ServerDeps, target: Target, req: IncomingMessage, res: ServerResponse): Promise<void> {

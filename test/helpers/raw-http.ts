@@ -28,9 +28,11 @@ const FIELD_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([\t\x20-\x7e\x80-\xff]
 /**
  * Reads consecutive responses from `buf`. `closed`: the connection has ended,
  * so a response without a length ends here. `heads`: per request, whether it
- * was a HEAD (its response has no body), oldest first.
+ * was a HEAD (its response has no body), oldest first. `headsUnknown`: past
+ * `heads`, a response whose body is missing exactly at the close may be the
+ * answer to a HEAD.
  */
-export function parseResponses(buf: Buffer, closed: boolean, heads: readonly boolean[] = []): ParsedStream {
+export function parseResponses(buf: Buffer, closed: boolean, heads: readonly boolean[] = [], headsUnknown = false): ParsedStream {
   const responses: RawResponse[] = [];
   let at = 0;
   while (at < buf.length) {
@@ -97,7 +99,12 @@ export function parseResponses(buf: Buffer, closed: boolean, heads: readonly boo
     } else if (headers['content-length'] !== undefined) {
       if (!/^\d+$/.test(headers['content-length'])) return { responses, rest: buf.subarray(at), error: `bad Content-Length ${headers['content-length']}`, upgraded: false };
       const n = Number(headers['content-length']);
-      if (bodyStart + n > buf.length) break;
+      if (bodyStart + n > buf.length) {
+        if (!(headsUnknown && closed && bodyStart === buf.length && responses.length >= heads.length)) break;
+        responses.push({ status: code, headers, body: Buffer.alloc(0) });
+        at = bodyStart;
+        continue;
+      }
       body = buf.subarray(bodyStart, bodyStart + n);
       bodyStart += n;
     } else {
