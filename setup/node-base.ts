@@ -19,7 +19,7 @@ const ROOTFS_TAG = 'napbox-rootfs:bookworm';
 const LOG = path.join(os.tmpdir(), 'napbox-setup-debootstrap.log');
 
 /** The Debian mirror this machine's apt uses, so the image is built from where the machine can reach. */
-export function debianMirror(env: NodeJS.ProcessEnv = process.env): string {
+function debianMirror(env: NodeJS.ProcessEnv = process.env): string {
   if (env.NAPBOX_DEBIAN_MIRROR) return env.NAPBOX_DEBIAN_MIRROR;
   const candidates = ['/etc/apt/sources.list.d/debian.sources', '/etc/apt/sources.list'];
   for (const file of candidates) {

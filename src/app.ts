@@ -75,7 +75,7 @@ function upstreamMode(config: Config): 'bridge' | 'published' {
 }
 
 /** The engine driver NAPBOX_DRIVER names, on the engine DOCKER_HOST names. */
-export function makeDriver(config: Config): ContainerDriver {
+function makeDriver(config: Config): ContainerDriver {
   const options = { publishAddress: config.publishAddress };
   // A swarm task that is not running by the wake deadline is given up (scaled back to 0), not left to start later.
   return config.driver === 'swarm' ? new SwarmDriver(config.dockerHost, { ...options, startTimeoutMs: config.wakeTimeoutMs }) : new DockerDriver(config.dockerHost, options);

@@ -4,7 +4,7 @@
 
 import { SignJWT, jwtVerify, type JWTPayload } from 'jose';
 
-export const ISSUER = 'napbox';
+const ISSUER = 'napbox';
 
 export interface TokenRequest {
   readonly audience: string;

@@ -26,13 +26,13 @@ import { signToken, verifyToken } from '../tokens.js';
 import { dashboardCookieProblem } from './request-origin.js';
 import type { SessionRevocations } from './session-revocations.js';
 
-export const SESSION_COOKIE = 'napbox_admin';
-export const CSRF_HEADER = 'x-napbox-dashboard';
+const SESSION_COOKIE = 'napbox_admin';
+const CSRF_HEADER = 'x-napbox-dashboard';
 const SESSION_SECONDS = 12 * 3600;
 const SESSION_SUBJECT = 'dashboard';
 const COOKIE_PATH = '/api';
 /** Set-Cookie values that end the session in the browser; the second clears a cookie of an older napbox (Path=/). */
-export const CLEAR_SESSION_COOKIES: readonly string[] = [
+const CLEAR_SESSION_COOKIES: readonly string[] = [
   `${SESSION_COOKIE}=; Path=${COOKIE_PATH}; HttpOnly; SameSite=Strict; Max-Age=0`,
   `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`,
 ];

@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import { NapboxError, asNapboxError } from '../errors.js';
 
-export const MAX_JSON_BODY = 1024 * 1024;
+const MAX_JSON_BODY = 1024 * 1024;
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent) {
@@ -26,7 +26,7 @@ export function sendError(res: ServerResponse, err: unknown): NapboxError {
   return error;
 }
 
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > limit) throw new NapboxError('payload_too_large', `request body over ${limit} bytes`);
   const chunks: Buffer[] = [];

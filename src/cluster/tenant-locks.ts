@@ -19,7 +19,7 @@
 import { z } from 'zod';
 import type { Db } from '../db/database.js';
 
-export const LOCK_OPS = ['wake', 'stop', 'destroy'] as const;
+const LOCK_OPS = ['wake', 'stop', 'destroy'] as const;
 export type LockOp = (typeof LOCK_OPS)[number];
 
 const RowSchema = z.object({
@@ -46,7 +46,7 @@ export function decideLock(row: LockRow | undefined, owner: string, now: number)
 }
 
 /** Milliseconds before the `attempt`-th poll (0-based) of a held lock: 5, 10, 20, 40, then 50 each. */
-export function lockBackoff(attempt: number): number {
+function lockBackoff(attempt: number): number {
   return Math.min(50, 5 * 2 ** Math.min(attempt, 10));
 }
 

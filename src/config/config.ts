@@ -9,7 +9,7 @@ import { parseDuration } from './duration.js';
 import { isRemote, parseDockerHost } from '../runtime/docker-host.js';
 import { parseTrustedProxies } from '../router/forwarded-headers.js';
 
-export type UpstreamMode = 'auto' | 'bridge' | 'published';
+type UpstreamMode = 'auto' | 'bridge' | 'published';
 
 export interface Config {
   readonly port: number;

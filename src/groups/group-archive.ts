@@ -16,7 +16,7 @@ import path from 'node:path';
 import { tenantDir } from '../mounts/mount-plan.js';
 import { assertSlug } from '../tenants/slug.js';
 
-export const ARCHIVE_DIR = '.deleted';
+const ARCHIVE_DIR = '.deleted';
 
 /** Archives groups/<slug>/ and removes data/tenants/<slug>/; returns where the folder went, if it existed. */
 export function archiveTenantFiles(groupsDir: string, dataDir: string, slugInput: string, nowMs: number): string | undefined {

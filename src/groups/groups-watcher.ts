@@ -30,7 +30,7 @@ export interface GroupsWatcherDeps {
 }
 
 /** The tenant's settings from its file; the openai key is looked up in napbox's environment. */
-export function configFromFile(file: TenantFile, env: Readonly<Record<string, string | undefined>>): TenantConfig | string {
+function configFromFile(file: TenantFile, env: Readonly<Record<string, string | undefined>>): TenantConfig | string {
   const { provider, ...rest } = file;
   if (provider?.kind !== 'openai') return { ...rest, ...(provider ? { provider } : {}) };
   const { apiKeyEnv, ...openai } = provider;

@@ -20,10 +20,10 @@ import { isValidSlug } from '../tenants/slug.js';
 export const TENANT_FILE = 'tenant.json';
 /** Larger files are refused before parsing. */
 export const TENANT_FILE_MAX_BYTES = 256 * 1024;
-export const INSTRUCTIONS_MAX_BYTES = 64 * 1024;
+const INSTRUCTIONS_MAX_BYTES = 64 * 1024;
 
 /** The only environment variables of napbox a tenant.json may name: the operator's choice, by name. */
-export const SECRET_ENV_PREFIX = 'NAPBOX_SECRET_';
+const SECRET_ENV_PREFIX = 'NAPBOX_SECRET_';
 const ENV_NAME = /^NAPBOX_SECRET_[A-Z0-9_]{1,113}$/;
 
 // The provider of a file is the tenant's, except that an openai provider names
@@ -36,7 +36,7 @@ const ProviderFileSchema = z.discriminatedUnion('kind', [
   }).strict(),
 ]);
 
-export const TenantFileSchema = z
+const TenantFileSchema = z
   .object({
     /** public: its URL wakes it for anyone; private: only with a session from a sign-in link. */
     visibility: z.enum(['public', 'private']).default('public'),

@@ -12,7 +12,7 @@ import type { ContainerDriver, ImageInfo } from '../runtime/container-driver.js'
 import { NapboxError } from '../errors.js';
 
 export const NODE_BASE_TAG = 'napbox-node-base:bookworm';
-export const AGENT_REPO = 'napbox-agent';
+const AGENT_REPO = 'napbox-agent';
 export const LABEL_ROLE = 'napbox.role';
 
 /** The files of a folder, sorted, relative to it. */
@@ -37,7 +37,7 @@ export function readCaBundle(caBundle: string | undefined): Buffer {
   }
 }
 
-export function agentImageTag(containerDir: string, nodeBaseId: string, ca: Buffer): string {
+function agentImageTag(containerDir: string, nodeBaseId: string, ca: Buffer): string {
   const hash = crypto.createHash('sha256');
   hash.update(`node-base\0${nodeBaseId}\0`);
   hash.update(`ca\0${crypto.createHash('sha256').update(ca).digest('hex')}\0`);

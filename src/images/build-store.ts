@@ -22,8 +22,8 @@ import { parsePackageLists, type PackageLists } from './packages.js';
 
 // The tables are migration 3 in src/db/migrations.ts.
 
-export const BUILD_STATES = ['queued', 'building', 'ready', 'failed'] as const;
-export type BuildState = (typeof BUILD_STATES)[number];
+const BUILD_STATES = ['queued', 'building', 'ready', 'failed'] as const;
+type BuildState = (typeof BUILD_STATES)[number];
 
 const BUILD_ID = /^b_[A-Za-z0-9_-]{1,64}$/;
 

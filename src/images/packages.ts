@@ -79,7 +79,7 @@ export function npmEntryProblem(entry: string): string | undefined {
 }
 
 /** The package an entry names, without its version: what "twice" is judged by. */
-export function packageName(kind: 'apt' | 'npm', entry: string): string {
+function packageName(kind: 'apt' | 'npm', entry: string): string {
   if (kind === 'apt') return entry.split('=')[0] ?? entry;
   const { scope, name } = splitNpm(entry);
   return scope === undefined ? name : `@${scope}/${name}`;
@@ -121,7 +121,7 @@ function listSchema(kind: 'apt' | 'npm', problem: (entry: string) => string | un
 }
 
 /** The lists as the API takes them: both keys optional (missing means none), no other keys. */
-export const PackageListsSchema = z
+const PackageListsSchema = z
   .object({ apt: listSchema('apt', aptEntryProblem), npm: listSchema('npm', npmEntryProblem) }, { error: 'packages must be an object like {"apt": ["jq"], "npm": ["is-number"]}' })
   .strict();
 

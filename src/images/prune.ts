@@ -27,7 +27,7 @@ export interface PruneInputs {
   readonly building: readonly string[];
 }
 
-export interface PrunePick {
+interface PrunePick {
   /** What to remove or what was kept: a tag, or the image id when it has none. */
   readonly ref: string;
   readonly imageId: string;

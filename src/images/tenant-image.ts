@@ -32,11 +32,11 @@ import { LABEL_ROLE } from './agent-image.js';
 import { LABEL_INSTALL, AGENT_USER } from '../runtime/container-spec.js';
 import { aptEntryProblem, npmEntryProblem, normalize, type PackageLists } from './packages.js';
 
-export const TENANT_REPO = 'napbox-tenant';
+const TENANT_REPO = 'napbox-tenant';
 export const ROLE_TENANT = 'tenant';
-export const LABEL_PACKAGES_HASH = 'napbox.packages-hash';
+const LABEL_PACKAGES_HASH = 'napbox.packages-hash';
 /** Where `npm install --global --prefix /usr/local` puts packages; on NODE_PATH so `require()` finds them. */
-export const GLOBAL_NODE_MODULES = '/usr/local/lib/node_modules';
+const GLOBAL_NODE_MODULES = '/usr/local/lib/node_modules';
 
 export const APT_SCRIPT = 'apt-get update && apt-get install -y --no-install-recommends "$@" && rm -rf /var/lib/apt/lists/*';
 /** Packages may bring setuid or setgid programs; the image keeps none (container/Dockerfile: no-new-privileges is not settable everywhere). */
@@ -66,7 +66,7 @@ function refused(kind: string, entry: string): NapboxError {
 }
 
 /** 16 hex characters naming the content of a tenant image. */
-export function packagesHash(baseImageId: string, lists: PackageLists, installId: string): string {
+function packagesHash(baseImageId: string, lists: PackageLists, installId: string): string {
   const hash = crypto.createHash('sha256');
   hash.update(`install\0${installId}\0base\0${baseImageId}\0`);
   hash.update(installSteps(normalize(lists)).join('\n'));

@@ -51,7 +51,7 @@ export interface DispatcherDeps {
  * time): that counts as one of its tries. Anything else (an open breaker, the engine failing or out of a
  * resource, the wake rate) never reached a runner, and does not.
  */
-export function containerDied(err: unknown): boolean {
+function containerDied(err: unknown): boolean {
   const e = err as { code?: string; details?: { failedAs?: unknown } };
   if (e.code === 'wake_timeout') return true;
   return e.code === 'wake_failed' && (e.details?.failedAs === undefined || e.details.failedAs === 'wake_failed' || e.details.failedAs === 'wake_timeout');

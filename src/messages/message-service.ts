@@ -17,7 +17,7 @@ export const SESSION = /^[A-Za-z0-9_-]{1,64}$/;
 /** C0 controls but tab, newline and carriage return: never part of a message a person or an agent writes, and NUL ends strings in C. */
 const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F]/;
 
-export const SendSchema = z
+const SendSchema = z
   .object({
     text: z
       .string()
@@ -29,7 +29,6 @@ export const SendSchema = z
     id: z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'id must be 1-128 letters, digits or _.:-').optional(),
   })
   .strict();
-export type SendInput = z.infer<typeof SendSchema>;
 
 export interface MessageView {
   readonly id: string;
@@ -43,7 +42,7 @@ export interface MessageView {
   readonly repliedAt: string | null;
 }
 
-export function messageView(m: Message): MessageView {
+function messageView(m: Message): MessageView {
   return {
     id: m.id,
     session: m.session,

@@ -18,8 +18,8 @@ import { z } from 'zod';
 import type { Db } from '../db/database.js';
 import { NapboxError } from '../errors.js';
 
-export const MESSAGE_STATES = ['pending', 'processing', 'done', 'failed'] as const;
-export type MessageState = (typeof MESSAGE_STATES)[number];
+const MESSAGE_STATES = ['pending', 'processing', 'done', 'failed'] as const;
+type MessageState = (typeof MESSAGE_STATES)[number];
 
 const RowSchema = z.object({
   seq: z.number().int(),

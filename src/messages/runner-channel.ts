@@ -37,7 +37,7 @@ const FrameSchema = z.discriminatedUnion('type', [
 ]);
 export type RunnerFrame = z.infer<typeof FrameSchema>;
 
-export interface ChannelEvents {
+interface ChannelEvents {
   onFrame(slug: string, frame: RunnerFrame): void;
   /** The channel is gone; `inFlight` were delivered on it and never answered. */
   onClosed(slug: string, inFlight: string[], why: string): void;
@@ -53,7 +53,7 @@ export interface ChannelPoolDeps {
   readonly clock?: () => number;
 }
 
-export function channelToken(slug: string, keyBase64url: string, nowMs: number): Promise<string> {
+function channelToken(slug: string, keyBase64url: string, nowMs: number): Promise<string> {
   return signToken(new Uint8Array(Buffer.from(keyBase64url, 'base64url')), { audience: 'napbox-runner', subject: slug, ttlSeconds: 300, nowMs });
 }
 

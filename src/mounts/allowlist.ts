@@ -24,7 +24,7 @@ import { z } from 'zod';
 import type { MountSpec } from '../runtime/container-driver.js';
 
 /** Where extra mounts appear in the container: /extra/<containerPath>. */
-export const EXTRA_MOUNT_PREFIX = '/extra';
+const EXTRA_MOUNT_PREFIX = '/extra';
 
 const AllowlistSchema = z
   .object({
@@ -42,7 +42,7 @@ const AllowlistSchema = z
   })
   .strict();
 
-export interface AllowlistRoot {
+interface AllowlistRoot {
   /** As written in the file (after `~` expansion); resolved when checking. */
   readonly path: string;
   readonly allowWrite: boolean;

@@ -34,9 +34,9 @@ import { assertSlug } from '../tenants/slug.js';
 import type { MountDecision, MountRequest } from './allowlist.js';
 
 export const WORKSPACE_TARGET = '/workspace';
-export const GROUP_TARGET = '/group';
-export const MATERIALIZED_TARGET = '/group/.napbox';
-export const GLOBAL_TARGET = '/global';
+const GROUP_TARGET = '/group';
+const MATERIALIZED_TARGET = '/group/.napbox';
+const GLOBAL_TARGET = '/global';
 
 export type MountMode = 'bind' | 'copy';
 
@@ -62,7 +62,7 @@ export interface CopyRow {
   readonly folder: boolean;
 }
 
-export interface MountRow {
+interface MountRow {
   readonly target: string;
   readonly source: string;
   readonly type: MountSpec['type'];
@@ -85,20 +85,20 @@ export interface MountPlan {
 }
 
 /** Copy mode's volumes, besides the workspace (container-spec.ts). All carry the tenant's labels. */
-export function groupVolume(installId: string, slug: string): string {
+function groupVolume(installId: string, slug: string): string {
   return `napbox-${installId}-${slug}-group`;
 }
-export function napboxFilesVolume(installId: string, slug: string): string {
+function napboxFilesVolume(installId: string, slug: string): string {
   return `napbox-${installId}-${slug}-napbox`;
 }
-export function globalVolume(installId: string, slug: string): string {
+function globalVolume(installId: string, slug: string): string {
   return `napbox-${installId}-${slug}-global`;
 }
 
 export function tenantDir(dataDir: string, slug: string): string {
   return path.join(dataDir, 'tenants', slug);
 }
-export function workspaceDir(dataDir: string, slug: string): string {
+function workspaceDir(dataDir: string, slug: string): string {
   return path.join(tenantDir(dataDir, slug), 'workspace');
 }
 export function materializedDir(dataDir: string, slug: string): string {

@@ -23,7 +23,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { NapboxError } from '../errors.js';
-import { INSTRUCTIONS_MAX_BYTES } from '../groups/tenant-file.js';
 import { readPlainFile } from '../safe-read.js';
 import type { Logger } from '../log.js';
 import type { ContainerFile, MountSpec } from '../runtime/container-driver.js';
@@ -36,7 +35,9 @@ const AGENT_UID = 10001;
  * Copy mode: at most this much is put into one container (groups/global is copied into every tenant).
  * It is read and hashed at every wake, on the event loop (it decides whether the container is up to date).
  */
-export const COPY_MAX_FILES = 1000;
+/** groups/global/instructions.md is read at every wake: larger is refused. */
+const GLOBAL_INSTRUCTIONS_MAX_BYTES = 256 * 1024;
+const COPY_MAX_FILES = 1000;
 export const COPY_MAX_BYTES = 8 * 1024 * 1024;
 
 /** A tenant's mounts for its container spec (all but the workspace volume), and in copy mode the files to put in. */
@@ -70,7 +71,7 @@ function lstatOrUndefined(file: string): fs.Stats | undefined {
  * Refuses a folder that is a link, or is reached through one, or lies outside `root`: the engine would
  * follow the link on the host and mount whatever it names.
  */
-export function realFolder(folder: string, root: string): void {
+function realFolder(folder: string, root: string): void {
   const stat = lstatOrUndefined(folder);
   const real = stat?.isDirectory() ? fs.realpathSync(folder) : undefined;
   const rel = real === undefined ? '..' : path.relative(root, real);
@@ -229,7 +230,7 @@ export class MountPreparer {
   }
 
   private instructions(config: TenantConfig): string {
-    const global = (readPlainFile(path.join(globalGroupDir(this.groupsDir), 'instructions.md'), INSTRUCTIONS_MAX_BYTES * 4) ?? '').trim();
+    const global = (readPlainFile(path.join(globalGroupDir(this.groupsDir), 'instructions.md'), GLOBAL_INSTRUCTIONS_MAX_BYTES) ?? '').trim();
     return `${[global, (config.instructions ?? '').trim()].filter(Boolean).join('\n\n')}\n`;
   }
 

@@ -19,8 +19,7 @@ import type { Logger } from '../log.js';
 import type { TrustedProxies } from './forwarded-headers.js';
 import { closeAfter, rawResponse } from './raw-response.js';
 
-export const DEFAULT_MAX_CONNECTIONS = 10_000;
-export const DEFAULT_MAX_CONNECTIONS_PER_CLIENT = 1000;
+const DEFAULT_MAX_CONNECTIONS = 10_000;
 /** Descriptors kept for everything else: the database, the engine, files, logs. */
 export const RESERVED_DESCRIPTORS = 1024;
 const RETRY_AFTER_SECONDS = 5;

@@ -26,7 +26,7 @@ export type Target =
 const TENANT_PATH = /^\/t\/([^/]+)(\/.*)?$/;
 const LABEL = /^[a-z0-9-]{1,63}$/;
 
-export function hostName(hostHeader: string | undefined): string {
+function hostName(hostHeader: string | undefined): string {
   if (!hostHeader) return '';
   const host = hostHeader.trim().toLowerCase();
   if (host.startsWith('[')) return host.slice(0, host.indexOf(']') + 1); // IPv6 literal

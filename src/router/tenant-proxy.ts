@@ -39,7 +39,7 @@ import { forwardedHeadersObject, type TrustedProxies } from './forwarded-headers
 const RETRYABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ECONNRESET']);
 
 /** The CSP of every response under /t/<slug>/: a page, but in an opaque origin (no allow-same-origin). */
-export const PATH_SANDBOX = 'sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads allow-popups-to-escape-sandbox';
+const PATH_SANDBOX = 'sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads allow-popups-to-escape-sandbox';
 const UNDER_PATH: ResponseHeaders = { add: [['Content-Security-Policy', PATH_SANDBOX]] };
 const PRIVATE: ResponseHeaders = { add: [['Content-Security-Policy', "frame-ancestors 'self'"]], replace: [['Cross-Origin-Resource-Policy', 'same-origin']] };
 const PRIVATE_UNDER_PATH: ResponseHeaders = { add: [...PRIVATE.add!, ...UNDER_PATH.add!], replace: PRIVATE.replace! };

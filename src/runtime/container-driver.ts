@@ -71,7 +71,7 @@ export interface ContainerFileInfo {
 
 export const DEFAULT_FILE_MODE = 0o444;
 
-export interface ResourceLimits {
+interface ResourceLimits {
   readonly memoryBytes: number;
   readonly nanoCpus: number;
   readonly pids: number;

@@ -40,7 +40,7 @@ export function tenantLabels(installId: string, slug: string): Record<string, st
   return { [LABEL_INSTALL]: installId, [LABEL_TENANT]: slug };
 }
 
-export function containerName(installId: string, slug: string): string {
+function containerName(installId: string, slug: string): string {
   return `napbox-${installId}-${slug}`;
 }
 

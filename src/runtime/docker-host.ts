@@ -31,7 +31,7 @@ export type EngineTarget =
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-export const DEFAULT_SOCKET = '/var/run/docker.sock';
+const DEFAULT_SOCKET = '/var/run/docker.sock';
 
 function truthy(value: string | undefined): boolean {
   return value !== undefined && value !== '' && value !== '0' && value.toLowerCase() !== 'false';

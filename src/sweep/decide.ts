@@ -16,7 +16,7 @@ export interface Lease {
 }
 
 /** When a lease stops holding: its expiry or release, or its cap, whichever comes first. */
-export function leaseEnd(lease: Lease, leaseCapMs: number): number {
+function leaseEnd(lease: Lease, leaseCapMs: number): number {
   return Math.min(lease.expiresAt, lease.takenAt + leaseCapMs);
 }
 

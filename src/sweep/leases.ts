@@ -14,7 +14,7 @@ import { z } from 'zod';
 import type { Db } from '../db/database.js';
 import type { Lease } from './decide.js';
 
-export const LEASE_NAME = /^[A-Za-z0-9_. -]{1,64}$/;
+const LEASE_NAME = /^[A-Za-z0-9_. -]{1,64}$/;
 
 const ENDED_KEPT_MS = 24 * 3600_000;
 

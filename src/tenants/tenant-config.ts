@@ -57,8 +57,6 @@ export const MountRequestSchema = z
   })
   .strict();
 
-export type ProviderConfig = z.infer<typeof ProviderSchema>;
-
 export const TenantConfigSchema = z
   .object({
     /** Resources of its container. Defaults: 512 MiB, 1 CPU, 256 processes. */
@@ -79,10 +77,6 @@ export const TenantConfigSchema = z
   .strict();
 
 export type TenantConfig = z.infer<typeof TenantConfigSchema>;
-
-export function parseTenantConfig(value: unknown): TenantConfig {
-  return TenantConfigSchema.parse(value);
-}
 
 /** The config as the API shows it: secrets replaced by a marker. */
 export function publicConfig(config: TenantConfig): Record<string, unknown> {

@@ -9,8 +9,8 @@ import type { Db } from '../db/database.js';
 import { NapboxError } from '../errors.js';
 import { TenantConfigSchema, type TenantConfig } from './tenant-config.js';
 
-export const TENANT_STATES = ['stopped', 'starting', 'running', 'stopping', 'failed'] as const;
-export type TenantState = (typeof TENANT_STATES)[number];
+const TENANT_STATES = ['stopped', 'starting', 'running', 'stopping', 'failed'] as const;
+type TenantState = (typeof TENANT_STATES)[number];
 
 const RowSchema = z.object({
   slug: z.string(),

@@ -12,8 +12,8 @@ import { SignJWT } from 'jose';
 import WebSocket from 'ws';
 import { z } from 'zod';
 
-export const TOKEN_ISSUER = 'napbox';
-export const TOKEN_AUDIENCE = 'napbox-runner';
+const TOKEN_ISSUER = 'napbox';
+const TOKEN_AUDIENCE = 'napbox-runner';
 
 const MessageId = z.string().min(1);
 
@@ -21,9 +21,9 @@ export const HelloFrame = z.object({ type: z.literal('hello'), tenant: z.string(
 export const HeartbeatFrame = z
   .object({ type: z.literal('heartbeat'), at: z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'an ISO time'), working: z.array(MessageId) })
   .strict();
-export const ProgressFrame = z.object({ type: z.literal('progress'), id: MessageId, text: z.string() }).strict();
-export const ReplyFrame = z.object({ type: z.literal('reply'), id: MessageId, text: z.string() }).strict();
-export const ErrorFrame = z.object({ type: z.literal('error'), id: MessageId, message: z.string().min(1), retryable: z.boolean() }).strict();
+const ProgressFrame = z.object({ type: z.literal('progress'), id: MessageId, text: z.string() }).strict();
+const ReplyFrame = z.object({ type: z.literal('reply'), id: MessageId, text: z.string() }).strict();
+const ErrorFrame = z.object({ type: z.literal('error'), id: MessageId, message: z.string().min(1), retryable: z.boolean() }).strict();
 /** `id` is optional: a runner may name the message a bad deliver frame carried. */
 export const ProtocolErrorFrame = z.object({ type: z.literal('protocol-error'), message: z.string().min(1), id: MessageId.optional() }).strict();
 
@@ -31,10 +31,9 @@ export const RunnerFrame = z.discriminatedUnion('type', [HelloFrame, HeartbeatFr
 export type RunnerFrame = z.infer<typeof RunnerFrame>;
 export type HelloFrame = z.infer<typeof HelloFrame>;
 export type HeartbeatFrame = z.infer<typeof HeartbeatFrame>;
-export type ErrorFrame = z.infer<typeof ErrorFrame>;
 export type ProtocolErrorFrame = z.infer<typeof ProtocolErrorFrame>;
 
-export interface HistoryEntry {
+interface HistoryEntry {
   readonly role: 'user' | 'assistant';
   readonly text: string;
 }
