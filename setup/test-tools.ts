@@ -2,13 +2,15 @@
 // dashboard's test drives (Debian's chromium; playwright-core drives it and
 // downloads nothing) and OpenSSH's server, which the ssh:// engine test runs
 // on a loopback port of its own (installed without starting the system's
-// sshd). NAPBOX_TEST_BROWSER points the browser test at another Chromium.
+// sshd), and docker-compose for the test of compose.yaml. NAPBOX_TEST_BROWSER points the browser test at another Chromium.
 
 import fs from 'node:fs';
 import { aptInstall, canInstallHere } from './docker-engine.js';
 
 export const DEFAULT_BROWSER = '/usr/bin/chromium';
 const SSHD = '/usr/sbin/sshd';
+/** Debian's docker-compose (v1): the test of compose.yaml runs napbox's own image with it. */
+const COMPOSE = '/usr/bin/docker-compose';
 
 export async function ensureTestTools(): Promise<string> {
   const browser = process.env.NAPBOX_TEST_BROWSER ?? DEFAULT_BROWSER;
@@ -17,7 +19,8 @@ export async function ensureTestTools(): Promise<string> {
   // fonts-liberation: without a font, every screenshot shows boxes instead of text.
   if (!fs.existsSync(browser)) missing.push('chromium', 'fonts-liberation');
   if (!fs.existsSync(SSHD)) missing.push('openssh-server', 'openssh-client');
-  if (missing.length === 0) return `${browser} and ${SSHD} present`;
+  if (!fs.existsSync(COMPOSE)) missing.push('docker-compose');
+  if (missing.length === 0) return `${browser}, ${SSHD} and ${COMPOSE} present`;
   const cannot = canInstallHere();
   if (cannot) {
     if (!fs.existsSync(browser)) throw new Error(`no ${browser} for the dashboard's browser test, and it cannot be installed here (${cannot.split(':')[0]}): install Chromium and set NAPBOX_TEST_BROWSER to its path`);
