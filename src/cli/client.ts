@@ -1,24 +1,38 @@
 // How the CLI reaches the running server: the data dir (NAPBOX_DATA_DIR) holds
 // server.json (where it listens) and the admin key, so the CLI signs a
 // short-lived token of its own for each run.
+// It loads little (node:http, not fetch's undici; no schema library): every
+// verb pays its start-up (issue 15's 300 ms for `napbox tenants list`).
 
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
-import { z } from 'zod';
 import { AdminAuth, loadOrCreateKey } from '../api/auth.js';
 import { NapboxError } from '../errors.js';
 import { loadInstallId } from '../install-id.js';
 import { SERVER_FILE } from '../server-file.js';
 
-const ServerFileSchema = z.object({
-  url: z.string().url(),
-  pid: z.number().int(),
-  installId: z.string(),
-  baseDomain: z.string(),
-  port: z.number().int(),
-});
+export interface ServerInfo {
+  readonly url: string;
+  readonly pid: number;
+  readonly installId: string;
+  readonly baseDomain: string;
+  readonly port: number;
+}
 
-export type ServerInfo = z.infer<typeof ServerFileSchema>;
+/** server.json as napbox wrote it, checked field by field; undefined when it is not one. */
+function serverInfo(value: unknown): ServerInfo | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as Record<string, unknown>;
+  const ok =
+    typeof v.url === 'string' &&
+    /^https?:\/\/[^\s/]+$/.test(v.url) &&
+    Number.isInteger(v.pid) &&
+    typeof v.installId === 'string' &&
+    typeof v.baseDomain === 'string' &&
+    Number.isInteger(v.port);
+  return ok ? { url: v.url as string, pid: v.pid as number, installId: v.installId as string, baseDomain: v.baseDomain as string, port: v.port as number } : undefined;
+}
 
 export function readServerFile(dataDir: string): ServerInfo {
   const file = path.join(dataDir, SERVER_FILE);
@@ -28,9 +42,14 @@ export function readServerFile(dataDir: string): ServerInfo {
   } catch {
     throw new NapboxError('not_found', `napbox is not running for ${dataDir} (no ${SERVER_FILE}): start it with \`npm start\`, or set NAPBOX_DATA_DIR`);
   }
-  const parsed = ServerFileSchema.safeParse(JSON.parse(raw));
-  if (!parsed.success) throw new NapboxError('internal', `${file} is not a napbox server file: remove it and restart napbox`);
-  return parsed.data;
+  let parsed: ServerInfo | undefined;
+  try {
+    parsed = serverInfo(JSON.parse(raw));
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed) throw new NapboxError('internal', `${file} is not a napbox server file: remove it and restart napbox`);
+  return parsed;
 }
 
 export function adminAuth(dataDir: string): AdminAuth {
@@ -52,31 +71,50 @@ export class ApiClient {
     return new ApiClient(server, token);
   }
 
-  async request(method: string, apiPath: string, body?: unknown): Promise<Response> {
-    let res: Response;
-    try {
-      res = await fetch(`${this.server.url}${apiPath}`, {
-        method,
-        headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-    } catch (err) {
-      throw new NapboxError('not_found', `napbox does not answer at ${this.server.url}: is it running? Start it with \`npm start\``, { cause: err });
+  /** A GET whose answer streams (logs that follow): the response, or the server's error message thrown. */
+  async stream(apiPath: string): Promise<http.IncomingMessage> {
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      const req = http.request(`${this.server.url}${apiPath}`, { headers: { authorization: `Bearer ${this.token}` } }, resolve);
+      req.on('error', (err) => reject(new NapboxError('not_found', `napbox does not answer at ${this.server.url}: is it running? Start it with \`npm start\``, { cause: err })));
+      req.end();
+    });
+    if ((res.statusCode ?? 0) >= 300) {
+      const chunks: Buffer[] = [];
+      for await (const c of res) chunks.push(c as Buffer);
+      throw new NapboxError('bad_request', `${res.statusCode}: ${Buffer.concat(chunks).toString('utf8')}`);
     }
     return res;
+  }
+
+  request(method: string, apiPath: string, body?: unknown): Promise<{ status: number; text: string }> {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const req = http.request(
+        `${this.server.url}${apiPath}`,
+        { method, headers: { authorization: `Bearer ${this.token}`, ...(payload === undefined ? {} : { 'content-type': 'application/json' }) } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+          res.on('error', reject);
+        },
+      );
+      req.on('error', (err) => reject(new NapboxError('not_found', `napbox does not answer at ${this.server.url}: is it running? Start it with \`npm start\``, { cause: err })));
+      req.end(payload);
+    });
   }
 
   /** A JSON call that throws the server's error message on a non-2xx answer. */
   async json<T = unknown>(method: string, apiPath: string, body?: unknown): Promise<T> {
     const res = await this.request(method, apiPath, body);
-    const text = await res.text();
+    const text = res.text;
     let value: unknown = text;
     try {
       value = JSON.parse(text);
     } catch {
       /* plain text */
     }
-    if (!res.ok) {
+    if (res.status < 200 || res.status >= 300) {
       const message = typeof value === 'object' && value && 'message' in value ? String((value as { message: unknown }).message) : text;
       throw new NapboxError('bad_request', `${res.status}: ${message}`);
     }

@@ -213,9 +213,8 @@ export function buildCli(): Command {
       const client = await connect();
       const { build } = await client.json<{ build: { id: string } | null }>('GET', `/api/tenants/${slug}/packages`);
       if (!build) return print(`${slug} has no builds: add packages with \`napbox packages add ${slug} --apt jq\`\n`);
-      const res = await client.request('GET', `/api/builds/${build.id}/log?follow=1`);
-      if (!res.ok || !res.body) throw new Error(await res.text());
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) process.stdout.write(chunk);
+      const res = await client.stream(`/api/builds/${build.id}/log?follow=1`);
+      for await (const chunk of res) process.stdout.write(chunk as Buffer);
       const final = await client.json<{ state: string; error?: string }>('GET', `/api/builds/${build.id}`);
       if (final.state === 'failed') throw new Error(`build ${build.id} failed: ${final.error ?? 'see the log above'}`);
     });
@@ -237,9 +236,8 @@ export function buildCli(): Command {
     .option('-f, --follow', 'keep printing new output as it comes (Ctrl-C to stop)')
     .action(async (slug: string, opts: { tail: string; follow?: boolean }) => {
       const client = await connect();
-      const res = await client.request('GET', `/api/tenants/${slug}/logs?tail=${encodeURIComponent(opts.tail)}${opts.follow ? '&follow=1' : ''}`);
-      if (!res.ok || !res.body) throw new Error(await res.text());
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) process.stdout.write(chunk);
+      const res = await client.stream(`/api/tenants/${slug}/logs?tail=${encodeURIComponent(opts.tail)}${opts.follow ? '&follow=1' : ''}`);
+      for await (const chunk of res) process.stdout.write(chunk as Buffer);
     });
   return program;
 }
