@@ -29,6 +29,7 @@ export interface ForwardContext {
 const ORIGIN_HEADERS = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-prefix', 'x-forwarded-port', 'forwarded', 'x-real-ip']);
 /** Kept from a trusted proxy (the rest of ORIGIN_HEADERS pass through unchanged from it). */
 const APPENDED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-prefix']);
+const REWRITTEN_NAME_LENGTHS = new Set(['cookie', ...ORIGIN_HEADERS].map((name) => name.length));
 const NAPBOX_COOKIE = /^\s*(?:napbox_|__host-napbox|__secure-napbox)/i;
 
 /** A Cookie header value without napbox's own cookies; '' when nothing is left. */
@@ -56,6 +57,10 @@ export function forwardedHeaders(raw: readonly string[], ctx: ForwardContext): s
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;
+    if (!REWRITTEN_NAME_LENGTHS.has(name.length)) {
+      out.push(name, value); // most fields: no lower-casing on the relay's hot path
+      continue;
+    }
     const lower = name.toLowerCase();
     if (lower === 'cookie') {
       const kept = stripNapboxCookies(value);

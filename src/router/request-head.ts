@@ -57,6 +57,8 @@ const REQUEST_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([\x21-\x7e]+) HTTP\/1\.([0
 /** Control characters other than HTAB, CR not before LF, LF not after CR. */
 const BAD_CHAR = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n/;
 const CONTENT_LENGTH = /^\d{1,15}$/;
+/** Lengths of host, upgrade, content-length, transfer-encoding. */
+const FRAMING_NAME_LENGTHS = new Set([4, 7, 14, 17]);
 
 /** The end of the head in `buf` (index after \r\n\r\n), or -1 when not all of it is there; searched from `from`. */
 export function headEnd(buf: Buffer, from = 0): number {
@@ -113,8 +115,10 @@ export function readFraming(raw: readonly string[], minor: number): Framing {
   let transferEncoding: string | undefined;
   let upgrade = false;
   for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (!FRAMING_NAME_LENGTHS.has(name.length)) continue; // most fields: no lower-casing on the hot path
     const value = raw[i + 1]!;
-    switch (raw[i]!.toLowerCase()) {
+    switch (name.toLowerCase()) {
       case 'host':
         hosts += 1;
         host = value;

@@ -17,9 +17,23 @@ const LF = 10;
 const MAX_RESPONSE_HEAD = 64 * 1024;
 const MAX_LINE = 4096;
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
-const STATUS_LINE = /^HTTP\/1\.[01] (\d{3})/;
-const CONTENT_LENGTH = /\r\ncontent-length:[ \t]*(\d{1,15})[ \t]*(?=\r\n)/gi;
-const TRANSFER_ENCODING = /\r\ntransfer-encoding:([^\r]*)(?=\r\n)/i;
+const STATUS_LINE = /^HTTP\/1\.[01] \d{3}/;
+
+/** The trimmed value of the one field `marker` (`\r\nname:`) starts in `lower`; '' (never a valid value) when it is repeated. */
+function fieldValue(lower: string, marker: string): string | undefined {
+  const at = lower.indexOf(marker);
+  if (at === -1) return undefined;
+  if (lower.indexOf(marker, at + marker.length) !== -1) return '';
+  return lower.slice(at + marker.length, lower.indexOf('\r\n', at + marker.length)).trim();
+}
+
+function hexValue(byte: number | undefined): number {
+  if (byte === undefined) return -1;
+  if (byte >= 0x30 && byte <= 0x39) return byte - 0x30;
+  if (byte >= 0x61 && byte <= 0x66) return byte - 0x57;
+  if (byte >= 0x41 && byte <= 0x46) return byte - 0x37;
+  return -1;
+}
 
 type State = 'head' | 'body' | 'chunk-size' | 'chunk-data' | 'chunk-end' | 'trailers';
 
@@ -97,29 +111,45 @@ export class ResponseFraming {
 
   /** `text`: the head up to and including the last header line's CRLF. */
   private onHead(text: string): void {
-    const status = STATUS_LINE.exec(text);
-    if (!status) return void this.fail();
-    const code = Number(status[1]);
+    if (!text.startsWith('HTTP/1.') || !STATUS_LINE.test(text)) return void this.fail();
+    const code = Number(text.slice(9, 12));
     if (code === 101) return void this.fail(); // a tunnel from here on
     if (code < 200) return; // interim (100 Continue, 103): the final response still comes
-    const lengths = [...text.matchAll(CONTENT_LENGTH)];
-    const te = TRANSFER_ENCODING.exec(text);
-    const isHead = this.heads[0]!;
-    if (isHead || code === 204 || code === 304) return this.complete();
-    if (te) {
-      const codings = te[1]!.split(',').map((c) => c.trim().toLowerCase());
-      if (lengths.length > 0 || codings.at(-1) !== 'chunked') return void this.fail(); // ends at close, or ambiguous
+    if (this.heads[0] || code === 204 || code === 304) return this.complete();
+    const lower = text.toLowerCase();
+    const length = fieldValue(lower, '\r\ncontent-length:');
+    const te = fieldValue(lower, '\r\ntransfer-encoding:');
+    if (te !== undefined) {
+      // Both, or a coding other than a final chunked: ends at close, or ambiguous.
+      if (length !== undefined || !/(?:^|,)[ \t]*chunked[ \t]*$/.test(te)) return void this.fail();
       this.state = 'chunk-size';
       return;
     }
-    if (lengths.length !== 1) return void this.fail(); // none: ends at close; several: ambiguous
-    this.left = Number(lengths[0]![1]);
+    if (length === undefined || !/^\d{1,15}$/.test(length)) return void this.fail(); // none: ends at close
+    this.left = Number(length);
     if (this.left === 0) this.complete();
     else this.state = 'body';
   }
 
   /** Reads one CRLF-ended line (chunk size, chunk end, trailer) across chunks. */
   private readLine(chunk: Buffer, at: number): number {
+    // The common case, the whole of a short line in this chunk, read from the bytes without a string.
+    if (this.line === '') {
+      if (this.state !== 'chunk-size' && chunk[at] === CR && chunk[at + 1] === LF) {
+        this.onLine('');
+        return at + 2;
+      }
+      if (this.state === 'chunk-size') {
+        let size = 0;
+        let p = at;
+        for (let digit = hexValue(chunk[p]); digit >= 0 && p - at < 12; digit = hexValue(chunk[++p])) size = size * 16 + digit;
+        if (p > at && chunk[p] === CR && chunk[p + 1] === LF) {
+          this.left = size;
+          this.state = size === 0 ? 'trailers' : 'chunk-data';
+          return p + 2;
+        }
+      }
+    }
     const lf = chunk.indexOf(LF, at);
     if (lf === -1) {
       this.line += chunk.toString('latin1', at);
