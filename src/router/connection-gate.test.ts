@@ -23,10 +23,22 @@ describe('connection caps', () => {
   });
 
   it('reads the soft open-files limit from /proc/self/limits', () => {
-    const limits = 'Limit                     Soft Limit           Hard Limit           Units\nMax open files            20000                40000                files\n';
-    assert.equal(openFilesSoftLimit(() => limits), 20_000);
-    assert.equal(openFilesSoftLimit(() => limits.replace('20000 ', 'unlimited')), undefined);
-    assert.equal(openFilesSoftLimit(() => { throw new Error('ENOENT'); }), undefined);
+    const limits =
+      'Limit                     Soft Limit           Hard Limit           Units\nMax open files            20000                40000                files\n';
+    assert.equal(
+      openFilesSoftLimit(() => limits),
+      20_000,
+    );
+    assert.equal(
+      openFilesSoftLimit(() => limits.replace('20000 ', 'unlimited')),
+      undefined,
+    );
+    assert.equal(
+      openFilesSoftLimit(() => {
+        throw new Error('ENOENT');
+      }),
+      undefined,
+    );
     assert.equal(typeof openFilesSoftLimit(), 'number', 'this machine has /proc');
   });
 });

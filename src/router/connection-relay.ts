@@ -195,7 +195,8 @@ class RelayedConnection {
   /** An incomplete head: refused as soon as it cannot become a valid one; else its deadline runs. */
   private waitForHead(): void {
     if (!isTchar(this.pending[0]!)) return this.refuse(400, 'malformed request line (expected "METHOD /path HTTP/1.1")');
-    if (bareLineEnd(this.pending, Math.max(0, this.scanned - 1)) !== -1) return this.refuse(400, 'bare CR or LF in the request head (lines must end with CRLF)');
+    if (bareLineEnd(this.pending, Math.max(0, this.scanned - 1)) !== -1)
+      return this.refuse(400, 'bare CR or LF in the request head (lines must end with CRLF)');
     if (this.pending.length > MAX_HEAD) return this.refuse(431, 'request head too large');
     this.scanned = this.pending.length;
     if (this.headSince === 0) this.headSince = Date.now();

@@ -7,15 +7,55 @@ const ctx = { peer: '10.1.2.3', trusted: false, host: 'acme.example.com', prefix
 describe('forwardedHeaders', () => {
   it("puts napbox's X-Forwarded-* in place of an untrusted client's, and drops other origin claims", () => {
     const out = forwardedHeaders(
-      ['Host', 'acme.example.com', 'X-Forwarded-For', '6.6.6.6', 'x-forwarded-proto', 'https', 'X-Forwarded-Host', 'evil', 'X-Forwarded-Prefix', '/admin', 'Forwarded', 'for=6.6.6.6', 'X-Real-IP', '6.6.6.6', 'Accept', '*/*'],
+      [
+        'Host',
+        'acme.example.com',
+        'X-Forwarded-For',
+        '6.6.6.6',
+        'x-forwarded-proto',
+        'https',
+        'X-Forwarded-Host',
+        'evil',
+        'X-Forwarded-Prefix',
+        '/admin',
+        'Forwarded',
+        'for=6.6.6.6',
+        'X-Real-IP',
+        '6.6.6.6',
+        'Accept',
+        '*/*',
+      ],
       ctx,
     );
-    assert.deepEqual(out, ['Host', 'acme.example.com', 'Accept', '*/*', 'x-forwarded-for', '10.1.2.3', 'x-forwarded-proto', 'http', 'x-forwarded-host', 'acme.example.com']);
+    assert.deepEqual(out, [
+      'Host',
+      'acme.example.com',
+      'Accept',
+      '*/*',
+      'x-forwarded-for',
+      '10.1.2.3',
+      'x-forwarded-proto',
+      'http',
+      'x-forwarded-host',
+      'acme.example.com',
+    ]);
   });
 
   it("keeps a trusted proxy's X-Forwarded-* and appends to them", () => {
-    const out = forwardedHeaders(['X-Forwarded-For', '1.1.1.1', 'X-Forwarded-For', '2.2.2.2', 'X-Forwarded-Proto', 'https', 'X-Forwarded-Host', 'public.example', 'X-Real-IP', '1.1.1.1'], { ...ctx, trusted: true });
-    assert.deepEqual(out, ['X-Real-IP', '1.1.1.1', 'x-forwarded-for', '1.1.1.1, 2.2.2.2, 10.1.2.3', 'x-forwarded-proto', 'https', 'x-forwarded-host', 'public.example']);
+    const out = forwardedHeaders(
+      ['X-Forwarded-For', '1.1.1.1', 'X-Forwarded-For', '2.2.2.2', 'X-Forwarded-Proto', 'https', 'X-Forwarded-Host', 'public.example', 'X-Real-IP', '1.1.1.1'],
+      { ...ctx, trusted: true },
+    );
+    assert.deepEqual(out, [
+      'X-Real-IP',
+      '1.1.1.1',
+      'x-forwarded-for',
+      '1.1.1.1, 2.2.2.2, 10.1.2.3',
+      'x-forwarded-proto',
+      'https',
+      'x-forwarded-host',
+      'public.example',
+    ]);
     const prefixed = forwardedHeaders(['X-Forwarded-Prefix', '/outer/'], { ...ctx, trusted: true, prefix: '/t/acme' });
     assert.deepEqual(prefixed.slice(-2), ['x-forwarded-prefix', '/outer/t/acme']);
     assert.deepEqual(forwardedHeaders(['X-Forwarded-Prefix', '/outer/'], { ...ctx, prefix: '/t/acme' }).slice(-2), ['x-forwarded-prefix', '/t/acme']);
@@ -30,7 +70,20 @@ describe('forwardedHeaders', () => {
 
   it('builds the headers object http-proxy sends for a WebSocket, with the same rewrite', () => {
     const headers = forwardedHeadersObject(
-      ['Host', 'acme.example.com', 'Connection', 'Upgrade', 'Upgrade', 'websocket', 'Cookie', 'napbox_session=s; app=1', 'Cookie', 'more=2', 'X-Forwarded-For', '6.6.6.6'],
+      [
+        'Host',
+        'acme.example.com',
+        'Connection',
+        'Upgrade',
+        'Upgrade',
+        'websocket',
+        'Cookie',
+        'napbox_session=s; app=1',
+        'Cookie',
+        'more=2',
+        'X-Forwarded-For',
+        '6.6.6.6',
+      ],
       { ...ctx, prefix: '/t/acme' },
     );
     assert.deepEqual(headers, {
@@ -50,7 +103,8 @@ describe('TrustedProxies', () => {
   it('parses addresses and CIDR ranges, and refuses anything else naming it', () => {
     assert.deepEqual(parseTrustedProxies(' 10.0.0.1, 192.168.0.0/16 ,fd00::/8,, ::1 '), ['10.0.0.1', '192.168.0.0/16', 'fd00::/8', '::1']);
     assert.deepEqual(parseTrustedProxies(''), []);
-    for (const bad of ['10.0.0', '10.0.0.0/33', 'fd00::/129', 'localhost', '10.0.0.0/', '10.0.0.0/x']) assert.throws(() => parseTrustedProxies(bad), new RegExp(bad.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')));
+    for (const bad of ['10.0.0', '10.0.0.0/33', 'fd00::/129', 'localhost', '10.0.0.0/', '10.0.0.0/x'])
+      assert.throws(() => parseTrustedProxies(bad), new RegExp(bad.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')));
   });
 
   it('trusts exactly the listed peers, IPv4 clients of a dual-stack socket included', () => {

@@ -26,7 +26,15 @@ export interface ForwardContext {
 }
 
 /** Headers about the request's origin: napbox sets them; only a trusted proxy's are kept. */
-const ORIGIN_HEADERS = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-prefix', 'x-forwarded-port', 'forwarded', 'x-real-ip']);
+const ORIGIN_HEADERS = new Set([
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-forwarded-prefix',
+  'x-forwarded-port',
+  'forwarded',
+  'x-real-ip',
+]);
 /** Kept from a trusted proxy (the rest of ORIGIN_HEADERS pass through unchanged from it). */
 const APPENDED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-prefix']);
 const REWRITTEN_NAME_LENGTHS = new Set(['cookie', ...ORIGIN_HEADERS].map((name) => name.length));
@@ -79,9 +87,12 @@ export function forwardedHeaders(raw: readonly string[], ctx: ForwardContext): s
     else prefix ||= value;
   }
   out.push(
-    'x-forwarded-for', forwardedFor ? `${forwardedFor}, ${ctx.peer}` : ctx.peer,
-    'x-forwarded-proto', proto || 'http',
-    'x-forwarded-host', host || ctx.host,
+    'x-forwarded-for',
+    forwardedFor ? `${forwardedFor}, ${ctx.peer}` : ctx.peer,
+    'x-forwarded-proto',
+    proto || 'http',
+    'x-forwarded-host',
+    host || ctx.host,
   );
   if (ctx.prefix) out.push('x-forwarded-prefix', `${prefix.replace(/\/+$/, '')}${ctx.prefix}`);
   else if (prefix) out.push('x-forwarded-prefix', prefix);
@@ -148,7 +159,10 @@ function splitCidr(entry: string): { address: string; prefix: number | undefined
  * first invalid entry.
  */
 export function parseTrustedProxies(raw: string): string[] {
-  const entries = raw.split(',').map((e) => e.trim()).filter((e) => e !== '');
+  const entries = raw
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
   for (const entry of entries) {
     const slash = entry.indexOf('/');
     const address = unmapped(slash === -1 ? entry : entry.slice(0, slash));

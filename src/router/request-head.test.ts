@@ -74,7 +74,7 @@ describe('parseHead (RFC 9112, strict)', () => {
     for (const [name, text, reason] of cases) assert.match(refused(text), reason, name);
   });
 
-  it('answers 431 for a head over Node\'s own limit', () => {
+  it("answers 431 for a head over Node's own limit", () => {
     const big = `GET / HTTP/1.1\r\nHost: a\r\nX: ${'x'.repeat(MAX_HEAD)}\r\n\r\n`;
     const result = parse(big);
     assert.ok(!result.ok && result.status === 431);
@@ -96,6 +96,9 @@ describe('parseHead (RFC 9112, strict)', () => {
   it('serialises a head with the fields given', () => {
     const result = parse('GET /x HTTP/1.0\r\nHost: a\r\n\r\n');
     assert.ok(result.ok);
-    assert.equal(serializeHead(result.head, ['Host', 'a', 'x-forwarded-for', '1.2.3.4']).toString('latin1'), 'GET /x HTTP/1.0\r\nHost: a\r\nx-forwarded-for: 1.2.3.4\r\n\r\n');
+    assert.equal(
+      serializeHead(result.head, ['Host', 'a', 'x-forwarded-for', '1.2.3.4']).toString('latin1'),
+      'GET /x HTTP/1.0\r\nHost: a\r\nx-forwarded-for: 1.2.3.4\r\n\r\n',
+    );
   });
 });

@@ -141,7 +141,10 @@ export function readFraming(raw: readonly string[], minor: number): Framing {
   if (transferEncoding !== undefined) {
     if (contentLength !== undefined) return { ok: false, reason: 'Transfer-Encoding together with Content-Length' };
     if (minor === 0) return { ok: false, reason: 'Transfer-Encoding in an HTTP/1.0 request' };
-    const codings = transferEncoding.split(',').map((c) => c.trim().toLowerCase()).filter((c) => c !== '');
+    const codings = transferEncoding
+      .split(',')
+      .map((c) => c.trim().toLowerCase())
+      .filter((c) => c !== '');
     if (codings.at(-1) !== 'chunked' || codings.indexOf('chunked') !== codings.length - 1) {
       return { ok: false, reason: 'Transfer-Encoding must end with chunked, applied once' };
     }
@@ -174,7 +177,10 @@ export function parseHead(buf: Buffer, end: number): HeadResult {
   if (!framing.ok) return refuse(framing.reason);
   const method = request[1]!;
   if (!METHODS.has(method)) return refuse(`unknown method ${method}`);
-  return { ok: true, head: { length: end, method, target: request[2]!, minor, host: framing.host, bodyLength: framing.bodyLength, upgrade: framing.upgrade, raw } };
+  return {
+    ok: true,
+    head: { length: end, method, target: request[2]!, minor, host: framing.host, bodyLength: framing.bodyLength, upgrade: framing.upgrade, raw },
+  };
 }
 
 /** The head as it goes upstream: the request line, then the given header fields (flat name/value pairs). */

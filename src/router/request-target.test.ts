@@ -38,6 +38,7 @@ describe('request-target normalisation', () => {
     assert.deepEqual(parseRequestTarget('http://Acme.Localhost:80/x'), { ok: true, rawPath: '/x', path: '/x', query: '', authority: 'acme.localhost:80' });
     assert.deepEqual(parseRequestTarget('https://[::1]:8080'), { ok: true, rawPath: '/', path: '/', query: '', authority: '[::1]:8080' });
     assert.deepEqual(parseRequestTarget('*'), { ok: true, rawPath: '*', path: '*', query: '', authority: undefined });
-    for (const bad of ['', 'x', 'ftp://h/', 'http:///x', 'http://u@h/', 'http://h/#f', '/a#b', 'http://[x/']) assert.equal(parseRequestTarget(bad).ok, false, bad);
+    for (const bad of ['', 'x', 'ftp://h/', 'http:///x', 'http://u@h/', 'http://h/#f', '/a#b', 'http://[x/'])
+      assert.equal(parseRequestTarget(bad).ok, false, bad);
   });
 });

@@ -44,13 +44,31 @@ describe('resolveTarget on paths napbox must read before deciding', () => {
     assert.equal(resolveTarget('localhost', '/t/%C3%28/', 'localhost').kind, 'bad-tenant');
   });
 
-  it('counts every spelling of /_napbox/ on a tenant host as napbox\'s', () => {
-    for (const path of ['/_napbox/chat', '/./_napbox/chat', '/x/../_napbox/chat', '//_napbox/chat', '/%5fnapbox/chat', '/%5Fnapbox/chat', '/%2e/_napbox/chat', '/%2E%2E/_napbox/chat', '/a/b/../../_napbox/chat', '///_napbox//chat', '/_napbox', '/_napbox?x=1']) {
+  it("counts every spelling of /_napbox/ on a tenant host as napbox's", () => {
+    for (const path of [
+      '/_napbox/chat',
+      '/./_napbox/chat',
+      '/x/../_napbox/chat',
+      '//_napbox/chat',
+      '/%5fnapbox/chat',
+      '/%5Fnapbox/chat',
+      '/%2e/_napbox/chat',
+      '/%2E%2E/_napbox/chat',
+      '/a/b/../../_napbox/chat',
+      '///_napbox//chat',
+      '/_napbox',
+      '/_napbox?x=1',
+    ]) {
       assert.equal(resolveTarget('acme.localhost', path, 'localhost').kind, 'tenant-napbox', path);
       // Under /t/acme a leading .. climbs out of the prefix: /t/acme/../_napbox is the slug _napbox, no tenant.
       if (!path.startsWith('/%2E%2E')) assert.equal(resolveTarget('localhost', `/t/acme${path}`, 'localhost').kind, 'tenant-napbox', `/t/acme${path}`);
     }
-    assert.deepEqual(resolveTarget('acme.localhost', '/x/../_napbox//status?q', 'localhost'), { kind: 'tenant-napbox', slug: 'acme', path: '/_napbox/status?q', prefix: '' });
+    assert.deepEqual(resolveTarget('acme.localhost', '/x/../_napbox//status?q', 'localhost'), {
+      kind: 'tenant-napbox',
+      slug: 'acme',
+      path: '/_napbox/status?q',
+      prefix: '',
+    });
     assert.equal(resolveTarget('acme.localhost', '/_napbox%2Fchat', 'localhost').kind, 'tenant'); // an encoded / is no separator
     assert.equal(resolveTarget('acme.localhost', '/_NAPBOX/chat', 'localhost').kind, 'tenant'); // paths are case-sensitive
   });

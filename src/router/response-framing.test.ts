@@ -32,7 +32,10 @@ describe('ResponseFraming', () => {
   });
 
   it('knows responses without a body: to HEAD, 204, 304, and interim 1xx', () => {
-    const text = 'HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n' + 'HTTP/1.1 204 No Content\r\n\r\n' + 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 304 Not Modified\r\nContent-Length: 7\r\n\r\n';
+    const text =
+      'HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n' +
+      'HTTP/1.1 204 No Content\r\n\r\n' +
+      'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 304 Not Modified\r\nContent-Length: 7\r\n\r\n';
     const { framing, idles } = follow([true, false, false], text, 5);
     assert.equal(framing.awaiting, 0);
     assert.equal(idles, 1);

@@ -16,7 +16,8 @@ import type { TenantAccess } from '../api/tenant-access.js';
 import { TrustedProxies } from './forwarded-headers.js';
 import { TenantProxy } from './tenant-proxy.js';
 
-const CLIENT_HEADERS = 'X-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Host: evil.example\r\nX-Real-IP: 6.6.6.6\r\nCookie: napbox_admin=stolen; app=1; __Host-napbox_s=x\r\n';
+const CLIENT_HEADERS =
+  'X-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Host: evil.example\r\nX-Real-IP: 6.6.6.6\r\nCookie: napbox_admin=stolen; app=1; __Host-napbox_s=x\r\n';
 
 async function listen(server: net.Server): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -102,7 +103,10 @@ describe('TenantProxy forwarding', () => {
   it("keeps a trusted proxy's X-Forwarded-* and appends to them", async () => {
     const port = await front(['127.0.0.1']);
     await send(port, `GET /t/app/x HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n${CLIENT_HEADERS}\r\n`);
-    await send(port, `GET /t/app/x HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n${CLIENT_HEADERS}\r\n`);
+    await send(
+      port,
+      `GET /t/app/x HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n${CLIENT_HEADERS}\r\n`,
+    );
     for (const headers of seen.splice(0)) {
       assert.equal(headers['x-forwarded-for'], '6.6.6.6, 127.0.0.1');
       assert.equal(headers['x-forwarded-host'], 'evil.example');

@@ -5,7 +5,7 @@
 
 import net from 'node:net';
 
-export interface RawResponse {
+interface RawResponse {
   readonly status: number;
   /** Lower-case names; repeated headers joined with ', '. */
   readonly headers: Record<string, string>;
@@ -39,7 +39,8 @@ export function parseResponses(buf: Buffer, closed: boolean, heads: readonly boo
     const end = buf.indexOf('\r\n\r\n', at, 'latin1');
     if (end === -1) {
       const partial = buf.toString('latin1', at, Math.min(buf.length, at + 16));
-      if (!'HTTP/1.'.startsWith(partial.slice(0, 7)) && !partial.startsWith('HTTP/1.')) return { responses, rest: buf.subarray(at), error: `not a status line: ${JSON.stringify(partial)}`, upgraded: false };
+      if (!'HTTP/1.'.startsWith(partial.slice(0, 7)) && !partial.startsWith('HTTP/1.'))
+        return { responses, rest: buf.subarray(at), error: `not a status line: ${JSON.stringify(partial)}`, upgraded: false };
       break;
     }
     const lines = buf.toString('latin1', at, end).split('\r\n');
@@ -67,7 +68,8 @@ export function parseResponses(buf: Buffer, closed: boolean, heads: readonly boo
     if (isHead || code === 204 || code === 304) {
       body = Buffer.alloc(0);
     } else if (headers['transfer-encoding'] !== undefined) {
-      if (!/(^|,)\s*chunked\s*$/i.test(headers['transfer-encoding'])) return { responses, rest: buf.subarray(at), error: 'response with a transfer coding other than chunked', upgraded: false };
+      if (!/(^|,)\s*chunked\s*$/i.test(headers['transfer-encoding']))
+        return { responses, rest: buf.subarray(at), error: 'response with a transfer coding other than chunked', upgraded: false };
       const chunks: Buffer[] = [];
       let p = bodyStart;
       let complete = false;
@@ -87,7 +89,8 @@ export function parseResponses(buf: Buffer, closed: boolean, heads: readonly boo
         }
         if (lineEnd + 2 + n + 2 > buf.length) break;
         chunks.push(buf.subarray(lineEnd + 2, lineEnd + 2 + n));
-        if (buf.toString('latin1', lineEnd + 2 + n, lineEnd + 4 + n) !== '\r\n') return { responses, rest: buf.subarray(at), error: 'chunk not followed by CRLF', upgraded: false };
+        if (buf.toString('latin1', lineEnd + 2 + n, lineEnd + 4 + n) !== '\r\n')
+          return { responses, rest: buf.subarray(at), error: 'chunk not followed by CRLF', upgraded: false };
         p = lineEnd + 4 + n;
       }
       if (!complete) break;
@@ -97,7 +100,8 @@ export function parseResponses(buf: Buffer, closed: boolean, heads: readonly boo
       at = bodyStart;
       continue;
     } else if (headers['content-length'] !== undefined) {
-      if (!/^\d+$/.test(headers['content-length'])) return { responses, rest: buf.subarray(at), error: `bad Content-Length ${headers['content-length']}`, upgraded: false };
+      if (!/^\d+$/.test(headers['content-length']))
+        return { responses, rest: buf.subarray(at), error: `bad Content-Length ${headers['content-length']}`, upgraded: false };
       const n = Number(headers['content-length']);
       if (bodyStart + n > buf.length) {
         if (!(headsUnknown && closed && bodyStart === buf.length && responses.length >= heads.length)) break;
@@ -193,7 +197,12 @@ export async function rawConnect(port: number, localAddress?: string): Promise<R
 }
 
 /** Sends `text` (latin1) on a new connection and waits for `count` complete responses (or the close). */
-export async function exchange(port: number, text: string, count = 1, timeoutMs = 10_000): Promise<{ parsed: ParsedStream; closed: boolean; connection: RawConnection }> {
+export async function exchange(
+  port: number,
+  text: string,
+  count = 1,
+  timeoutMs = 10_000,
+): Promise<{ parsed: ParsedStream; closed: boolean; connection: RawConnection }> {
   const connection = await rawConnect(port);
   connection.socket.write(Buffer.from(text, 'latin1'));
   await connection.until((d, c) => c || parseResponses(d, c).responses.length >= count, timeoutMs);

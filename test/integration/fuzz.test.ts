@@ -61,21 +61,101 @@ function caseGenerator(world: World, index: number): Case {
   const int = (n: number): number => Math.floor(r() * n);
   const junk = (n: number): string => Array.from({ length: n }, () => String.fromCharCode(int(256))).join('');
 
-  const hosts = [world.tenant, world.tenant, world.base, world.base, `nope.localhost:${world.port}`, 'a.b.localhost', `FZ.LOCALHOST:${world.port}`, '', '[::1]', junk(int(12))];
+  const hosts = [
+    world.tenant,
+    world.tenant,
+    world.base,
+    world.base,
+    `nope.localhost:${world.port}`,
+    'a.b.localhost',
+    `FZ.LOCALHOST:${world.port}`,
+    '',
+    '[::1]',
+    junk(int(12)),
+  ];
   const paths = [
-    '/', '/whoami', '/echo-body', '/slow?ms=5', '/t/fz/whoami', '/t/fz/', '/t/fz', '/t/fz/echo-body', '/t/%ZZ/', '/t/%/', '/%ZZ', '/%00', '/%C3%28', '/%FF',
-    '/t/fz/%2e%2e/%2e%2e/api/tenants', '/../../etc/passwd', '/./_napbox/status', '/x/../_napbox/status', '//_napbox/status', '/%5fnapbox/status', '/_napbox/chat',
-    '/_napbox/signin?token=%ZZ', '/_napbox/signin', '/_napbox/status', '/_napbox/signout', '/t/fz/_napbox/status', '/t/fz/./_napbox/chat', '/api/tenants', '/api/tenants/%ZZ',
-    '/api/tenants/%FF', '/api/tenants/fz', '/api/builds/%ZZ', '/api/session', '/api/events', '/healthz', '/metrics', '/dashboard/%ZZ', '/dashboard/app.js', '/?q=%ZZ&x',
-    '*', `http://${world.tenant}/_napbox/status`, `http://${world.tenant}/whoami`, `http://${world.base}/t/fz/whoami`, 'http://[x/', 'HTTP://fz.localhost/', '/t/',
-    '/\xe9\xff', '/\xe2\x98\x83', '/a#b', '/a b', `/${'a'.repeat(int(20_000))}`, `/t/${junk(int(8))}/`, `/${junk(int(16))}`,
+    '/',
+    '/whoami',
+    '/echo-body',
+    '/slow?ms=5',
+    '/t/fz/whoami',
+    '/t/fz/',
+    '/t/fz',
+    '/t/fz/echo-body',
+    '/t/%ZZ/',
+    '/t/%/',
+    '/%ZZ',
+    '/%00',
+    '/%C3%28',
+    '/%FF',
+    '/t/fz/%2e%2e/%2e%2e/api/tenants',
+    '/../../etc/passwd',
+    '/./_napbox/status',
+    '/x/../_napbox/status',
+    '//_napbox/status',
+    '/%5fnapbox/status',
+    '/_napbox/chat',
+    '/_napbox/signin?token=%ZZ',
+    '/_napbox/signin',
+    '/_napbox/status',
+    '/_napbox/signout',
+    '/t/fz/_napbox/status',
+    '/t/fz/./_napbox/chat',
+    '/api/tenants',
+    '/api/tenants/%ZZ',
+    '/api/tenants/%FF',
+    '/api/tenants/fz',
+    '/api/builds/%ZZ',
+    '/api/session',
+    '/api/events',
+    '/healthz',
+    '/metrics',
+    '/dashboard/%ZZ',
+    '/dashboard/app.js',
+    '/?q=%ZZ&x',
+    '*',
+    `http://${world.tenant}/_napbox/status`,
+    `http://${world.tenant}/whoami`,
+    `http://${world.base}/t/fz/whoami`,
+    'http://[x/',
+    'HTTP://fz.localhost/',
+    '/t/',
+    '/\xe9\xff',
+    '/\xe2\x98\x83',
+    '/a#b',
+    '/a b',
+    `/${'a'.repeat(int(20_000))}`,
+    `/t/${junk(int(8))}/`,
+    `/${junk(int(16))}`,
   ];
   const methods = ['GET', 'GET', 'GET', 'HEAD', 'POST', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'get', 'FOO', '', 'G\0T', 'TRACE'];
   const extraHeaders = [
-    'Accept: */*', 'Cookie: napbox_admin=x; a=1; napbox_session=y', 'X-Forwarded-For: 1.2.3.4', 'X-Forwarded-Host: evil', 'Connection: keep-alive', 'Connection: close',
-    'Expect: 100-continue', 'Origin: http://evil.localhost', 'Content-Type: application/json', 'Accept-Encoding: gzip', `X-Long: ${'v'.repeat(int(20_000))}`,
-    'Transfer-Encoding: gzip', 'Transfer-Encoding: chunked, chunked', 'Content-Length: 5', 'Content-Length: -1', 'Content-Length: 99999999999999999999', 'Host: second.localhost',
-    'Upgrade: h2c', 'Connection: Upgrade', 'X-Bad : space', ' obs-fold', 'X-Nul: a\0b', 'X-Ctl: \x01', 'X-Utf8: \xc3\xa9', 'Bad(Name): x', `${junk(int(10))}: ${junk(int(10))}`,
+    'Accept: */*',
+    'Cookie: napbox_admin=x; a=1; napbox_session=y',
+    'X-Forwarded-For: 1.2.3.4',
+    'X-Forwarded-Host: evil',
+    'Connection: keep-alive',
+    'Connection: close',
+    'Expect: 100-continue',
+    'Origin: http://evil.localhost',
+    'Content-Type: application/json',
+    'Accept-Encoding: gzip',
+    `X-Long: ${'v'.repeat(int(20_000))}`,
+    'Transfer-Encoding: gzip',
+    'Transfer-Encoding: chunked, chunked',
+    'Content-Length: 5',
+    'Content-Length: -1',
+    'Content-Length: 99999999999999999999',
+    'Host: second.localhost',
+    'Upgrade: h2c',
+    'Connection: Upgrade',
+    'X-Bad : space',
+    ' obs-fold',
+    'X-Nul: a\0b',
+    'X-Ctl: \x01',
+    'X-Utf8: \xc3\xa9',
+    'Bad(Name): x',
+    `${junk(int(10))}: ${junk(int(10))}`,
   ];
 
   function oneRequest(_: unknown, position: number): { text: string; head: boolean } {
@@ -100,7 +180,12 @@ function caseGenerator(world: World, index: number): Case {
       body = content;
     } else if (mode.startsWith('chunked')) {
       lines.push('Transfer-Encoding: chunked');
-      body = mode === 'chunked' ? `${content.length.toString(16)}\r\n${content}\r\n0\r\n\r\n` : mode === 'chunked-bad' ? `zz\r\n${content}\n0\r\n\r\n` : `${(content.length + 5).toString(16)}\r\n${content}`;
+      body =
+        mode === 'chunked'
+          ? `${content.length.toString(16)}\r\n${content}\r\n0\r\n\r\n`
+          : mode === 'chunked-bad'
+            ? `zz\r\n${content}\n0\r\n\r\n`
+            : `${(content.length + 5).toString(16)}\r\n${content}`;
     }
     let text = `${lines.join('\r\n')}\r\n\r\n${body}`;
     if (upgrade && chance(0.5)) text += '\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58'; // a masked "Hello" frame
@@ -148,7 +233,10 @@ function caseGenerator(world: World, index: number): Case {
   if (chance(0.05)) {
     // A clean WebSocket to the tenant's echo, with one valid frame: garbage frames are not sent there, since the
     // built-in app (container/runner/app.mjs) has no error handler on its echo socket and exits on one.
-    const [host, path] = pick([[world.tenant, '/echo'], [world.base, '/t/fz/echo']] as const);
+    const [host, path] = pick([
+      [world.tenant, '/echo'],
+      [world.base, '/t/fz/echo'],
+    ] as const);
     const text = `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nCookie: napbox_session=x\r\n\r\n`;
     return { bytes: Buffer.from(`${text}\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58`, 'latin1'), heads: [false], label: 'WebSocket echo' };
   }
@@ -238,9 +326,15 @@ describe('fuzzing napbox with what strangers can send', () => {
     }
     const seconds = (Date.now() - started) / 1000;
     process.stderr.write(`fuzz: ${done} cases in ${seconds.toFixed(1)} s, ${failures.length} failed (seed ${SEED})\n`);
-    const shown = failures.slice(0, 8).map((f) => `case ${f.index} (${f.label}): ${f.why}\n  sent ${f.sent}`).join('\n');
+    const shown = failures
+      .slice(0, 8)
+      .map((f) => `case ${f.index} (${f.label}): ${f.why}\n  sent ${f.sent}`)
+      .join('\n');
     assert.equal(failures.length, 0, `seed ${SEED}:\n${shown}`);
-    const bugs = nb.output().split('\n').filter((line) => BUG_LOGS.test(line));
+    const bugs = nb
+      .output()
+      .split('\n')
+      .filter((line) => BUG_LOGS.test(line));
     assert.deepEqual(bugs.slice(0, 5), [], `napbox logged bugs it survived (seed ${SEED})`);
     assert.ok(ONLY !== undefined || done >= Math.min(CASES, 1000), `only ${done} cases ran within ${BUDGET_MS} ms`);
     assert.equal((await api(nb, 'GET', '/api/tenants/fz')).json.state, 'running');

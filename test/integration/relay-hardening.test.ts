@@ -58,7 +58,7 @@ describe('requests napbox must read strictly', () => {
       await alive();
     }
     const patched = await api(nb, 'PATCH', '/api/tenants/%FF', { visibility: 'public' });
-    assert.equal(patched.status, 400, 'invalid UTF-8 in a path parameter is the client\'s mistake, not a 500');
+    assert.equal(patched.status, 400, "invalid UTF-8 in a path parameter is the client's mistake, not a 500");
   });
 
   it('refuses malformed heads itself (400, JSON, closed) instead of passing them on', async () => {
@@ -102,13 +102,19 @@ describe('requests napbox must read strictly', () => {
 
   it('answers pipelined requests in order when the relay hands back or refuses', async () => {
     const handBack = await exchange(nb.port, get('/slow?ms=300', host) + get('/_napbox/status', host) + get('/whoami?after', host), 3);
-    assert.deepEqual(handBack.parsed.responses.map((r) => r.status), [200, 200, 200]);
+    assert.deepEqual(
+      handBack.parsed.responses.map((r) => r.status),
+      [200, 200, 200],
+    );
     assert.equal(handBack.parsed.responses[0]!.body.toString(), 'slept 300ms\n');
     assert.deepEqual(json(handBack.parsed.responses[1]!.body), { tenant: 'warm', state: 'running' });
     assert.equal(json(handBack.parsed.responses[2]!.body).path, '/whoami?after');
 
     const refused = await exchange(nb.port, `${get('/slow?ms=300', host)}GET /whoami HTTP/1.1\r\nHost: ${host}\r\nX: a\r\n b\r\n\r\n`, 2);
-    assert.deepEqual(refused.parsed.responses.map((r) => r.status), [200, 400]);
+    assert.deepEqual(
+      refused.parsed.responses.map((r) => r.status),
+      [200, 400],
+    );
     assert.equal(refused.parsed.responses[0]!.body.toString(), 'slept 300ms\n');
 
     const heads = await rawConnect(nb.port); // HEAD answers have no body: the hand-back must not wait for one
@@ -143,10 +149,14 @@ describe('requests napbox must read strictly', () => {
   });
 
   it("puts napbox's X-Forwarded-* in place of the client's and strips napbox's cookies, relayed and on /t/", async () => {
-    const headers = 'X-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Host: evil.example\r\nX-Forwarded-Proto: https\r\nForwarded: for=6.6.6.6\r\nCookie: napbox_admin=stolen; app=1; napbox_session=s2; __Host-napbox_x=3\r\n';
+    const headers =
+      'X-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Host: evil.example\r\nX-Forwarded-Proto: https\r\nForwarded: for=6.6.6.6\r\nCookie: napbox_admin=stolen; app=1; napbox_session=s2; __Host-napbox_x=3\r\n';
     const relayed = await exchange(nb.port, get('/whoami', host, headers));
     const proxied = await exchange(nb.port, get('/t/warm/whoami', base, headers));
-    for (const [name, result, forwardedHost] of [['relay', relayed, host], ['/t/', proxied, base]] as const) {
+    for (const [name, result, forwardedHost] of [
+      ['relay', relayed, host],
+      ['/t/', proxied, base],
+    ] as const) {
       const seen = json(result.parsed.responses[0]!.body).headers;
       assert.equal(seen['x-forwarded-for'], '127.0.0.1', name);
       assert.equal(seen['x-forwarded-host'], forwardedHost, name);
