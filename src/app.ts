@@ -255,7 +255,7 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   const url = `http://${listenHost.includes(':') ? `[${listenHost}]` : listenHost}:${port}`;
   const serverFile: ServerFile = { url, pid: process.pid, installId, baseDomain: config.baseDomain, port };
   fs.writeFileSync(path.join(config.dataDir, SERVER_FILE), JSON.stringify(serverFile), { mode: 0o600 });
-  logger.info({ url, dataDir: config.dataDir }, 'napbox listening');
+  logger.info({ url, dataDir: config.dataDir, maxConnections: limit.cap, maxConnectionsPerClient: config.maxConnectionsPerClient }, 'napbox listening');
   dispatcher.start();
   replies.start();
   sweeper.start();
