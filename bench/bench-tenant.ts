@@ -52,7 +52,13 @@ export async function openBenchTenant(driverName: 'docker' | 'swarm' = 'docker')
 
 /** Stops napbox (killing it if it does not exit in time) and removes everything of its install; never throws. */
 export async function closeBenchTenant(tenant: BenchTenant): Promise<void> {
-  const exited = await within(tenant.nb.stop().then(() => true, () => false), SHUTDOWN_WAIT_MS);
+  const exited = await within(
+    tenant.nb.stop().then(
+      () => true,
+      () => false,
+    ),
+    SHUTDOWN_WAIT_MS,
+  );
   if (!exited) await tenant.nb.kill();
   await removeInstall(tenant.nb.installId).catch((err: unknown) => {
     process.stderr.write(`bench: could not remove the containers of install ${tenant.nb.installId}: ${String(err)}\n`);

@@ -23,7 +23,11 @@ async function main(): Promise<void> {
   let engine: OwnEngine | undefined;
   if (ownEngine) {
     const caBundle = process.env.NAPBOX_CA_BUNDLE ?? process.env.NODE_EXTRA_CA_CERTS ?? process.env.SSL_CERT_FILE;
-    const { tag } = await resolveAgentImage({ driver: new DockerDriver(), containerDir: path.join(ROOT, 'container'), caBundle: caBundle ? path.resolve(caBundle) : undefined });
+    const { tag } = await resolveAgentImage({
+      driver: new DockerDriver(),
+      containerDir: path.join(ROOT, 'container'),
+      caBundle: caBundle ? path.resolve(caBundle) : undefined,
+    });
     engine = await startOwnEngine([NODE_BASE_TAG, tag]);
   }
   try {

@@ -48,7 +48,11 @@ async function startServer(dataDir: string): Promise<{ ms: number; pid: number; 
 
 const dataDir = tempDataDir();
 const env = { ...process.env, NAPBOX_DATA_DIR: dataDir };
-const rows: Array<[string, number[]]> = [['node -e 0', []], ['napbox --help', []], ['napbox tenants list', []]];
+const rows: Array<[string, number[]]> = [
+  ['node -e 0', []],
+  ['napbox --help', []],
+  ['napbox tenants list', []],
+];
 const starts: number[] = [];
 let rssMiB = 0;
 let installId = '';
@@ -79,7 +83,11 @@ try {
 const base = summarize(rows[0]![1]).p50;
 for (const [name, samples] of rows) {
   const s = summarize(samples);
-  console.log(`${name.padEnd(22)} p50 ${s.p50.toFixed(0).padStart(4)} ms  p90 ${s.p90.toFixed(0).padStart(4)} ms  ${(s.p50 / base).toFixed(2)}x node -e 0${name.startsWith('napbox') ? `  target p50 < 300 ms: ${s.p50 < 300 ? 'met' : 'NOT met'}` : ''}`);
+  console.log(
+    `${name.padEnd(22)} p50 ${s.p50.toFixed(0).padStart(4)} ms  p90 ${s.p90.toFixed(0).padStart(4)} ms  ${(s.p50 / base).toFixed(2)}x node -e 0${name.startsWith('napbox') ? `  target p50 < 300 ms: ${s.p50 < 300 ? 'met' : 'NOT met'}` : ''}`,
+  );
 }
 const st = summarize(starts);
-console.log(`napbox start to listening  p50 ${st.p50.toFixed(0)} ms of ${starts.length} (target < 1000 ms: ${st.p50 < 1000 ? 'met' : 'NOT met'}); resident memory at rest ${rssMiB.toFixed(1)} MiB`);
+console.log(
+  `napbox start to listening  p50 ${st.p50.toFixed(0)} ms of ${starts.length} (target < 1000 ms: ${st.p50 < 1000 ? 'met' : 'NOT met'}); resident memory at rest ${rssMiB.toFixed(1)} MiB`,
+);

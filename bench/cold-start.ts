@@ -103,7 +103,12 @@ function timeToFirstByte(port: number, host: string, timeoutMs: number): Promise
 async function wakeLogged(tenant: BenchTenant, from: number): Promise<number | null> {
   const deadline = Date.now() + LOG_WAIT_MS;
   for (;;) {
-    const ms = tenant.nb.output().slice(from).split('\n').map(wakeMsOf).find((x) => x !== undefined);
+    const ms = tenant.nb
+      .output()
+      .slice(from)
+      .split('\n')
+      .map(wakeMsOf)
+      .find((x) => x !== undefined);
     if (ms !== undefined) return ms;
     if (Date.now() >= deadline) return null;
     await sleep(10);

@@ -43,7 +43,15 @@ export function ticks(lo: number, hi: number, count = 5): number[] {
   return out;
 }
 
-function axes(xTicks: number[], x: (v: number) => number, yTicks: number[], y: (v: number) => number, xLabel: string, yLabel: string, yFmt: (v: number) => string): string {
+function axes(
+  xTicks: number[],
+  x: (v: number) => number,
+  yTicks: number[],
+  y: (v: number) => number,
+  xLabel: string,
+  yLabel: string,
+  yFmt: (v: number) => string,
+): string {
   const parts: string[] = [];
   for (const t of yTicks) {
     parts.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${y(t)}" y2="${y(t)}" class="grid"/>`);
@@ -68,7 +76,9 @@ export function coldSvg(series: readonly ColdSeries[]): string {
   const x1 = Math.max(hi + pad, xTicks[xTicks.length - 1]!);
   const x = (v: number): number => M.left + ((v - x0) / (x1 - x0)) * (W - M.left - M.right);
   const y = (p: number): number => H - M.bottom - p * (H - M.top - M.bottom);
-  const body: string[] = [axes(xTicks, x, [0, 0.25, 0.5, 0.75, 1], y, 'time to first byte from a stopped tenant (ms)', 'fraction of tries', (v) => `${v * 100}%`)];
+  const body: string[] = [
+    axes(xTicks, x, [0, 0.25, 0.5, 0.75, 1], y, 'time to first byte from a stopped tenant (ms)', 'fraction of tries', (v) => `${v * 100}%`),
+  ];
   series.forEach((s, i) => {
     const sorted = [...s.samplesMs].sort((a, b) => a - b);
     const color = COLORS[i % COLORS.length]!;
@@ -77,9 +87,14 @@ export function coldSvg(series: readonly ColdSeries[]): string {
       d += ` L${x(v)} ${y(k / sorted.length)} L${x(v)} ${y((k + 1) / sorted.length)}`;
     });
     body.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"><title>${esc(s.label)}</title></path>`);
-    for (const [k, v] of sorted.entries()) body.push(`<circle cx="${x(v)}" cy="${y((k + 1) / sorted.length)}" r="3" fill="${color}"><title>${esc(`${s.label}: ${fmt(v)} ms`)}</title></circle>`);
+    for (const [k, v] of sorted.entries())
+      body.push(`<circle cx="${x(v)}" cy="${y((k + 1) / sorted.length)}" r="3" fill="${color}"><title>${esc(`${s.label}: ${fmt(v)} ms`)}</title></circle>`);
   });
-  return svg('Cold start: cumulative distribution', body.join(''), legend(series.map((s) => `${s.label} (n=${s.samplesMs.length}, p50 ${fmt(median(s.samplesMs))} ms)`)));
+  return svg(
+    'Cold start: cumulative distribution',
+    body.join(''),
+    legend(series.map((s) => `${s.label} (n=${s.samplesMs.length}, p50 ${fmt(median(s.samplesMs))} ms)`)),
+  );
 }
 
 /** Warm latency percentiles (grouped bars) per side, with throughput in the legend. */
@@ -104,7 +119,9 @@ export function warmSvg(sides: readonly WarmSide[]): string {
     sides.forEach((side, i) => {
       const v = side.latencyMs[key];
       const bx = gx + i * barW;
-      body.push(`<rect x="${bx}" y="${y(v)}" width="${barW - 2}" height="${y(0) - y(v)}" fill="${COLORS[i % COLORS.length]}"><title>${esc(`${side.label} ${key}: ${fmt(v)} ms`)}</title></rect>`);
+      body.push(
+        `<rect x="${bx}" y="${y(v)}" width="${barW - 2}" height="${y(0) - y(v)}" fill="${COLORS[i % COLORS.length]}"><title>${esc(`${side.label} ${key}: ${fmt(v)} ms`)}</title></rect>`,
+      );
       body.push(`<text x="${bx + (barW - 2) / 2}" y="${y(v) - 4}" text-anchor="middle">${esc(fmt(v))}</text>`);
     });
   });

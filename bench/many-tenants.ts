@@ -46,14 +46,19 @@ export async function measureMany(tenants: number, running: number, progress: (l
       cold.push(performance.now() - t0);
       if (res.status !== 200) failures += 1;
       await api(nb, 'POST', `/api/tenants/${slugOf(i)}/stop`);
-      if (i % 50 === 0) progress(`many tenants: ${i} of ${tenants} woken and stopped (${failures} failed); cold start p50 of the last 10: ${summarize(cold.slice(-10)).p50.toFixed(0)} ms`);
+      if (i % 50 === 0)
+        progress(
+          `many tenants: ${i} of ${tenants} woken and stopped (${failures} failed); cold start p50 of the last 10: ${summarize(cold.slice(-10)).p50.toFixed(0)} ms`,
+        );
     }
     const window = (nth: number): number => {
       const from = Math.max(0, Math.min(nth - 5, cold.length - 10));
       return summarize(cold.slice(from, from + 10)).p50;
     };
     const first = window(1);
-    const at = [1, 100, 500, 1000].filter((n) => n <= tenants).map((nth) => ({ nth, p50Ms: Math.round(window(nth)), ratio: Math.round((window(nth) / first) * 100) / 100 }));
+    const at = [1, 100, 500, 1000]
+      .filter((n) => n <= tenants)
+      .map((nth) => ({ nth, p50Ms: Math.round(window(nth)), ratio: Math.round((window(nth) / first) * 100) / 100 }));
     const toWake = Array.from({ length: Math.min(running, tenants) }, (_, k) => slugOf(k + 1));
     for (let i = 0; i < toWake.length; i += 4) await Promise.all(toWake.slice(i, i + 4).map((s) => api(nb, 'POST', `/api/tenants/${s}/wake`)));
     await new Promise((r) => setTimeout(r, 2000));
@@ -69,9 +74,16 @@ export async function measureMany(tenants: number, running: number, progress: (l
 }
 
 export function renderMany(r: ManyResults): string {
-  const lines = [`many tenants: ${r.tenants} woken one after another (${r.failures} failed), ${r.running} then running at once, ${r.networks} network(s) for the install`];
-  for (const a of r.at) lines.push(`  cold start of the ${String(a.nth).padStart(4)}th tenant ever woken: p50 ${String(a.p50Ms).padStart(5)} ms  ${a.ratio.toFixed(2)}x the first (target within 0.85-1.15x)`);
-  lines.push(`  napbox resident memory: ${r.rssIdleMiB} MiB with ${r.tenants} registered, ${r.rssRunningMiB} MiB with ${r.running} running (${((r.rssRunningMiB - r.rssIdleMiB) / Math.max(1, r.running)).toFixed(2)} MiB per running tenant)`);
+  const lines = [
+    `many tenants: ${r.tenants} woken one after another (${r.failures} failed), ${r.running} then running at once, ${r.networks} network(s) for the install`,
+  ];
+  for (const a of r.at)
+    lines.push(
+      `  cold start of the ${String(a.nth).padStart(4)}th tenant ever woken: p50 ${String(a.p50Ms).padStart(5)} ms  ${a.ratio.toFixed(2)}x the first (target within 0.85-1.15x)`,
+    );
+  lines.push(
+    `  napbox resident memory: ${r.rssIdleMiB} MiB with ${r.tenants} registered, ${r.rssRunningMiB} MiB with ${r.running} running (${((r.rssRunningMiB - r.rssIdleMiB) / Math.max(1, r.running)).toFixed(2)} MiB per running tenant)`,
+  );
   return lines.join('\n');
 }
 

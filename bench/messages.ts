@@ -69,9 +69,11 @@ async function timed(n: number, one: (i: number) => Promise<void>): Promise<numb
 async function throughput(settings: MessageSettings, session: (s: number) => Promise<(i: number) => Promise<void>>): Promise<number> {
   const askers = await Promise.all(Array.from({ length: settings.sessions }, (_, s) => session(s)));
   const t0 = performance.now();
-  await Promise.all(askers.map(async (ask) => {
-    for (let i = 0; i < settings.perSession; i += 1) await ask(i);
-  }));
+  await Promise.all(
+    askers.map(async (ask) => {
+      for (let i = 0; i < settings.perSession; i += 1) await ask(i);
+    }),
+  );
   return (settings.sessions * settings.perSession) / ((performance.now() - t0) / 1000);
 }
 

@@ -60,8 +60,13 @@ async function container(name: string, net: string): Promise<string> {
 }
 
 async function cleanup(): Promise<void> {
-  for (const c of await docker.listContainers({ all: true, filters: { label: ['napbox.bench=networks'] } })) await docker.getContainer(c.Id).remove({ force: true });
-  for (const n of await docker.listNetworks({ filters: { label: ['napbox.bench=networks'] } })) await docker.getNetwork(n.Id).remove().catch(() => undefined);
+  for (const c of await docker.listContainers({ all: true, filters: { label: ['napbox.bench=networks'] } }))
+    await docker.getContainer(c.Id).remove({ force: true });
+  for (const n of await docker.listNetworks({ filters: { label: ['napbox.bench=networks'] } }))
+    await docker
+      .getNetwork(n.Id)
+      .remove()
+      .catch(() => undefined);
 }
 
 async function main(): Promise<void> {
@@ -76,7 +81,11 @@ async function main(): Promise<void> {
     await docker.getNetwork('nbb-idle').disconnect({ Container: perWake });
     const times: Record<string, number[]> = { shared: [], own: [], 'per-wake': [] };
     for (let i = 0; i < tries; i++) {
-      for (const [kind, id, net] of [['shared', shared, 'nbb-shared'], ['own', own, 'nbb-own'], ['per-wake', perWake, `nbb-wake-${i}`]] as const) {
+      for (const [kind, id, net] of [
+        ['shared', shared, 'nbb-shared'],
+        ['own', own, 'nbb-own'],
+        ['per-wake', perWake, `nbb-wake-${i}`],
+      ] as const) {
         const t0 = performance.now();
         if (kind === 'per-wake') {
           await network(net, true);
@@ -97,7 +106,9 @@ async function main(): Promise<void> {
     const base = summarize(times.shared!).p50;
     for (const [kind, list] of Object.entries(times)) {
       const s = summarize(list);
-      console.log(`${kind.padEnd(20)} p50 ${s.p50.toFixed(0).padStart(5)} ms  p90 ${s.p90.toFixed(0).padStart(5)} ms  ${kind.endsWith('extra') ? '' : `${(s.p50 / base).toFixed(2)}x shared`}`);
+      console.log(
+        `${kind.padEnd(20)} p50 ${s.p50.toFixed(0).padStart(5)} ms  p90 ${s.p90.toFixed(0).padStart(5)} ms  ${kind.endsWith('extra') ? '' : `${(s.p50 / base).toFixed(2)}x shared`}`,
+      );
     }
     // The cost of one more network once many exist (own networks at scale, from a pool of /28s).
     const created: number[] = [];

@@ -56,7 +56,14 @@ async function main(): Promise<void> {
     const envs: Array<[string, Record<string, string>]> = [
       ['local (unix socket, bind mounts, bridge address)', {}],
       ['tcp:// (copy mounts, published ports)', { DOCKER_HOST: `tcp://127.0.0.1:${forwarder.port}` }],
-      ...(sshd ? [['ssh:// (copy mounts, published ports)', { ...sshd.env, DOCKER_HOST: `ssh://${sshd.user}@127.0.0.1:${sshd.port}` }] as [string, Record<string, string>]] : []),
+      ...(sshd
+        ? [
+            ['ssh:// (copy mounts, published ports)', { ...sshd.env, DOCKER_HOST: `ssh://${sshd.user}@127.0.0.1:${sshd.port}` }] as [
+              string,
+              Record<string, string>,
+            ],
+          ]
+        : []),
     ];
     for (const [name, env] of envs) ways.push({ name, nb: await startNapbox({ env: { ...env, NAPBOX_WAKE_TIMEOUT: '60s' } }), first: [], cold: [] });
 

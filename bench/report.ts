@@ -12,7 +12,14 @@ import type { SweepResults } from './sweep.js';
 import type { ImageResults } from './images.js';
 import { renderHtml, type ReportInput } from './html-report.js';
 
-export const TARGETS = Object.freeze({ coldRatioMax: 1.15, throughputRatioMin: 0.5, addedP99MsMax: 2, sweepTickMsMax: 20, cachedPutMsMax: 100, buildLoopP99MsMax: 20 });
+export const TARGETS = Object.freeze({
+  coldRatioMax: 1.15,
+  throughputRatioMin: 0.5,
+  addedP99MsMax: 2,
+  sweepTickMsMax: 20,
+  cachedPutMsMax: 100,
+  buildLoopP99MsMax: 20,
+});
 
 export interface RunInfo {
   readonly startedAt: string;
@@ -76,7 +83,15 @@ export function coldResults(cold: ColdStartSamples): ColdResults {
   };
 }
 
-export function buildResults(run: RunInfo, cold: ColdStartSamples, settings: LoadSettings, runs: readonly LoadRun[], messages: MessageResults, sweep: SweepResults, images: ImageResults): BenchResults {
+export function buildResults(
+  run: RunInfo,
+  cold: ColdStartSamples,
+  settings: LoadSettings,
+  runs: readonly LoadRun[],
+  messages: MessageResults,
+  sweep: SweepResults,
+  images: ImageResults,
+): BenchResults {
   const best = bestRuns(runs);
   const throughputRatio = best.napbox.requestsPerSec / best.direct.requestsPerSec;
   const addedP99Ms = best.napbox.latencyMs.p99 - best.direct.latencyMs.p99;
@@ -143,7 +158,20 @@ const row = (cells: readonly string[], widths: readonly number[]): string =>
 export function renderTable(results: BenchResults): string {
   const { run } = results;
   const head = `napbox bench: ${run.startedAt}, ${run.cpus} CPUs, Node ${run.node}, load average ${run.loadAverage.map((x) => x.toFixed(2)).join(' ')}, took ${run.seconds.toFixed(0)} s`;
-  return [head, '', ...coldLines(results), '', ...warmLines(results), '', ...messageLines(results), '', ...sweepLines(results), '', ...imageLines(results), ''].join('\n');
+  return [
+    head,
+    '',
+    ...coldLines(results),
+    '',
+    ...warmLines(results),
+    '',
+    ...messageLines(results),
+    '',
+    ...sweepLines(results),
+    '',
+    ...imageLines(results),
+    '',
+  ].join('\n');
 }
 
 function coldLines({ cold, coldSwarm }: BenchResults): string[] {
@@ -153,7 +181,7 @@ function coldLines({ cold, coldSwarm }: BenchResults): string[] {
     `Cold start: ${cold.tries} tries each, interleaved napbox/engine, container stopped before every try`,
     row(['', 'p50', 'p90', 'min', 'max'], widths),
     line('napbox, GET / to first byte', cold.napboxMs),
-    line('  of which napbox\'s wake (its log)', cold.napboxWakeMs),
+    line("  of which napbox's wake (its log)", cold.napboxWakeMs),
     line('engine alone, start to first 200', cold.engineMs),
     `  p50 napbox / engine: ${cold.ratioP50.toFixed(3)}x (${signedMs(cold.addedP50Ms, 1)})   target <= ${TARGETS.coldRatioMax}x   ${verdict(cold.met)}`,
   ];
@@ -164,7 +192,7 @@ function coldLines({ cold, coldSwarm }: BenchResults): string[] {
     `Cold start on the Swarm driver (NAPBOX_DRIVER=swarm, single-node swarm): ${coldSwarm.tries} tries each, service scaled to 0 before every try`,
     row(['', 'p50', 'p90', 'min', 'max'], widths),
     line('napbox, GET / to first byte', coldSwarm.napboxMs),
-    line('  of which napbox\'s wake (its log)', coldSwarm.napboxWakeMs),
+    line("  of which napbox's wake (its log)", coldSwarm.napboxWakeMs),
     line('swarm alone, scale-up to first 200', coldSwarm.engineMs),
     `  p50 napbox / swarm alone: ${coldSwarm.ratioP50.toFixed(3)}x (${signedMs(coldSwarm.addedP50Ms, 1)})   target <= ${TARGETS.coldRatioMax}x   ${verdict(coldSwarm.met)}`,
     `  p50 napbox on swarm / napbox on docker: ${(coldSwarm.napboxMs.p50 / cold.napboxMs.p50).toFixed(2)}x (${signedMs(coldSwarm.napboxMs.p50 - cold.napboxMs.p50, 0)})`,
@@ -178,7 +206,7 @@ function warmLines({ run, warm }: BenchResults): string[] {
     row([name, r.requestsPerSec.toFixed(0), ms(r.latencyMs.p50, 2), ms(r.latencyMs.p90, 2), ms(r.latencyMs.p99, 2), String(r.non2xx + r.errors)], widths);
   return [
     `Warm requests: ${run.loadTool} -t1 -c${s.connections} -d${s.seconds}s --latency (keep-alive), GET /, after a ${s.warmupSeconds} s warm-up of each`,
-    '  rounds alternate direct/napbox; latency is wrk\'s distribution',
+    "  rounds alternate direct/napbox; latency is wrk's distribution",
     row(['', 'req/s', 'p50', 'p90', 'p99', 'errors'], widths),
     ...warm.runs.map((r) => line(`${r.target} (round ${r.round})`, r)),
     line('best direct', warm.best.direct),
@@ -209,7 +237,7 @@ function sweepLines({ sweep }: BenchResults): string[] {
   return [
     `Sweep: ${s.tenants} tenants registered, ${s.running} running, ${s.ticks} ticks`,
     row(['', 'p50', 'p90', 'max'], widths),
-    row(['one tick (napbox\'s own timing)', ms(sweep.tickMs.p50, 2), ms(sweep.tickMs.p90, 2), ms(sweep.tickMs.max, 2)], widths),
+    row(["one tick (napbox's own timing)", ms(sweep.tickMs.p50, 2), ms(sweep.tickMs.p90, 2), ms(sweep.tickMs.max, 2)], widths),
     row(['engine listing alone (the floor)', ms(sweep.engineListMs.p50, 2), ms(sweep.engineListMs.p90, 2), ms(sweep.engineListMs.max, 2)], widths),
     `  tick p50 / engine listing p50: ${(sweep.tickMs.p50 / sweep.engineListMs.p50).toFixed(2)}x   target tick < ${TARGETS.sweepTickMsMax} ms   ${verdict(met)}`,
     `  napbox resident memory: ${sweep.rssBeforeMiB.toFixed(1)} MiB with 1 tenant, ${sweep.rssAfterMiB.toFixed(1)} MiB with ${s.tenants} registered`,

@@ -75,7 +75,11 @@ async function bench(tenant: BenchTenant, coldTries: number, warm: LoadSettings,
   const runs = await measureWarm(tenant, warm, progress);
   const messages = await measureMessages(tenant, { sequential: intFromEnv('BENCH_MESSAGES_N', 200, 10, 5000), sessions: 10, perSession: 30 }, progress);
   const images = await measureImages(tenant, progress);
-  const sweep = await measureSweep(tenant, { tenants: intFromEnv('BENCH_SWEEP_TENANTS', 10_000, 10, 100_000), running: intFromEnv('BENCH_SWEEP_RUNNING', 100, 1, 1000), ticks: 15 }, progress);
+  const sweep = await measureSweep(
+    tenant,
+    { tenants: intFromEnv('BENCH_SWEEP_TENANTS', 10_000, 10, 100_000), running: intFromEnv('BENCH_SWEEP_RUNNING', 100, 1, 1000), ticks: 15 },
+    progress,
+  );
   const coldSwarm = await swarmColdStarts(openSwarm, coldTries);
   const manyN = intFromEnv('BENCH_MANY_N', 1000, 0, 10_000);
   const many = manyN > 0 ? await measureMany(manyN, intFromEnv('BENCH_SWEEP_RUNNING', 100, 1, 1000), progress) : undefined;

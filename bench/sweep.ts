@@ -52,7 +52,8 @@ export async function measureSweep(tenant: BenchTenant, settings: SweepSettings,
     await tenant.driver.findByLabels({ 'napbox.install': tenant.nb.installId });
     lists.push(performance.now() - t0);
     const report = (await call(tenant, 'POST', '/api/sweep')) as { ms: number; decisions: Record<string, unknown> };
-    if (Object.keys(report.decisions).length < settings.running) throw new Error(`the tick judged ${Object.keys(report.decisions).length} tenants, not ${settings.running}`);
+    if (Object.keys(report.decisions).length < settings.running)
+      throw new Error(`the tick judged ${Object.keys(report.decisions).length} tenants, not ${settings.running}`);
     ticks.push(report.ms);
   }
   return { settings, tickMs: summarize(ticks), engineListMs: summarize(lists), rssBeforeMiB, rssAfterMiB };

@@ -29,7 +29,6 @@ async function answers(driver: ContainerDriver): Promise<boolean> {
   return (await whyNoAnswer(driver)) === undefined;
 }
 
-
 const POLICY_RC = '/usr/sbin/policy-rc.d';
 
 /**
@@ -54,8 +53,10 @@ export async function aptInstall(packages: readonly string[], options: { startSe
 
 export function canInstallHere(): string | undefined {
   if (process.platform !== 'linux') return 'this is not Linux: start Docker Desktop (or another Docker engine) and run again';
-  if (process.getuid?.() !== 0) return 'not root: start a Docker engine yourself (e.g. `sudo dockerd &`) and give your user access to its socket, or run set-up as root once';
-  if (!fs.existsSync('/etc/debian_version') || !onPath('apt-get')) return 'not a Debian-like machine: install Docker for your system and start it, then run again';
+  if (process.getuid?.() !== 0)
+    return 'not root: start a Docker engine yourself (e.g. `sudo dockerd &`) and give your user access to its socket, or run set-up as root once';
+  if (!fs.existsSync('/etc/debian_version') || !onPath('apt-get'))
+    return 'not a Debian-like machine: install Docker for your system and start it, then run again';
   return undefined;
 }
 

@@ -23,7 +23,10 @@ export async function ensureTestTools(): Promise<string> {
   if (missing.length === 0) return `${browser}, ${SSHD} and ${COMPOSE} present`;
   const cannot = canInstallHere();
   if (cannot) {
-    if (!fs.existsSync(browser)) throw new Error(`no ${browser} for the dashboard's browser test, and it cannot be installed here (${cannot.split(':')[0]}): install Chromium and set NAPBOX_TEST_BROWSER to its path`);
+    if (!fs.existsSync(browser))
+      throw new Error(
+        `no ${browser} for the dashboard's browser test, and it cannot be installed here (${cannot.split(':')[0]}): install Chromium and set NAPBOX_TEST_BROWSER to its path`,
+      );
     return `${browser} present; no ${SSHD}: the ssh:// engine test will be skipped`;
   }
   await aptInstall(missing, { startServices: false });

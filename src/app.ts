@@ -66,7 +66,6 @@ export interface AppOverrides {
   readonly projectDir?: string;
 }
 
-
 /** The upstream mode in force: the bridge address where the engine is local to Linux, else published ports. */
 function upstreamMode(config: Config): 'bridge' | 'published' {
   if (config.upstream !== 'auto') return config.upstream;
@@ -78,7 +77,9 @@ function upstreamMode(config: Config): 'bridge' | 'published' {
 function makeDriver(config: Config): ContainerDriver {
   const options = { publishAddress: config.publishAddress };
   // A swarm task that is not running by the wake deadline is given up (scaled back to 0), not left to start later.
-  return config.driver === 'swarm' ? new SwarmDriver(config.dockerHost, { ...options, startTimeoutMs: config.wakeTimeoutMs }) : new DockerDriver(config.dockerHost, options);
+  return config.driver === 'swarm'
+    ? new SwarmDriver(config.dockerHost, { ...options, startTimeoutMs: config.wakeTimeoutMs })
+    : new DockerDriver(config.dockerHost, options);
 }
 
 export async function startNapbox(config: Config, overrides: AppOverrides = {}): Promise<Napbox> {
@@ -97,20 +98,43 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   // Other napbox processes may share this data dir: locks, holds and heartbeats go through the database (docs/scale-out.md).
   const coordination = openCoordinationConnection(config.dataDir);
   let forgetTenant: (slug: string) => void = () => undefined;
-  const peers = new Peers({ db: coordination, takeDirty: (all) => activity.takeDirty(all), stopsByOthers: (now) => locks.stopsByOthers(now), onStopByOther: (slug) => forgetTenant(slug), clock, logger });
+  const peers = new Peers({
+    db: coordination,
+    takeDirty: (all) => activity.takeDirty(all),
+    stopsByOthers: (now) => locks.stopsByOthers(now),
+    onStopByOther: (slug) => forgetTenant(slug),
+    clock,
+    logger,
+  });
   const locks = new TenantLocks({ db: coordination, owner: peers.id, clock });
   peers.start();
   const upstream = upstreamMode(config);
   const heartbeatMs = config.heartbeatIntervalMs;
-  const mounts = new MountPreparer({ dataDir: config.dataDir, groupsDir: config.groupsDir, allowlistFile: config.mountAllowlist, logger, mode: config.mounts, installId });
+  const mounts = new MountPreparer({
+    dataDir: config.dataDir,
+    groupsDir: config.groupsDir,
+    allowlistFile: config.mountAllowlist,
+    logger,
+    mode: config.mounts,
+    installId,
+  });
   // Every ready tenant gets its runner channel (heartbeats, leases), not only those with messages.
   let openChannel: (running: Running) => void = () => undefined;
   const wakes = new WakeHistory();
   // Built once the tenant service exists; lifecycle hooks only nudge it.
   let live: LiveEvents<TenantView> = new LiveEvents<TenantView>({ list: () => [] });
   const lifecycle = new Lifecycle({
-    store, driver, logger, installId, baseImage, wakeTimeoutMs: config.wakeTimeoutMs, upstream, clock, heartbeatMs,
-    wakesPerMinute: config.wakesPerMinute, locks,
+    store,
+    driver,
+    logger,
+    installId,
+    baseImage,
+    wakeTimeoutMs: config.wakeTimeoutMs,
+    upstream,
+    clock,
+    heartbeatMs,
+    wakesPerMinute: config.wakesPerMinute,
+    locks,
     fence: (since) => (peers.hasPeers() ? peers.fence(since, since + peers.deadAfterMs) : Promise.resolve(true)),
     prepareMounts: (slug, tenantConfig) => mounts.prepare(slug, tenantConfig),
     onStopped: (reason) => {
@@ -130,7 +154,18 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   const messageStore = new MessageStore(db);
   const hub = new ChatHub();
   const replies = new ReplyRelay({ messages: messageStore, hub, hasPeers: () => peers.hasPeers() });
-  const dispatcher = new Dispatcher({ messages: messageStore, tenants: store, lifecycle, activity, hub, leases, logger, clock, owner: peers.id, liveOwners: () => peers.live() });
+  const dispatcher = new Dispatcher({
+    messages: messageStore,
+    tenants: store,
+    lifecycle,
+    activity,
+    hub,
+    leases,
+    logger,
+    clock,
+    owner: peers.id,
+    liveOwners: () => peers.live(),
+  });
   const channels = new ChannelPool({
     channelKey: (slug) => store.channelKey(slug),
     stillRunning: (slug) => lifecycle.verify(slug, 'while processing a message'),
@@ -141,10 +176,19 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   });
   dispatcher.attach(channels);
   openChannel = (running) => {
-    channels.get(running.slug, running.containerId, running.control).catch((err: Error) => logger.warn({ tenant: running.slug, err: err.message }, 'runner channel not opened'));
+    channels
+      .get(running.slug, running.containerId, running.control)
+      .catch((err: Error) => logger.warn({ tenant: running.slug, err: err.message }, 'runner channel not opened'));
   };
   const images = new ImageAdmin({
-    db, dataDir: config.dataDir, driver, store, lifecycle, installId, baseImage, logger,
+    db,
+    dataDir: config.dataDir,
+    driver,
+    store,
+    lifecycle,
+    installId,
+    baseImage,
+    logger,
     recoverInterrupted: !peers.hasPeers(),
     onBuildDone: (outcome, seconds) => {
       metrics.builds.inc({ outcome });
@@ -157,7 +201,17 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
       await removeOrphanNetworks({ driver, installId, store, logger });
     },
     onTick: (report) => metrics.sweepSeconds.observe(report.ms / 1000),
-    store, messages: messageStore, driver, lifecycle, activity, leases, dispatcher, channels, logger, installId, clock,
+    store,
+    messages: messageStore,
+    driver,
+    lifecycle,
+    activity,
+    leases,
+    dispatcher,
+    channels,
+    logger,
+    installId,
+    clock,
     cluster: { peers, locks },
     intervalMs: config.sweepIntervalMs,
     policy: {
@@ -179,13 +233,26 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
   const report = await reconcile({ store, driver, installId, logger, now: clock(), busy: (slug) => lifecycle.busy(slug) });
   await removeOrphanNetworks({ driver, installId, store, logger });
   if (driver.networkScope === 'install') await driver.ensureNetwork(sharedNetwork(installId)); // before any wake: one network, made once
-  logger.info({ installId, driver: config.driver, upstream, baseImage, removed: report.removed, adopted: report.adopted, markedStopped: report.markedStopped }, 'reconciled with the engine');
+  logger.info(
+    { installId, driver: config.driver, upstream, baseImage, removed: report.removed, adopted: report.adopted, markedStopped: report.markedStopped },
+    'reconciled with the engine',
+  );
 
   let port = config.port;
   let closeRelayed: (slug: string) => void = () => undefined; // the relay exists once the server does
   const hostPart = (): string => `${port === 80 ? '' : `:${port}`}`;
   const tenantUrl = (slug: string): string => `http://${slug}.${config.baseDomain}${hostPart()}/`;
-  const tenants = new TenantService({ store, lifecycle, activity, baseImage, tenantUrl, clock, holds: (slug) => sweeper.holds(slug), lastBuilds: (slug) => images.lastBuilds(slug), mountRefusals: (requests) => mounts.refusals(requests), wakes,
+  const tenants = new TenantService({
+    store,
+    lifecycle,
+    activity,
+    baseImage,
+    tenantUrl,
+    clock,
+    holds: (slug) => sweeper.holds(slug),
+    lastBuilds: (slug) => images.lastBuilds(slug),
+    mountRefusals: (requests) => mounts.refusals(requests),
+    wakes,
     onPrivate: (slug) => closeRelayed(slug),
     removeFiles: (slug) => {
       const archived = archiveTenantFiles(config.groupsDir, config.dataDir, slug, clock());
@@ -193,16 +260,37 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
     },
   });
   live = new LiveEvents<TenantView>({ list: () => tenants.list() });
-  const groups = new GroupsWatcher({ groupsDir: config.groupsDir, store, tenants, logger, onApplied: (slug, tenantConfig) => mounts.materialize(slug, tenantConfig) });
+  const groups = new GroupsWatcher({
+    groupsDir: config.groupsDir,
+    store,
+    tenants,
+    logger,
+    onApplied: (slug, tenantConfig) => mounts.materialize(slug, tenantConfig),
+  });
   await groups.start();
-  const api = new AdminApi({ auth, tenants, lifecycle, store, driver, messages, logger, sweep: () => sweeper.tick(), images, metrics,
+  const api = new AdminApi({
+    auth,
+    tenants,
+    lifecycle,
+    store,
+    driver,
+    messages,
+    logger,
+    sweep: () => sweeper.tick(),
+    images,
+    metrics,
     signInUrl: async (slug) => `${tenantUrl(slug)}_napbox/signin?token=${await access.signInToken(slug)}`,
     events: (req, res) => live.open(req, res),
     onChange: () => live.nudge(),
   });
   const trustedProxies = new TrustedProxies(config.trustedProxies);
   const proxy = new TenantProxy({
-    lifecycle, store, activity, logger, access, trustedProxies,
+    lifecycle,
+    store,
+    activity,
+    logger,
+    access,
+    trustedProxies,
     observe: {
       held: (delta) => metrics.held.inc(delta),
       answered: (seconds) => {
@@ -211,7 +299,17 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
       },
     },
   });
-  const server = createServer({ baseDomain: config.baseDomain, api, proxy, store, logger, dashboard: dashboardFiles(), chat, access, headTimeoutMs: config.headTimeoutMs });
+  const server = createServer({
+    baseDomain: config.baseDomain,
+    api,
+    proxy,
+    store,
+    logger,
+    dashboard: dashboardFiles(),
+    chat,
+    access,
+    headTimeoutMs: config.headTimeoutMs,
+  });
 
   // One port: the relay takes each connection first and hands to the HTTP server what it does not relay.
   const relay = new ConnectionRelay({

@@ -13,7 +13,7 @@ async function main(): Promise<void> {
   const demo = napbox.tenantUrl('demo');
   const lines = [
     `napbox is running on ${napbox.url}`,
-    createdDemo ? `  created the tenant "demo": open ${demo}` : `  tenants are at ${napbox.tenantUrl("<slug>")}`,
+    createdDemo ? `  created the tenant "demo": open ${demo}` : `  tenants are at ${napbox.tenantUrl('<slug>')}`,
     `  without wildcard DNS:  ${napbox.url}/t/demo/`,
     `  dashboard:             ${napbox.url}/ (sign in with a token from \`npx napbox token\`)`,
     '  admin CLI:             npx napbox --help',

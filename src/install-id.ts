@@ -17,7 +17,10 @@ export function loadInstallId(dataDir: string, generate: () => string = () => cr
   createOnce(file, `${generate()}\n`); // atomic: another napbox process starting now reads the same id
   const id = fs.readFileSync(file, 'utf8').trim();
   if (!INSTALL_ID.test(id)) {
-    throw new NapboxError('config_invalid', `${file} holds ${JSON.stringify(id.slice(0, 40))}, not an install id: restore it, or remove it to start a new install`);
+    throw new NapboxError(
+      'config_invalid',
+      `${file} holds ${JSON.stringify(id.slice(0, 40))}, not an install id: restore it, or remove it to start a new install`,
+    );
   }
   return id;
 }

@@ -23,7 +23,10 @@ export function createLogger(level: string, format: 'auto' | 'json' | 'pretty' =
   const options = { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { service: 'napbox' } };
   const pretty = format === 'pretty' || (format === 'auto' && process.stderr.isTTY === true);
   if (pretty && !destination) {
-    return pino({ ...options, transport: { target: 'pino-pretty', options: { destination: 2, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' } } });
+    return pino({
+      ...options,
+      transport: { target: 'pino-pretty', options: { destination: 2, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' } },
+    });
   }
   return pino(options, destination);
 }

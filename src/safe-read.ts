@@ -14,7 +14,8 @@ export function readPlainFile(file: string, maxBytes: number): string | undefine
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return undefined;
-    if (code === 'ELOOP') throw new NapboxError('bad_request', `${file} is a symbolic link: napbox never follows links to the files it reads; put a plain file there`);
+    if (code === 'ELOOP')
+      throw new NapboxError('bad_request', `${file} is a symbolic link: napbox never follows links to the files it reads; put a plain file there`);
     throw err;
   }
   try {

@@ -11,7 +11,7 @@ import { it } from 'node:test';
 const run = promisify(execFile);
 const sentinel = process.env.NAPBOX_SUITE_SENTINEL;
 
-it('the machine engine\'s other containers ran through the whole suite', { skip: sentinel ? false : 'only in a whole run of test/run.sh' }, async () => {
+it("the machine engine's other containers ran through the whole suite", { skip: sentinel ? false : 'only in a whole run of test/run.sh' }, async () => {
   const { DOCKER_HOST: _unused, ...env } = process.env;
   const { stdout } = await run('docker', ['inspect', '-f', '{{.State.Running}} {{.State.StartedAt}} {{.RestartCount}}', sentinel!], { env });
   assert.equal(stdout.trim(), `true ${process.env.NAPBOX_SUITE_SENTINEL_STARTED} 0`);

@@ -52,7 +52,10 @@ function parseHeartbeat(raw) {
   if (raw === undefined || raw === '') return { ms: DEFAULT_HEARTBEAT_MS, problem: null };
   const ms = Number(raw);
   if (!/^\d+$/.test(raw) || ms < 50 || ms > 3_600_000) {
-    return { ms: DEFAULT_HEARTBEAT_MS, problem: `NAPBOX_HEARTBEAT_MS=${JSON.stringify(raw)} is invalid (expected 50 to 3600000): using ${DEFAULT_HEARTBEAT_MS}` };
+    return {
+      ms: DEFAULT_HEARTBEAT_MS,
+      problem: `NAPBOX_HEARTBEAT_MS=${JSON.stringify(raw)} is invalid (expected 50 to 3600000): using ${DEFAULT_HEARTBEAT_MS}`,
+    };
   }
   return { ms, problem: null };
 }

@@ -42,7 +42,8 @@ export function loadOrCreateKey(dataDir: string, name = 'admin.key'): Uint8Array
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   createOnce(file, crypto.randomBytes(32).toString('base64'));
   const key = Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'base64');
-  if (key.length < 32) throw new NapboxError('config_invalid', `${file} does not hold a 32-byte key: remove it to make a new one (existing tokens stop working)`);
+  if (key.length < 32)
+    throw new NapboxError('config_invalid', `${file} does not hold a 32-byte key: remove it to make a new one (existing tokens stop working)`);
   return new Uint8Array(key);
 }
 
@@ -118,7 +119,8 @@ export class AdminAuth {
   /** The session's claims: a dashboard session of this install, not expired, not signed out. */
   private async sessionOf(cookie: string): Promise<JWTPayload> {
     const payload = await this.verifyToken(cookie);
-    if (payload.sub !== SESSION_SUBJECT || typeof payload.jti !== 'string') throw new NapboxError('unauthorized', 'the napbox_admin cookie holds no dashboard session: sign in again');
+    if (payload.sub !== SESSION_SUBJECT || typeof payload.jti !== 'string')
+      throw new NapboxError('unauthorized', 'the napbox_admin cookie holds no dashboard session: sign in again');
     if (this.revocations?.isRevoked(payload.jti)) throw new NapboxError('unauthorized', 'this dashboard session was signed out: sign in again');
     return payload;
   }

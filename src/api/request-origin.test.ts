@@ -52,6 +52,9 @@ describe('tenantCookieProblem', () => {
     assert.ok(tenantCookieProblem(req('GET', { origin: 'null' })));
     assert.ok(tenantCookieProblem(req('POST', { origin: 'http://evil.napbox.test:8080', 'sec-fetch-mode': 'navigate' })), 'a form posted from a sibling');
     assert.ok(tenantCookieProblem(req('GET', { 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'no-cors', 'sec-fetch-dest': 'image' })));
-    assert.ok(tenantCookieProblem(req('GET', { 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'iframe' })), 'framed by a sibling');
+    assert.ok(
+      tenantCookieProblem(req('GET', { 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'iframe' })),
+      'framed by a sibling',
+    );
   });
 });

@@ -31,7 +31,9 @@ function serverInfo(value: unknown): ServerInfo | undefined {
     typeof v.installId === 'string' &&
     typeof v.baseDomain === 'string' &&
     Number.isInteger(v.port);
-  return ok ? { url: v.url as string, pid: v.pid as number, installId: v.installId as string, baseDomain: v.baseDomain as string, port: v.port as number } : undefined;
+  return ok
+    ? { url: v.url as string, pid: v.pid as number, installId: v.installId as string, baseDomain: v.baseDomain as string, port: v.port as number }
+    : undefined;
 }
 
 export function readServerFile(dataDir: string): ServerInfo {
@@ -75,7 +77,9 @@ export class ApiClient {
   async stream(apiPath: string): Promise<http.IncomingMessage> {
     const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
       const req = http.request(`${this.server.url}${apiPath}`, { headers: { authorization: `Bearer ${this.token}` } }, resolve);
-      req.on('error', (err) => reject(new NapboxError('not_found', `napbox does not answer at ${this.server.url}: is it running? Start it with \`npm start\``, { cause: err })));
+      req.on('error', (err) =>
+        reject(new NapboxError('not_found', `napbox does not answer at ${this.server.url}: is it running? Start it with \`npm start\``, { cause: err })),
+      );
       req.end();
     });
     if ((res.statusCode ?? 0) >= 300) {
@@ -99,7 +103,9 @@ export class ApiClient {
           res.on('error', reject);
         },
       );
-      req.on('error', (err) => reject(new NapboxError('not_found', `napbox does not answer at ${this.server.url}: is it running? Start it with \`npm start\``, { cause: err })));
+      req.on('error', (err) =>
+        reject(new NapboxError('not_found', `napbox does not answer at ${this.server.url}: is it running? Start it with \`npm start\``, { cause: err })),
+      );
       req.end(payload);
     });
   }

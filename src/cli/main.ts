@@ -91,7 +91,7 @@ export function buildCli(): Command {
     });
   tenants
     .command('rm')
-    .description("remove a tenant and its container (its data dir is kept)")
+    .description('remove a tenant and its container (its data dir is kept)')
     .argument('<slug>', 'the tenant', slugArg)
     .action(async (slug: string) => {
       const client = await connect();
@@ -150,7 +150,11 @@ export function buildCli(): Command {
       const limit = parseDuration(opts.timeout);
       if (limit === undefined) throw new InvalidArgumentError(`--timeout ${opts.timeout} is not a duration like 30s or 5m`);
       const client = await connect();
-      const accepted = await client.json<MessageView>('POST', `/api/tenants/${slug}/messages`, { text, session: opts.session, ...(opts.id ? { id: opts.id } : {}) });
+      const accepted = await client.json<MessageView>('POST', `/api/tenants/${slug}/messages`, {
+        text,
+        session: opts.session,
+        ...(opts.id ? { id: opts.id } : {}),
+      });
       process.stderr.write(`accepted ${accepted.id} (session ${accepted.session})\n`);
       const deadline = Date.now() + limit;
       let message = accepted;
@@ -193,7 +197,9 @@ export function buildCli(): Command {
             ? { apt: [...new Set([...current.apt, ...delta.apt])], npm: [...new Set([...current.npm, ...delta.npm])] }
             : { apt: current.apt.filter((p) => !delta.apt.includes(p)), npm: current.npm.filter((p) => !delta.npm.includes(p)) };
         const build = await client.json<{ id: string; state: string }>('PUT', `/api/tenants/${slug}/packages${opts.now ? '?apply=now' : ''}`, next);
-        print(`apt: ${next.apt.join(' ') || '-'}\nnpm: ${next.npm.join(' ') || '-'}\nbuild ${build.id}: ${build.state} (follow it with \`napbox build ${slug}\`)\n`);
+        print(
+          `apt: ${next.apt.join(' ') || '-'}\nnpm: ${next.npm.join(' ') || '-'}\nbuild ${build.id}: ${build.state} (follow it with \`napbox build ${slug}\`)\n`,
+        );
       });
   change('add');
   change('rm');

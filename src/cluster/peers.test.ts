@@ -18,7 +18,17 @@ after(() => {
 });
 
 function peer(db: typeof one, id: string, activity: ActivityTracker, clock: () => number, stops: string[] = [], forgotten: string[] = []): Peers {
-  return new Peers({ db, id, clock, takeDirty: (all) => activity.takeDirty(all), stopsByOthers: () => stops, onStopByOther: (slug) => forgotten.push(slug), tickMs: 100_000, deadAfterMs: 1000, pidNamespace: '' });
+  return new Peers({
+    db,
+    id,
+    clock,
+    takeDirty: (all) => activity.takeDirty(all),
+    stopsByOthers: () => stops,
+    onStopByOther: (slug) => forgotten.push(slug),
+    tickMs: 100_000,
+    deadAfterMs: 1000,
+    pidNamespace: '',
+  });
 }
 
 it('shares holds and heartbeats; fences; reaps the dead; one leader at a time', async () => {
@@ -83,7 +93,12 @@ it('keeps the holds of a heartbeat that failed for the next one', () => {
   const seen = new ActivityTracker(() => now);
   let fail = true;
   const a = new Peers({
-    db: one, id: 'f', clock: () => now, takeDirty: () => seen.takeDirty(), tickMs: 100_000, pidNamespace: '',
+    db: one,
+    id: 'f',
+    clock: () => now,
+    takeDirty: () => seen.takeDirty(),
+    tickMs: 100_000,
+    pidNamespace: '',
     stopsByOthers: () => {
       if (fail) throw new Error('database is locked');
       return [];

@@ -127,7 +127,9 @@ export class Peers {
         upsert.run({ owner: this.id, slug, inflight: a.inflight, sockets: a.sockets, at: a.lastActivity, kind: a.lastKind });
       }
       // A row that vanished (a peer took us for dead) is written again: we are alive.
-      db.prepare('INSERT INTO processes (id, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at').run(this.id, process.pid, now, now);
+      db.prepare(
+        'INSERT INTO processes (id, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at',
+      ).run(this.id, process.pid, now, now);
     }).immediate();
     this.unpublished = new Map();
   }
@@ -188,7 +190,9 @@ export class Peers {
         const row = db.prepare('SELECT owner, expires_at FROM leader_leases WHERE name = ?').get(name) as { owner: string; expires_at: number } | undefined;
         // A live lease of another process holds, unless that process is dead (judged as reapDead judges it).
         if (row && row.owner !== this.id && row.expires_at > now && this.isAlive(row.owner, now)) return false;
-        db.prepare('INSERT INTO leader_leases (name, owner, expires_at) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at').run(name, this.id, now + ttlMs);
+        db.prepare(
+          'INSERT INTO leader_leases (name, owner, expires_at) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at',
+        ).run(name, this.id, now + ttlMs);
         return true;
       })
       .immediate();
@@ -203,7 +207,9 @@ export class Peers {
 
   /** Whether the process `id` is alive: registered, and not dead by isDead. */
   private isAlive(id: string, now: number): boolean {
-    const row = this.deps.db.prepare('SELECT id, pid, heartbeat_at FROM processes WHERE id = ?').get(id) as { id: string; pid: number; heartbeat_at: number } | undefined;
+    const row = this.deps.db.prepare('SELECT id, pid, heartbeat_at FROM processes WHERE id = ?').get(id) as
+      | { id: string; pid: number; heartbeat_at: number }
+      | undefined;
     return row !== undefined && !this.isDead(row, now);
   }
 
@@ -212,7 +218,11 @@ export class Peers {
     const { db } = this.deps;
     return db
       .transaction(() => {
-        const rows = db.prepare('SELECT id, pid, heartbeat_at FROM processes WHERE id <> ?').all(this.id) as Array<{ id: string; pid: number; heartbeat_at: number }>;
+        const rows = db.prepare('SELECT id, pid, heartbeat_at FROM processes WHERE id <> ?').all(this.id) as Array<{
+          id: string;
+          pid: number;
+          heartbeat_at: number;
+        }>;
         const dead = rows.filter((r) => this.isDead(r, now)).map((r) => r.id);
         for (const id of dead) {
           db.prepare('DELETE FROM process_holds WHERE owner = ?').run(id);

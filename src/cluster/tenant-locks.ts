@@ -158,13 +158,16 @@ export class TenantLocks {
 
   private held(slug: string, op: LockOp, takenAt: number, waitedMs: number, waitedFor: LockRow | undefined): HeldLock {
     const { db, owner } = this.deps;
-    const renew = setInterval(() => {
-      try {
-        db.prepare('UPDATE tenant_locks SET expires_at = ? WHERE slug = ? AND owner = ?').run(this.clock() + this.ttlMs, slug, owner);
-      } catch {
-        // Busy past the timeout: the next renewal (a third of the TTL later) tries again.
-      }
-    }, Math.max(10, Math.floor(this.ttlMs / 3)));
+    const renew = setInterval(
+      () => {
+        try {
+          db.prepare('UPDATE tenant_locks SET expires_at = ? WHERE slug = ? AND owner = ?').run(this.clock() + this.ttlMs, slug, owner);
+        } catch {
+          // Busy past the timeout: the next renewal (a third of the TTL later) tries again.
+        }
+      },
+      Math.max(10, Math.floor(this.ttlMs / 3)),
+    );
     renew.unref();
     let released = false;
     return {

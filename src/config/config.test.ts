@@ -31,7 +31,11 @@ describe('config', () => {
       NAPBOX_DRIVER: 'kubernetes',
     };
     for (const [variable, value] of Object.entries(cases)) {
-      assert.throws(() => loadConfig({ [variable]: value }), (err: Error) => err.message.includes(variable), variable);
+      assert.throws(
+        () => loadConfig({ [variable]: value }),
+        (err: Error) => err.message.includes(variable),
+        variable,
+      );
     }
   });
 
@@ -43,8 +47,16 @@ describe('config', () => {
     assert.equal(loadConfig({ DOCKER_HOST: 'tcp://10.0.0.5:2376', NAPBOX_MOUNTS: 'bind' }).mounts, 'bind');
     assert.equal(loadConfig({ NAPBOX_MOUNTS: 'copy' }).mounts, 'copy');
     assert.equal(loadConfig({ NAPBOX_PUBLISH_ADDRESS: '192.168.1.4' }).publishAddress, '192.168.1.4');
-    for (const [variable, value] of [['NAPBOX_MOUNTS', 'nfs'], ['NAPBOX_PUBLISH_ADDRESS', 'engine.example'], ['DOCKER_HOST', 'tcp://host:2375/path']]) {
-      assert.throws(() => loadConfig({ [variable!]: value }), (err: Error) => err.message.includes(variable!), variable);
+    for (const [variable, value] of [
+      ['NAPBOX_MOUNTS', 'nfs'],
+      ['NAPBOX_PUBLISH_ADDRESS', 'engine.example'],
+      ['DOCKER_HOST', 'tcp://host:2375/path'],
+    ]) {
+      assert.throws(
+        () => loadConfig({ [variable!]: value }),
+        (err: Error) => err.message.includes(variable!),
+        variable,
+      );
     }
   });
 
@@ -60,11 +72,28 @@ describe('config', () => {
 
   it('reads the connection limits, the head deadline and the trusted proxies', () => {
     const defaults = loadConfig({});
-    assert.deepEqual([defaults.maxConnections, defaults.maxConnectionsPerClient, defaults.headTimeoutMs, defaults.trustedProxies], [undefined, 1000, 10_000, []]);
-    const c = loadConfig({ NAPBOX_MAX_CONNECTIONS: '50', NAPBOX_MAX_CONNECTIONS_PER_CLIENT: '5', NAPBOX_HEAD_TIMEOUT: '500ms', NAPBOX_TRUSTED_PROXIES: '10.0.0.1, 172.16.0.0/12' });
+    assert.deepEqual(
+      [defaults.maxConnections, defaults.maxConnectionsPerClient, defaults.headTimeoutMs, defaults.trustedProxies],
+      [undefined, 1000, 10_000, []],
+    );
+    const c = loadConfig({
+      NAPBOX_MAX_CONNECTIONS: '50',
+      NAPBOX_MAX_CONNECTIONS_PER_CLIENT: '5',
+      NAPBOX_HEAD_TIMEOUT: '500ms',
+      NAPBOX_TRUSTED_PROXIES: '10.0.0.1, 172.16.0.0/12',
+    });
     assert.deepEqual([c.maxConnections, c.maxConnectionsPerClient, c.headTimeoutMs, c.trustedProxies], [50, 5, 500, ['10.0.0.1', '172.16.0.0/12']]);
-    for (const [variable, value] of [['NAPBOX_MAX_CONNECTIONS', '0'], ['NAPBOX_MAX_CONNECTIONS_PER_CLIENT', 'many'], ['NAPBOX_HEAD_TIMEOUT', '10'], ['NAPBOX_TRUSTED_PROXIES', '10.0.0.0/40']]) {
-      assert.throws(() => loadConfig({ [variable!]: value }), (err: Error) => err.message.includes(variable!), variable);
+    for (const [variable, value] of [
+      ['NAPBOX_MAX_CONNECTIONS', '0'],
+      ['NAPBOX_MAX_CONNECTIONS_PER_CLIENT', 'many'],
+      ['NAPBOX_HEAD_TIMEOUT', '10'],
+      ['NAPBOX_TRUSTED_PROXIES', '10.0.0.0/40'],
+    ]) {
+      assert.throws(
+        () => loadConfig({ [variable!]: value }),
+        (err: Error) => err.message.includes(variable!),
+        variable,
+      );
     }
   });
 });

@@ -122,7 +122,9 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   try {
     remote = isRemote(parseDockerHost(env));
   } catch (err) {
-    throw new NapboxError('config_invalid', `${(err as Error).message} (expected unix:///path, tcp://host:port or ssh://user@host)`, { details: { variable: 'DOCKER_HOST' } });
+    throw new NapboxError('config_invalid', `${(err as Error).message} (expected unix:///path, tcp://host:port or ssh://user@host)`, {
+      details: { variable: 'DOCKER_HOST' },
+    });
   }
   const publishAddress = env.NAPBOX_PUBLISH_ADDRESS === '' ? undefined : env.NAPBOX_PUBLISH_ADDRESS;
   if (publishAddress !== undefined && net.isIP(publishAddress) === 0) {

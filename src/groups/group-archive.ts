@@ -31,7 +31,10 @@ export function archiveTenantFiles(groupsDir: string, dataDir: string, slugInput
   }
   const archive = path.join(groupsDir, ARCHIVE_DIR);
   fs.mkdirSync(archive, { recursive: true, mode: 0o700 });
-  const stamp = new Date(nowMs).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = new Date(nowMs)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   let target = path.join(archive, `${slug}-${stamp}`);
   for (let n = 2; fs.existsSync(target); n++) target = path.join(archive, `${slug}-${stamp}-${n}`);
   fs.renameSync(folder, target);

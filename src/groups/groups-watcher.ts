@@ -49,7 +49,13 @@ export class GroupsWatcher {
 
   async start(): Promise<void> {
     fs.mkdirSync(this.deps.groupsDir, { recursive: true });
-    this.watcher = chokidar.watch(this.deps.groupsDir, { depth: 1, followSymlinks: false, ignored: (file) => path.basename(file).startsWith('.'), ignoreInitial: false, awaitWriteFinish: { stabilityThreshold: 100, pollInterval: 25 } });
+    this.watcher = chokidar.watch(this.deps.groupsDir, {
+      depth: 1,
+      followSymlinks: false,
+      ignored: (file) => path.basename(file).startsWith('.'),
+      ignoreInitial: false,
+      awaitWriteFinish: { stabilityThreshold: 100, pollInterval: 25 },
+    });
     const onFile = (file: string): void => {
       const rel = path.relative(this.deps.groupsDir, file).split(path.sep);
       if (rel.length === 2 && rel[1] === TENANT_FILE && rel[0] !== 'global') this.schedule(rel[0]!);
@@ -57,7 +63,8 @@ export class GroupsWatcher {
     this.watcher.on('add', onFile).on('change', onFile);
     this.watcher.on('unlink', (file) => {
       const rel = path.relative(this.deps.groupsDir, file).split(path.sep);
-      if (rel.length === 2 && rel[1] === TENANT_FILE) this.deps.logger.info({ folder: rel[0] }, 'tenant.json removed: the tenant and its data are kept (remove it with `napbox tenants rm`)');
+      if (rel.length === 2 && rel[1] === TENANT_FILE)
+        this.deps.logger.info({ folder: rel[0] }, 'tenant.json removed: the tenant and its data are kept (remove it with `napbox tenants rm`)');
     });
     await new Promise<void>((resolve) => this.watcher!.once('ready', () => resolve()));
   }

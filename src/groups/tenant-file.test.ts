@@ -37,7 +37,10 @@ describe('parseTenantFile', () => {
     const text = problem(JSON.stringify({ provider: withKey }));
     assert.match(text, /unknown key "apiKey" in "provider"/);
     assert.doesNotMatch(text, /sk-secret/);
-    assert.match(problem(JSON.stringify({ provider: { ...withKey, apiKey: undefined, apiKeyEnv: 'sk-secret' } })), /"provider\.apiKeyEnv": must name an environment variable of napbox that starts with NAPBOX_SECRET_/);
+    assert.match(
+      problem(JSON.stringify({ provider: { ...withKey, apiKey: undefined, apiKeyEnv: 'sk-secret' } })),
+      /"provider\.apiKeyEnv": must name an environment variable of napbox that starts with NAPBOX_SECRET_/,
+    );
   });
 
   it('names the field of an out-of-range value', () => {
@@ -47,7 +50,10 @@ describe('parseTenantFile', () => {
     assert.match(problem('{"visibility":"secret"}'), /"visibility"/);
     assert.match(problem('{"readOnlyRootfs":"yes"}'), /"readOnlyRootfs": Invalid input: expected boolean, received string/);
     assert.match(problem('{"mounts":[{"hostPath":"/x"}]}'), /"mounts\.0\.containerPath" is required/);
-    assert.match(problem('{"mounts":[{"hostPath":"/x","containerPath":"../etc"}]}'), /"mounts\.0\.containerPath": the container path "\.\.\/etc" has a "\.\." segment/);
+    assert.match(
+      problem('{"mounts":[{"hostPath":"/x","containerPath":"../etc"}]}'),
+      /"mounts\.0\.containerPath": the container path "\.\.\/etc" has a "\.\." segment/,
+    );
     assert.match(problem('{"mounts":[{"hostPath":"/x","containerPath":"a:b"}]}'), /"mounts\.0\.containerPath": .* contains ":"/);
   });
 
@@ -96,7 +102,7 @@ describe('materialize', () => {
     assert.doesNotMatch(files['config.json'], /ACME_OPENAI_KEY|secret-layout|instructions/);
   });
 
-  it('composes instructions: global first, then the tenant\'s', () => {
+  it("composes instructions: global first, then the tenant's", () => {
     assert.equal(materialize(file, '# House rules\nBe kind.\n')['instructions.md'], '# House rules\nBe kind.\n\nAnswer in French.\n');
     assert.equal(materialize(file, undefined)['instructions.md'], 'Answer in French.\n');
     assert.equal(materialize({ visibility: 'public' }, 'Global only.')['instructions.md'], 'Global only.\n');

@@ -32,7 +32,12 @@ const ProviderFileSchema = z.discriminatedUnion('kind', [
   EchoProviderSchema,
   CommandProviderSchema,
   OpenAiEndpointSchema.extend({
-    apiKeyEnv: z.string().regex(ENV_NAME, `must name an environment variable of napbox that starts with ${SECRET_ENV_PREFIX}, like ${SECRET_ENV_PREFIX}OPENAI_API_KEY (only those can be handed to a tenant; the key itself never goes in groups/)`),
+    apiKeyEnv: z
+      .string()
+      .regex(
+        ENV_NAME,
+        `must name an environment variable of napbox that starts with ${SECRET_ENV_PREFIX}, like ${SECRET_ENV_PREFIX}OPENAI_API_KEY (only those can be handed to a tenant; the key itself never goes in groups/)`,
+      ),
   }).strict(),
 ]);
 
@@ -41,7 +46,10 @@ const TenantFileSchema = z
     /** public: its URL wakes it for anyone; private: only with a session from a sign-in link. */
     visibility: z.enum(['public', 'private']).default('public'),
     provider: ProviderFileSchema.optional(),
-    app: z.object({ command: z.array(ArgSchema).min(1).max(64) }).strict().optional(),
+    app: z
+      .object({ command: z.array(ArgSchema).min(1).max(64) })
+      .strict()
+      .optional(),
     limits: LimitsSchema.optional(),
     readOnlyRootfs: z.boolean().optional(),
     /** Composed after groups/global/instructions.md into /group/.napbox/instructions.md. */

@@ -33,7 +33,9 @@ export function readCaBundle(caBundle: string | undefined): Buffer {
   try {
     return fs.readFileSync(caBundle);
   } catch (err) {
-    throw new NapboxError('config_invalid', `the CA bundle ${caBundle} cannot be read: fix NAPBOX_CA_BUNDLE (or NODE_EXTRA_CA_CERTS), or unset it`, { cause: err });
+    throw new NapboxError('config_invalid', `the CA bundle ${caBundle} cannot be read: fix NAPBOX_CA_BUNDLE (or NODE_EXTRA_CA_CERTS), or unset it`, {
+      cause: err,
+    });
   }
 }
 

@@ -26,7 +26,11 @@ class ScriptedDriver extends FakeDriver {
   maxBuilding = 0;
 
   override async buildImage(request: BuildRequest): Promise<ImageInfo> {
-    this.builds.push({ tag: request.tag, dockerfile: fs.readFileSync(path.join(request.contextDir, request.dockerfile), 'utf8'), labels: { ...request.labels } });
+    this.builds.push({
+      tag: request.tag,
+      dockerfile: fs.readFileSync(path.join(request.contextDir, request.dockerfile), 'utf8'),
+      labels: { ...request.labels },
+    });
     this.building += 1;
     this.maxBuilding = Math.max(this.maxBuilding, this.building);
     try {
@@ -115,13 +119,17 @@ describe('BuildQueue', () => {
 
   it("reads each tenant's newest build in one query, or one tenant's", () => {
     const lists = { apt: [] as string[], npm: [] as string[] };
-    const add = (id: string, tenant: string, at: number) => store.insert({ id, tenant, state: 'failed', tag: null, baseImage: BASE, lists }, path.join(dir, `${id}.log`), at);
+    const add = (id: string, tenant: string, at: number) =>
+      store.insert({ id, tenant, state: 'failed', tag: null, baseImage: BASE, lists }, path.join(dir, `${id}.log`), at);
     add('b_a1', 'alpha', 10);
     add('b_a2', 'alpha', 20);
     add('b_b1', 'beta', 15);
     add('b_b2', 'beta', 15); // same time: the later row is newer
     const latest = store.latestByTenant();
-    assert.deepEqual([...latest.entries()].map(([t, b]) => [t, b.id]).sort(), [['alpha', 'b_a2'], ['beta', 'b_b2']]);
+    assert.deepEqual([...latest.entries()].map(([t, b]) => [t, b.id]).sort(), [
+      ['alpha', 'b_a2'],
+      ['beta', 'b_b2'],
+    ]);
     assert.deepEqual([...store.latestByTenant('alpha').keys()], ['alpha']);
     assert.equal(store.latestByTenant('gamma').size, 0);
   });
@@ -183,8 +191,14 @@ describe('BuildQueue', () => {
     assert.equal(queue.require(first.id).supersededBy, second.id);
     await queue.wait(second.id);
     await queue.idle();
-    assert.deepEqual(driver.builds.map((b) => b.tag), [await tagOf(CURL)]);
-    assert.deepEqual(ready.map((r) => r[2]), [second.id]);
+    assert.deepEqual(
+      driver.builds.map((b) => b.tag),
+      [await tagOf(CURL)],
+    );
+    assert.deepEqual(
+      ready.map((r) => r[2]),
+      [second.id],
+    );
     assert.deepEqual(failed, [], 'a superseded build is not a failure of the tenant');
   });
 
@@ -207,7 +221,10 @@ describe('BuildQueue', () => {
     await until('the newest build to start', () => driver.heldCount === 1);
     driver.release();
     assert.equal((await queue.wait(third.id)).applied, true);
-    assert.deepEqual(driver.builds.map((b) => b.tag), [await tagOf(JQ), await tagOf(TREE)]);
+    assert.deepEqual(
+      driver.builds.map((b) => b.tag),
+      [await tagOf(JQ), await tagOf(TREE)],
+    );
     assert.deepEqual(ready, [['alpha', await tagOf(TREE), third.id]]);
   });
 
@@ -363,17 +380,27 @@ describe('BuildQueue', () => {
   });
 
   it('fails builds an earlier process left open, telling the tenant', () => {
-    store.insert({ id: 'b_old', tenant: 'alpha', state: 'building', tag: 'napbox-tenant:x', baseImage: BASE, lists: JQ, startedAt: 1 }, store.logPathFor('b_old'), 1);
+    store.insert(
+      { id: 'b_old', tenant: 'alpha', state: 'building', tag: 'napbox-tenant:x', baseImage: BASE, lists: JQ, startedAt: 1 },
+      store.logPathFor('b_old'),
+      1,
+    );
     store.want('alpha', JQ, 'b_old', 1);
     const queue = makeQueue();
     const recovered = queue.recover();
-    assert.deepEqual(recovered.map((b: Build) => [b.id, b.state]), [['b_old', 'failed']]);
+    assert.deepEqual(
+      recovered.map((b: Build) => [b.id, b.state]),
+      [['b_old', 'failed']],
+    );
     assert.match(failed[0]?.[2] ?? '', /napbox stopped during this build/);
   });
 
   it('puts the telling log lines first in a failure message', () => {
     assert.equal(describeFailure('boom', ['Step 1', 'E: Unable to locate package x', 'done']), 'E: Unable to locate package x (boom)');
-    assert.equal(describeFailure('boom', ['npm error 404 Not Found - GET https://registry.npmjs.org/nope']), 'npm error 404 Not Found - GET https://registry.npmjs.org/nope (boom)');
+    assert.equal(
+      describeFailure('boom', ['npm error 404 Not Found - GET https://registry.npmjs.org/nope']),
+      'npm error 404 Not Found - GET https://registry.npmjs.org/nope (boom)',
+    );
     assert.equal(describeFailure('boom', ['fine']), 'boom');
   });
 
@@ -386,7 +413,11 @@ describe('BuildQueue', () => {
     await second.wait(newer.id);
     await new Promise((r) => setTimeout(r, 250)); // past the first queue's settle time
     await first.idle();
-    assert.deepEqual(driver.builds.map((b) => b.tag), [await tagOf(CURL)], 'the superseded list was never built');
+    assert.deepEqual(
+      driver.builds.map((b) => b.tag),
+      [await tagOf(CURL)],
+      'the superseded list was never built',
+    );
     assert.equal(store.require(old.id).state, 'failed');
     assert.equal(store.require(old.id).supersededBy, newer.id);
   });

@@ -57,9 +57,7 @@ export interface BuildQueueOptions {
   readonly tmpDir?: string;
 }
 
-export type BuildEvent =
-  | { readonly kind: 'log'; readonly buildId: string; readonly line: string }
-  | { readonly kind: 'state'; readonly build: Build };
+export type BuildEvent = { readonly kind: 'log'; readonly buildId: string; readonly line: string } | { readonly kind: 'state'; readonly build: Build };
 
 export interface LogChunk {
   readonly text: string;

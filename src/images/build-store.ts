@@ -237,7 +237,10 @@ export class BuildStore {
   latestByTenant(tenant?: string): Map<string, Build> {
     const only = tenant === undefined ? '' : ' WHERE b.tenant = @tenant';
     const sql = `SELECT * FROM builds b${only} ${only ? 'AND' : 'WHERE'} b.rowid = (SELECT rowid FROM builds WHERE tenant = b.tenant ORDER BY created_at DESC, rowid DESC LIMIT 1)`;
-    const rows = this.db.prepare(sql).all(tenant === undefined ? {} : { tenant }).map(toBuild);
+    const rows = this.db
+      .prepare(sql)
+      .all(tenant === undefined ? {} : { tenant })
+      .map(toBuild);
     return new Map(rows.map((b) => [b.tenant, b]));
   }
 
@@ -248,7 +251,10 @@ export class BuildStore {
   /** Builds not yet ended (queued or building), oldest first. */
   listOpen(tenant?: string): Build[] {
     const sql = `SELECT * FROM builds WHERE state IN ('queued','building')${tenant === undefined ? '' : ' AND tenant = @tenant'} ORDER BY created_at, rowid`;
-    return this.db.prepare(sql).all(tenant === undefined ? {} : { tenant }).map(toBuild);
+    return this.db
+      .prepare(sql)
+      .all(tenant === undefined ? {} : { tenant })
+      .map(toBuild);
   }
 
   markBuilding(ids: readonly string[], now: number): void {
@@ -323,9 +329,13 @@ export class BuildStore {
   /** For every tenant, the images prune must keep. */
   imageUse(): TenantImageUse[] {
     return this.db
-      .prepare('SELECT t.slug AS tenant, p.image AS current, p.previous_image AS previous, t.image AS running FROM tenants t LEFT JOIN tenant_packages p ON p.slug = t.slug ORDER BY t.slug')
+      .prepare(
+        'SELECT t.slug AS tenant, p.image AS current, p.previous_image AS previous, t.image AS running FROM tenants t LEFT JOIN tenant_packages p ON p.slug = t.slug ORDER BY t.slug',
+      )
       .all()
-      .map((raw) => z.object({ tenant: z.string(), current: z.string().nullable(), previous: z.string().nullable(), running: z.string().nullable() }).parse(raw));
+      .map((raw) =>
+        z.object({ tenant: z.string(), current: z.string().nullable(), previous: z.string().nullable(), running: z.string().nullable() }).parse(raw),
+      );
   }
 
   private getPackagesRow(slug: string): z.infer<typeof PackagesRow> | undefined {

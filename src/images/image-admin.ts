@@ -124,7 +124,8 @@ export class ImageAdmin {
     req.once('close', () => abort.abort()); // the watcher leaves; the build goes on
     for await (const event of this.builds.follow(id, 0, abort.signal)) {
       if (event.kind === 'log') res.write(event.text);
-      else if (event.build.state === 'ready' || event.build.state === 'failed') res.write(`\n[napbox] build ${event.build.id} ${event.build.state}${event.build.error ? `: ${event.build.error}` : ''}\n`);
+      else if (event.build.state === 'ready' || event.build.state === 'failed')
+        res.write(`\n[napbox] build ${event.build.id} ${event.build.state}${event.build.error ? `: ${event.build.error}` : ''}\n`);
     }
     res.end();
   }

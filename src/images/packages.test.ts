@@ -21,7 +21,19 @@ describe('package lists', () => {
   });
 
   it('accepts npm names, scopes and conservative ranges', () => {
-    const npm = ['is-number', '@types/node', 'lodash@^4.17.21', 'is-odd@3', '@scope/pkg@>=1.2.0', 'x@latest', 'a@7||8', 'left-pad@1.x', 'lodash.get', 'under_score', 'pre@1.0.0-RC.1'];
+    const npm = [
+      'is-number',
+      '@types/node',
+      'lodash@^4.17.21',
+      'is-odd@3',
+      '@scope/pkg@>=1.2.0',
+      'x@latest',
+      'a@7||8',
+      'left-pad@1.x',
+      'lodash.get',
+      'under_score',
+      'pre@1.0.0-RC.1',
+    ];
     assert.deepEqual(parsePackageLists({ npm }).npm, [...npm].sort());
   });
 

@@ -47,8 +47,10 @@ const NPM_PART = /^[a-z0-9][a-z0-9._-]*$/;
 const NPM_RANGE = /^[0-9A-Za-z.+\-^~<>=*|]+$/;
 const NPM_FILE_LIKE = /\.(?:tgz|tar|tar\.gz)$/;
 
-const APT_RULE = 'a Debian package name is lower-case letters, digits and + - . (2 to 100 characters, starting with a letter or digit), optionally followed by =<version>';
-const NPM_RULE = 'an npm package is [@scope/]name[@range]: lower-case letters, digits and - . _ (starting with a letter or digit), and a range of letters, digits and . + - ^ ~ < > = * | with no spaces';
+const APT_RULE =
+  'a Debian package name is lower-case letters, digits and + - . (2 to 100 characters, starting with a letter or digit), optionally followed by =<version>';
+const NPM_RULE =
+  'an npm package is [@scope/]name[@range]: lower-case letters, digits and - . _ (starting with a letter or digit), and a range of letters, digits and . + - ^ ~ < > = * | with no spaces';
 
 /** What is wrong with an apt entry, or undefined when it is good. */
 export function aptEntryProblem(entry: string): string | undefined {
@@ -113,7 +115,8 @@ function listSchema(kind: 'apt' | 'npm', problem: (entry: string) => string | un
         }
         const name = packageName(kind, entry);
         const earlier = seen.get(name);
-        if (earlier !== undefined) ctx.addIssue({ code: 'custom', path: [i], message: `${kind} package ${shown} is refused: ${show(earlier)} names the same package` });
+        if (earlier !== undefined)
+          ctx.addIssue({ code: 'custom', path: [i], message: `${kind} package ${shown} is refused: ${show(earlier)} names the same package` });
         else seen.set(name, entry);
       });
     })
@@ -122,7 +125,10 @@ function listSchema(kind: 'apt' | 'npm', problem: (entry: string) => string | un
 
 /** The lists as the API takes them: both keys optional (missing means none), no other keys. */
 const PackageListsSchema = z
-  .object({ apt: listSchema('apt', aptEntryProblem), npm: listSchema('npm', npmEntryProblem) }, { error: 'packages must be an object like {"apt": ["jq"], "npm": ["is-number"]}' })
+  .object(
+    { apt: listSchema('apt', aptEntryProblem), npm: listSchema('npm', npmEntryProblem) },
+    { error: 'packages must be an object like {"apt": ["jq"], "npm": ["is-number"]}' },
+  )
   .strict();
 
 /**

@@ -12,7 +12,14 @@ const image = (tag: string | null, labels: Record<string, string> = { 'napbox.in
 });
 
 describe('choosePrune', () => {
-  const images = [image('napbox-tenant:a'), image('napbox-tenant:b'), image('napbox-tenant:c'), image('napbox-tenant:d'), image('napbox-tenant:e'), image(null)];
+  const images = [
+    image('napbox-tenant:a'),
+    image('napbox-tenant:b'),
+    image('napbox-tenant:c'),
+    image('napbox-tenant:d'),
+    image('napbox-tenant:e'),
+    image(null),
+  ];
   const uses = [
     { tenant: 'alpha', current: 'napbox-tenant:a', previous: 'napbox-tenant:b', running: 'napbox-tenant:b' },
     { tenant: 'beta', current: 'napbox-tenant:a', previous: null, running: null },
@@ -29,7 +36,10 @@ describe('choosePrune', () => {
   });
 
   it("never picks an image that is not this install's tenant image", () => {
-    const foreign = [image('napbox-tenant:x', { 'napbox.install': 'other', 'napbox.role': 'tenant' }), image('napbox-agent:y', { 'napbox.install': INSTALL, 'napbox.role': 'agent-base' })];
+    const foreign = [
+      image('napbox-tenant:x', { 'napbox.install': 'other', 'napbox.role': 'tenant' }),
+      image('napbox-agent:y', { 'napbox.install': INSTALL, 'napbox.role': 'agent-base' }),
+    ];
     const choice = choosePrune({ installId: INSTALL, images: foreign, uses: [], building: [] });
     assert.deepEqual(choice.remove, []);
     assert.equal(choice.keep.length, 2);
@@ -40,9 +50,19 @@ describe('pruneImages', () => {
   it('removes unused tenant images through the driver and reports both sides', async () => {
     const driver = new FakeDriver(['napbox-agent:test']);
     for (const info of [image('napbox-tenant:a'), image('napbox-tenant:d')]) driver.images.set(info.tags[0]!, info);
-    const report = await pruneImages(driver, { installId: INSTALL, uses: [{ tenant: 'alpha', current: 'napbox-tenant:a', previous: null, running: null }], building: [] });
-    assert.deepEqual(report.removed.map((p) => p.ref), ['napbox-tenant:d']);
-    assert.deepEqual(report.kept.map((p) => p.ref), ['napbox-tenant:a']);
+    const report = await pruneImages(driver, {
+      installId: INSTALL,
+      uses: [{ tenant: 'alpha', current: 'napbox-tenant:a', previous: null, running: null }],
+      building: [],
+    });
+    assert.deepEqual(
+      report.removed.map((p) => p.ref),
+      ['napbox-tenant:d'],
+    );
+    assert.deepEqual(
+      report.kept.map((p) => p.ref),
+      ['napbox-tenant:a'],
+    );
     assert.ok(await driver.inspectImage('napbox-tenant:a'));
     assert.equal(await driver.inspectImage('napbox-tenant:d'), undefined);
     assert.ok(await driver.inspectImage('napbox-agent:test'), 'the base is not a tenant image');

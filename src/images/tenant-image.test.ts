@@ -62,7 +62,10 @@ describe('tenant Dockerfile', () => {
   });
 
   it('has no apt step for an empty apt list, and no npm step for an empty npm list', () => {
-    const installs = (d: string) => runArgvs(d).filter((a) => a[2] !== STRIP_SETID_SCRIPT).map((a) => a[3]);
+    const installs = (d: string) =>
+      runArgvs(d)
+        .filter((a) => a[2] !== STRIP_SETID_SCRIPT)
+        .map((a) => a[3]);
     assert.deepEqual(installs(tenantDockerfile('napbox-agent:x', { apt: [], npm: ['is-number'] })), ['napbox-npm-install']);
     const aptOnly = tenantDockerfile('napbox-agent:x', { apt: ['jq'], npm: [] });
     assert.deepEqual(installs(aptOnly), ['napbox-apt-install']);

@@ -44,7 +44,9 @@ export class ChatSocket {
     const refuse = (status: 400 | 403 | 404, message: string): void => {
       const { error, text } = REFUSALS[status];
       const body = JSON.stringify({ error, message });
-      socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      socket.end(
+        `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
     };
     const visibility = this.visibilityOf(slug);
     if (visibility === undefined) return refuse(404, `no tenant ${slug}`);

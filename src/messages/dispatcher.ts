@@ -243,9 +243,9 @@ export class Dispatcher {
       .verify(slug, inFlight.length ? `while processing ${inFlight.join(', ')}` : 'after its runner channel closed')
       .catch(() => false) // the engine may be down; the sweep reconciles when it is back
       .finally(() => {
-      if (inFlight.length) this.deps.logger.info({ tenant: slug, messages: inFlight, why, at: now }, 'requeued messages of a lost runner');
-      this.kick(slug);
-    });
+        if (inFlight.length) this.deps.logger.info({ tenant: slug, messages: inFlight, why, at: now }, 'requeued messages of a lost runner');
+        this.kick(slug);
+      });
   }
 
   /** Wakes the tenant's pass again when its next retry falls due. */
@@ -256,10 +256,13 @@ export class Dispatcher {
     if (existing) clearTimeout(existing);
     this.timers.delete(slug);
     if (at === undefined || this.stopped) return;
-    const timer = setTimeout(() => {
-      this.timers.delete(slug);
-      this.kick(slug);
-    }, Math.max(10, at - this.clock()));
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(slug);
+        this.kick(slug);
+      },
+      Math.max(10, at - this.clock()),
+    );
     timer.unref();
     this.timers.set(slug, timer);
   }

@@ -26,7 +26,10 @@ const SendSchema = z
       .refine((t) => t.trim().length > 0, 'text must not be blank')
       .refine((t) => !CONTROL.test(t), 'text must not contain control characters (NUL and other C0 controls) other than tab, newline and carriage return'),
     session: z.string().regex(SESSION, 'session must be 1-64 letters, digits, _ or -').default('default'),
-    id: z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'id must be 1-128 letters, digits or _.:-').optional(),
+    id: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'id must be 1-128 letters, digits or _.:-')
+      .optional(),
   })
   .strict();
 
@@ -104,7 +107,8 @@ export class MessageService {
     const slug = assertSlug(slugInput);
     const message = this.deps.messages.get(id);
     if (!message || message.tenant !== slug) throw new NapboxError('not_found', `no message ${id} for tenant ${slug}`);
-    if (!this.deps.messages.retry(id, this.clock())) throw new NapboxError('conflict', `message ${id} is ${message.state}, not failed: only a failed message can be retried`);
+    if (!this.deps.messages.retry(id, this.clock()))
+      throw new NapboxError('conflict', `message ${id} is ${message.state}, not failed: only a failed message can be retried`);
     this.deps.dispatcher.kick(slug);
     return messageView(this.deps.messages.require(id));
   }

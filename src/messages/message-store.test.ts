@@ -28,12 +28,22 @@ describe('MessageStore', () => {
     store.accept({ tenant: 'acme', session: 'a', text: 'a1' }, 1);
     store.accept({ tenant: 'acme', session: 'a', text: 'a2' }, 2);
     store.accept({ tenant: 'acme', session: 'b', text: 'b1' }, 3);
-    assert.deepEqual(store.deliverable('acme', 10).map((m) => m.text), ['a1', 'b1']);
+    assert.deepEqual(
+      store.deliverable('acme', 10).map((m) => m.text),
+      ['a1', 'b1'],
+    );
     assert.ok(store.markProcessing('m_1', 10));
     assert.equal(store.markProcessing('m_1', 10), false, 'taken once');
-    assert.deepEqual(store.deliverable('acme', 10).map((m) => m.text), ['b1'], 'a2 waits behind a1');
+    assert.deepEqual(
+      store.deliverable('acme', 10).map((m) => m.text),
+      ['b1'],
+      'a2 waits behind a1',
+    );
     assert.ok(store.complete('m_1', 'r1', 11));
-    assert.deepEqual(store.deliverable('acme', 12).map((m) => m.text), ['a2', 'b1']);
+    assert.deepEqual(
+      store.deliverable('acme', 12).map((m) => m.text),
+      ['a2', 'b1'],
+    );
   });
 
   it('stores a reply once, whatever arrives later', () => {

@@ -156,41 +156,61 @@ export class MessageStore {
 
   /** When the next pending message of the tenant that is waiting out a backoff falls due, if any. */
   nextDueAt(tenant: string, after: number): number | undefined {
-    const row = this.db.prepare("SELECT min(next_attempt_at) AS at FROM messages WHERE tenant = ? AND state = 'pending' AND next_attempt_at > ?").get(tenant, after) as { at: number | null };
+    const row = this.db
+      .prepare("SELECT min(next_attempt_at) AS at FROM messages WHERE tenant = ? AND state = 'pending' AND next_attempt_at > ?")
+      .get(tenant, after) as { at: number | null };
     return row.at ?? undefined;
   }
 
   /** Tenants with a pending message that is due now: the sweep's safety net kicks them. */
   tenantsWithDueMessages(now: number): string[] {
-    return (this.db.prepare("SELECT DISTINCT tenant FROM messages WHERE state = 'pending' AND next_attempt_at <= ?").all(now) as Array<{ tenant: string }>).map((r) => r.tenant);
+    return (this.db.prepare("SELECT DISTINCT tenant FROM messages WHERE state = 'pending' AND next_attempt_at <= ?").all(now) as Array<{ tenant: string }>).map(
+      (r) => r.tenant,
+    );
   }
 
   tenantsWithOpenMessages(): string[] {
-    return (this.db.prepare("SELECT DISTINCT tenant FROM messages WHERE state IN ('pending', 'processing')").all() as Array<{ tenant: string }>).map((r) => r.tenant);
+    return (this.db.prepare("SELECT DISTINCT tenant FROM messages WHERE state IN ('pending', 'processing')").all() as Array<{ tenant: string }>).map(
+      (r) => r.tenant,
+    );
   }
 
   countOpen(tenant: string): { pending: number; processing: number } {
-    const rows = this.db.prepare("SELECT state, count(*) AS n FROM messages WHERE tenant = ? AND state IN ('pending','processing') GROUP BY state").all(tenant) as Array<{ state: string; n: number }>;
+    const rows = this.db
+      .prepare("SELECT state, count(*) AS n FROM messages WHERE tenant = ? AND state IN ('pending','processing') GROUP BY state")
+      .all(tenant) as Array<{ state: string; n: number }>;
     return { pending: rows.find((r) => r.state === 'pending')?.n ?? 0, processing: rows.find((r) => r.state === 'processing')?.n ?? 0 };
   }
 
   processingIds(tenant: string): string[] {
-    return (this.db.prepare("SELECT id FROM messages WHERE tenant = ? AND state = 'processing' ORDER BY seq").all(tenant) as Array<{ id: string }>).map((r) => r.id);
+    return (this.db.prepare("SELECT id FROM messages WHERE tenant = ? AND state = 'processing' ORDER BY seq").all(tenant) as Array<{ id: string }>).map(
+      (r) => r.id,
+    );
   }
 
   /** pending -> processing, counting a try, claimed by `owner` (a napbox process). False when it was not pending (someone else took it). */
   markProcessing(id: string, now: number, owner: string | null = null): boolean {
-    return this.db.prepare("UPDATE messages SET state = 'processing', tries = tries + 1, updated_at = ?, reason = NULL, owner = ? WHERE id = ? AND state = 'pending'").run(now, owner, id).changes > 0;
+    return (
+      this.db
+        .prepare("UPDATE messages SET state = 'processing', tries = tries + 1, updated_at = ?, reason = NULL, owner = ? WHERE id = ? AND state = 'pending'")
+        .run(now, owner, id).changes > 0
+    );
   }
 
   /** Messages being processed by a napbox process not in `live` (it died) go back to pending; returns them. */
   requeueOrphaned(live: readonly string[], reason: string, now: number): Array<{ id: string; tenant: string }> {
     return this.db
       .transaction(() => {
-        const rows = (this.db.prepare("SELECT id, tenant, owner FROM messages WHERE state = 'processing'").all() as Array<{ id: string; tenant: string; owner: string | null }>).filter(
-          (r) => r.owner === null || !live.includes(r.owner),
+        const rows = (
+          this.db.prepare("SELECT id, tenant, owner FROM messages WHERE state = 'processing'").all() as Array<{
+            id: string;
+            tenant: string;
+            owner: string | null;
+          }>
+        ).filter((r) => r.owner === null || !live.includes(r.owner));
+        const update = this.db.prepare(
+          "UPDATE messages SET state = 'pending', reason = ?, next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = 'processing'",
         );
-        const update = this.db.prepare("UPDATE messages SET state = 'pending', reason = ?, next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = 'processing'");
         for (const r of rows) update.run(reason, now, now, r.id);
         return rows.map((r) => ({ id: r.id, tenant: r.tenant }));
       })
@@ -209,7 +229,9 @@ export class MessageStore {
   complete(id: string, reply: string, now: number): boolean {
     return (
       this.db
-        .prepare("UPDATE messages SET state = 'done', reply = ?, replied_at = ?, updated_at = ?, reason = NULL WHERE id = ? AND reply IS NULL AND state IN ('pending', 'processing')")
+        .prepare(
+          "UPDATE messages SET state = 'done', reply = ?, replied_at = ?, updated_at = ?, reason = NULL WHERE id = ? AND reply IS NULL AND state IN ('pending', 'processing')",
+        )
         .run(reply, now, now, id).changes > 0
     );
   }
@@ -217,15 +239,23 @@ export class MessageStore {
   /** A try failed: back to pending until `retryAt`, or failed for good when `retryAt` is undefined. */
   fail(id: string, reason: string, retryAt: number | undefined, now: number): void {
     if (retryAt === undefined) {
-      this.db.prepare("UPDATE messages SET state = 'failed', reason = ?, updated_at = ? WHERE id = ? AND state IN ('pending', 'processing')").run(reason, now, id);
+      this.db
+        .prepare("UPDATE messages SET state = 'failed', reason = ?, updated_at = ? WHERE id = ? AND state IN ('pending', 'processing')")
+        .run(reason, now, id);
     } else {
-      this.db.prepare("UPDATE messages SET state = 'pending', reason = ?, next_attempt_at = ?, updated_at = ? WHERE id = ? AND state IN ('pending', 'processing')").run(reason, retryAt, now, id);
+      this.db
+        .prepare("UPDATE messages SET state = 'pending', reason = ?, next_attempt_at = ?, updated_at = ? WHERE id = ? AND state IN ('pending', 'processing')")
+        .run(reason, retryAt, now, id);
     }
   }
 
   /** A failed message goes back to pending with its tries reset (an admin's retry); false when it is not failed. */
   retry(id: string, now: number): boolean {
-    return this.db.prepare("UPDATE messages SET state = 'pending', tries = 0, reason = NULL, next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = 'failed'").run(now, now, id).changes > 0;
+    return (
+      this.db
+        .prepare("UPDATE messages SET state = 'pending', tries = 0, reason = NULL, next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = 'failed'")
+        .run(now, now, id).changes > 0
+    );
   }
 
   /** Messages being processed go back to pending (their runner or napbox went away); returns their ids. */
@@ -237,7 +267,9 @@ export class MessageStore {
             ? this.db.prepare("SELECT id FROM messages WHERE state = 'processing'").all()
             : this.db.prepare("SELECT id FROM messages WHERE state = 'processing' AND tenant = ?").all(tenant)
         ) as Array<{ id: string }>;
-        const update = this.db.prepare("UPDATE messages SET state = 'pending', reason = ?, next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = 'processing'");
+        const update = this.db.prepare(
+          "UPDATE messages SET state = 'pending', reason = ?, next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = 'processing'",
+        );
         for (const r of rows) update.run(reason, now, now, r.id);
         return rows.map((r) => r.id);
       })

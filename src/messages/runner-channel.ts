@@ -32,7 +32,15 @@ const FrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('reply'), id: z.string(), text: z.string().max(MAX_TEXT) }),
   z.object({ type: z.literal('error'), id: z.string(), message: z.string().max(MAX_TEXT), retryable: z.boolean() }),
   z.object({ type: z.literal('protocol-error'), message: z.string(), id: z.string().optional() }),
-  z.object({ type: z.literal('lease'), name: z.string().regex(/^[A-Za-z0-9_. -]{1,64}$/), ttlMs: z.number().int().min(1).max(24 * 3_600_000) }),
+  z.object({
+    type: z.literal('lease'),
+    name: z.string().regex(/^[A-Za-z0-9_. -]{1,64}$/),
+    ttlMs: z
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 3_600_000),
+  }),
   z.object({ type: z.literal('release'), name: z.string().max(64) }),
 ]);
 export type RunnerFrame = z.infer<typeof FrameSchema>;
@@ -117,7 +125,11 @@ export class ChannelPool {
 
   private async connect(slug: string, containerId: string, control: Endpoint): Promise<RunnerChannel> {
     const token = await channelToken(slug, this.deps.channelKey(slug), this.clock());
-    const ws = new WebSocket(`ws://${control.host}:${control.port}/channel`, { headers: { authorization: `Bearer ${token}` }, handshakeTimeout: 5000, maxPayload: 4 * MAX_TEXT });
+    const ws = new WebSocket(`ws://${control.host}:${control.port}/channel`, {
+      headers: { authorization: `Bearer ${token}` },
+      handshakeTimeout: 5000,
+      maxPayload: 4 * MAX_TEXT,
+    });
     const channel = new RunnerChannel(slug, containerId, ws, this.clock());
     await new Promise<void>((resolve, reject) => {
       const fail = (err: Error): void => reject(new Error(`runner channel of ${slug}: ${err.message}`));

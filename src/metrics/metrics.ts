@@ -29,8 +29,18 @@ export class Metrics {
       buckets: [0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2, 5, 10, 30, 60],
       registers,
     });
-    this.sweepSeconds = new client.Histogram({ name: 'napbox_sweep_duration_seconds', help: 'Duration of one sweep tick', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1], registers });
-    this.proxied = new client.Counter({ name: 'napbox_proxied_requests_total', help: 'Requests forwarded to tenants: relayed as bytes, or through the HTTP proxy', labelNames: ['path'], registers });
+    this.sweepSeconds = new client.Histogram({
+      name: 'napbox_sweep_duration_seconds',
+      help: 'Duration of one sweep tick',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1],
+      registers,
+    });
+    this.proxied = new client.Counter({
+      name: 'napbox_proxied_requests_total',
+      help: 'Requests forwarded to tenants: relayed as bytes, or through the HTTP proxy',
+      labelNames: ['path'],
+      registers,
+    });
     this.proxySeconds = new client.Histogram({
       name: 'napbox_proxied_request_seconds',
       help: 'Time to the first byte of the answer (relay) or to the end of the answer (proxy), waits for a wake included',
@@ -40,7 +50,13 @@ export class Metrics {
     });
     this.held = new client.Gauge({ name: 'napbox_held_requests', help: 'Requests and upgrades waiting for their tenant to wake', registers });
     this.builds = new client.Counter({ name: 'napbox_builds_total', help: 'Tenant image builds, by outcome', labelNames: ['outcome'], registers });
-    this.buildSeconds = new client.Histogram({ name: 'napbox_build_duration_seconds', help: 'Tenant image build durations', labelNames: ['outcome'], buckets: [1, 5, 10, 30, 60, 120, 300, 600], registers });
+    this.buildSeconds = new client.Histogram({
+      name: 'napbox_build_duration_seconds',
+      help: 'Tenant image build durations',
+      labelNames: ['outcome'],
+      buckets: [1, 5, 10, 30, 60, 120, 300, 600],
+      registers,
+    });
     this.stops = new client.Counter({ name: 'napbox_stops_total', help: 'Tenant stops, by kind of reason', labelNames: ['reason'], registers });
     const tenantStates = db.prepare('SELECT state, count(*) AS n FROM tenants GROUP BY state');
     new client.Gauge({

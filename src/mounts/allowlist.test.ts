@@ -26,7 +26,12 @@ beforeEach(() => {
   fs.mkdirSync(path.join(tmp, 'elsewhere'), { recursive: true });
   fs.mkdirSync(path.join(tmp, 'config'), { recursive: true });
   listFile = path.join(tmp, 'config', 'mount-allowlist.json');
-  writeList({ roots: [{ path: shared, allowWrite: false }, { path: path.join(tmp, 'srv', 'writable'), allowWrite: true }] });
+  writeList({
+    roots: [
+      { path: shared, allowWrite: false },
+      { path: path.join(tmp, 'srv', 'writable'), allowWrite: true },
+    ],
+  });
 });
 
 afterEach(() => {
@@ -116,7 +121,10 @@ describe('checkMount', () => {
 
   it('refuses a host path outside every root, and says where to add one', () => {
     const decision = checkMount({ hostPath: path.join(tmp, 'elsewhere'), containerPath: 'x' }, list(), { home });
-    assert.match(!decision.allowed ? decision.reason : '', /is not under any root of the mount allowlist .*mount-allowlist\.json \(roots: .*\): add a root there/);
+    assert.match(
+      !decision.allowed ? decision.reason : '',
+      /is not under any root of the mount allowlist .*mount-allowlist\.json \(roots: .*\): add a root there/,
+    );
   });
 
   it('does not let a sibling with a common prefix pass for a folder under the root', () => {

@@ -49,7 +49,9 @@ interface AllowlistRoot {
   readonly description?: string;
 }
 
-export type Allowlist = { readonly ok: true; readonly file: string; readonly roots: readonly AllowlistRoot[] } | { readonly ok: false; readonly file: string; readonly problem: string };
+export type Allowlist =
+  | { readonly ok: true; readonly file: string; readonly roots: readonly AllowlistRoot[] }
+  | { readonly ok: false; readonly file: string; readonly problem: string };
 
 export interface MountRequest {
   /** Absolute host path, or starting with `~/`. */
@@ -99,7 +101,11 @@ export function loadAllowlist(file: string, home: string = os.homedir()): Allowl
   for (const [i, root] of parsed.data.roots.entries()) {
     const expanded = expandHome(root.path, home);
     if (!path.isAbsolute(expanded)) {
-      return { ok: false, file, problem: `mount allowlist ${file}: "roots.${i}.path" ${JSON.stringify(root.path)} must be an absolute path (or start with ~/)` };
+      return {
+        ok: false,
+        file,
+        problem: `mount allowlist ${file}: "roots.${i}.path" ${JSON.stringify(root.path)} must be an absolute path (or start with ~/)`,
+      };
     }
     roots.push({ path: expanded, allowWrite: root.allowWrite, ...(root.description ? { description: root.description } : {}) });
   }
@@ -109,14 +115,51 @@ export function loadAllowlist(file: string, home: string = os.homedir()): Allowl
 // --- credential paths -------------------------------------------------------
 
 const BLOCKED_NAMES = new Set([
-  '.ssh', '.gnupg', '.gpg', '.aws', '.azure', '.kube', '.docker', '.netrc', '_netrc', '.npmrc', '.yarnrc', '.yarnrc.yml',
-  '.pypirc', '.git-credentials', '.gitcookies', '.pgpass', '.my.cnf', '.vault-token', '.password-store', '.terraform.d',
-  '.terraformrc', '.boto', '.s3cfg', '.oci', '.doctl', 'credentials', 'credentials.json', 'credentials.db', '.credentials',
-  'secrets', '.secrets', 'private_key', 'keyring', 'keyrings', '.pki',
+  '.ssh',
+  '.gnupg',
+  '.gpg',
+  '.aws',
+  '.azure',
+  '.kube',
+  '.docker',
+  '.netrc',
+  '_netrc',
+  '.npmrc',
+  '.yarnrc',
+  '.yarnrc.yml',
+  '.pypirc',
+  '.git-credentials',
+  '.gitcookies',
+  '.pgpass',
+  '.my.cnf',
+  '.vault-token',
+  '.password-store',
+  '.terraform.d',
+  '.terraformrc',
+  '.boto',
+  '.s3cfg',
+  '.oci',
+  '.doctl',
+  'credentials',
+  'credentials.json',
+  'credentials.db',
+  '.credentials',
+  'secrets',
+  '.secrets',
+  'private_key',
+  'keyring',
+  'keyrings',
+  '.pki',
 ]);
 const BLOCKED_PATTERNS = [/^\.env$/i, /^\.env\..+/i, /^id_(rsa|dsa|ecdsa|ed25519)(_sk)?(\.pub)?$/i, /\.(pem|key|p12|pfx|kdbx)$/i];
 /** Blocked as a pair of consecutive segments. */
-const BLOCKED_PAIRS = [['.config', 'gcloud'], ['.config', 'gh'], ['.config', 'hub'], ['.config', 'op'], ['.local', 'share']] as const;
+const BLOCKED_PAIRS = [
+  ['.config', 'gcloud'],
+  ['.config', 'gh'],
+  ['.config', 'hub'],
+  ['.config', 'op'],
+  ['.local', 'share'],
+] as const;
 
 /** The blocked credential name a path holds, if any (checked on every segment). */
 export function credentialSegment(absPath: string): string | undefined {
@@ -183,7 +226,13 @@ export function checkMount(request: MountRequest, allowlist: Allowlist, options:
     real = fs.realpathSync(expanded);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    return { allowed: false, reason: code === 'ENOENT' ? `the host path ${asked} does not exist: create it or correct the path` : `the host path ${asked} cannot be resolved (${code ?? String(err)})` };
+    return {
+      allowed: false,
+      reason:
+        code === 'ENOENT'
+          ? `the host path ${asked} does not exist: create it or correct the path`
+          : `the host path ${asked} cannot be resolved (${code ?? String(err)})`,
+    };
   }
   const shownReal = real === expanded ? asked : `${asked} (resolves to ${JSON.stringify(real)})`;
   const blocked = credentialSegment(real);
@@ -200,7 +249,10 @@ export function checkMount(request: MountRequest, allowlist: Allowlist, options:
     try {
       entries = fs.readdirSync(real);
     } catch (err) {
-      return { allowed: false, reason: `the host path ${shownReal} cannot be listed (${(err as NodeJS.ErrnoException).code ?? String(err)}): napbox checks a folder for credentials before mounting it` };
+      return {
+        allowed: false,
+        reason: `the host path ${shownReal} cannot be listed (${(err as NodeJS.ErrnoException).code ?? String(err)}): napbox checks a folder for credentials before mounting it`,
+      };
     }
     const held = entries.find((name) => credentialSegment(name) !== undefined);
     if (held) return { allowed: false, reason: `the host path ${shownReal} holds a credential path ("${held}"): mount a subfolder without it instead` };
@@ -215,7 +267,10 @@ export function checkMount(request: MountRequest, allowlist: Allowlist, options:
   });
   if (!root) {
     const roots = allowlist.roots.map((r) => r.path).join(', ') || '(none)';
-    return { allowed: false, reason: `the host path ${shownReal} is not under any root of the mount allowlist ${allowlist.file} (roots: ${roots}): add a root there, or choose a path under one` };
+    return {
+      allowed: false,
+      reason: `the host path ${shownReal} is not under any root of the mount allowlist ${allowlist.file} (roots: ${roots}): add a root there, or choose a path under one`,
+    };
   }
 
   const readOnly = !(root.allowWrite && request.readWrite === true);

@@ -6,7 +6,10 @@ import { hostPathProblem, planMounts, renderMountTable, type MountPlanInputs } f
 const base: MountPlanInputs = { dataDir: '/srv/napbox/data', groupsDir: '/srv/napbox/groups', slug: 'acme', extras: [] };
 
 function allowed(request: MountRequest, source: string, readOnly = true, warning?: string): { request: MountRequest; decision: MountDecision } {
-  return { request, decision: { allowed: true, mount: { type: 'bind', source, target: `/extra/${request.containerPath}`, readOnly }, ...(warning ? { warning } : {}) } };
+  return {
+    request,
+    decision: { allowed: true, mount: { type: 'bind', source, target: `/extra/${request.containerPath}`, readOnly }, ...(warning ? { warning } : {}) },
+  };
 }
 
 describe('planMounts', () => {
@@ -21,9 +24,12 @@ describe('planMounts', () => {
     assert.deepEqual(plan.refused, []);
   });
 
-  it('never mounts the tenant\'s settings folder or its tenant.json: only groups/<slug>/files is the tenant\'s', () => {
+  it("never mounts the tenant's settings folder or its tenant.json: only groups/<slug>/files is the tenant's", () => {
     const plan = planMounts(base);
-    assert.equal(plan.mounts.some((m) => m.source === '/srv/napbox/groups/acme' || m.source.endsWith('tenant.json')), false);
+    assert.equal(
+      plan.mounts.some((m) => m.source === '/srv/napbox/groups/acme' || m.source.endsWith('tenant.json')),
+      false,
+    );
     assert.match(hostPathProblem('/srv/napbox/groups/acme', base) ?? '', /settings folder/);
     assert.match(hostPathProblem('/srv/napbox/groups/acme/tenant.json', base) ?? '', /settings folder/);
     assert.equal(hostPathProblem('/srv/napbox/groups/acme/files', base), undefined);
@@ -97,7 +103,7 @@ describe('planMounts', () => {
 });
 
 describe('hostPathProblem', () => {
-  it('lets only this tenant\'s folders of the data dir through', () => {
+  it("lets only this tenant's folders of the data dir through", () => {
     assert.equal(hostPathProblem('/srv/napbox/data/tenants/acme/workspace', base), undefined);
     assert.match(hostPathProblem('/srv/napbox/data/tenants', base) ?? '', /outside this tenant's/);
     assert.equal(hostPathProblem('/srv/napbox/groups/global', base), undefined);

@@ -146,7 +146,10 @@ function row(mount: MountSpec, purpose: string): MountRow {
 
 export function planMounts(inputs: MountPlanInputs): MountPlan {
   const slug = assertSlug(inputs.slug);
-  for (const [name, dir] of [['dataDir', inputs.dataDir], ['groupsDir', inputs.groupsDir]] as const) {
+  for (const [name, dir] of [
+    ['dataDir', inputs.dataDir],
+    ['groupsDir', inputs.groupsDir],
+  ] as const) {
     if (!path.isAbsolute(dir)) throw new NapboxError('internal', `planMounts: ${name} ${JSON.stringify(dir)} must be absolute`);
   }
   if (isInside(inputs.groupsDir, inputs.dataDir) || isInside(inputs.dataDir, inputs.groupsDir)) {
@@ -182,7 +185,10 @@ export function planMounts(inputs: MountPlanInputs): MountPlan {
     }
     const { mount } = decision;
     const napboxOwn =
-      isInside(mount.source, inputs.dataDir) || isInside(inputs.dataDir, mount.source) || isInside(mount.source, inputs.groupsDir) || isInside(inputs.groupsDir, mount.source);
+      isInside(mount.source, inputs.dataDir) ||
+      isInside(inputs.dataDir, mount.source) ||
+      isInside(mount.source, inputs.groupsDir) ||
+      isInside(inputs.groupsDir, mount.source);
     if (napboxOwn) {
       const why = hostPathProblem(mount.source, { ...inputs, slug }) ?? `${mount.source} is one of napbox's own folders, which napbox mounts itself`;
       refused.push({ request, reason: `extra mount refused: ${why}` });
@@ -224,8 +230,20 @@ function planCopyMounts(inputs: MountPlanInputs, slug: string): MountPlan {
   ];
   const rows: MountRow[] = [
     { target: WORKSPACE_TARGET, source: mounts[0]!.source, type: 'volume', mode: 'rw', purpose: 'workspace; sessions in /workspace/sessions/<session>' },
-    { target: GROUP_TARGET, source: mounts[1]!.source, type: 'volume', mode: 'rw', purpose: "the tenant's group folder, kept in the engine (the host folder is not mounted)" },
-    { target: MATERIALIZED_TARGET, source: mounts[2]!.source, type: 'volume', mode: 'ro', purpose: 'a fresh root-owned volume with copies of config.json, instructions.md' },
+    {
+      target: GROUP_TARGET,
+      source: mounts[1]!.source,
+      type: 'volume',
+      mode: 'rw',
+      purpose: "the tenant's group folder, kept in the engine (the host folder is not mounted)",
+    },
+    {
+      target: MATERIALIZED_TARGET,
+      source: mounts[2]!.source,
+      type: 'volume',
+      mode: 'ro',
+      purpose: 'a fresh root-owned volume with copies of config.json, instructions.md',
+    },
     { target: GLOBAL_TARGET, source: mounts[3]!.source, type: 'volume', mode: 'ro', purpose: 'a fresh root-owned volume with a copy of groups/global/' },
   ];
   const copies: CopyRow[] = [

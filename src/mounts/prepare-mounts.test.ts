@@ -38,11 +38,14 @@ describe('MountPreparer in copy mode (a remote engine)', () => {
 
   it('mounts volumes only, and copies the composed files and groups/global as files (never tenant.json)', () => {
     const { mounts, files } = preparer.prepare('acme', { instructions: 'You are acme.' });
-    assert.deepEqual(mounts.map((m) => [m.type, m.source, m.target, m.fresh ?? false]), [
-      ['volume', 'napbox-i1-acme-group', '/group', false],
-      ['volume', 'napbox-i1-acme-napbox', '/group/.napbox', true],
-      ['volume', 'napbox-i1-acme-global', '/global', true],
-    ]);
+    assert.deepEqual(
+      mounts.map((m) => [m.type, m.source, m.target, m.fresh ?? false]),
+      [
+        ['volume', 'napbox-i1-acme-group', '/group', false],
+        ['volume', 'napbox-i1-acme-napbox', '/group/.napbox', true],
+        ['volume', 'napbox-i1-acme-global', '/global', true],
+      ],
+    );
     const byPath = Object.fromEntries(files.map((f) => [f.path, Buffer.from(f.content).toString()]));
     assert.deepEqual(Object.keys(byPath).sort(), [
       '/global/docs/a.txt',
@@ -80,7 +83,13 @@ describe('MountPreparer in bind mode: nothing mounted through a link', () => {
     groups = path.join(root, 'groups');
     fs.mkdirSync(path.join(groups, 'global'), { recursive: true });
     fs.writeFileSync(path.join(root, 'secret'), 'host secret\n');
-    preparer = new MountPreparer({ dataDir: path.join(root, 'data'), groupsDir: groups, allowlistFile: path.join(root, 'allowlist.json'), logger: createLogger('silent'), isRoot: false });
+    preparer = new MountPreparer({
+      dataDir: path.join(root, 'data'),
+      groupsDir: groups,
+      allowlistFile: path.join(root, 'allowlist.json'),
+      logger: createLogger('silent'),
+      isRoot: false,
+    });
   });
   after(async () => {
     await preparer.close();
@@ -114,7 +123,7 @@ describe('MountPreparer in bind mode: nothing mounted through a link', () => {
     assert.equal(fs.readFileSync(path.join(root, 'secret'), 'utf8'), 'host secret\n');
   });
 
-  it('moves an older install\'s tenant files into files/ once, leaving tenant.json where it is', () => {
+  it("moves an older install's tenant files into files/ once, leaving tenant.json where it is", () => {
     fs.mkdirSync(path.join(groups, 'old'));
     fs.writeFileSync(path.join(groups, 'old', 'tenant.json'), '{}\n');
     fs.writeFileSync(path.join(groups, 'old', 'notes.txt'), 'mine\n');

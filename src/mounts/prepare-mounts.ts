@@ -28,7 +28,18 @@ import type { Logger } from '../log.js';
 import type { ContainerFile, MountSpec } from '../runtime/container-driver.js';
 import { publicConfig, type TenantConfig } from '../tenants/tenant-config.js';
 import { AllowlistWatcher, checkMount, type MountRequest } from './allowlist.js';
-import { COPY_MODE_EXTRA_REFUSAL, GROUP_FILES, globalGroupDir, groupDir, groupFilesDir, materializedDir, planMounts, WORKSPACE_TARGET, type CopyRow, type MountMode } from './mount-plan.js';
+import {
+  COPY_MODE_EXTRA_REFUSAL,
+  GROUP_FILES,
+  globalGroupDir,
+  groupDir,
+  groupFilesDir,
+  materializedDir,
+  planMounts,
+  WORKSPACE_TARGET,
+  type CopyRow,
+  type MountMode,
+} from './mount-plan.js';
 
 const AGENT_UID = 10001;
 /**
@@ -76,7 +87,10 @@ function realFolder(folder: string, root: string): void {
   const real = stat?.isDirectory() ? fs.realpathSync(folder) : undefined;
   const rel = real === undefined ? '..' : path.relative(root, real);
   if (real !== folder || rel.startsWith('..') || path.isAbsolute(rel)) {
-    throw new NapboxError('bad_request', `${folder} must be a plain folder inside ${root}, not a symbolic link or reached through one: napbox never mounts through a link; replace it with a folder`);
+    throw new NapboxError(
+      'bad_request',
+      `${folder} must be a plain folder inside ${root}, not a symbolic link or reached through one: napbox never mounts through a link; replace it with a folder`,
+    );
   }
 }
 
@@ -149,7 +163,11 @@ export class MountPreparer {
       fs.mkdirSync(files);
       const moved = fs.readdirSync(group).filter((name) => name !== GROUP_FILES && name !== 'tenant.json');
       for (const name of moved) fs.renameSync(path.join(group, name), path.join(files, name));
-      if (moved.length > 0) this.options.logger.info({ tenant: slug, moved: moved.length }, `moved the tenant's files from groups/${slug}/ into groups/${slug}/${GROUP_FILES}/ (its folder from now on)`);
+      if (moved.length > 0)
+        this.options.logger.info(
+          { tenant: slug, moved: moved.length },
+          `moved the tenant's files from groups/${slug}/ into groups/${slug}/${GROUP_FILES}/ (its folder from now on)`,
+        );
     }
     realFolder(files, this.groupsDir);
     const owner = fs.lstatSync(files);

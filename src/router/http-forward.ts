@@ -14,12 +14,25 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Endpoint } from '../runtime/container-driver.js';
 import { forwardedHeaders } from './forwarded-headers.js';
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
 
 function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
   if (!value) return undefined;
   const text = Array.isArray(value) ? value.join(',') : value;
-  const tokens = text.split(',').map((t) => t.trim().toLowerCase()).filter((t) => t && t !== 'close' && t !== 'keep-alive');
+  const tokens = text
+    .split(',')
+    .map((t) => t.trim().toLowerCase())
+    .filter((t) => t && t !== 'close' && t !== 'keep-alive');
   return tokens.length ? new Set(tokens) : undefined;
 }
 
@@ -80,7 +93,14 @@ export function forwardHttp(req: IncomingMessage, res: ServerResponse, options: 
   const hasBody = requestHasBody(req);
 
   const upstream = http.request(
-    { host: options.target.host, port: options.target.port, method: req.method, path: options.path, headers: headers as unknown as http.OutgoingHttpHeaders, agent: options.agent },
+    {
+      host: options.target.host,
+      port: options.target.port,
+      method: req.method,
+      path: options.path,
+      headers: headers as unknown as http.OutgoingHttpHeaders,
+      agent: options.agent,
+    },
     (ures) => {
       const raw = endToEnd(ures.rawHeaders, ures.headers.connection);
       const headers = options.responseHeaders ? withHeaders(raw, options.responseHeaders) : raw;

@@ -109,7 +109,14 @@ export class TenantProxy {
     this.forward(req, res, target, running, responseHeaders(target, isPrivate), true);
   }
 
-  private forward(req: IncomingMessage, res: ServerResponse, target: ProxyTarget, running: Running, headers: ResponseHeaders | undefined, mayRetry: boolean): void {
+  private forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    target: ProxyTarget,
+    running: Running,
+    headers: ResponseHeaders | undefined,
+    mayRetry: boolean,
+  ): void {
     forwardHttp(req, res, {
       target: running.app,
       path: target.path,
@@ -129,7 +136,8 @@ export class TenantProxy {
           );
           return;
         }
-        if (!responseStarted) sendError(res, this.told(new NapboxError('engine_error', `tenant ${target.slug} did not answer: ${code || err.message}`), target.slug));
+        if (!responseStarted)
+          sendError(res, this.told(new NapboxError('engine_error', `tenant ${target.slug} did not answer: ${code || err.message}`), target.slug));
         else res.destroy();
       },
     });
@@ -156,10 +164,18 @@ export class TenantProxy {
     if (socket.destroyed || this.draining) return;
     req.url = target.path;
     // http-proxy sends req.headers: the same X-Forwarded-* and Cookie rewrite as every other path (its own xfwd is off).
-    req.headers = forwardedHeadersObject(req.rawHeaders, { peer: req.socket.remoteAddress ?? '', trusted: this.trustsPeer(req), host: req.headers.host ?? '', prefix: target.prefix });
+    req.headers = forwardedHeadersObject(req.rawHeaders, {
+      peer: req.socket.remoteAddress ?? '',
+      trusted: this.trustsPeer(req),
+      host: req.headers.host ?? '',
+      prefix: target.prefix,
+    });
     this.proxy.ws(req, socket, head, { target: { host: running.app.host, port: running.app.port } }, (err: NodeJS.ErrnoException) => {
       if (RETRYABLE.has(err.code ?? '')) this.deps.lifecycle.forget(target.slug);
-      rejectUpgrade(socket, this.told(new NapboxError('engine_error', `tenant ${target.slug} did not accept the WebSocket: ${err.code ?? err.message}`), target.slug));
+      rejectUpgrade(
+        socket,
+        this.told(new NapboxError('engine_error', `tenant ${target.slug} did not accept the WebSocket: ${err.code ?? err.message}`), target.slug),
+      );
     });
   }
 

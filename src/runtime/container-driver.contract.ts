@@ -60,7 +60,10 @@ export function runDriverContract(name: string, makeDriver: () => ContainerDrive
       assert.equal(created.running, false);
       assert.equal(created.labels['napbox.tenant'], 'one');
       const found = await driver.findByLabels({ ...labels, 'napbox.tenant': 'one' });
-      assert.deepEqual(found.map((c) => c.id), [created.id]);
+      assert.deepEqual(
+        found.map((c) => c.id),
+        [created.id],
+      );
       assert.equal(found[0]?.status, 'created');
     });
 
@@ -146,7 +149,12 @@ export function runDriverContract(name: string, makeDriver: () => ContainerDrive
         ],
       });
       const config = await driver.readFile(first.id, '/group/.napbox/config.json');
-      assert.deepEqual(config && { text: config.content.toString(), mode: config.mode, uid: config.uid, gid: config.gid }, { text: '{"tenant":"files"}\n', mode: 0o444, uid: 0, gid: 0 });
+      assert.deepEqual(config && { text: config.content.toString(), mode: config.mode, uid: config.uid, gid: config.gid }, {
+        text: '{"tenant":"files"}\n',
+        mode: 0o444,
+        uid: 0,
+        gid: 0,
+      });
       const notes = await driver.readFile(first.id, '/group/.napbox/deep/notes.md');
       assert.deepEqual(notes && { text: notes.content.toString(), mode: notes.mode, uid: notes.uid }, { text: 'private', mode: 0o400, uid: 0 });
       assert.equal((await driver.readFile(first.id, '/etc/napbox-own.txt'))?.content.toString(), 'its own filesystem');
@@ -156,7 +164,11 @@ export function runDriverContract(name: string, makeDriver: () => ContainerDrive
       assert.equal((await driver.inspect(first.id))?.running, true, 'a container with files starts');
       await driver.remove(first.id, { force: true });
 
-      const second = await driver.create({ ...base, mounts: [...base.mounts, napboxFiles], files: [{ path: '/group/.napbox/instructions.md', content: 'new' }] });
+      const second = await driver.create({
+        ...base,
+        mounts: [...base.mounts, napboxFiles],
+        files: [{ path: '/group/.napbox/instructions.md', content: 'new' }],
+      });
       assert.equal(await driver.readFile(second.id, '/group/.napbox/config.json'), undefined, 'the fresh volume lost the file it was not given again');
       assert.equal((await driver.readFile(second.id, '/group/.napbox/instructions.md'))?.content.toString(), 'new');
       assert.equal((await driver.readFile(second.id, '/workspace/seed.txt'))?.content.toString(), 'kept', 'a volume that is not fresh keeps its content');

@@ -220,10 +220,19 @@ export function endpointFor(info: ContainerInfo, port: number, mode: 'bridge' | 
 /** Why a container file's path is unusable, or undefined. */
 export function containerFileProblem(file: ContainerFile): string | undefined {
   const p = file.path;
-  if (!p.startsWith('/') || p === '/' || p.endsWith('/') || p.split('/').slice(1).some((part) => part === '' || part === '.' || part === '..')) {
+  if (
+    !p.startsWith('/') ||
+    p === '/' ||
+    p.endsWith('/') ||
+    p
+      .split('/')
+      .slice(1)
+      .some((part) => part === '' || part === '.' || part === '..')
+  ) {
     return `${JSON.stringify(p)} is not a normalized absolute file path`;
   }
-  if (file.mode !== undefined && (!Number.isInteger(file.mode) || file.mode < 0 || file.mode > 0o7777)) return `${p}: mode ${file.mode} is not a permission mode`;
+  if (file.mode !== undefined && (!Number.isInteger(file.mode) || file.mode < 0 || file.mode > 0o7777))
+    return `${p}: mode ${file.mode} is not a permission mode`;
   return undefined;
 }
 

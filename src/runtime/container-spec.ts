@@ -92,7 +92,10 @@ export function buildContainerSpec(inputs: SpecInputs): ContainerSpec {
       pids: inputs.config.limits?.pids ?? DEFAULT_LIMITS.pids,
     },
     readOnlyRootfs: inputs.config.readOnlyRootfs ?? false,
-    tmpfs: (inputs.config.readOnlyRootfs ? { '/tmp': 'rw,noexec,nosuid,size=64m', '/home/agent': 'rw,nosuid,size=16m,uid=10001,gid=10001' } : {}) as Record<string, string>,
+    tmpfs: (inputs.config.readOnlyRootfs ? { '/tmp': 'rw,noexec,nosuid,size=64m', '/home/agent': 'rw,nosuid,size=16m,uid=10001,gid=10001' } : {}) as Record<
+      string,
+      string
+    >,
     mounts: [{ type: 'volume', source: workspaceVolume(inputs.installId, inputs.slug), target: '/workspace', readOnly: false }, ...(inputs.mounts ?? [])],
     network: tenantNetwork(inputs.installId, inputs.slug, inputs.networkScope ?? 'tenant').name,
     ports: [APP_PORT, CONTROL_PORT],

@@ -89,14 +89,22 @@ export function engineAddress(dockerHost: string | undefined, options: DockerDri
       hostKeyProblem: () => problem,
     };
   }
-  if (!target.tls) return { options: { protocol: 'http', host: target.host, port: target.port }, target, publish, publishHost: publish.dialHost, shown: target.shown };
+  if (!target.tls)
+    return { options: { protocol: 'http', host: target.host, port: target.port }, target, publish, publishHost: publish.dialHost, shown: target.shown };
   const { verify, certPath } = target.tls;
   const ca = verify ? readTlsFile(certPath, 'ca.pem', true) : undefined;
   const cert = readTlsFile(certPath, 'cert.pem', false);
   const key = readTlsFile(certPath, 'key.pem', false);
   const agent = new https.Agent({ keepAlive: true, rejectUnauthorized: verify, ...(ca ? { ca } : {}), ...(cert && key ? { cert, key } : {}) });
   return {
-    options: { protocol: 'https', host: target.host, port: target.port, agent, ...(ca ? { ca } : {}), ...(cert && key ? { cert, key } : {}) } as Docker.DockerOptions,
+    options: {
+      protocol: 'https',
+      host: target.host,
+      port: target.port,
+      agent,
+      ...(ca ? { ca } : {}),
+      ...(cert && key ? { cert, key } : {}),
+    } as Docker.DockerOptions,
     target,
     publish,
     publishHost: publish.dialHost,

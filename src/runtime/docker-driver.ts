@@ -24,7 +24,6 @@ import type { DockerDriverOptions, EngineAddress } from './docker-connection.js'
 import { EngineClient, engineMessage, isUnreachable, statusCode } from './engine-client.js';
 import { firstTarEntry, packTar, type TarFile } from './tar.js';
 
-
 const PORT_KEY = /^(\d+)\/tcp$/;
 
 export class DockerDriver implements ContainerDriver {
@@ -96,7 +95,9 @@ export class DockerDriver implements ContainerDriver {
             Source: m.source,
             Target: m.target,
             ReadOnly: m.readOnly,
-            ...(m.type === 'bind' ? { BindOptions: { Propagation: 'rprivate' as const } } : { VolumeOptions: { NoCopy: false, Labels: { ...spec.labels }, DriverConfig: { Name: 'local', Options: {} } } }),
+            ...(m.type === 'bind'
+              ? { BindOptions: { Propagation: 'rprivate' as const } }
+              : { VolumeOptions: { NoCopy: false, Labels: { ...spec.labels }, DriverConfig: { Name: 'local', Options: {} } } }),
           })),
           PortBindings: bindings,
           ...(spec.network ? { NetworkMode: spec.network } : {}),
@@ -298,7 +299,11 @@ export class DockerDriver implements ContainerDriver {
     const same = (await this.docker.listNetworks({ filters: { name: [name] } })).filter((n) => n.Name === name);
     if (same.length <= 1) return same.length;
     same.sort((a, b) => String(a.Created).localeCompare(String(b.Created)) || a.Id.localeCompare(b.Id));
-    for (const extra of same.slice(1)) await this.docker.getNetwork(extra.Id).remove().catch(() => undefined);
+    for (const extra of same.slice(1))
+      await this.docker
+        .getNetwork(extra.Id)
+        .remove()
+        .catch(() => undefined);
     return 1;
   }
 

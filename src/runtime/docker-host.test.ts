@@ -18,7 +18,13 @@ describe('parseDockerHost', () => {
     const plain = parseDockerHost({ DOCKER_HOST: 'tcp://10.0.0.5' });
     assert.deepEqual(plain, { kind: 'tcp', host: '10.0.0.5', port: 2375, tls: undefined, shown: 'tcp://10.0.0.5' });
     assert.equal(isRemote(plain), true);
-    assert.deepEqual(parseDockerHost({ DOCKER_HOST: 'http://127.0.0.1:40123' }), { kind: 'tcp', host: '127.0.0.1', port: 40123, tls: undefined, shown: 'tcp://127.0.0.1:40123' });
+    assert.deepEqual(parseDockerHost({ DOCKER_HOST: 'http://127.0.0.1:40123' }), {
+      kind: 'tcp',
+      host: '127.0.0.1',
+      port: 40123,
+      tls: undefined,
+      shown: 'tcp://127.0.0.1:40123',
+    });
   });
 
   it('uses TLS with DOCKER_TLS_VERIFY (verifying) or DOCKER_TLS (not), certificates from DOCKER_CERT_PATH or ~/.docker, port 2376', () => {
@@ -40,13 +46,27 @@ describe('parseDockerHost', () => {
   });
 
   it('reads ssh://user@host[:port]', () => {
-    assert.deepEqual(parseDockerHost({ DOCKER_HOST: 'ssh://deploy@build-box' }), { kind: 'ssh', host: 'build-box', port: 22, username: 'deploy', shown: 'ssh://deploy@build-box' });
+    assert.deepEqual(parseDockerHost({ DOCKER_HOST: 'ssh://deploy@build-box' }), {
+      kind: 'ssh',
+      host: 'build-box',
+      port: 22,
+      username: 'deploy',
+      shown: 'ssh://deploy@build-box',
+    });
     const p = parseDockerHost({ DOCKER_HOST: 'ssh://10.1.2.3:2222' });
     assert.deepEqual(p, { kind: 'ssh', host: '10.1.2.3', port: 2222, username: undefined, shown: 'ssh://10.1.2.3:2222' });
   });
 
   it('refuses what it cannot honour, naming DOCKER_HOST', () => {
-    for (const bad of ['unix://relative/sock', 'tcp://', 'tcp://host:2375/path', 'ssh://u:secret@host', 'ftp://host', 'tcp://user@host:2375', 'tcp://host:2375?x=1']) {
+    for (const bad of [
+      'unix://relative/sock',
+      'tcp://',
+      'tcp://host:2375/path',
+      'ssh://u:secret@host',
+      'ftp://host',
+      'tcp://user@host:2375',
+      'tcp://host:2375?x=1',
+    ]) {
       assert.throws(() => parseDockerHost({ DOCKER_HOST: bad }), /DOCKER_HOST/, bad);
     }
   });

@@ -57,11 +57,18 @@ export function parseDockerHost(env: Env, home: string = os.homedir()): EngineTa
   }
   if (!url.hostname) throw new Error(`DOCKER_HOST=${JSON.stringify(raw)} names no host`);
   if (url.pathname !== '' && url.pathname !== '/') throw new Error(`DOCKER_HOST=${JSON.stringify(raw)}: a path after the host is not supported`);
-  if (url.search || url.hash || url.password) throw new Error(`DOCKER_HOST=${JSON.stringify(raw)}: no query, fragment or password (use an ssh agent for ssh://)`);
+  if (url.search || url.hash || url.password)
+    throw new Error(`DOCKER_HOST=${JSON.stringify(raw)}: no query, fragment or password (use an ssh agent for ssh://)`);
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   if (url.protocol === 'ssh:') {
     const port = Number(url.port || 22);
-    return { kind: 'ssh', host, port, username: url.username ? decodeURIComponent(url.username) : undefined, shown: `ssh://${url.username ? `${url.username}@` : ''}${url.host}` };
+    return {
+      kind: 'ssh',
+      host,
+      port,
+      username: url.username ? decodeURIComponent(url.username) : undefined,
+      shown: `ssh://${url.username ? `${url.username}@` : ''}${url.host}`,
+    };
   }
   if (url.protocol !== 'tcp:' && url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new Error(`DOCKER_HOST=${JSON.stringify(raw)}: the scheme ${url.protocol} is not supported here: use unix://, tcp:// or ssh://`);
@@ -96,7 +103,8 @@ function isWildcard(ip: string): boolean {
  * (an IP address of the engine's host, or 0.0.0.0 for all of them).
  */
 export function publishAddresses(target: EngineTarget, chosen: string | undefined): PublishAddresses {
-  if (chosen !== undefined && net.isIP(chosen) === 0) throw new Error(`NAPBOX_PUBLISH_ADDRESS=${JSON.stringify(chosen)} must be an IP address of the engine's host (or 0.0.0.0)`);
+  if (chosen !== undefined && net.isIP(chosen) === 0)
+    throw new Error(`NAPBOX_PUBLISH_ADDRESS=${JSON.stringify(chosen)} must be an IP address of the engine's host (or 0.0.0.0)`);
   if (target.kind === 'unix') {
     const bindIp = chosen ?? '127.0.0.1';
     return { bindIp, dialHost: isWildcard(bindIp) ? '127.0.0.1' : bindIp };

@@ -24,7 +24,12 @@ export function demuxLogs(raw: Buffer): string {
  * plain text into `text`, which ends when the engine's stream ends or fails,
  * or when `signal` aborts (the engine's stream is then closed too).
  */
-export function pipeFollowedLogs(modem: { demuxStream(stream: NodeJS.ReadableStream, out: NodeJS.WritableStream, err: NodeJS.WritableStream): void }, raw: NodeJS.ReadableStream & { destroy(): void }, text: PassThrough, signal: AbortSignal): PassThrough {
+export function pipeFollowedLogs(
+  modem: { demuxStream(stream: NodeJS.ReadableStream, out: NodeJS.WritableStream, err: NodeJS.WritableStream): void },
+  raw: NodeJS.ReadableStream & { destroy(): void },
+  text: PassThrough,
+  signal: AbortSignal,
+): PassThrough {
   modem.demuxStream(raw, text, text);
   raw.on('end', () => text.end());
   raw.on('error', () => text.end());

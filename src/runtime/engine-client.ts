@@ -32,10 +32,10 @@ export function engineMessage(err: unknown): string {
  */
 export function engineLimit(message: string): string | undefined {
   if (/non-overlapping IPv4 address pool|no available IPv4 addresses|no available addresses|address pool.*exhausted/i.test(message)) {
-    return "network addresses (its address pools are used up): remove networks you no longer need (`docker network prune`), or give the engine more with default-address-pools in its daemon.json";
+    return 'network addresses (its address pools are used up): remove networks you no longer need (`docker network prune`), or give the engine more with default-address-pools in its daemon.json';
   }
   if (/cannot allocate memory|out of memory/i.test(message)) {
-    return 'memory: stop tenants you do not need (`napbox stop`), lower tenants\' memory limits, or add memory';
+    return "memory: stop tenants you do not need (`napbox stop`), lower tenants' memory limits, or add memory";
   }
   if (/resource temporarily unavailable|too many open files|no space left on device/i.test(message)) {
     return `a system resource (${/no space/i.test(message) ? 'disk space' : 'processes or file descriptors'}): stop tenants you do not need, or raise the host's limits`;
@@ -50,7 +50,9 @@ export async function callEngine<T>(shown: string, what: string, fn: () => Promi
   } catch (err) {
     if (err instanceof NapboxError) throw err;
     if (isUnreachable(err)) {
-      throw new NapboxError('engine_unreachable', `Docker engine not reachable at ${shown}: start it with \`npm run setup\`, or set DOCKER_HOST`, { cause: err });
+      throw new NapboxError('engine_unreachable', `Docker engine not reachable at ${shown}: start it with \`npm run setup\`, or set DOCKER_HOST`, {
+        cause: err,
+      });
     }
     if (statusCode(err) === 409) throw new NapboxError('conflict', `${what}: ${engineMessage(err)}`, { cause: err });
     const limit = engineLimit(engineMessage(err));
@@ -69,7 +71,11 @@ export class EngineClient {
       this.docker = new Docker(this.address.options);
     } catch (err) {
       // docker-modem itself also reads DOCKER_CERT_PATH/{ca,cert,key}.pem when DOCKER_HOST is not a socket.
-      throw new NapboxError('config_invalid', `the Docker client for ${this.address.shown} could not be set up: ${(err as Error).message} (DOCKER_CERT_PATH must hold ca.pem, cert.pem and key.pem)`, { cause: err });
+      throw new NapboxError(
+        'config_invalid',
+        `the Docker client for ${this.address.shown} could not be set up: ${(err as Error).message} (DOCKER_CERT_PATH must hold ca.pem, cert.pem and key.pem)`,
+        { cause: err },
+      );
     }
   }
 
@@ -86,7 +92,11 @@ export class EngineClient {
     } catch (err) {
       // A remote engine (DOCKER_HOST) cannot be started from here: say what failed on the way to it instead.
       const cause = err instanceof NapboxError ? err.cause : undefined;
-      if (address.target.kind !== 'unix' && err instanceof NapboxError && (err.code === 'engine_unreachable' || isTransportFailure(cause) || address.hostKeyProblem?.() !== undefined)) {
+      if (
+        address.target.kind !== 'unix' &&
+        err instanceof NapboxError &&
+        (err.code === 'engine_unreachable' || isTransportFailure(cause) || address.hostKeyProblem?.() !== undefined)
+      ) {
         throw new NapboxError(
           'engine_unreachable',
           `Docker engine not reachable at ${address.shown} (DOCKER_HOST): ${address.hostKeyProblem?.() ?? (cause instanceof Error ? cause.message : err.message)}; check that it runs there and listens on that address${address.target.kind === 'tcp' && address.target.tls ? ', and the certificates in DOCKER_CERT_PATH' : ''}`,

@@ -159,7 +159,12 @@ export class FakeDriver implements ContainerDriver {
 
   async logs(id: string, options: { tail: number }): Promise<string> {
     const c = this.containers.get(id);
-    return c ? c.logs.slice(-options.tail).map((l) => `${l}\n`).join('') : '';
+    return c
+      ? c.logs
+          .slice(-options.tail)
+          .map((l) => `${l}\n`)
+          .join('')
+      : '';
   }
 
   async followLogs(id: string, options: { tail: number; signal: AbortSignal }): Promise<NodeJS.ReadableStream> {

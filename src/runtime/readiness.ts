@@ -20,7 +20,10 @@ export interface ReadinessOptions {
   readonly aliveCheckEveryMs?: number;
 }
 
-export type ReadinessOutcome = { readonly kind: 'ready'; readonly attempts: number } | { readonly kind: 'exited' } | { readonly kind: 'timeout'; readonly lastError: string };
+export type ReadinessOutcome =
+  | { readonly kind: 'ready'; readonly attempts: number }
+  | { readonly kind: 'exited' }
+  | { readonly kind: 'timeout'; readonly lastError: string };
 
 export function probeOnce(endpoint: Endpoint, path: string, timeoutMs: number): Promise<string | undefined> {
   return new Promise((resolve) => {

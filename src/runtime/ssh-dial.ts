@@ -59,7 +59,11 @@ export function sshDialAgent(options: SshDialOptions): http.Agent {
         let stderr = '';
         channel.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-500)));
         channel.once('exit', (code: number | null) => {
-          if (code) channel.emit('error', new Error(`docker system dial-stdio on ${options.host} exited with ${code}: ${stderr.trim() || 'is the docker CLI installed there?'}`));
+          if (code)
+            channel.emit(
+              'error',
+              new Error(`docker system dial-stdio on ${options.host} exited with ${code}: ${stderr.trim() || 'is the docker CLI installed there?'}`),
+            );
         });
         channel.once('close', () => client.end());
         // The HTTP agent treats its connections as sockets: keep-alive and timeouts are the SSH connection's business.

@@ -44,7 +44,21 @@ import { DockerDriver } from './docker-driver.js';
 import type { DockerDriverOptions, EngineAddress } from './docker-connection.js';
 import { EngineClient, engineMessage, statusCode } from './engine-client.js';
 import { demuxLogs, pipeFollowedLogs } from './docker-logs.js';
-import { LABEL_SWARM_EXIT, LABEL_SWARM_IMAGE, currentTask, replicas, withoutDriverLabels, type ServiceData, type ServiceSpecData, isTerminal, parseTasks, publishedPorts, serviceSpec, taskState, type SwarmTask } from './swarm-service.js';
+import {
+  LABEL_SWARM_EXIT,
+  LABEL_SWARM_IMAGE,
+  currentTask,
+  replicas,
+  withoutDriverLabels,
+  type ServiceData,
+  type ServiceSpecData,
+  isTerminal,
+  parseTasks,
+  publishedPorts,
+  serviceSpec,
+  taskState,
+  type SwarmTask,
+} from './swarm-service.js';
 
 export interface SwarmDriverOptions extends DockerDriverOptions {
   /** How often task state is read while waiting for a task (ms). */
@@ -124,7 +138,8 @@ export class SwarmDriver implements ContainerDriver {
       // Fresh volumes anew, files into volumes; then every volume exists (labelled) from create on, as with containers.
       await this.files.seedVolumes(spec);
       for (const m of spec.mounts) {
-        if (m.type === 'volume') await this.call(`create volume ${m.source}`, () => this.docker.createVolume({ Name: m.source, Driver: 'local', Labels: { ...spec.labels } }));
+        if (m.type === 'volume')
+          await this.call(`create volume ${m.source}`, () => this.docker.createVolume({ Name: m.source, Driver: 'local', Labels: { ...spec.labels } }));
       }
     } catch (err) {
       await this.remove(serviceId, { force: true }).catch(() => undefined); // never leave a service without its files
@@ -156,7 +171,10 @@ export class SwarmDriver implements ContainerDriver {
         // It ran and ended (an app that exits at once): the caller reads the exit code. It never ran: say why.
         if (task.Status.State !== 'rejected' && task.Status.ContainerStatus?.ContainerID) return;
         await this.scaleDown(id);
-        throw new NapboxError('engine_error', `start service ${service.Spec.Name} failed: its task was ${task.Status.State}: ${task.Status.Err ?? task.Status.Message ?? 'no reason given'}`);
+        throw new NapboxError(
+          'engine_error',
+          `start service ${service.Spec.Name} failed: its task was ${task.Status.State}: ${task.Status.Err ?? task.Status.Message ?? 'no reason given'}`,
+        );
       }
       if (Date.now() > deadline) {
         await this.scaleDown(id); // a task still pending must not start later, unasked
@@ -191,7 +209,11 @@ export class SwarmDriver implements ContainerDriver {
     for (;;) {
       const tasks = await this.tasks([id]);
       if (!tasks.some(beingRemoved)) return tasks;
-      if (Date.now() > deadline) throw new NapboxError('engine_error', `service ${name}: swarm was still removing its old task ${Math.round((deadline - Date.now()) / 1000 + this.startTimeoutMs / 1000)}s later`);
+      if (Date.now() > deadline)
+        throw new NapboxError(
+          'engine_error',
+          `service ${name}: swarm was still removing its old task ${Math.round((deadline - Date.now()) / 1000 + this.startTimeoutMs / 1000)}s later`,
+        );
       await sleep(this.pollMs * 2);
     }
   }
@@ -225,7 +247,8 @@ export class SwarmDriver implements ContainerDriver {
         killed = true; // swarm's own grace is the service's StopGracePeriod; the caller asked for less
         for (const c of containers) await this.containers.kill(c);
       }
-      if (Date.now() > deadline) throw new NapboxError('engine_error', `stop service ${service.Spec.Name}: its task still runs ${graceSeconds + 30}s after it was scaled to 0`);
+      if (Date.now() > deadline)
+        throw new NapboxError('engine_error', `stop service ${service.Spec.Name}: its task still runs ${graceSeconds + 30}s after it was scaled to 0`);
       await sleep(this.pollMs);
     }
     // Swarm deletes a scaled-down task a few seconds after its container ended (it lets the network's gossip
@@ -256,7 +279,9 @@ export class SwarmDriver implements ContainerDriver {
     // The task containers go asynchronously; wait for them, so the volumes and network they hold can be removed next.
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
-      const left = await this.call('list task containers', () => this.docker.listContainers({ all: true, filters: { label: [`com.docker.swarm.service.id=${id}`] } }));
+      const left = await this.call('list task containers', () =>
+        this.docker.listContainers({ all: true, filters: { label: [`com.docker.swarm.service.id=${id}`] } }),
+      );
       if (left.length === 0) {
         await this.files.removeConfigs(filesView(service).configs);
         return;
@@ -371,7 +396,14 @@ export class SwarmDriver implements ContainerDriver {
       const existing = await this.docker.listNetworks({ filters: { name: [spec.name] } });
       if (existing.some((n) => n.Name === spec.name)) return;
       try {
-        await this.docker.createNetwork({ Name: spec.name, Driver: 'overlay', Attachable: true, Internal: spec.internal, Labels: { ...spec.labels }, CheckDuplicate: true });
+        await this.docker.createNetwork({
+          Name: spec.name,
+          Driver: 'overlay',
+          Attachable: true,
+          Internal: spec.internal,
+          Labels: { ...spec.labels },
+          CheckDuplicate: true,
+        });
       } catch (err) {
         if (statusCode(err) !== 409) throw err; // created meanwhile by another caller
       }

@@ -32,7 +32,9 @@ export class SwarmNode {
   }
 
   private async swarmState(): Promise<{ state: string; manager: boolean; nodeId: string; error: string }> {
-    const info = (await this.client.call('read the engine info', () => this.client.docker.info())) as { Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean; NodeID?: string; Error?: string } };
+    const info = (await this.client.call('read the engine info', () => this.client.docker.info())) as {
+      Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean; NodeID?: string; Error?: string };
+    };
     const swarm = info.Swarm ?? {};
     return { state: swarm.LocalNodeState ?? 'inactive', manager: swarm.ControlAvailable === true, nodeId: swarm.NodeID ?? '', error: swarm.Error ?? '' };
   }
@@ -48,7 +50,8 @@ export class SwarmNode {
   async id(): Promise<string> {
     if (this.nodeId) return this.nodeId;
     const state = await this.swarmState();
-    if (state.state !== 'active' || !state.manager || !state.nodeId) throw this.notManager(state.state === 'active' ? 'a worker of a swarm' : `in swarm state "${state.state}"`);
+    if (state.state !== 'active' || !state.manager || !state.nodeId)
+      throw this.notManager(state.state === 'active' ? 'a worker of a swarm' : `in swarm state "${state.state}"`);
     this.nodeId = state.nodeId;
     return state.nodeId;
   }

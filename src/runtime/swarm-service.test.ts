@@ -53,13 +53,22 @@ describe('swarm service spec', () => {
     assert.equal(c.ReadOnly, true);
     assert.equal(c.Init, true);
     assert.equal(c.StopGracePeriod, 10e9);
-    assert.deepEqual(body.TaskTemplate.Resources.Limits, { MemoryBytes: DEFAULT_LIMITS.memoryBytes, NanoCPUs: DEFAULT_LIMITS.nanoCpus, Pids: DEFAULT_LIMITS.pids });
+    assert.deepEqual(body.TaskTemplate.Resources.Limits, {
+      MemoryBytes: DEFAULT_LIMITS.memoryBytes,
+      NanoCPUs: DEFAULT_LIMITS.nanoCpus,
+      Pids: DEFAULT_LIMITS.pids,
+    });
     assert.equal(body.TaskTemplate.RestartPolicy.Condition, 'none');
     assert.deepEqual(body.TaskTemplate.Placement.Constraints, ['node.id==node1']);
     assert.deepEqual(body.TaskTemplate.Networks, [{ Target: 'napbox-i1-acme' }]);
     assert.deepEqual(
       c.Mounts.map((m: any) => [m.Type, m.Target, m.ReadOnly ?? false]),
-      [['volume', '/workspace', false], ['bind', '/group', false], ['tmpfs', '/tmp', false], ['tmpfs', '/home/agent', false]],
+      [
+        ['volume', '/workspace', false],
+        ['bind', '/group', false],
+        ['tmpfs', '/tmp', false],
+        ['tmpfs', '/home/agent', false],
+      ],
     );
     assert.deepEqual(c.Mounts[0].VolumeOptions.Labels, spec.labels);
     assert.deepEqual(body.EndpointSpec, {
@@ -80,10 +89,24 @@ describe('swarm service spec', () => {
   });
 
   it('puts files in volumes into the volume, and the others into configs named by their content', () => {
-    const withFiles: ContainerSpec = { ...spec, files: [{ path: '/workspace/seed.txt', content: 'a' }, { path: '/etc/own.txt', content: 'b' }, { path: '/group/x', content: 'c' }] };
+    const withFiles: ContainerSpec = {
+      ...spec,
+      files: [
+        { path: '/workspace/seed.txt', content: 'a' },
+        { path: '/etc/own.txt', content: 'b' },
+        { path: '/group/x', content: 'c' },
+      ],
+    };
     const { inVolumes, asConfigs } = splitFiles(withFiles);
-    assert.deepEqual(inVolumes.map((f) => f.path), ['/workspace/seed.txt']);
-    assert.deepEqual(asConfigs.map((f) => f.path), ['/etc/own.txt', '/group/x'], 'a bind mount is no volume');
+    assert.deepEqual(
+      inVolumes.map((f) => f.path),
+      ['/workspace/seed.txt'],
+    );
+    assert.deepEqual(
+      asConfigs.map((f) => f.path),
+      ['/etc/own.txt', '/group/x'],
+      'a bind mount is no volume',
+    );
     const name = configName(spec.name, { path: '/etc/own.txt', content: 'b' });
     assert.match(name, /^napbox-i1-acme-[0-9a-f]{16}$/);
     assert.equal(configName(spec.name, { path: '/etc/own.txt', content: Buffer.from('b') }), name, 'the same bytes are the same config');
@@ -104,7 +127,12 @@ describe('swarm task state', () => {
   });
 
   it('reads an ended task as exited with its exit code, and one being stopped as not running', () => {
-    assert.deepEqual(taskState(parseTasks([task({ state: 'failed', container: 'c1', exit: 3 })])[0]), { status: 'exited', running: false, exitCode: 3, containerId: 'c1' });
+    assert.deepEqual(taskState(parseTasks([task({ state: 'failed', container: 'c1', exit: 3 })])[0]), {
+      status: 'exited',
+      running: false,
+      exitCode: 3,
+      containerId: 'c1',
+    });
     assert.equal(taskState(parseTasks([task({ state: 'rejected' })])[0]).exitCode, null, 'a task that never ran has no exit code');
     assert.equal(taskState(parseTasks([task({ state: 'running', desired: 'remove', container: 'c1' })])[0]).running, false);
   });

@@ -55,7 +55,14 @@ export function splitFiles(spec: ContainerSpec): { inVolumes: ContainerFile[]; a
 
 /** A config's name: the service's, and a hash of the file (configs are immutable; the same file is the same config). */
 export function configName(serviceName: string, file: ContainerFile): string {
-  const hash = crypto.createHash('sha256').update(file.path).update('\0').update(String(file.mode ?? DEFAULT_FILE_MODE)).update('\0').update(file.content).digest('hex');
+  const hash = crypto
+    .createHash('sha256')
+    .update(file.path)
+    .update('\0')
+    .update(String(file.mode ?? DEFAULT_FILE_MODE))
+    .update('\0')
+    .update(file.content)
+    .digest('hex');
   return `${serviceName}-${hash.slice(0, 16)}`;
 }
 
@@ -77,7 +84,10 @@ export function tmpfsOptions(options: string): TmpfsSpec {
   let size: number | undefined;
   let mode: number | undefined;
   let owned = false;
-  for (const part of options.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of options
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const [key, value = ''] = part.split('=', 2) as [string, string?];
     if (key === 'size') {
       const match = SIZE.exec(value);
@@ -97,7 +107,13 @@ export function tmpfsOptions(options: string): TmpfsSpec {
 function serviceMount(m: MountSpec, labels: Readonly<Record<string, string>>): object {
   return m.type === 'bind'
     ? { Type: 'bind', Source: m.source, Target: m.target, ReadOnly: m.readOnly, BindOptions: { Propagation: 'rprivate' } }
-    : { Type: 'volume', Source: m.source, Target: m.target, ReadOnly: m.readOnly, VolumeOptions: { NoCopy: false, Labels: { ...labels }, DriverConfig: { Name: 'local' } } };
+    : {
+        Type: 'volume',
+        Source: m.source,
+        Target: m.target,
+        ReadOnly: m.readOnly,
+        VolumeOptions: { NoCopy: false, Labels: { ...labels }, DriverConfig: { Name: 'local' } },
+      };
 }
 
 /** The body of `POST /services/create` for a tenant's spec, at 0 replicas. */
@@ -122,7 +138,13 @@ export function serviceSpec(spec: ContainerSpec, target: ServiceTarget): Record<
           ...Object.entries(spec.tmpfs).map(([path, options]) => ({ Type: 'tmpfs', Target: path, TmpfsOptions: tmpfsOptions(options) })),
         ],
         ...(target.configs?.length
-          ? { Configs: target.configs.map((c) => ({ File: { Name: c.path, UID: '0', GID: '0', Mode: c.mode }, ConfigID: c.configId, ConfigName: c.configName })) }
+          ? {
+              Configs: target.configs.map((c) => ({
+                File: { Name: c.path, UID: '0', GID: '0', Mode: c.mode },
+                ConfigID: c.configId,
+                ConfigName: c.configName,
+              })),
+            }
           : {}),
       },
       Resources: { Limits: { MemoryBytes: spec.limits.memoryBytes, NanoCPUs: spec.limits.nanoCpus, Pids: spec.limits.pids } },
@@ -153,7 +175,13 @@ const TaskSchema = z.object({
     Err: z.string().optional(),
     ContainerStatus: z.object({ ContainerID: z.string().optional(), ExitCode: z.number().optional() }).optional(),
     PortStatus: z
-      .object({ Ports: z.array(z.object({ TargetPort: z.number(), PublishedPort: z.number().optional(), PublishMode: z.string().optional(), Protocol: z.string().optional() })).optional() })
+      .object({
+        Ports: z
+          .array(
+            z.object({ TargetPort: z.number(), PublishedPort: z.number().optional(), PublishMode: z.string().optional(), Protocol: z.string().optional() }),
+          )
+          .optional(),
+      })
       .optional(),
   }),
 });

@@ -5,7 +5,10 @@ import { firstTarEntry, packTar } from './tar.js';
 describe('tar', () => {
   it('packs files that read back with their name, owner, mode and bytes', () => {
     const content = Buffer.from([0, 1, 2, 255]);
-    const archive = packTar([{ name: 'a/b.bin', content, mode: 0o444, uid: 0, gid: 0 }, { name: 'c.txt', content: Buffer.from('x'), mode: 0o400, uid: 0, gid: 0 }]);
+    const archive = packTar([
+      { name: 'a/b.bin', content, mode: 0o444, uid: 0, gid: 0 },
+      { name: 'c.txt', content: Buffer.from('x'), mode: 0o400, uid: 0, gid: 0 },
+    ]);
     assert.equal(archive.length % 512, 0);
     assert.deepEqual(firstTarEntry(archive), { name: 'a/b.bin', type: 'file', mode: 0o444, uid: 0, gid: 0, content });
   });

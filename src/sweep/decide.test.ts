@@ -54,7 +54,10 @@ describe('decideSweep', () => {
     const ended = taken + 20_000;
     const facts = { ...base, lastActivity: taken, lastActivityKind: 'lease' as const, leases: [{ name: 'build', takenAt: taken, expiresAt: ended }] };
     assert.equal(decideSweep(facts, ended + 1_000, { ...policy, idleTimeoutMs: 10_000 }).kind, 'keep', 'a lease that just ended is recent activity');
-    assert.deepEqual(decideSweep(facts, ended + 10_000, { ...policy, idleTimeoutMs: 10_000 }), { kind: 'stop', reason: 'idle 10s, last activity 12:02:00 lease end' });
+    assert.deepEqual(decideSweep(facts, ended + 10_000, { ...policy, idleTimeoutMs: 10_000 }), {
+      kind: 'stop',
+      reason: 'idle 10s, last activity 12:02:00 lease end',
+    });
     const capped = { ...facts, leases: [{ name: 'build', takenAt: taken, expiresAt: taken + 10 * 3_600_000 }] };
     assert.equal(decideSweep(capped, taken + 3_600_000 + 5_000, { ...policy, idleTimeoutMs: 10_000 }).kind, 'keep', 'the cap is where a capped lease ends');
   });

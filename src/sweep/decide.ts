@@ -85,7 +85,8 @@ export function decideSweep(facts: TenantFacts, now: number, policy: SweepPolicy
   // The end of a hold is activity: idle time counts from the last request, message... or lease end.
   const lastLeaseEnd = Math.max(0, ...facts.leases.map((l) => leaseEnd(l, policy.leaseCapMs)).filter((end) => end <= now));
   const last = Math.max(facts.lastActivity, facts.runningSince, lastLeaseEnd);
-  const lastKind = lastLeaseEnd === last && lastLeaseEnd > facts.lastActivity ? 'lease end' : facts.lastActivity >= facts.runningSince ? facts.lastActivityKind : 'wake';
+  const lastKind =
+    lastLeaseEnd === last && lastLeaseEnd > facts.lastActivity ? 'lease end' : facts.lastActivity >= facts.runningSince ? facts.lastActivityKind : 'wake';
   const idle = now - last;
   if (idle >= policy.idleTimeoutMs) {
     const capped = facts.leases.filter((l) => l.expiresAt > now && l.takenAt + policy.leaseCapMs <= now).map((l) => l.name);

@@ -30,7 +30,9 @@ export class LeaseTable {
         const row = existing === undefined ? undefined : RowSchema.parse(existing);
         const lease = { name, takenAt: row && row.expires_at > now ? row.taken_at : now, expiresAt: now + ttlMs };
         this.db
-          .prepare('INSERT INTO busy_leases (slug, name, taken_at, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT(slug, name) DO UPDATE SET taken_at = excluded.taken_at, expires_at = excluded.expires_at')
+          .prepare(
+            'INSERT INTO busy_leases (slug, name, taken_at, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT(slug, name) DO UPDATE SET taken_at = excluded.taken_at, expires_at = excluded.expires_at',
+          )
           .run(slug, name, lease.takenAt, lease.expiresAt);
         return lease;
       })

@@ -193,7 +193,10 @@ export class Sweeper {
     const facts = fenced ? this.facts(slug, now) : undefined;
     if (facts && decideSweep(facts, now, this.deps.policy).kind === 'stop') return true; // Lifecycle.stop takes the lock over
     cluster.locks.releaseIf(slug, taken.at);
-    this.deps.logger.info({ tenant: slug, fenced }, fenced ? 'sweep: another napbox process is using the tenant; kept' : 'sweep: a napbox process did not acknowledge the stop in time; kept');
+    this.deps.logger.info(
+      { tenant: slug, fenced },
+      fenced ? 'sweep: another napbox process is using the tenant; kept' : 'sweep: a napbox process did not acknowledge the stop in time; kept',
+    );
     return false;
   }
 

@@ -11,9 +11,7 @@ export interface BreakerPolicy {
 
 export const DEFAULT_BREAKER: BreakerPolicy = Object.freeze({ baseMs: 5_000, maxMs: 5 * 60_000 });
 
-export type WakeGate =
-  | { readonly kind: 'allow' }
-  | { readonly kind: 'refuse'; readonly retryAt: number; readonly retryAfterSeconds: number };
+export type WakeGate = { readonly kind: 'allow' } | { readonly kind: 'refuse'; readonly retryAt: number; readonly retryAfterSeconds: number };
 
 export function decideWakeGate(facts: { failures: number; retryAt: number | null }, now: number): WakeGate {
   if (facts.failures === 0 || facts.retryAt === null || facts.retryAt <= now) return { kind: 'allow' };

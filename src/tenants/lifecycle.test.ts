@@ -21,7 +21,16 @@ describe('Lifecycle', () => {
   const logger = createLogger('silent');
 
   const lifecycle = (wakeTimeoutMs = 5000) =>
-    new Lifecycle({ store, driver, logger, installId: 'unit0001', baseImage: 'napbox-agent:test', wakeTimeoutMs, upstream: 'published', breaker: { baseMs: 60_000, maxMs: 60_000 } });
+    new Lifecycle({
+      store,
+      driver,
+      logger,
+      installId: 'unit0001',
+      baseImage: 'napbox-agent:test',
+      wakeTimeoutMs,
+      upstream: 'published',
+      breaker: { baseMs: 60_000, maxMs: 60_000 },
+    });
 
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'napbox-unit-'));
@@ -46,14 +55,20 @@ describe('Lifecycle', () => {
     assert.equal(store.require('acme').state, 'running');
   });
 
-  it('a machine at a limit is a 503 naming it, and opens no breaker (not the tenant\'s fault)', async () => {
+  it("a machine at a limit is a 503 naming it, and opens no breaker (not the tenant's fault)", async () => {
     store.create('acme', {}, Date.now());
     const life = lifecycle();
     const create = driver.create.bind(driver);
     driver.create = async () => {
-      throw new NapboxError('capacity', 'create container failed: the engine ran out of network addresses (its address pools are used up): remove networks you no longer need');
+      throw new NapboxError(
+        'capacity',
+        'create container failed: the engine ran out of network addresses (its address pools are used up): remove networks you no longer need',
+      );
     };
-    await assert.rejects(life.wake('acme', 'test'), (err: NapboxError) => err.code === 'capacity' && err.httpStatus === 503 && /network addresses/.test(err.message));
+    await assert.rejects(
+      life.wake('acme', 'test'),
+      (err: NapboxError) => err.code === 'capacity' && err.httpStatus === 503 && /network addresses/.test(err.message),
+    );
     assert.equal(store.require('acme').failures, 0, 'no breaker opened');
     driver.create = create;
   });
@@ -65,11 +80,18 @@ describe('Lifecycle', () => {
     const otherDb = openDatabase(dir);
     try {
       const locks = connections.map((c, i) => new TenantLocks({ db: c, owner: `p${i}` }));
-      const [one, two] = locks.map((l, i) =>
-        new Lifecycle({
-          store: i === 0 ? store : new TenantStore(otherDb), driver, logger, installId: 'unit0001', baseImage: 'napbox-agent:test', wakeTimeoutMs: 5000, upstream: 'published',
-          locks: l,
-        }),
+      const [one, two] = locks.map(
+        (l, i) =>
+          new Lifecycle({
+            store: i === 0 ? store : new TenantStore(otherDb),
+            driver,
+            logger,
+            installId: 'unit0001',
+            baseImage: 'napbox-agent:test',
+            wakeTimeoutMs: 5000,
+            upstream: 'published',
+            locks: l,
+          }),
       ) as [Lifecycle, Lifecycle];
       const results = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? two : one).wake('acme', i % 2 ? 'via two' : 'via one')));
       assert.equal(new Set(results.map((r) => r.containerId)).size, 1);
@@ -111,7 +133,10 @@ describe('Lifecycle', () => {
     const tenant = store.require('broken');
     assert.equal(tenant.state, 'failed');
     assert.equal(tenant.failures, 1);
-    await assert.rejects(life.wake('broken', 'again'), (err: Error & { code: string; retryAfterSeconds: number }) => err.code === 'circuit_open' && err.retryAfterSeconds > 0);
+    await assert.rejects(
+      life.wake('broken', 'again'),
+      (err: Error & { code: string; retryAfterSeconds: number }) => err.code === 'circuit_open' && err.retryAfterSeconds > 0,
+    );
     assert.equal(driver.calls.start, 1, 'no second start while the breaker is open');
     await assert.rejects(life.wake('broken', 'admin', { force: true }), /exit code 3/);
     assert.equal(driver.calls.start, 2, 'an admin wake goes through');

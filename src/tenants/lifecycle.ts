@@ -231,7 +231,10 @@ export class Lifecycle {
       return lock;
     } catch (err) {
       if (!(err instanceof LockTimeoutError)) throw err;
-      throw new NapboxError(op === 'wake' ? 'wake_timeout' : 'engine_error', `${err.message} (NAPBOX_WAKE_TIMEOUT)`, { retryAfterSeconds: 5, details: { tenant: slug } });
+      throw new NapboxError(op === 'wake' ? 'wake_timeout' : 'engine_error', `${err.message} (NAPBOX_WAKE_TIMEOUT)`, {
+        retryAfterSeconds: 5,
+        details: { tenant: slug },
+      });
     }
   }
 
@@ -279,7 +282,11 @@ export class Lifecycle {
         stillRunning: async () => (await this.deps.driver.inspect(containerId))?.running ?? false,
       });
       if (outcome.kind !== 'ready') {
-        throw await this.failure(slug, containerId, outcome.kind === 'exited' ? 'exited before it was ready' : `was not ready within ${formatDuration(this.deps.wakeTimeoutMs)} (${outcome.lastError})`);
+        throw await this.failure(
+          slug,
+          containerId,
+          outcome.kind === 'exited' ? 'exited before it was ready' : `was not ready within ${formatDuration(this.deps.wakeTimeoutMs)} (${outcome.lastError})`,
+        );
       }
       if (this.clock() > deadline) throw this.timeoutError(slug);
       const running: Running = { slug, containerId, app, control, since: this.clock() };
@@ -292,11 +299,16 @@ export class Lifecycle {
       this.deps.logger.info({ tenant: slug, containerId: containerId.slice(0, 12), reason, ms: this.clock() - started }, 'tenant ready');
       return running;
     } catch (err) {
-      const error = err instanceof NapboxError ? err : new NapboxError('wake_failed', `tenant ${slug} could not be started: ${(err as Error).message}`, { cause: err });
+      const error =
+        err instanceof NapboxError ? err : new NapboxError('wake_failed', `tenant ${slug} could not be started: ${(err as Error).message}`, { cause: err });
       // An engine that does not answer, or a machine at a limit, is not the tenant's fault: it opens no breaker.
       const engineDown = error.code === 'engine_unreachable' || error.code === 'capacity';
       const opened = engineDown ? { failures: tenant.failures, retryAt: this.clock() + 2000 } : afterFailure(tenant.failures, this.clock(), this.breaker);
-      this.deps.store.setState(slug, { state: 'failed', reason: error.message, records: 'start', failures: opened.failures, retryAt: engineDown ? tenant.retryAt : opened.retryAt }, this.clock());
+      this.deps.store.setState(
+        slug,
+        { state: 'failed', reason: error.message, records: 'start', failures: opened.failures, retryAt: engineDown ? tenant.retryAt : opened.retryAt },
+        this.clock(),
+      );
       this.deps.logger.warn({ tenant: slug, err: error.message, failures: opened.failures }, 'wake failed');
       this.deps.onWakeDone?.(error.code === 'wake_timeout' || /not ready within/.test(error.message) ? 'timeout' : 'failed', this.clock() - started, slug);
       if (info?.id) await this.deps.driver.stop(info.id, 1).catch(() => undefined); // failed means not running

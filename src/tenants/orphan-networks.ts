@@ -36,6 +36,6 @@ export async function removeOrphanNetworks(deps: OrphanNetworkDeps): Promise<str
       deps.logger.debug({ network: name, err: (err as Error).message }, 'network not removed yet (in use)');
     }
   }
-  if (removed.length > 0) deps.logger.info({ networks: removed.length }, 'removed networks no tenant needs (older per-tenant networks, or deleted tenants\')');
+  if (removed.length > 0) deps.logger.info({ networks: removed.length }, "removed networks no tenant needs (older per-tenant networks, or deleted tenants')");
   return removed;
 }

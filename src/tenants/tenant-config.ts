@@ -6,7 +6,11 @@ import { z } from 'zod';
 import { containerPathProblem } from '../mounts/allowlist.js';
 
 /** One argument of a command (argv item). */
-export const ArgSchema = z.string().min(1).max(4096).refine((s) => !s.includes('\0'), 'must not contain NUL');
+export const ArgSchema = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((s) => !s.includes('\0'), 'must not contain NUL');
 
 export const EchoProviderSchema = z.object({ kind: z.literal('echo') }).strict();
 export const CommandProviderSchema = z
@@ -66,13 +70,19 @@ export const TenantConfigSchema = z
     /** Host folders to see under /extra/<containerPath>, if the mount allowlist (outside the project) permits them. */
     mounts: z.array(MountRequestSchema).max(16).optional(),
     /** The tenant's own instructions, composed after groups/global/instructions.md into /group/.napbox/instructions.md. */
-    instructions: z.string().max(64 * 1024).optional(),
+    instructions: z
+      .string()
+      .max(64 * 1024)
+      .optional(),
     /** public: its URL wakes it for anyone; private: only with a session from a sign-in link. */
     visibility: z.enum(['public', 'private']).optional(),
     /** The agent that answers chat messages. Default: echo. */
     provider: ProviderSchema.optional(),
     /** The tenant's HTTP app: an argv run inside the container that must listen on $PORT (8080). Default: the built-in page. */
-    app: z.object({ command: z.array(ArgSchema).min(1).max(64) }).strict().optional(),
+    app: z
+      .object({ command: z.array(ArgSchema).min(1).max(64) })
+      .strict()
+      .optional(),
   })
   .strict();
 

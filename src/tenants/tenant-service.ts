@@ -11,7 +11,10 @@ import type { WakeHistory, WakeRecord } from './wake-history.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { Tenant, TenantStore } from './tenant-store.js';
 
-export const CreateTenantSchema = z.object({ slug: z.string().max(100) }).extend(TenantConfigSchema.shape).strict();
+export const CreateTenantSchema = z
+  .object({ slug: z.string().max(100) })
+  .extend(TenantConfigSchema.shape)
+  .strict();
 export type CreateTenant = z.infer<typeof CreateTenantSchema>;
 
 /** A tenant's newest image build: its id, state and why it failed. */

@@ -153,7 +153,8 @@ export class TenantStore {
     // Only where none is stored yet: another napbox process may have made the key first, and its container uses it.
     this.db.prepare('UPDATE tenants SET channel_key = ? WHERE slug = ? AND (channel_key IS NULL OR channel_key = ?)').run(key, slug, row.channel_key ?? '');
     const stored = this.db.prepare('SELECT channel_key FROM tenants WHERE slug = ?').get(slug) as { channel_key: string | null } | undefined;
-    if (!stored?.channel_key || !/^[A-Za-z0-9_-]{43}$/.test(stored.channel_key)) throw new NapboxError('internal', `tenant ${slug}: its channel key could not be stored`);
+    if (!stored?.channel_key || !/^[A-Za-z0-9_-]{43}$/.test(stored.channel_key))
+      throw new NapboxError('internal', `tenant ${slug}: its channel key could not be stored`);
     return stored.channel_key;
   }
 

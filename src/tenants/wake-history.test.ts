@@ -10,7 +10,10 @@ test('keeps the newest wakes of each tenant, oldest first, up to its limit', () 
     now += 1000;
   }
   history.record('b', 'failed', 50);
-  assert.deepEqual(history.recent('a').map((w) => w.ms), [200, 300, 400]);
+  assert.deepEqual(
+    history.recent('a').map((w) => w.ms),
+    [200, 300, 400],
+  );
   assert.equal(history.recent('a')[0]?.at, '2026-11-24T10:00:01.000Z');
   assert.deepEqual(history.recent('b'), [{ at: '2026-11-24T10:00:04.000Z', ms: 50, outcome: 'failed' }]);
   history.forget('a');

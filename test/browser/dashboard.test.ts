@@ -16,7 +16,15 @@ import { ROOT, api, removeInstall, startNapbox, type NapboxProcess } from '../he
 const SHOTS = path.join(ROOT, 'test-results', 'dashboard');
 // The flags this closed machine needs: without the background-networking ones
 // Chromium keeps dialling Google's hosts and gets refused.
-const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const SLUG = 'browser1';
 
 describe('the dashboard in headless Chromium', () => {
@@ -29,7 +37,9 @@ describe('the dashboard in headless Chromium', () => {
   const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
   /** Waits until the tenant's state cell reads `state`, with no navigation in between. */
   const waitState = (slug: string, state: string, timeout = 60_000) =>
-    page.waitForFunction(([s, want]) => document.querySelector(`tr[data-slug="${s}"] td.state`)?.firstChild?.textContent === want, [slug, state] as const, { timeout });
+    page.waitForFunction(([s, want]) => document.querySelector(`tr[data-slug="${s}"] td.state`)?.firstChild?.textContent === want, [slug, state] as const, {
+      timeout,
+    });
 
   /** Runs a step; when it fails, keeps a screenshot and napbox's output to see why. */
   const step = (name: string, run: () => Promise<void>) =>
@@ -38,7 +48,12 @@ describe('the dashboard in headless Chromium', () => {
         await run();
       } catch (err) {
         await page?.screenshot({ path: path.join(SHOTS, `failed-${name.slice(0, 30).replace(/\W+/g, '-')}.png`), fullPage: true }).catch(() => undefined);
-        console.error(`napbox output:\n${nb?.output().slice(-4000)}\npage status: ${await page?.locator('#status').textContent().catch(() => '?')}`);
+        console.error(
+          `napbox output:\n${nb?.output().slice(-4000)}\npage status: ${await page
+            ?.locator('#status')
+            .textContent()
+            .catch(() => '?')}`,
+        );
         throw err;
       }
     });
@@ -90,7 +105,9 @@ describe('the dashboard in headless Chromium', () => {
     await page.click('#create-form button[type=submit]');
     await row(SLUG).waitFor();
     await waitState(SLUG, 'stopped', 5000);
-    await row(SLUG).getByRole('button', { name: `Wake ${SLUG}` }).click();
+    await row(SLUG)
+      .getByRole('button', { name: `Wake ${SLUG}` })
+      .click();
     await waitState(SLUG, 'running');
     // The wake's time shows in the row, and the row says why it started.
     await row(SLUG).locator('td', { hasText: 'started: admin wake' }).waitFor();
@@ -104,16 +121,22 @@ describe('the dashboard in headless Chromium', () => {
   });
 
   step('edits the packages and streams the build log while it builds', async () => {
-    await row(SLUG).getByRole('button', { name: `Details ${SLUG}` }).click();
+    await row(SLUG)
+      .getByRole('button', { name: `Details ${SLUG}` })
+      .click();
     await page.locator('#detail').waitFor({ state: 'visible' });
     await page.fill('#npm', 'is-number');
     await page.click('#packages-form button[type=submit]');
     // Log lines arrive while the build state still says building.
-    await page.waitForFunction(() => (document.getElementById('build-log')?.textContent ?? '').length > 0 && /building/.test(document.getElementById('build-state')?.textContent ?? ''), undefined, { timeout: 120_000 });
+    await page.waitForFunction(
+      () => (document.getElementById('build-log')?.textContent ?? '').length > 0 && /building/.test(document.getElementById('build-state')?.textContent ?? ''),
+      undefined,
+      { timeout: 120_000 },
+    );
     await shot('3-building');
     await page.locator('#build-state', { hasText: /: ready|: failed/ }).waitFor({ timeout: 240_000 });
-    assert.match(await page.locator('#build-state').textContent() ?? '', /: ready/);
-    assert.match(await page.locator('#build-log').textContent() ?? '', /is-number/);
+    assert.match((await page.locator('#build-state').textContent()) ?? '', /: ready/);
+    assert.match((await page.locator('#build-log').textContent()) ?? '', /is-number/);
     const stored = await api(nb, 'GET', `/api/tenants/${SLUG}/packages`);
     assert.deepEqual(stored.json.npm, ['is-number']);
     // The row shows the tenant's own image and its finished build.

@@ -26,7 +26,13 @@ import { ROOT, api, removeInstall, request, startNapbox, type NapboxProcess } fr
 const SHOTS = path.join(ROOT, 'test-results', 'origin-isolation');
 const BASE = 'napbox.test';
 const FLAGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
   `--host-resolver-rules=MAP ${BASE} 127.0.0.1, MAP *.${BASE} 127.0.0.1`,
 ];
 
@@ -147,11 +153,8 @@ describe('tenant pages cannot reach napbox or other tenants (Chromium)', () => {
     fs.mkdirSync(SHOTS, { recursive: true });
     nb = await startNapbox({ env: { NAPBOX_BASE_DOMAIN: BASE } });
     dashboard = `http://127.0.0.1:${nb.port}`;
-    for (const body of [
-      { slug: 'evil', app: { command: ['node', '-e', EVIL_APP, ATTACK] } },
-      { slug: 'victim' },
-      { slug: 'priv2', visibility: 'private' },
-    ]) assert.equal((await api(nb, 'POST', '/api/tenants', body)).status, 201);
+    for (const body of [{ slug: 'evil', app: { command: ['node', '-e', EVIL_APP, ATTACK] } }, { slug: 'victim' }, { slug: 'priv2', visibility: 'private' }])
+      assert.equal((await api(nb, 'POST', '/api/tenants', body)).status, 201);
     browser = await chromium.launch({ executablePath: process.env.NAPBOX_TEST_BROWSER ?? DEFAULT_BROWSER, headless: true, args: FLAGS });
     context = await browser.newContext({ viewport: { width: 1000, height: 700 } });
     page = await context.newPage();

@@ -66,7 +66,21 @@ export async function runChaos(settings: ChaosSettings): Promise<ChaosReport> {
   let startKills = 0;
   // Kills of containers right after they start, armed per tenant by the chaos loop.
   const armed = new Map<string, number>();
-  const events = spawn('docker', ['events', '--filter', 'type=container', '--filter', 'event=start', '--filter', `label=napbox.install=${installId}`, '--format', '{{.ID}} {{index .Actor.Attributes "napbox.tenant"}}'], { env: dockerEnv });
+  const events = spawn(
+    'docker',
+    [
+      'events',
+      '--filter',
+      'type=container',
+      '--filter',
+      'event=start',
+      '--filter',
+      `label=napbox.install=${installId}`,
+      '--format',
+      '{{.ID}} {{index .Actor.Attributes "napbox.tenant"}}',
+    ],
+    { env: dockerEnv },
+  );
   events.stdout.on('data', (chunk: Buffer) => {
     for (const line of chunk.toString().split('\n').filter(Boolean)) {
       const [id, slug] = line.split(' ') as [string, string];
@@ -136,7 +150,9 @@ export async function runChaos(settings: ChaosSettings): Promise<ChaosReport> {
         } else if (kills < settings.containerKills) {
           kills += 1;
           const slug = slugs[kills % slugs.length]!;
-          const { stdout } = await run('docker', ['ps', '-q', '--filter', `label=napbox.install=${installId}`, '--filter', `label=napbox.tenant=${slug}`], { env: dockerEnv });
+          const { stdout } = await run('docker', ['ps', '-q', '--filter', `label=napbox.install=${installId}`, '--filter', `label=napbox.tenant=${slug}`], {
+            env: dockerEnv,
+          });
           const id = stdout.trim().split('\n')[0];
           if (id) {
             containerKills += 1;
@@ -193,7 +209,20 @@ export async function runChaos(settings: ChaosSettings): Promise<ChaosReport> {
         problems.push(`${key}: stored in another order than sent`);
       }
     }
-    return { sent: sent.length, done, failed, lost, duplicated, wrongReply, outOfOrder, containerKills, napboxKills, startKills, seconds: Math.round((Date.now() - started) / 1000), problems: problems.slice(0, 20) };
+    return {
+      sent: sent.length,
+      done,
+      failed,
+      lost,
+      duplicated,
+      wrongReply,
+      outOfOrder,
+      containerKills,
+      napboxKills,
+      startKills,
+      seconds: Math.round((Date.now() - started) / 1000),
+      problems: problems.slice(0, 20),
+    };
   } finally {
     events.kill();
     await nb.stop().catch(() => nb.kill());

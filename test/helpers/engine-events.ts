@@ -10,12 +10,17 @@ const run = promisify(execFile);
 export async function containerEvents(installId: string, since: Date, tenant?: string, until: Date = new Date()): Promise<string[]> {
   const { stdout } = await run('docker', [
     'events',
-    '--since', String(Math.floor(since.getTime() / 1000)),
-    '--until', String(Math.ceil(until.getTime() / 1000) + 1),
-    '--filter', 'type=container',
-    '--filter', `label=napbox.install=${installId}`,
+    '--since',
+    String(Math.floor(since.getTime() / 1000)),
+    '--until',
+    String(Math.ceil(until.getTime() / 1000) + 1),
+    '--filter',
+    'type=container',
+    '--filter',
+    `label=napbox.install=${installId}`,
     ...(tenant ? ['--filter', `label=napbox.tenant=${tenant}`] : []),
-    '--format', '{{.TimeNano}} {{.Action}}',
+    '--format',
+    '{{.TimeNano}} {{.Action}}',
   ]);
   // --since counts whole seconds: keep only what happened from `since` on, to the nanosecond.
   const sinceNs = BigInt(since.getTime()) * 1_000_000n;

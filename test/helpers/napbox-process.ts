@@ -127,7 +127,15 @@ export interface HttpResult {
 /** An HTTP request to napbox on 127.0.0.1 with any Host header (tenant hosts need no DNS this way). */
 export function request(
   port: number,
-  options: { host?: string; path?: string; method?: string; headers?: Record<string, string>; body?: string | Buffer; agent?: http.Agent | false; timeoutMs?: number } = {},
+  options: {
+    host?: string;
+    path?: string;
+    method?: string;
+    headers?: Record<string, string>;
+    body?: string | Buffer;
+    agent?: http.Agent | false;
+    timeoutMs?: number;
+  } = {},
 ): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
     const req = http.request(

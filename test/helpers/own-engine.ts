@@ -62,11 +62,16 @@ export async function startOwnEngine(images: readonly string[]): Promise<OwnEngi
   // Its own network namespace: its docker0, bridges and iptables rules are its own (dockerd deletes or rewrites
   // docker0 and its chains at start, so it must not share the machine engine's namespace). A veth pair and a
   // route make its containers' addresses reachable from here, as the machine engine's are.
-  const id = path.basename(dir).slice(4).toLowerCase().replace(/[^a-z0-9]/g, '0');
+  const id = path
+    .basename(dir)
+    .slice(4)
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, '0');
   const ns = `nbe-${id}`;
   await setUpNamespace(ns, id);
   const args = [
-    `--net=/var/run/netns/${ns}`, 'dockerd',
+    `--net=/var/run/netns/${ns}`,
+    'dockerd',
     `--host=${host}`,
     `--data-root=${path.join(dir, 'root')}`,
     `--exec-root=${path.join(dir, 'exec')}`,
@@ -86,7 +91,13 @@ export async function startOwnEngine(images: readonly string[]): Promise<OwnEngi
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
       if (daemon.exitCode !== null) break;
-      if (await cli(['version', '--format', '{{.Server.Version}}']).then(() => true, () => false)) return;
+      if (
+        await cli(['version', '--format', '{{.Server.Version}}']).then(
+          () => true,
+          () => false,
+        )
+      )
+        return;
       await new Promise((r) => setTimeout(r, 200));
     }
     throw new Error(`the test's own dockerd did not answer within 60s:\n${fs.readFileSync(log, 'utf8').slice(-2000)}`);
@@ -116,7 +127,13 @@ export async function startOwnEngine(images: readonly string[]): Promise<OwnEngi
         }
       } finally {
         // Mounts a killed daemon left behind go first, so the folder can go.
-        const mounts = fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(dir)).sort().reverse();
+        const mounts = fs
+          .readFileSync('/proc/self/mounts', 'utf8')
+          .split('\n')
+          .map((l) => l.split(' ')[1] ?? '')
+          .filter((m) => m.startsWith(dir))
+          .sort()
+          .reverse();
         for (const m of mounts) await run('umount', ['-l', m]).catch(() => undefined);
         fs.rmSync(dir, { recursive: true, force: true });
         await run('ip', ['route', 'delete', POOL]).catch(() => undefined);

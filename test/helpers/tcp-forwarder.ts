@@ -38,9 +38,7 @@ export async function startTcpForwarder(socketPath: string, tlsOptions?: Forward
     engine.on('error', () => client.destroy());
     client.pipe(engine).pipe(client);
   };
-  const server = tlsOptions
-    ? tls.createServer({ ...tlsOptions, requestCert: true, rejectUnauthorized: true }, onClient)
-    : net.createServer(onClient);
+  const server = tlsOptions ? tls.createServer({ ...tlsOptions, requestCert: true, rejectUnauthorized: true }, onClient) : net.createServer(onClient);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());

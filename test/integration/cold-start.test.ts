@@ -84,11 +84,20 @@ describe('cold start through a tenant URL', () => {
     const body = crypto.randomBytes(1024 * 1024);
     const res = await new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
       import('node:http').then(({ default: http }) => {
-        const req = http.request({ host: '127.0.0.1', port: nb.port, method: 'POST', path: '/echo-body', headers: { host: tenantHost(nb, 'bodies'), 'content-type': 'application/octet-stream' } }, (r) => {
-          const chunks: Buffer[] = [];
-          r.on('data', (c: Buffer) => chunks.push(c));
-          r.on('end', () => resolve({ status: r.statusCode ?? 0, body: Buffer.concat(chunks) }));
-        });
+        const req = http.request(
+          {
+            host: '127.0.0.1',
+            port: nb.port,
+            method: 'POST',
+            path: '/echo-body',
+            headers: { host: tenantHost(nb, 'bodies'), 'content-type': 'application/octet-stream' },
+          },
+          (r) => {
+            const chunks: Buffer[] = [];
+            r.on('data', (c: Buffer) => chunks.push(c));
+            r.on('end', () => resolve({ status: r.statusCode ?? 0, body: Buffer.concat(chunks) }));
+          },
+        );
         req.on('error', reject);
         req.end(body);
       }, reject);
@@ -101,16 +110,19 @@ describe('cold start through a tenant URL', () => {
     const http = (await import('node:http')).default;
     const token = await nb.token();
     const text = await new Promise<string>((resolve, reject) => {
-      const req = http.get({ host: '127.0.0.1', port: nb.port, path: '/api/tenants/alpha/logs?tail=20&follow=1', headers: { authorization: `Bearer ${token}` } }, (res) => {
-        let seen = '';
-        res.on('data', (chunk: Buffer) => {
-          seen += chunk.toString();
-          if (/runner ready/.test(seen)) {
-            req.destroy();
-            resolve(seen);
-          }
-        });
-      });
+      const req = http.get(
+        { host: '127.0.0.1', port: nb.port, path: '/api/tenants/alpha/logs?tail=20&follow=1', headers: { authorization: `Bearer ${token}` } },
+        (res) => {
+          let seen = '';
+          res.on('data', (chunk: Buffer) => {
+            seen += chunk.toString();
+            if (/runner ready/.test(seen)) {
+              req.destroy();
+              resolve(seen);
+            }
+          });
+        },
+      );
       req.on('error', (err) => (/socket hang up|aborted/.test(err.message) ? undefined : reject(err)));
       setTimeout(() => reject(new Error('no log line within 10s')), 10_000).unref();
     });
@@ -178,7 +190,10 @@ describe('napbox restarted while a tenant runs', () => {
       const res = await request(nb.port, { host: tenantHost(nb, 'steady'), path: '/whoami' });
       assert.equal(res.status, 200);
       const after1 = await tenantContainers(installId, 'steady');
-      assert.deepEqual(after1.map((c) => c.id), [before1.id]);
+      assert.deepEqual(
+        after1.map((c) => c.id),
+        [before1.id],
+      );
       const events = await containerEvents(installId, since);
       assert.equal(count(events, 'create') + count(events, 'start'), 0, `engine events: ${events.join(',')}`);
     } finally {
@@ -213,7 +228,15 @@ describe('admin API guards', () => {
 
   it('refuses bad slugs and bodies with 400 and writes nothing', async () => {
     const before1 = (await api(nb, 'GET', '/api/tenants')).json.tenants.length;
-    for (const body of [{ slug: 'Bad_Slug' }, { slug: '../x' }, { slug: '' }, { slug: 'a'.repeat(41) }, { slug: 'ok', extra: 1 }, 'not json', { slug: 'api' }]) {
+    for (const body of [
+      { slug: 'Bad_Slug' },
+      { slug: '../x' },
+      { slug: '' },
+      { slug: 'a'.repeat(41) },
+      { slug: 'ok', extra: 1 },
+      'not json',
+      { slug: 'api' },
+    ]) {
       const res = await api(nb, 'POST', '/api/tenants', body);
       assert.equal(res.status, 400, `${JSON.stringify(body)} -> ${res.status}`);
       assert.equal(typeof res.json.message, 'string');

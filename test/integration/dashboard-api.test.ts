@@ -13,7 +13,10 @@ interface SseEvent {
 }
 
 /** Opens GET /api/events with `cookie` and collects events until closed. */
-function follow(nb: NapboxProcess, cookie: string): { events: SseEvent[]; next: (pred: (e: SseEvent) => boolean, ms?: number) => Promise<SseEvent>; close: () => void } {
+function follow(
+  nb: NapboxProcess,
+  cookie: string,
+): { events: SseEvent[]; next: (pred: (e: SseEvent) => boolean, ms?: number) => Promise<SseEvent>; close: () => void } {
   const events: SseEvent[] = [];
   const waiters: Array<() => void> = [];
   let buffer = '';
@@ -63,15 +66,34 @@ describe('dashboard sessions and live events', () => {
   const own = () => ({ origin: `http://127.0.0.1:${nb.port}` });
 
   it('makes a host-only, HttpOnly, SameSite=Strict session cookie scoped to /api from a valid admin token only', async () => {
-    const bad = await request(nb.port, { method: 'POST', path: '/api/session', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: 'garbage' }) });
+    const bad = await request(nb.port, {
+      method: 'POST',
+      path: '/api/session',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: 'garbage' }),
+    });
     assert.equal(bad.status, 401);
     assert.equal(bad.headers['set-cookie'], undefined);
-    const extra = await request(nb.port, { method: 'POST', path: '/api/session', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: 'x', admin: true }) });
+    const extra = await request(nb.port, {
+      method: 'POST',
+      path: '/api/session',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: 'x', admin: true }),
+    });
     assert.equal(extra.status, 400);
-    const good = await request(nb.port, { method: 'POST', path: '/api/session', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: await nb.token() }) });
+    const good = await request(nb.port, {
+      method: 'POST',
+      path: '/api/session',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: await nb.token() }),
+    });
     assert.equal(good.status, 200);
     const set = good.headers['set-cookie']?.[0] ?? '';
-    assert.match(set, /^napbox_admin=[\w-]+\.[\w-]+\.[\w-]+; Path=\/api; HttpOnly; SameSite=Strict; Max-Age=43200$/, 'Path=/api: never sent to /t/<slug>/ pages');
+    assert.match(
+      set,
+      /^napbox_admin=[\w-]+\.[\w-]+\.[\w-]+; Path=\/api; HttpOnly; SameSite=Strict; Max-Age=43200$/,
+      'Path=/api: never sent to /t/<slug>/ pages',
+    );
     assert.doesNotMatch(set, /Domain=/i, 'host-only: tenant hosts never receive it');
     cookie = set.split(';')[0]!;
   });
@@ -79,20 +101,40 @@ describe('dashboard sessions and live events', () => {
   it('lets the cookie read, but change nothing without the dashboard header', async () => {
     const read = await request(nb.port, { method: 'GET', path: '/api/tenants', headers: { cookie } });
     assert.equal(read.status, 200);
-    const forged = await request(nb.port, { method: 'POST', path: '/api/tenants', headers: { cookie, 'content-type': 'application/json' }, body: JSON.stringify({ slug: 'csrf' }) });
+    const forged = await request(nb.port, {
+      method: 'POST',
+      path: '/api/tenants',
+      headers: { cookie, 'content-type': 'application/json' },
+      body: JSON.stringify({ slug: 'csrf' }),
+    });
     assert.equal(forged.status, 401);
     assert.equal((await api(nb, 'GET', '/api/tenants/csrf')).status, 404, 'nothing was created');
-    const made = await request(nb.port, { method: 'POST', path: '/api/tenants', headers: { cookie, ...own(), 'x-napbox-dashboard': '1', 'content-type': 'application/json' }, body: JSON.stringify({ slug: 'fromcookie' }) });
+    const made = await request(nb.port, {
+      method: 'POST',
+      path: '/api/tenants',
+      headers: { cookie, ...own(), 'x-napbox-dashboard': '1', 'content-type': 'application/json' },
+      body: JSON.stringify({ slug: 'fromcookie' }),
+    });
     assert.equal(made.status, 201);
     const tampered = await request(nb.port, { method: 'GET', path: '/api/tenants', headers: { cookie: `${cookie}x` } });
     assert.equal(tampered.status, 401);
   });
 
-  it('takes the cookie from napbox\'s own page only, and is no bearer token', async () => {
+  it("takes the cookie from napbox's own page only, and is no bearer token", async () => {
     const create = (headers: Record<string, string>) =>
-      request(nb.port, { method: 'POST', path: '/api/tenants', headers: { cookie, 'x-napbox-dashboard': '1', 'content-type': 'application/json', ...headers }, body: JSON.stringify({ slug: 'forged' }) });
+      request(nb.port, {
+        method: 'POST',
+        path: '/api/tenants',
+        headers: { cookie, 'x-napbox-dashboard': '1', 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ slug: 'forged' }),
+      });
     // A change with no Origin, from a sandboxed /t/ page (null), from a sibling host, or marked cross-site by the browser.
-    const changes: Array<Record<string, string>> = [{}, { origin: 'null' }, { origin: `http://evil.localhost:${nb.port}` }, { ...own(), 'sec-fetch-site': 'same-site' }];
+    const changes: Array<Record<string, string>> = [
+      {},
+      { origin: 'null' },
+      { origin: `http://evil.localhost:${nb.port}` },
+      { ...own(), 'sec-fetch-site': 'same-site' },
+    ];
     for (const headers of changes) {
       const res = await create(headers);
       assert.equal(res.status, 401, JSON.stringify(headers));
@@ -142,13 +184,22 @@ describe('dashboard sessions and live events', () => {
     await nb.stop();
     nb = await startNapbox({ dataDir: nb.dataDir });
     assert.equal((await request(nb.port, { path: '/api/tenants', headers: { cookie } })).status, 401, 'still revoked after a restart');
-    const again = await request(nb.port, { method: 'POST', path: '/api/session', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: await nb.token() }) });
+    const again = await request(nb.port, {
+      method: 'POST',
+      path: '/api/session',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: await nb.token() }),
+    });
     const fresh = (again.headers['set-cookie']?.[0] ?? '').split(';')[0]!;
     assert.equal((await request(nb.port, { path: '/api/tenants', headers: { cookie: fresh } })).status, 200, 'a new sign-in works');
   });
 
   it('serves the page and its files under a strict content security policy', async () => {
-    for (const [p, type] of [['/', 'text/html'], ['/dashboard/app.js', 'text/javascript'], ['/dashboard/app.css', 'text/css']] as const) {
+    for (const [p, type] of [
+      ['/', 'text/html'],
+      ['/dashboard/app.js', 'text/javascript'],
+      ['/dashboard/app.css', 'text/css'],
+    ] as const) {
       const res = await request(nb.port, { method: 'GET', path: p });
       assert.equal(res.status, 200, p);
       assert.ok(String(res.headers['content-type']).startsWith(type), p);

@@ -30,9 +30,15 @@ describe('the engine restarts', { skip: refusal ?? false }, () => {
   before(async () => {
     const machine = new DockerDriver('unix:///var/run/docker.sock');
     const caBundle = process.env.NAPBOX_CA_BUNDLE ?? process.env.NODE_EXTRA_CA_CERTS ?? process.env.SSL_CERT_FILE;
-    const { tag } = await resolveAgentImage({ driver: machine, containerDir: path.join(ROOT, 'container'), caBundle: caBundle ? path.resolve(caBundle) : undefined });
+    const { tag } = await resolveAgentImage({
+      driver: machine,
+      containerDir: path.join(ROOT, 'container'),
+      caBundle: caBundle ? path.resolve(caBundle) : undefined,
+    });
     // A container of the machine's engine that is not napbox's: it must run through the whole test.
-    sentinel = (await run('docker', ['run', '-d', '--rm', '--label', 'napbox.test=engine-restart-sentinel', NODE_BASE_TAG, 'sleep', '600'], { env: machineEnv })).stdout.trim();
+    sentinel = (
+      await run('docker', ['run', '-d', '--rm', '--label', 'napbox.test=engine-restart-sentinel', NODE_BASE_TAG, 'sleep', '600'], { env: machineEnv })
+    ).stdout.trim();
     sentinelStarted = await startedAt(sentinel);
     engine = await startOwnEngine([NODE_BASE_TAG, tag]);
   });

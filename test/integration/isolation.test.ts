@@ -11,7 +11,8 @@ import { api, removeInstall, request, startNapbox, tenantHost, type NapboxProces
 
 const run = promisify(execFile);
 // Reports what it may write: the image's own files, scratch space, and its workspace (and what an earlier run left there).
-const LAYERS = 'cat >/dev/null; (touch /usr/x 2>/dev/null && echo usr-writable || echo usr-readonly); (echo t > /tmp/t && echo tmp-writable); (cat /workspace/mark 2>/dev/null || echo no-mark); echo kept > /workspace/mark';
+const LAYERS =
+  'cat >/dev/null; (touch /usr/x 2>/dev/null && echo usr-writable || echo usr-readonly); (echo t > /tmp/t && echo tmp-writable); (cat /workspace/mark 2>/dev/null || echo no-mark); echo kept > /workspace/mark';
 const driver = new DockerDriver();
 
 async function ask(nb: NapboxProcess, slug: string, text: string, waitMs = 60_000): Promise<any> {
@@ -31,7 +32,10 @@ describe('isolation and access', () => {
       { slug: 'vault', visibility: 'private' },
       { slug: 'open' },
       { slug: 'probe', provider: { kind: 'command', command: ['sh', '-c', 'cat >/dev/null; id -u; grep -E "^(NoNewPrivs|CapEff)" /proc/self/status'] } },
-      { slug: 'bomb', provider: { kind: 'command', command: ['sh', '-c', 'cat >/dev/null; i=0; while [ $i -lt 2000 ]; do sleep 60 & i=$((i+1)); done; echo survived'] } },
+      {
+        slug: 'bomb',
+        provider: { kind: 'command', command: ['sh', '-c', 'cat >/dev/null; i=0; while [ $i -lt 2000 ]; do sleep 60 & i=$((i+1)); done; echo survived'] },
+      },
       { slug: 'stormy' },
       { slug: 'locked', readOnlyRootfs: true, limits: { memoryMiB: 256, pids: 128 }, provider: { kind: 'command', command: ['sh', '-c', LAYERS] } },
     ];

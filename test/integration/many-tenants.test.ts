@@ -19,7 +19,8 @@ const AT_ONCE = 20;
 const slugOf = (i: number): string => `many-${String(i).padStart(3, '0')}`;
 
 // Tries a TCP connection from inside a container (as the tenant's user); prints "open" or why not.
-const CONNECT = "const s=require('net').connect({host:process.argv[1],port:+process.argv[2],timeout:2000});s.on('connect',()=>{console.log('open');process.exit(0)});s.on('timeout',()=>{console.log('timeout');process.exit(0)});s.on('error',e=>{console.log(e.code);process.exit(0)})";
+const CONNECT =
+  "const s=require('net').connect({host:process.argv[1],port:+process.argv[2],timeout:2000});s.on('connect',()=>{console.log('open');process.exit(0)});s.on('timeout',()=>{console.log('timeout');process.exit(0)});s.on('error',e=>{console.log(e.code);process.exit(0)})";
 
 async function connectFrom(containerId: string, host: string, port: number): Promise<string> {
   const { stdout } = await run('docker', ['exec', '-u', '10001', containerId, 'node', '-e', CONNECT, host, String(port)], { timeout: 20_000 });
@@ -53,7 +54,14 @@ describe('many tenants on an engine with default settings', () => {
     }
     assert.deepEqual(failures, [], 'every sequential wake answered');
     const together = await Promise.all(Array.from({ length: AT_ONCE }, (_, k) => request(nb.port, { host: tenantHost(nb, slugOf(k + 1)) })));
-    assert.deepEqual(together.map((r) => r.status), Array(AT_ONCE).fill(200), together.filter((r) => r.status !== 200).map((r) => r.body.slice(0, 200)).join('\n'));
+    assert.deepEqual(
+      together.map((r) => r.status),
+      Array(AT_ONCE).fill(200),
+      together
+        .filter((r) => r.status !== 200)
+        .map((r) => r.body.slice(0, 200))
+        .join('\n'),
+    );
     assert.equal((await installNetworks(nb.installId)).length, 1, 'one network for every tenant, not one each');
   });
 
@@ -77,7 +85,16 @@ describe('many tenants on an engine with default settings', () => {
     await driver.ensureNetwork(old);
     const [existing] = await driver.findByLabels({ 'napbox.install': nb.installId, 'napbox.tenant': slug });
     if (existing) await driver.remove(existing.id, { force: true });
-    const spec = buildContainerSpec({ installId: nb.installId, slug, config: {}, image: 'napbox-node-base:bookworm', publish: false, channelKey: 'k'.repeat(43), heartbeatMs: 5000, networkScope: 'tenant' });
+    const spec = buildContainerSpec({
+      installId: nb.installId,
+      slug,
+      config: {},
+      image: 'napbox-node-base:bookworm',
+      publish: false,
+      channelKey: 'k'.repeat(43),
+      heartbeatMs: 5000,
+      networkScope: 'tenant',
+    });
     await driver.create(spec); // as an older napbox left it: stopped, on its own network
     nb = await startNapbox({ dataDir, env: { NAPBOX_SWEEP_INTERVAL: '1h' } });
     assert.equal((await request(nb.port, { host: tenantHost(nb, slug) })).status, 200);

@@ -23,7 +23,19 @@ describe('message tries', () => {
   it('a message whose container is killed at each start, twice, waits out the breaker and gets its one reply', async () => {
     assert.equal((await api(nb, 'POST', '/api/tenants', { slug: 'killed' })).status, 201);
     // Kill the tenant's container right after each of its first two starts, as an engine in trouble would.
-    const events = spawn('docker', ['events', '--filter', 'type=container', '--filter', 'event=start', '--filter', `label=napbox.install=${nb.installId}`, '--filter', 'label=napbox.tenant=killed', '--format', '{{.ID}}']);
+    const events = spawn('docker', [
+      'events',
+      '--filter',
+      'type=container',
+      '--filter',
+      'event=start',
+      '--filter',
+      `label=napbox.install=${nb.installId}`,
+      '--filter',
+      'label=napbox.tenant=killed',
+      '--format',
+      '{{.ID}}',
+    ]);
     let kills = 0;
     events.stdout.on('data', (chunk: Buffer) => {
       for (const id of chunk.toString().split('\n').filter(Boolean)) {

@@ -71,7 +71,10 @@ describe('chat messages', () => {
       client.ws.close();
     }
     const listed = await api(nb, 'GET', '/api/tenants/talk/messages?session=s1');
-    assert.deepEqual(listed.json.messages.map((m: any) => [m.text, m.reply]), [['hello there', 'echo: hello there']]);
+    assert.deepEqual(
+      listed.json.messages.map((m: any) => [m.text, m.reply]),
+      [['hello there', 'echo: hello there']],
+    );
   });
 
   it('sends through the chat socket too, and a retried client id is stored once', async () => {
@@ -92,16 +95,24 @@ describe('chat messages', () => {
       Array.from({ length: 100 }, (_, i) => api(nb, 'POST', '/api/tenants/order/messages', { text: `t${Math.floor(i / 10)}`, session: `s${i % 10}` })),
     );
     assert.ok(sent.every((r) => r.status === 202));
-    await until(async () => {
-      const lists = await Promise.all(Array.from({ length: 10 }, (_, s) => api(nb, 'GET', `/api/tenants/order/messages?session=s${s}`)));
-      return lists.every((l) => l.json.messages.every((m: any) => m.state === 'done'));
-    }, 120_000, 'every message answered');
+    await until(
+      async () => {
+        const lists = await Promise.all(Array.from({ length: 10 }, (_, s) => api(nb, 'GET', `/api/tenants/order/messages?session=s${s}`)));
+        return lists.every((l) => l.json.messages.every((m: any) => m.state === 'done'));
+      },
+      120_000,
+      'every message answered',
+    );
     for (let s = 0; s < 10; s += 1) {
       const { json } = await api(nb, 'GET', `/api/tenants/order/messages?session=s${s}`);
       assert.equal(json.messages.length, 10);
       // Each reply lists every text the session's command saw so far: in order and none twice.
       json.messages.forEach((m: any, k: number) => {
-        const expected = json.messages.slice(0, k + 1).map((x: any) => x.text).join(',') + ',';
+        const expected =
+          json.messages
+            .slice(0, k + 1)
+            .map((x: any) => x.text)
+            .join(',') + ',';
         assert.equal(m.reply, expected, `session s${s} message ${k}`);
       });
     }

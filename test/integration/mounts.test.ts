@@ -52,7 +52,12 @@ describe('mounts and groups/', () => {
     fs.writeFileSync(path.join(groups, 'global', 'instructions.md'), 'Be kind.\n');
     nb = await startNapbox({ dataDir });
     for (const slug of ['left', 'right']) {
-      const body = { slug, instructions: `You are ${slug}.`, provider: { kind: 'command', command: PROBE }, mounts: [{ hostPath: shared, containerPath: 'shared' }] };
+      const body = {
+        slug,
+        instructions: `You are ${slug}.`,
+        provider: { kind: 'command', command: PROBE },
+        mounts: [{ hostPath: shared, containerPath: 'shared' }],
+      };
       assert.equal((await api(nb, 'POST', '/api/tenants', body)).status, 201);
     }
   });

@@ -52,7 +52,10 @@ describe('napbox in a container, through compose.yaml', { skip: compose ? false 
     const deadline = Date.now() + 60_000;
     let health = 0;
     while (Date.now() < deadline && health !== 200) {
-      health = await request(port, { path: '/healthz' }).then((r) => r.status, () => 0);
+      health = await request(port, { path: '/healthz' }).then(
+        (r) => r.status,
+        () => 0,
+      );
       if (health !== 200) await new Promise((r) => setTimeout(r, 250));
     }
     const logs = async () => (await run('docker', ['logs', '--tail', '40', container]).catch((e) => e)).stderr ?? '';

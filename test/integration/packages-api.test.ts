@@ -9,7 +9,11 @@ import { api, removeInstall, startNapbox, type NapboxProcess } from '../helpers/
 
 const driver = new DockerDriver();
 // Prints jq's version (or that it is missing) and where is-number resolves from.
-const PROBE = ['sh', '-c', 'cat >/dev/null; (jq --version 2>/dev/null || echo "no jq"); node -p "require.resolve(\'is-number\')" 2>/dev/null || echo "no is-number"'];
+const PROBE = [
+  'sh',
+  '-c',
+  'cat >/dev/null; (jq --version 2>/dev/null || echo "no jq"); node -p "require.resolve(\'is-number\')" 2>/dev/null || echo "no is-number"',
+];
 
 async function ask(nb: NapboxProcess, slug: string, text: string): Promise<string> {
   const sent = await api(nb, 'POST', `/api/tenants/${slug}/messages`, { text, session: 'probe' });
@@ -46,7 +50,13 @@ describe('packages through the admin API', () => {
   });
 
   it('refuses a bad list whole, storing nothing and building nothing', async () => {
-    for (const body of [{ apt: ['jq; rm -rf /'], npm: [] }, { apt: [], npm: ['../x'] }, { apt: [''], npm: [] }, { apt: 'jq' }, { apt: [], npm: [], extra: 1 }]) {
+    for (const body of [
+      { apt: ['jq; rm -rf /'], npm: [] },
+      { apt: [], npm: ['../x'] },
+      { apt: [''], npm: [] },
+      { apt: 'jq' },
+      { apt: [], npm: [], extra: 1 },
+    ]) {
       const res = await api(nb, 'PUT', '/api/tenants/tools/packages', body);
       assert.equal(res.status, 400, `${JSON.stringify(body)} -> ${res.status}`);
     }

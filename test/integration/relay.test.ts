@@ -50,11 +50,14 @@ describe('keep-alive connections to a warm tenant', () => {
   it('hands a chunked request and a request for another tenant to the full proxy', async () => {
     const host = tenantHost(nb, 'warm');
     const chunked = await new Promise<string>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: nb.port, method: 'POST', path: '/echo-body', agent, headers: { host, 'transfer-encoding': 'chunked' } }, (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () => resolve(text));
-      });
+      const req = http.request(
+        { host: '127.0.0.1', port: nb.port, method: 'POST', path: '/echo-body', agent, headers: { host, 'transfer-encoding': 'chunked' } },
+        (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString()));
+          res.on('end', () => resolve(text));
+        },
+      );
       req.on('error', reject);
       req.write('part one, ');
       req.end('part two');

@@ -28,7 +28,10 @@ after(async () => {
 
 if (sshd) {
   const image = await requireAgentImage({ driver: new DockerDriver(), containerDir: path.join(ROOT, 'container'), caBundle: loadConfig().caBundle });
-  runDriverContract('docker over ssh:// (published)', () => new DockerDriver(dockerHost, { env: { ...process.env, ...sshd.env } }), { image, mode: 'published' });
+  runDriverContract('docker over ssh:// (published)', () => new DockerDriver(dockerHost, { env: { ...process.env, ...sshd.env } }), {
+    image,
+    mode: 'published',
+  });
 }
 
 describe('napbox with DOCKER_HOST=ssh://', { skip: unavailable ?? false }, () => {

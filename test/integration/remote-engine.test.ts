@@ -69,7 +69,10 @@ describe('a remote engine: DOCKER_HOST=tcp:// with copied mounts', { skip: local
       env: { DOCKER_HOST: `tcp://127.0.0.1:${forwarder.port}`, NAPBOX_WAKE_TIMEOUT: '30s', NAPBOX_LOG_LEVEL: 'info', NAPBOX_LOG_FORMAT: 'json' },
     });
     fs.mkdirSync(path.join(groups, SLUG));
-    fs.writeFileSync(path.join(groups, SLUG, 'tenant.json'), JSON.stringify({ instructions: 'You are remote.', provider: { kind: 'command', command: PROBE } }));
+    fs.writeFileSync(
+      path.join(groups, SLUG, 'tenant.json'),
+      JSON.stringify({ instructions: 'You are remote.', provider: { kind: 'command', command: PROBE } }),
+    );
     await until(async () => (await api(nb, 'GET', `/api/tenants/${SLUG}`)).status === 200, 10_000, 'the tenant from its folder');
   });
 
@@ -86,7 +89,10 @@ describe('a remote engine: DOCKER_HOST=tcp:// with copied mounts', { skip: local
     assert.match(res.body, /Tenant <span id="tenant">remote<\/span>/);
     assert.ok(forwarder.connections() > 0, 'napbox talks to the engine through the tcp:// address (its connections are kept alive, so a few serve it all)');
     assert.match(nb.output(), /"upstream":"published"/, 'a remote engine is reached on published ports');
-    const [summary] = await engineGet(socketPath, `/containers/json?filters=${encodeURIComponent(JSON.stringify({ label: [`napbox.install=${nb.installId}`, `napbox.tenant=${SLUG}`] }))}`);
+    const [summary] = await engineGet(
+      socketPath,
+      `/containers/json?filters=${encodeURIComponent(JSON.stringify({ label: [`napbox.install=${nb.installId}`, `napbox.tenant=${SLUG}`] }))}`,
+    );
     assert.ok(summary, 'the tenant has a container');
     const info = await engineGet(socketPath, `/containers/${summary.Id}/json`);
     const app = info.NetworkSettings.Ports['8080/tcp']?.[0];
@@ -96,7 +102,10 @@ describe('a remote engine: DOCKER_HOST=tcp:// with copied mounts', { skip: local
   });
 
   it("mounts no host path of napbox's: every layer is a labelled volume", async () => {
-    const [summary] = await engineGet(socketPath, `/containers/json?filters=${encodeURIComponent(JSON.stringify({ label: [`napbox.install=${nb.installId}`, `napbox.tenant=${SLUG}`] }))}`);
+    const [summary] = await engineGet(
+      socketPath,
+      `/containers/json?filters=${encodeURIComponent(JSON.stringify({ label: [`napbox.install=${nb.installId}`, `napbox.tenant=${SLUG}`] }))}`,
+    );
     const info = await engineGet(socketPath, `/containers/${summary.Id}/json`);
     const mounts = (info.Mounts as Array<{ Type: string; Source: string; Destination: string; Name?: string }>).map((m) => [m.Destination, m.Type, m.Name]);
     assert.deepEqual(mounts.sort(), [
@@ -114,7 +123,12 @@ describe('a remote engine: DOCKER_HOST=tcp:// with copied mounts', { skip: local
   it('shows the tenant its copied files read-only and its group folder and workspace writable, kept across a stop and a wake', async () => {
     const first = await ask(nb);
     assert.deepEqual(first.slice(0, 6), ['/workspace rw', '/group rw', '/group/.napbox ro', '/global ro', 'napbox-refused', 'napbox-stays']);
-    assert.deepEqual(first.slice(6, 10), ['0 444 /group/.napbox/config.json', '0 444 /group/.napbox/instructions.md', '0 444 /global/notes/readme.txt', 'no-settings']);
+    assert.deepEqual(first.slice(6, 10), [
+      '0 444 /group/.napbox/config.json',
+      '0 444 /group/.napbox/instructions.md',
+      '0 444 /global/notes/readme.txt',
+      'no-settings',
+    ]);
     assert.equal(first[10], 'shared by all');
     assert.ok(first.includes('Be kind.') && first.includes('You are remote.'), `instructions composed: ${first.join(' | ')}`);
     assert.ok(!first.some((l) => l.includes('host-file')), 'a symlink in groups/global is not followed');
@@ -127,7 +141,10 @@ describe('a remote engine: DOCKER_HOST=tcp:// with copied mounts', { skip: local
   });
 
   it("brings an edit of the tenant's instructions at its next creation, and drops what napbox no longer copies", async () => {
-    fs.writeFileSync(path.join(groups, SLUG, 'tenant.json'), JSON.stringify({ instructions: 'You are edited.', provider: { kind: 'command', command: PROBE } }));
+    fs.writeFileSync(
+      path.join(groups, SLUG, 'tenant.json'),
+      JSON.stringify({ instructions: 'You are edited.', provider: { kind: 'command', command: PROBE } }),
+    );
     fs.rmSync(path.join(groups, 'global', 'notes'), { recursive: true });
     const materialized = path.join(dataDir, 'tenants', SLUG, 'materialized', 'instructions.md');
     await until(() => fs.readFileSync(materialized, 'utf8').includes('You are edited.'), 10_000, 'the edit materialized');
@@ -142,7 +159,10 @@ describe('a remote engine: DOCKER_HOST=tcp:// with copied mounts', { skip: local
     assert.equal((await api(nb, 'POST', '/api/tenants', { slug: 'rofs', readOnlyRootfs: true, instructions: 'Read-only root.' })).status, 201);
     const res = await request(nb.port, { host: tenantHost(nb, 'rofs') });
     assert.equal(res.status, 200, res.body);
-    const [summary] = await engineGet(socketPath, `/containers/json?filters=${encodeURIComponent(JSON.stringify({ label: [`napbox.install=${nb.installId}`, 'napbox.tenant=rofs'] }))}`);
+    const [summary] = await engineGet(
+      socketPath,
+      `/containers/json?filters=${encodeURIComponent(JSON.stringify({ label: [`napbox.install=${nb.installId}`, 'napbox.tenant=rofs'] }))}`,
+    );
     const info = await engineGet(socketPath, `/containers/${summary.Id}/json`);
     assert.equal(info.HostConfig.ReadonlyRootfs, true);
     const instructions = await new DockerDriver().readFile(summary.Id, '/group/.napbox/instructions.md');
@@ -166,9 +186,28 @@ function makeCertificates(dir: string): void {
   fs.writeFileSync(path.join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1\n');
   fs.writeFileSync(path.join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\n');
   run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca-key.pem', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=napbox-test-ca']);
-  for (const [name, subject, ext] of [['server', '/CN=127.0.0.1', 'server.ext'], ['client', '/CN=napbox', 'client.ext']] as const) {
+  for (const [name, subject, ext] of [
+    ['server', '/CN=127.0.0.1', 'server.ext'],
+    ['client', '/CN=napbox', 'client.ext'],
+  ] as const) {
     run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}-key.pem`, '-out', `${name}.csr`, '-subj', subject]);
-    run(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-out', `${name}-cert.pem`, '-days', '1', '-extfile', ext]);
+    run([
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca-key.pem',
+      '-CAcreateserial',
+      '-out',
+      `${name}-cert.pem`,
+      '-days',
+      '1',
+      '-extfile',
+      ext,
+    ]);
   }
   // The names Docker's tools look for in DOCKER_CERT_PATH.
   fs.copyFileSync(path.join(dir, 'client-cert.pem'), path.join(dir, 'cert.pem'));
@@ -184,7 +223,9 @@ const hasOpenssl = (() => {
   }
 })();
 
-describe('a remote engine over TLS: DOCKER_TLS_VERIFY and DOCKER_CERT_PATH', { skip: (local.kind !== 'unix' && 'needs the local engine socket') || (!hasOpenssl && 'needs openssl to make certificates') }, () => {
+describe('a remote engine over TLS: DOCKER_TLS_VERIFY and DOCKER_CERT_PATH', {
+  skip: (local.kind !== 'unix' && 'needs the local engine socket') || (!hasOpenssl && 'needs openssl to make certificates'),
+}, () => {
   let forwarder: TcpForwarder;
   let certs: string;
   let otherCa: string;
@@ -194,7 +235,11 @@ describe('a remote engine over TLS: DOCKER_TLS_VERIFY and DOCKER_CERT_PATH', { s
     makeCertificates(certs);
     makeCertificates(otherCa);
     const read = (name: string): Buffer => fs.readFileSync(path.join(certs, name));
-    forwarder = await startTcpForwarder(local.kind === 'unix' ? local.socketPath : '', { key: read('server-key.pem'), cert: read('server-cert.pem'), ca: read('ca.pem') });
+    forwarder = await startTcpForwarder(local.kind === 'unix' ? local.socketPath : '', {
+      key: read('server-key.pem'),
+      cert: read('server-cert.pem'),
+      ca: read('ca.pem'),
+    });
   });
   after(async () => {
     await forwarder?.close();

@@ -24,14 +24,7 @@ import { waitReady } from '../../src/runtime/readiness.js';
 import { requireAgentImage } from '../../src/images/agent-image.js';
 import { loadConfig } from '../../src/config/config.js';
 import { ROOT } from '../helpers/napbox-process.js';
-import {
-  attemptUpgrade,
-  mintChannelToken,
-  newChannelKey,
-  RunnerChannelClient,
-  type Endpoint,
-  type RunnerFrame,
-} from '../helpers/runner-channel-client.js';
+import { attemptUpgrade, mintChannelToken, newChannelKey, RunnerChannelClient, type Endpoint, type RunnerFrame } from '../helpers/runner-channel-client.js';
 
 export interface RunnerHandle {
   /** Where this host reaches the runner's control port (8081). */
@@ -89,7 +82,11 @@ async function startFakeOpenAI(): Promise<FakeOpenAI> {
       };
       if (req.method !== 'POST' || req.url !== '/v1/chat/completions' || !parsed.success) return json(404, { error: { message: 'no such route' } });
       if (status) return json(Number(status[1]), { error: { message: `Incorrect API key provided: ${req.headers.authorization ?? ''}` } });
-      json(200, { id: 'chatcmpl-fake', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: `fake: ${last}` }, finish_reason: 'stop' }] });
+      json(200, {
+        id: 'chatcmpl-fake',
+        object: 'chat.completion',
+        choices: [{ index: 0, message: { role: 'assistant', content: `fake: ${last}` }, finish_reason: 'stop' }],
+      });
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
@@ -180,14 +177,34 @@ export function runRunnerConformance(name: string, start: StartRunner, options: 
         ['no Authorization header', async () => ({})],
         ['a scheme other than Bearer', async () => ({ authorization: `Basic ${Buffer.from('napbox:x').toString('base64')}` })],
         ['a token that is not a JWT', async () => ({ authorization: 'Bearer not-a-jwt' })],
-        ['an expired token', async () => ({ authorization: `Bearer ${await mintChannelToken({ key: runner('echo').key.bytes, tenant: 'echo', issuedAt: now() - 400, expiresAt: now() - 100 })}` })],
+        [
+          'an expired token',
+          async () => ({
+            authorization: `Bearer ${await mintChannelToken({ key: runner('echo').key.bytes, tenant: 'echo', issuedAt: now() - 400, expiresAt: now() - 100 })}`,
+          }),
+        ],
         ['a token for another tenant', async () => ({ authorization: `Bearer ${await mintChannelToken({ key: runner('echo').key.bytes, tenant: 'cwd' })}` })],
-        ['a token signed with another tenant key', async () => ({ authorization: `Bearer ${await mintChannelToken({ key: runner('cwd').key.bytes, tenant: 'echo' })}` })],
-        ['a token for another audience', async () => ({ authorization: `Bearer ${await mintChannelToken({ key: runner('echo').key.bytes, tenant: 'echo', audience: 'napbox' })}` })],
-        ['a token from another issuer', async () => ({ authorization: `Bearer ${await mintChannelToken({ key: runner('echo').key.bytes, tenant: 'echo', issuer: 'someone' })}` })],
+        [
+          'a token signed with another tenant key',
+          async () => ({ authorization: `Bearer ${await mintChannelToken({ key: runner('cwd').key.bytes, tenant: 'echo' })}` }),
+        ],
+        [
+          'a token for another audience',
+          async () => ({ authorization: `Bearer ${await mintChannelToken({ key: runner('echo').key.bytes, tenant: 'echo', audience: 'napbox' })}` }),
+        ],
+        [
+          'a token from another issuer',
+          async () => ({ authorization: `Bearer ${await mintChannelToken({ key: runner('echo').key.bytes, tenant: 'echo', issuer: 'someone' })}` }),
+        ],
         ['an unsigned token (alg none)', async () => ({ authorization: `Bearer ${handMadeToken({ alg: 'none', typ: 'JWT' }, claims(), undefined)}` })],
-        ['a token with alg HS384, even with the right key', async () => ({ authorization: `Bearer ${handMadeToken({ alg: 'HS384' }, claims(), runner('echo').key.bytes, 'sha384')}` })],
-        ['a token without exp', async () => ({ authorization: `Bearer ${handMadeToken({ alg: 'HS256' }, { ...claims(), exp: undefined }, runner('echo').key.bytes)}` })],
+        [
+          'a token with alg HS384, even with the right key',
+          async () => ({ authorization: `Bearer ${handMadeToken({ alg: 'HS384' }, claims(), runner('echo').key.bytes, 'sha384')}` }),
+        ],
+        [
+          'a token without exp',
+          async () => ({ authorization: `Bearer ${handMadeToken({ alg: 'HS256' }, { ...claims(), exp: undefined }, runner('echo').key.bytes)}` }),
+        ],
       ];
       for (const [what, headers] of refusals) {
         it(`refuses ${what} with 401, a JSON body and no WebSocket`, async () => {

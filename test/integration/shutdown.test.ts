@@ -15,7 +15,10 @@ describe('shutdown on SIGTERM', () => {
   before(async () => {
     dataDir = tempDataDir();
     nb = await startNapbox({ dataDir });
-    const slow = { slug: 'slowboot', app: { command: ['sh', '-c', "sleep 40; exec node -e \"require('http').createServer((q,s)=>s.end('up')).listen(8080)\""] } };
+    const slow = {
+      slug: 'slowboot',
+      app: { command: ['sh', '-c', "sleep 40; exec node -e \"require('http').createServer((q,s)=>s.end('up')).listen(8080)\""] },
+    };
     assert.equal((await api(nb, 'POST', '/api/tenants', slow)).status, 201);
     assert.equal((await api(nb, 'POST', '/api/tenants', { slug: 'calm' })).status, 201);
     assert.equal((await api(nb, 'POST', '/api/tenants', { slug: 'busy', provider: { kind: 'command', command: ['sh', '-c', 'sleep 6; cat'] } })).status, 201);

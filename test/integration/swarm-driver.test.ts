@@ -52,7 +52,10 @@ describe('Swarm driver, beyond the contract', () => {
 
   it("fails a start swarm cannot carry out with swarm's reason, and leaves the service at 0 replicas", async () => {
     const created = await swarm.create(spec('nobind', { mounts: [{ type: 'bind', source: `/nonexistent-${install}`, target: '/data', readOnly: true }] }));
-    await assert.rejects(swarm.start(created.id), (err: { code?: string; message?: string }) => err.code === 'engine_error' && /bind source path does not exist/.test(err.message ?? ''));
+    await assert.rejects(
+      swarm.start(created.id),
+      (err: { code?: string; message?: string }) => err.code === 'engine_error' && /bind source path does not exist/.test(err.message ?? ''),
+    );
     const { stdout } = await run('docker', ['service', 'inspect', '--format', '{{.Spec.Mode.Replicated.Replicas}}', created.id]);
     assert.equal(stdout.trim(), '0', 'nothing starts later, unasked');
     assert.equal((await swarm.inspect(created.id))?.running, false);

@@ -70,7 +70,9 @@ describe('swarm: cold start through a tenant URL', () => {
   it('starts exactly one task for 200 concurrent first requests, all answered', async () => {
     const since = new Date(Date.now() - 1000);
     const agent = new http.Agent({ keepAlive: false, maxSockets: 200 });
-    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => request(nb.port, { host: tenantHost(nb, 'crowd'), path: `/whoami?i=${i}`, agent })));
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => request(nb.port, { host: tenantHost(nb, 'crowd'), path: `/whoami?i=${i}`, agent })),
+    );
     agent.destroy();
     assert.deepEqual([...new Set(results.map((r) => r.status))], [200]);
     assert.equal(new Set(results.map((r) => JSON.parse(r.body).pid)).size, 1, 'every answer came from the same process');
@@ -154,10 +156,14 @@ describe('swarm: chat messages', () => {
     assert.ok(task);
     await docker.remove(task.id, { force: true }); // the task dies under swarm (restart condition none: swarm leaves it dead)
     let done: any;
-    await until(async () => {
-      done = (await api(nb, 'GET', `/api/tenants/crashy/messages/${res.json.id}?wait=20s`)).json;
-      return done.state === 'done' || done.state === 'failed';
-    }, 90_000, 'the reply');
+    await until(
+      async () => {
+        done = (await api(nb, 'GET', `/api/tenants/crashy/messages/${res.json.id}?wait=20s`)).json;
+        return done.state === 'done' || done.state === 'failed';
+      },
+      90_000,
+      'the reply',
+    );
     assert.equal(done.state, 'done', done.reason);
     assert.equal(done.reply, 'slow reply to survive\n');
     assert.ok(done.tries >= 2, `tries: ${done.tries}`);
@@ -169,7 +175,13 @@ describe('swarm: the sweep', () => {
   let nb: NapboxProcess;
   before(async () => {
     nb = await startNapbox({
-      env: { ...SWARM, NAPBOX_IDLE_TIMEOUT: `${IDLE_MS}ms`, NAPBOX_SWEEP_INTERVAL: `${SWEEP_MS}ms`, NAPBOX_HEARTBEAT_INTERVAL: '300ms', NAPBOX_HEARTBEAT_TIMEOUT: '2s' },
+      env: {
+        ...SWARM,
+        NAPBOX_IDLE_TIMEOUT: `${IDLE_MS}ms`,
+        NAPBOX_SWEEP_INTERVAL: `${SWEEP_MS}ms`,
+        NAPBOX_HEARTBEAT_INTERVAL: '300ms',
+        NAPBOX_HEARTBEAT_TIMEOUT: '2s',
+      },
     });
     for (const slug of ['idle', 'socket']) assert.equal((await api(nb, 'POST', '/api/tenants', { slug })).status, 201);
     const frozen = { kind: 'command', command: ['sh', '-c', 'read -r x; sleep 3; echo "thawed $x"'] };
@@ -187,7 +199,11 @@ describe('swarm: the sweep', () => {
     const [service] = await services(nb.installId, 'idle');
     assert.equal(service?.status, 'exited');
     assert.equal((await swarm.inspect(service!.id))?.running, false);
-    assert.equal((await docker.findByLabels({ 'napbox.install': nb.installId, 'napbox.tenant': 'idle' })).filter((c) => c.status === 'running').length, 0, 'no task container runs');
+    assert.equal(
+      (await docker.findByLabels({ 'napbox.install': nb.installId, 'napbox.tenant': 'idle' })).filter((c) => c.status === 'running').length,
+      0,
+      'no task container runs',
+    );
     assert.equal((await request(nb.port, { host: tenantHost(nb, 'idle') })).status, 200);
     assert.equal((await state(nb, 'idle')).state, 'running');
   });
@@ -210,7 +226,10 @@ describe('swarm: the sweep', () => {
     await new Promise((r) => setTimeout(r, IDLE_MS + 3 * SWEEP_MS));
     const held = await state(nb, 'socket');
     assert.equal(held.state, 'running');
-    assert.ok(held.holds.some((h: string) => /websocket/.test(h)), JSON.stringify(held.holds));
+    assert.ok(
+      held.holds.some((h: string) => /websocket/.test(h)),
+      JSON.stringify(held.holds),
+    );
     ws.close();
     await until(async () => (await state(nb, 'socket')).state === 'stopped', IDLE_MS + SWEEP_MS + SWARM_STOP_MS, 'stop after the socket closed');
   });
@@ -291,7 +310,10 @@ describe('swarm: napbox restarted while a tenant runs', () => {
       const since = new Date();
       nb = await startNapbox({ dataDir, env: SWARM });
       assert.equal((await request(nb.port, { host: tenantHost(nb, 'steady'), path: '/whoami' })).status, 200);
-      assert.deepEqual((await services(installId, 'steady')).map((s) => s.id), [before1.id]);
+      assert.deepEqual(
+        (await services(installId, 'steady')).map((s) => s.id),
+        [before1.id],
+      );
       const events = await containerEvents(installId, since);
       assert.equal(count(events, 'create') + count(events, 'start'), 0, `engine events: ${events.join(',')}`);
     } finally {

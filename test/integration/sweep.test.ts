@@ -29,7 +29,14 @@ describe('the sweep', () => {
   let nb: NapboxProcess;
   before(async () => {
     nb = await startNapbox({
-      env: { NAPBOX_IDLE_TIMEOUT: `${IDLE_MS}ms`, NAPBOX_SWEEP_INTERVAL: `${SWEEP_MS}ms`, NAPBOX_HEARTBEAT_INTERVAL: '300ms', NAPBOX_HEARTBEAT_TIMEOUT: '2s', NAPBOX_LEASE_MAX: '5s', NAPBOX_LOG_LEVEL: process.env.SWEEP_LOG ?? 'warn' },
+      env: {
+        NAPBOX_IDLE_TIMEOUT: `${IDLE_MS}ms`,
+        NAPBOX_SWEEP_INTERVAL: `${SWEEP_MS}ms`,
+        NAPBOX_HEARTBEAT_INTERVAL: '300ms',
+        NAPBOX_HEARTBEAT_TIMEOUT: '2s',
+        NAPBOX_LEASE_MAX: '5s',
+        NAPBOX_LOG_LEVEL: process.env.SWEEP_LOG ?? 'warn',
+      },
     });
     const tenants: Array<[string, unknown]> = [
       ['idle', undefined],
@@ -63,7 +70,10 @@ describe('the sweep', () => {
     await new Promise((r) => setTimeout(r, IDLE_MS + 3 * SWEEP_MS));
     const held = await state(nb, 'socket');
     assert.equal(held.state, 'running');
-    assert.ok(held.holds.some((h: string) => /websocket/.test(h)), JSON.stringify(held.holds));
+    assert.ok(
+      held.holds.some((h: string) => /websocket/.test(h)),
+      JSON.stringify(held.holds),
+    );
     ws.close();
     await until(stopped(nb, 'socket'), IDLE_MS + SWEEP_MS + 3000, 'stop after the socket closed');
   });
@@ -83,7 +93,10 @@ describe('the sweep', () => {
     await new Promise((r) => setTimeout(r, 3000));
     const during = await state(nb, 'busy');
     assert.equal(during.state, 'running');
-    assert.ok(during.holds.some((h: string) => /processing|pending/.test(h)), JSON.stringify(during.holds));
+    assert.ok(
+      during.holds.some((h: string) => /processing|pending/.test(h)),
+      JSON.stringify(during.holds),
+    );
     const done = await api(nb, 'GET', `/api/tenants/busy/messages/${sent.json.id}?wait=30s`);
     assert.equal(done.json.reply.trim(), 'finished');
     await until(stopped(nb, 'busy'), IDLE_MS + SWEEP_MS + 3000, 'stop after the message');
@@ -99,7 +112,14 @@ describe('the sweep', () => {
     assert.equal(done.json.state, 'done', JSON.stringify(done.json));
     assert.equal(done.json.reply, 'thawed ice\n');
     assert.equal(done.json.tries, 2);
-    if (process.env.SWEEP_LOG) console.log(nb.output().split('\n').filter((l) => l.includes('frozen')).join('\n'));
+    if (process.env.SWEEP_LOG)
+      console.log(
+        nb
+          .output()
+          .split('\n')
+          .filter((l) => l.includes('frozen'))
+          .join('\n'),
+      );
     assert.match((await state(nb, 'frozen')).lastStopReason ?? '', /heartbeat missing .* while processing m_/);
     const listed = await api(nb, 'GET', '/api/tenants/frozen/messages?session=f');
     assert.equal(listed.json.messages.length, 1);

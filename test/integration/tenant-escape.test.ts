@@ -63,14 +63,14 @@ describe('a tenant cannot reach past its own files', () => {
     const view = await api(nb, 'GET', '/api/tenants/priv3');
     assert.equal(view.json.config.visibility, 'private');
     assert.deepEqual(view.json.config.limits, limits);
-    assert.ok(fs.existsSync(path.join(groups, 'priv3', 'files', 'tenant.json')), 'it lands among the tenant\'s files');
+    assert.ok(fs.existsSync(path.join(groups, 'priv3', 'files', 'tenant.json')), "it lands among the tenant's files");
     assert.ok(!fs.existsSync(path.join(groups, 'priv3', 'tenant.json')), 'not where napbox reads settings');
     const again = await restart(nb, 'priv3');
     const memory = await run('docker', ['inspect', '-f', '{{.HostConfig.Memory}}', again]);
     assert.equal(Number(memory.stdout.trim()), 256 * 1024 * 1024, 'the next container keeps its limits');
   });
 
-  it('4: a provider written from inside cannot carry napbox\'s environment into the container', async () => {
+  it("4: a provider written from inside cannot carry napbox's environment into the container", async () => {
     assert.equal((await api(nb, 'POST', '/api/tenants', { slug: 'env4' })).status, 201);
     const id = await wake(nb, 'env4');
     const file = { provider: { kind: 'openai', baseUrl: 'https://api.example.com/v1', model: 'm', apiKeyEnv: 'ANY_VARIABLE' } };
@@ -78,7 +78,7 @@ describe('a tenant cannot reach past its own files', () => {
     await settle();
     const again = await restart(nb, 'env4');
     const env = await asTenant(again, 'env');
-    assert.ok(!env.includes(SECRET), 'napbox\'s variable is not in the tenant\'s environment');
+    assert.ok(!env.includes(SECRET), "napbox's variable is not in the tenant's environment");
     const inspect = await run('docker', ['inspect', '-f', '{{json .Config.Env}}', again]);
     assert.ok(!inspect.stdout.includes(SECRET));
   });
@@ -95,7 +95,10 @@ describe('a tenant cannot reach past its own files', () => {
     await asTenant(id, `ln -s ${wal} /group/tenant.json; ln -s ${otherData} /group/other; ln -s / /group/root; echo done`);
     await settle();
     const again = await restart(nb, 'link5');
-    const seen = await asTenant(again, 'cat /group/tenant.json 2>&1 | head -c 200; echo; ls /group/other/ 2>&1; echo; grep -c napbox.db /proc/self/mountinfo; grep -c -- -workspace/_data /proc/self/mountinfo');
+    const seen = await asTenant(
+      again,
+      'cat /group/tenant.json 2>&1 | head -c 200; echo; ls /group/other/ 2>&1; echo; grep -c napbox.db /proc/self/mountinfo; grep -c -- -workspace/_data /proc/self/mountinfo',
+    );
     assert.ok(!seen.includes('SQLite') && !seen.includes('other-private') && !seen.includes('secret.txt'), seen);
     const mountinfo = await asTenant(again, 'cat /proc/self/mountinfo');
     assert.ok(!/tenant\.json|napbox\.db/.test(mountinfo), 'nothing is mounted at or from the planted link');
@@ -116,7 +119,7 @@ describe('a tenant cannot reach past its own files', () => {
     assert.ok(!fs.existsSync(path.join(groups, 'gone6')), 'the folder left groups/');
     const archived = fs.readdirSync(path.join(groups, '.deleted')).filter((n) => n.startsWith('gone6-'));
     assert.equal(archived.length, 1);
-    assert.ok(fs.existsSync(path.join(groups, '.deleted', archived[0]!, 'tenant.json')), 'the operator\'s file is kept in the archive');
-    assert.ok(!fs.existsSync(path.join(dataDir, 'tenants', 'gone6')), 'napbox\'s own files for it are removed');
+    assert.ok(fs.existsSync(path.join(groups, '.deleted', archived[0]!, 'tenant.json')), "the operator's file is kept in the archive");
+    assert.ok(!fs.existsSync(path.join(dataDir, 'tenants', 'gone6')), "napbox's own files for it are removed");
   });
 });

@@ -40,7 +40,10 @@ function socket(nb: NapboxProcess, path: string, headers: Record<string, string>
 /** napbox's log line that names `text`, waiting a little for the log to be written. */
 async function logLine(nb: NapboxProcess, text: string): Promise<string | undefined> {
   for (const deadline = Date.now() + 3000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
-    const line = nb.output().split('\n').find((l) => l.includes(text));
+    const line = nb
+      .output()
+      .split('\n')
+      .find((l) => l.includes(text));
     if (line) return line;
   }
   return undefined;
@@ -57,7 +60,8 @@ describe('what strangers see of a tenant, and whom it lets in', () => {
       { slug: 'talk' },
       // Its app would let any origin load and frame its answers; napbox's headers win.
       { slug: 'secret', visibility: 'private', app: { command: ['node', '-e', LOOSE_APP] } },
-    ]) assert.equal((await api(nb, 'POST', '/api/tenants', body)).status, 201);
+    ])
+      assert.equal((await api(nb, 'POST', '/api/tenants', body)).status, 201);
     const link = new URL((await api(nb, 'POST', '/api/tenants/secret/open')).json.url);
     signInPath = `${link.pathname}${link.search}`;
   });
@@ -112,10 +116,14 @@ describe('what strangers see of a tenant, and whom it lets in', () => {
     chat.close();
     assert.match(frames.find((f) => f.type === 'error')?.message ?? '', /invalid text/);
     assert.deepEqual((await api(nb, 'GET', '/api/tenants/talk/messages?session=ctl')).json.messages, [], 'nothing stored');
-    assert.equal((await api(nb, 'POST', '/api/tenants/talk/messages', { text: 'tab\there\r\nnew line', session: 'ctl2' })).status, 202, 'tab, CR and LF are text');
+    assert.equal(
+      (await api(nb, 'POST', '/api/tenants/talk/messages', { text: 'tab\there\r\nnew line', session: 'ctl2' })).status,
+      202,
+      'tab, CR and LF are text',
+    );
   });
 
-  it('opens the chat socket only from the tenant\'s own origin', async () => {
+  it("opens the chat socket only from the tenant's own origin", async () => {
     const own = `http://${tenantHost(nb, 'talk')}`;
     const sibling = `http://${tenantHost(nb, 'evil')}`;
     assert.equal((await socket(nb, '/_napbox/chat', { host: tenantHost(nb, 'talk') })).opened, true, 'no Origin: not a browser');
@@ -137,7 +145,8 @@ describe('what strangers see of a tenant, and whom it lets in', () => {
     const signIn = await request(nb.port, { host: tenantHost(nb, 'secret'), path: signInPath });
     assert.equal(signIn.status, 303);
     const cookie = String(signIn.headers['set-cookie']).split(';')[0]!;
-    const status = (headers: Record<string, string>) => request(nb.port, { host: tenantHost(nb, 'secret'), path: '/_napbox/status', headers: { cookie, ...headers } });
+    const status = (headers: Record<string, string>) =>
+      request(nb.port, { host: tenantHost(nb, 'secret'), path: '/_napbox/status', headers: { cookie, ...headers } });
     assert.equal((await status({})).status, 200);
     assert.equal((await status({ origin: `http://${tenantHost(nb, 'secret')}` })).status, 200);
     assert.equal((await status({ 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' })).status, 200, 'a link followed');
@@ -166,10 +175,20 @@ describe('what strangers see of a tenant, and whom it lets in', () => {
     const cookie = String(signIn.headers['set-cookie']).split(';')[0]!;
     const status = () => request(nb.port, { host: tenantHost(nb, 'secret'), path: '/_napbox/status', headers: { cookie } });
     assert.equal((await status()).status, 200);
-    const forged = await request(nb.port, { method: 'POST', host: tenantHost(nb, 'secret'), path: '/_napbox/signout', headers: { cookie, origin: `http://${tenantHost(nb, 'evil')}` } });
+    const forged = await request(nb.port, {
+      method: 'POST',
+      host: tenantHost(nb, 'secret'),
+      path: '/_napbox/signout',
+      headers: { cookie, origin: `http://${tenantHost(nb, 'evil')}` },
+    });
     assert.equal(forged.status, 401);
     assert.equal((await status()).status, 200, 'a sign-out from another origin changed nothing');
-    const out = await request(nb.port, { method: 'POST', host: tenantHost(nb, 'secret'), path: '/_napbox/signout', headers: { cookie, origin: `http://${tenantHost(nb, 'secret')}` } });
+    const out = await request(nb.port, {
+      method: 'POST',
+      host: tenantHost(nb, 'secret'),
+      path: '/_napbox/signout',
+      headers: { cookie, origin: `http://${tenantHost(nb, 'secret')}` },
+    });
     assert.equal(out.status, 200);
     assert.equal(JSON.parse(out.body).signedOut, true);
     assert.match(String(out.headers['set-cookie']), /^napbox_session=; Path=\/; Max-Age=0/);

@@ -237,8 +237,14 @@ describe('tenant images (real engine)', () => {
       assert.equal((await queue.request(slug, { npm: ['is-number'] })).cached, true);
     }
     const second = await pruneImages(driver, { installId: install, uses: store.imageUse(), building: queue.activeTags() });
-    assert.deepEqual(second.removed.map((r) => r.ref), [alphaTag]);
-    assert.deepEqual(second.kept.map((k) => k.ref), [betaTag]);
+    assert.deepEqual(
+      second.removed.map((r) => r.ref),
+      [alphaTag],
+    );
+    assert.deepEqual(
+      second.kept.map((k) => k.ref),
+      [betaTag],
+    );
     assert.equal(await driver.inspectImage(alphaTag), undefined);
     assert.ok(await driver.inspectImage(betaTag));
   });

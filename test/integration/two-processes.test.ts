@@ -16,16 +16,22 @@ const driver = new DockerDriver();
 const IDLE_MS = 2000;
 const SWEEP_MS = 300;
 // Appends each message's id to a file in the workspace and answers with it; "dump" answers the file.
-const RECORD = ['sh', '-c', 'read -r t; if [ "$t" = dump ]; then cat /workspace/runs; else echo "$NAPBOX_MESSAGE_ID" >> /workspace/runs; sleep 3; echo "ran $t"; fi'];
+const RECORD = [
+  'sh',
+  '-c',
+  'read -r t; if [ "$t" = dump ]; then cat /workspace/runs; else echo "$NAPBOX_MESSAGE_ID" >> /workspace/runs; sleep 3; echo "ran $t"; fi',
+];
 
 async function state(nb: NapboxProcess, slug: string): Promise<any> {
   return (await api(nb, 'GET', `/api/tenants/${slug}`)).json;
 }
 
 async function settled(nb: NapboxProcess, slug: string, id: string): Promise<any> {
-  return until(async () => ['done', 'failed'].includes((await api(nb, 'GET', `/api/tenants/${slug}/messages/${id}?wait=5s`)).json.state), 60_000, `message ${id} settled`).then(
-    async () => (await api(nb, 'GET', `/api/tenants/${slug}/messages/${id}`)).json,
-  );
+  return until(
+    async () => ['done', 'failed'].includes((await api(nb, 'GET', `/api/tenants/${slug}/messages/${id}?wait=5s`)).json.state),
+    60_000,
+    `message ${id} settled`,
+  ).then(async () => (await api(nb, 'GET', `/api/tenants/${slug}/messages/${id}`)).json);
 }
 
 describe('two napbox processes sharing a data dir', () => {
@@ -80,9 +86,16 @@ describe('two napbox processes sharing a data dir', () => {
     const sent = await Promise.all(
       Array.from({ length: 20 }, (_, i) => api(i % 2 === 0 ? a : b, 'POST', '/api/tenants/record/messages', { text: `t${i}`, session: `s${i}` })),
     );
-    assert.ok(sent.every((r) => r.status === 202), JSON.stringify(sent.map((r) => r.status)));
+    assert.ok(
+      sent.every((r) => r.status === 202),
+      JSON.stringify(sent.map((r) => r.status)),
+    );
     // A third process on the same data dir starts while messages are in flight: it must not requeue them.
-    await until(async () => (await api(a, 'GET', `/api/tenants/record/messages/${sent[0]!.json.id}`)).json.state === 'processing', 30_000, 'a message in flight');
+    await until(
+      async () => (await api(a, 'GET', `/api/tenants/record/messages/${sent[0]!.json.id}`)).json.state === 'processing',
+      30_000,
+      'a message in flight',
+    );
     const c = await startNapbox({ env, shareWith: a });
     try {
       const done = await Promise.all(sent.map((r, i) => settled(i % 2 === 0 ? b : a, 'record', r.json.id))); // read through the other one
@@ -99,7 +112,7 @@ describe('two napbox processes sharing a data dir', () => {
     }
   });
 
-  it("a chat socket on one process gets the reply to a message the other delivered", async () => {
+  it('a chat socket on one process gets the reply to a message the other delivered', async () => {
     const frames: any[] = [];
     const ws = await openTenantSocket(a, 'crowd', '/_napbox/chat?session=chat', (data) => frames.push(JSON.parse(String(data))));
     try {
@@ -126,7 +139,10 @@ describe('two napbox processes sharing a data dir', () => {
     await new Promise((r) => setTimeout(r, IDLE_MS + 4 * SWEEP_MS));
     const held = await state(a, 'busy');
     assert.equal(held.state, 'running', JSON.stringify(held));
-    assert.ok(held.holds.some((h: string) => /websocket/.test(h)), `a sees b's socket: ${JSON.stringify(held.holds)}`);
+    assert.ok(
+      held.holds.some((h: string) => /websocket/.test(h)),
+      `a sees b's socket: ${JSON.stringify(held.holds)}`,
+    );
     let events = await containerEvents(a.installId, since, 'busy');
     assert.equal(count(events, 'die'), 0, `stopped while in use: ${events.join(',')}`);
     ws.close();

@@ -71,8 +71,7 @@ export function attachChannel({ server, config, board, log, now = Date.now, gree
     const heartbeat = setInterval(() => send(ws, outbound.heartbeat(new Date(now()).toISOString(), board.working())), config.heartbeatMs);
     const listenerFor = (id) => ({
       progress: (text) => send(ws, outbound.progress(id, text)),
-      settle: (outcome) =>
-        send(ws, outcome.kind === 'reply' ? outbound.reply(id, outcome.text) : outbound.error(id, outcome.message, outcome.retryable)),
+      settle: (outcome) => send(ws, outcome.kind === 'reply' ? outbound.reply(id, outcome.text) : outbound.error(id, outcome.message, outcome.retryable)),
     });
 
     ws.on('message', (data, isBinary) => {

@@ -56,7 +56,10 @@ function runCommand({ command, timeoutMs }, { id, session, text, cwd, signal, on
       killGroup(child, 'SIGTERM');
       killTimer = setTimeout(() => killGroup(child, 'SIGKILL'), killGraceMs);
     };
-    const timer = setTimeout(() => stop(new ProviderError(`the command did not finish within ${timeoutMs} ms and was stopped`, { retryable: true })), timeoutMs);
+    const timer = setTimeout(
+      () => stop(new ProviderError(`the command did not finish within ${timeoutMs} ms and was stopped`, { retryable: true })),
+      timeoutMs,
+    );
     const onAbort = () => stop(new ProviderError('the runner stopped while the command ran', { retryable: true }));
     signal.addEventListener('abort', onAbort, { once: true });
 
@@ -93,7 +96,9 @@ function runCommand({ command, timeoutMs }, { id, session, text, cwd, signal, on
     });
 
     child.once('error', (err) => {
-      settle(() => reject(new ProviderError(`could not start the command ${JSON.stringify(file)}: ${err.code ?? err.message}`, { retryable: false, cause: err })));
+      settle(() =>
+        reject(new ProviderError(`could not start the command ${JSON.stringify(file)}: ${err.code ?? err.message}`, { retryable: false, cause: err })),
+      );
     });
     child.once('close', (code, killedBy) => {
       settle(() => {

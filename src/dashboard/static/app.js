@@ -65,7 +65,8 @@ $('signin-form').addEventListener('submit', async (/** @type {Event} */ e) => {
     $('token').value = '';
     showApp();
   } catch (err) {
-    $('signin-error').textContent = err instanceof ApiError && err.status === 401 ? 'That token is not valid for this napbox (or it expired).' : String(/** @type {Error} */ (err).message);
+    $('signin-error').textContent =
+      err instanceof ApiError && err.status === 401 ? 'That token is not valid for this napbox (or it expired).' : String(/** @type {Error} */ (err).message);
   }
 });
 
@@ -127,7 +128,9 @@ function visible() {
 function render() {
   const counts = /** @type {Record<string, number>} */ ({});
   for (const t of tenants.values()) counts[t.state] = (counts[t.state] ?? 0) + 1;
-  const parts = Object.entries(counts).sort().map(([s, n]) => `${n} ${s}`);
+  const parts = Object.entries(counts)
+    .sort()
+    .map(([s, n]) => `${n} ${s}`);
   $('summary').textContent = `${tenants.size} tenant${tenants.size === 1 ? '' : 's'}${parts.length ? `: ${parts.join(', ')}` : ''}`;
 
   const list = visible();
@@ -159,7 +162,12 @@ function rowFor(/** @type {any} */ t) {
     link.rel = 'noopener noreferrer';
     tr.cells[0].appendChild(link);
     tr.cells[7].className = 'actions';
-    for (const [action, label] of [['details', 'Details'], ['wake', 'Wake'], ['stop', 'Stop'], ['delete', 'Delete']]) {
+    for (const [action, label] of [
+      ['details', 'Details'],
+      ['wake', 'Wake'],
+      ['stop', 'Stop'],
+      ['delete', 'Delete'],
+    ]) {
       const button = document.createElement('button');
       button.type = 'button';
       button.dataset.action = action;
@@ -316,7 +324,11 @@ function closeDetail() {
 }
 $('detail-close').addEventListener('click', closeDetail);
 
-const lines = (/** @type {string} */ text) => text.split(/[\s,]+/).map((s) => s.trim()).filter(Boolean);
+const lines = (/** @type {string} */ text) =>
+  text
+    .split(/[\s,]+/)
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 $('packages-form').addEventListener('submit', async (/** @type {Event} */ e) => {
   e.preventDefault();
