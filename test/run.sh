@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 mapfile -t files < <(find src test bench -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 if [ "$#" -gt 0 ]; then files=("$@"); fi
 npx tsc --noEmit
+# The whole suite starts with the lint and the shape checks (Biome, dependency-cruiser, knip).
+if [ "$#" -eq 0 ]; then npm run lint --silent; fi
 if [ "$#" -eq 0 ] && [ -z "${DOCKER_HOST:-}" ]; then
   NAPBOX_SUITE_SENTINEL=$(docker run -d --rm --label napbox.test=suite-sentinel napbox-node-base:bookworm sleep 86400)
   NAPBOX_SUITE_SENTINEL_STARTED=$(docker inspect -f '{{.State.StartedAt}}' "$NAPBOX_SUITE_SENTINEL")
