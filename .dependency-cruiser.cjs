@@ -2,9 +2,9 @@
 // - no import cycles between modules;
 // - the layers of docs/architecture.md ("Layers"): a folder imports only its
 //   own layer's folders below it in this list, and lower layers; never upward.
-// Edges that break a rule today are listed in .dependency-cruiser-known-violations.json
-// (made by `npx depcruise-baseline`): they are the debt issue 16 pays off. The list
-// may only shrink: a new violation fails the check.
+// No exceptions: every edge that broke these (10 when the check came in) was
+// removed by moving what was shared down a layer (src/model/, tenants/ for
+// locks, leases and activity kinds, config/ for the parsers it needs).
 // dependency-cruiser 16 is the last version for Node 20; TypeScript 7 has no
 // compiler API, so it parses with swc.
 
@@ -13,6 +13,7 @@ const LAYERS = [
   ['base', '^src/(errors|log|tokens|create-once|install-id|safe-read|project-root|server-file)\\.ts$'],
   ['config', '^src/config/'],
   ['db', '^src/db/'],
+  ['model', '^src/model/'],
   ['runtime', '^src/runtime/'],
   ['metrics', '^src/metrics/'],
   ['mounts', '^src/mounts/'],

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { parseDuration } from '../config/duration.js';
 import { asNapboxError } from '../errors.js';
-import { assertSlug } from '../tenants/slug.js';
+import { assertSlug } from '../model/slug.js';
 import type { TenantView } from '../tenants/tenant-service.js';
 import type { MessageView } from '../messages/message-service.js';
 import type { ApiClient as Client } from './client.js';

@@ -25,7 +25,7 @@ import fs from 'node:fs';
 import { z } from 'zod';
 import type { Db } from '../db/database.js';
 import type { Logger } from '../log.js';
-import type { ActivityKind } from '../sweep/decide.js';
+import type { ActivityKind } from '../tenants/activity.js';
 import type { TenantActivity } from '../tenants/activity.js';
 
 const HoldRowSchema = z.object({

@@ -6,8 +6,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { NapboxError } from '../errors.js';
 import { parseDuration } from './duration.js';
-import { isRemote, parseDockerHost } from '../runtime/docker-host.js';
-import { parseTrustedProxies } from '../router/forwarded-headers.js';
+import { isRemote, parseDockerHost } from './docker-host.js';
+import { parseTrustedProxies } from './trusted-proxies.js';
 
 type UpstreamMode = 'auto' | 'bridge' | 'published';
 

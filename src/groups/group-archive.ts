@@ -14,7 +14,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { tenantDir } from '../mounts/mount-plan.js';
-import { assertSlug } from '../tenants/slug.js';
+import { assertSlug } from '../model/slug.js';
 
 const ARCHIVE_DIR = '.deleted';
 

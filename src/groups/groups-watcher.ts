@@ -12,7 +12,7 @@ import path from 'node:path';
 import chokidar, { type FSWatcher } from 'chokidar';
 import type { Logger } from '../log.js';
 import { asNapboxError } from '../errors.js';
-import type { TenantConfig } from '../tenants/tenant-config.js';
+import type { TenantConfig } from '../model/tenant-config.js';
 import type { TenantService } from '../tenants/tenant-service.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
 import { readPlainFile } from '../safe-read.js';

@@ -14,8 +14,8 @@
 //   into the container (read-only, at /group/.napbox).
 
 import { z } from 'zod';
-import { ArgSchema, CommandProviderSchema, EchoProviderSchema, LimitsSchema, MountRequestSchema, OpenAiEndpointSchema } from '../tenants/tenant-config.js';
-import { isValidSlug } from '../tenants/slug.js';
+import { ArgSchema, CommandProviderSchema, EchoProviderSchema, LimitsSchema, MountRequestSchema, OpenAiEndpointSchema } from '../model/tenant-config.js';
+import { isValidSlug } from '../model/slug.js';
 
 export const TENANT_FILE = 'tenant.json';
 /** Larger files are refused before parsing. */

@@ -11,7 +11,7 @@ import { NapboxError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ContainerDriver } from '../runtime/container-driver.js';
 import type { Lifecycle } from '../tenants/lifecycle.js';
-import { assertSlug } from '../tenants/slug.js';
+import { assertSlug } from '../model/slug.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
 import { BuildQueue } from './build-queue.js';
 import { buildView, BuildStore, isBuildId } from './build-store.js';

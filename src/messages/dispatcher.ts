@@ -22,7 +22,7 @@ import type { ActivityTracker } from '../tenants/activity.js';
 import type { Lifecycle, Running } from '../tenants/lifecycle.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
 import type { ChatHub } from './chat-hub.js';
-import type { LeaseTable } from '../sweep/leases.js';
+import type { LeaseTable } from '../tenants/leases.js';
 import { decideRetry, DEFAULT_DELIVERY, type DeliveryPolicy } from './delivery-policy.js';
 import type { MessageStore } from './message-store.js';
 import type { ChannelPool, RunnerChannel, RunnerFrame } from './runner-channel.js';

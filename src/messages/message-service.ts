@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { NapboxError } from '../errors.js';
 import type { ActivityTracker } from '../tenants/activity.js';
-import { assertSlug } from '../tenants/slug.js';
+import { assertSlug } from '../model/slug.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
 import type { ChatHub, ChatEvent } from './chat-hub.js';
 import type { Dispatcher } from './dispatcher.js';

@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { AllowlistWatcher, checkMount, containerPathProblem, credentialSegment, loadAllowlist, type Allowlist } from './allowlist.js';
+import { containerPathProblem } from '../model/container-path.js';
+import { AllowlistWatcher, checkMount, credentialSegment, loadAllowlist, type Allowlist } from './allowlist.js';
 
 let tmp: string;
 let home: string;

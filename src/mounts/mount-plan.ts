@@ -30,7 +30,7 @@ import path from 'node:path';
 import { NapboxError } from '../errors.js';
 import type { MountSpec } from '../runtime/container-driver.js';
 import { workspaceVolume } from '../runtime/container-spec.js';
-import { assertSlug } from '../tenants/slug.js';
+import { assertSlug } from '../model/slug.js';
 import type { MountDecision, MountRequest } from './allowlist.js';
 
 export const WORKSPACE_TARGET = '/workspace';

@@ -26,7 +26,7 @@ import { NapboxError } from '../errors.js';
 import { readPlainFile } from '../safe-read.js';
 import type { Logger } from '../log.js';
 import type { ContainerFile, MountSpec } from '../runtime/container-driver.js';
-import { publicConfig, type TenantConfig } from '../tenants/tenant-config.js';
+import { publicConfig, type TenantConfig } from '../model/tenant-config.js';
 import { AllowlistWatcher, checkMount, type MountRequest } from './allowlist.js';
 import {
   COPY_MODE_EXTRA_REFUSAL,

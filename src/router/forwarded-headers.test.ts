@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TrustedProxies, forwardedHeaders, forwardedHeadersObject, parseTrustedProxies, stripNapboxCookies } from './forwarded-headers.js';
+import { parseTrustedProxies } from '../config/trusted-proxies.js';
+import { TrustedProxies, forwardedHeaders, forwardedHeadersObject, stripNapboxCookies } from './forwarded-headers.js';
 
 const ctx = { peer: '10.1.2.3', trusted: false, host: 'acme.example.com', prefix: '' };
 

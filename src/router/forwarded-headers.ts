@@ -13,6 +13,7 @@
 
 import net from 'node:net';
 import type { IncomingHttpHeaders } from 'node:http';
+import { unmapped } from '../config/trusted-proxies.js';
 
 export interface ForwardContext {
   /** The address of the TCP peer napbox accepted the connection from. */
@@ -142,36 +143,10 @@ export class TrustedProxies {
 }
 
 /** `::ffff:1.2.3.4` (an IPv4 client of a dual-stack socket) as `1.2.3.4`. */
-function unmapped(address: string): string {
-  return address.startsWith('::ffff:') && net.isIPv4(address.slice(7)) ? address.slice(7) : address;
-}
 
 function splitCidr(entry: string): { address: string; prefix: number | undefined; family: 'ipv4' | 'ipv6' } {
   const slash = entry.indexOf('/');
   const address = unmapped(slash === -1 ? entry : entry.slice(0, slash));
   const family = net.isIPv6(address) ? 'ipv6' : 'ipv4';
   return { address, prefix: slash === -1 ? undefined : Number(entry.slice(slash + 1)), family };
-}
-
-/**
- * Parses NAPBOX_TRUSTED_PROXIES: comma-separated IP addresses and CIDR
- * ranges (`10.0.0.1, 192.168.0.0/16, fd00::/8`). Throws an Error naming the
- * first invalid entry.
- */
-export function parseTrustedProxies(raw: string): string[] {
-  const entries = raw
-    .split(',')
-    .map((e) => e.trim())
-    .filter((e) => e !== '');
-  for (const entry of entries) {
-    const slash = entry.indexOf('/');
-    const address = unmapped(slash === -1 ? entry : entry.slice(0, slash));
-    const family = net.isIP(address);
-    const bits = slash === -1 ? undefined : entry.slice(slash + 1);
-    const max = family === 6 ? 128 : 32;
-    if (family === 0 || (bits !== undefined && (!/^\d{1,3}$/.test(bits) || Number(bits) > max))) {
-      throw new Error(`${JSON.stringify(entry)} is not an IP address or a CIDR range like 10.0.0.0/8`);
-    }
-  }
-  return entries;
 }

@@ -24,7 +24,7 @@ import { closeAfter, rawResponse } from './raw-response.js';
 import { readFraming } from './request-head.js';
 import { resolveTarget, type Target } from './resolve-target.js';
 import type { TenantProxy } from './tenant-proxy.js';
-import type { ChatSocket } from '../messages/chat-socket.js';
+import type { ChatSocket } from './chat-socket.js';
 import type { TenantAccess } from '../api/tenant-access.js';
 import type { DashboardRoute } from '../dashboard/dashboard-page.js';
 

@@ -6,7 +6,7 @@
 
 import crypto from 'node:crypto';
 import type { ContainerFile, ContainerSpec, MountSpec, NetworkScope, NetworkSpec } from './container-driver.js';
-import type { TenantConfig } from '../tenants/tenant-config.js';
+import type { TenantConfig } from '../model/tenant-config.js';
 
 export const APP_PORT = 8080;
 export const CONTROL_PORT = 8081;

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import { NapboxError } from '../errors.js';
-import { parseDockerHost, publishAddresses, type EngineTarget, type PublishAddresses } from './docker-host.js';
+import { parseDockerHost, publishAddresses, type EngineTarget, type PublishAddresses } from '../config/docker-host.js';
 import { checkHostKey } from './ssh-known-hosts.js';
 import { sshDialAgent } from './ssh-dial.js';
 

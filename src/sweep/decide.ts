@@ -5,20 +5,8 @@
 // tenant up, and nothing else stops one.
 
 import { formatDuration } from '../config/duration.js';
-
-export type ActivityKind = 'request' | 'websocket' | 'message' | 'lease' | 'wake';
-
-export interface Lease {
-  readonly name: string;
-  readonly takenAt: number;
-  /** When it expires, or expired or was released (an ended lease is still listed: its end is activity). */
-  readonly expiresAt: number;
-}
-
-/** When a lease stops holding: its expiry or release, or its cap, whichever comes first. */
-function leaseEnd(lease: Lease, leaseCapMs: number): number {
-  return Math.min(lease.expiresAt, lease.takenAt + leaseCapMs);
-}
+import type { ActivityKind } from '../tenants/activity.js';
+import { leaseEnd, type Lease } from '../tenants/leases.js';
 
 export interface TenantFacts {
   readonly slug: string;

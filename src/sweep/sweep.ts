@@ -20,9 +20,9 @@ import type { MessageStore } from '../messages/message-store.js';
 import type { Dispatcher } from '../messages/dispatcher.js';
 import type { ChannelPool } from '../messages/runner-channel.js';
 import { decideSweep, holdsOf, type SweepDecision, type SweepPolicy, type TenantFacts } from './decide.js';
-import type { LeaseTable } from './leases.js';
+import type { LeaseTable } from '../tenants/leases.js';
 import type { Peers } from '../cluster/peers.js';
-import type { TenantLocks } from '../cluster/tenant-locks.js';
+import type { TenantLocks } from '../tenants/tenant-locks.js';
 
 export interface SweepDeps {
   readonly store: TenantStore;

@@ -5,7 +5,8 @@
 // marked dirty, and other napbox processes sharing the data dir learn of them
 // at the next heartbeat (src/cluster/peers.ts), not on the request's path.
 
-import type { ActivityKind } from '../sweep/decide.js';
+/** What counted as activity last: the sweep's idle clock and its stop reasons say it. */
+export type ActivityKind = 'request' | 'websocket' | 'message' | 'lease' | 'wake';
 
 export interface TenantActivity {
   inflight: number;

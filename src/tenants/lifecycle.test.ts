@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { openCoordinationConnection, openDatabase, type Db } from '../db/database.js';
-import { TenantLocks } from '../cluster/tenant-locks.js';
+import { TenantLocks } from './tenant-locks.js';
 import { createLogger } from '../log.js';
 import { FakeDriver } from '../runtime/fake-driver.js';
 import { NapboxError } from '../errors.js';

@@ -25,7 +25,7 @@ import { APP_PORT, CONTROL_PORT, LABEL_SPEC, buildContainerSpec, tenantLabels, t
 import { waitReady } from '../runtime/readiness.js';
 import { formatDuration } from '../config/duration.js';
 import { afterFailure, decideWakeGate, DEFAULT_BREAKER, type BreakerPolicy } from './breaker.js';
-import { LockTimeoutError, type HeldLock, type LockOp, type TenantLocks } from '../cluster/tenant-locks.js';
+import { LockTimeoutError, type HeldLock, type LockOp, type TenantLocks } from './tenant-locks.js';
 import type { Tenant, TenantStore } from './tenant-store.js';
 
 export interface Running {

@@ -4,8 +4,8 @@
 
 import { z } from 'zod';
 import { NapboxError } from '../errors.js';
-import { assertSlug } from './slug.js';
-import { TenantConfigSchema, publicConfig, type TenantConfig } from './tenant-config.js';
+import { assertSlug } from '../model/slug.js';
+import { TenantConfigSchema, publicConfig, type TenantConfig } from '../model/tenant-config.js';
 import type { ActivityTracker } from './activity.js';
 import type { WakeHistory, WakeRecord } from './wake-history.js';
 import type { Lifecycle } from './lifecycle.js';

@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import { z } from 'zod';
 import type { Db } from '../db/database.js';
 import { NapboxError } from '../errors.js';
-import { TenantConfigSchema, type TenantConfig } from './tenant-config.js';
+import { TenantConfigSchema, type TenantConfig } from '../model/tenant-config.js';
 
 const TENANT_STATES = ['stopped', 'starting', 'running', 'stopping', 'failed'] as const;
 type TenantState = (typeof TENANT_STATES)[number];

@@ -11,7 +11,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { requireAgentImage } from '../../src/images/agent-image.js';
 import { runDriverContract } from '../../src/runtime/container-driver.contract.js';
 import { DockerDriver } from '../../src/runtime/docker-driver.js';
-import { parseDockerHost } from '../../src/runtime/docker-host.js';
+import { parseDockerHost } from '../../src/config/docker-host.js';
 import { startLocalSshd, sshdUnavailable, type LocalSshd } from '../helpers/local-sshd.js';
 import { api, removeInstall, request, ROOT, startNapbox, tenantHost, type NapboxProcess } from '../helpers/napbox-process.js';
 

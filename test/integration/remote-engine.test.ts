@@ -15,7 +15,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { NapboxError } from '../../src/errors.js';
 import { DockerDriver } from '../../src/runtime/docker-driver.js';
-import { parseDockerHost } from '../../src/runtime/docker-host.js';
+import { parseDockerHost } from '../../src/config/docker-host.js';
 import { api, removeInstall, request, startNapbox, tempDataDir, tenantHost, type NapboxProcess } from '../helpers/napbox-process.js';
 import { engineGet, startTcpForwarder, type TcpForwarder } from '../helpers/tcp-forwarder.js';
 import { until } from '../helpers/wait.js';

@@ -19,7 +19,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { asNapboxError } from '../errors.js';
 import { originKind } from '../api/request-origin.js';
 import type { Logger } from '../log.js';
-import { MAX_TEXT_BYTES, SESSION, type MessageService } from './message-service.js';
+import { MAX_TEXT_BYTES, SESSION, type MessageService } from '../messages/message-service.js';
 
 const REFUSALS = {
   400: { error: 'bad_request', text: 'Bad Request' },

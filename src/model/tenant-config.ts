@@ -3,7 +3,7 @@
 // error and not a silently ignored setting.
 
 import { z } from 'zod';
-import { containerPathProblem } from '../mounts/allowlist.js';
+import { containerPathProblem } from './container-path.js';
 
 /** One argument of a command (argv item). */
 export const ArgSchema = z

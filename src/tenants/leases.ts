@@ -12,13 +12,24 @@
 
 import { z } from 'zod';
 import type { Db } from '../db/database.js';
-import type { Lease } from './decide.js';
 
 const LEASE_NAME = /^[A-Za-z0-9_. -]{1,64}$/;
 
 const ENDED_KEPT_MS = 24 * 3600_000;
 
 const RowSchema = z.object({ name: z.string().regex(LEASE_NAME), taken_at: z.number().int(), expires_at: z.number().int() });
+
+export interface Lease {
+  readonly name: string;
+  readonly takenAt: number;
+  /** When it expires, or expired or was released (an ended lease is still listed: its end is activity). */
+  readonly expiresAt: number;
+}
+
+/** When a lease stops holding: its expiry or release, or its cap, whichever comes first. */
+export function leaseEnd(lease: Lease, leaseCapMs: number): number {
+  return Math.min(lease.expiresAt, lease.takenAt + leaseCapMs);
+}
 
 export class LeaseTable {
   constructor(private readonly db: Db) {}
