@@ -5,7 +5,7 @@
 //   admin) gets the same promise, and operations on one tenant (wake, stop)
 //   run one after another, never interleaved. Across napbox processes sharing
 //   the data dir, each operation also holds the tenant's lock in the database
-//   (src/cluster/tenant-locks.ts): a process that finds another one waking the
+//   (src/tenants/tenant-locks.ts): a process that finds another one waking the
 //   tenant waits for that wake, then adopts the container it started.
 // - Before creating anything, the engine is asked for the tenant's container
 //   by label and that one is reused (adopting what a previous napbox started);
