@@ -46,11 +46,20 @@ export function startApp({ tenant, port, log }) {
 
   const wss = new WebSocketServer({ noServer: true });
   server.on('upgrade', (req, socket, head) => {
-    if (new URL(req.url ?? '/', 'http://app').pathname !== '/echo') {
+    // Whatever a client sends is its own problem: a bad frame or target ends that socket, never the app.
+    socket.on('error', () => socket.destroy());
+    let pathname;
+    try {
+      pathname = new URL(req.url ?? '/', 'http://app').pathname;
+    } catch {
+      pathname = undefined;
+    }
+    if (pathname !== '/echo') {
       socket.end('HTTP/1.1 404 Not Found\r\n\r\n');
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
+      ws.on('error', () => ws.terminate());
       ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
     });
   });
