@@ -192,10 +192,9 @@ export function buildCli(): Command {
         const client = await connect();
         const current = await client.json<{ apt: string[]; npm: string[] }>('GET', `/api/tenants/${slug}/packages`);
         const delta = listsOf(opts);
-        const next =
-          verb === 'add'
-            ? { apt: [...new Set([...current.apt, ...delta.apt])], npm: [...new Set([...current.npm, ...delta.npm])] }
-            : { apt: current.apt.filter((p) => !delta.apt.includes(p)), npm: current.npm.filter((p) => !delta.npm.includes(p)) };
+        // The same merge the package grammar defines (a new version replaces the old entry: jq -> jq=1.6), checked before anything is sent.
+        const { addPackages, removePackages } = await import('../images/packages.js');
+        const next = verb === 'add' ? addPackages(current, delta) : removePackages(current, delta);
         const build = await client.json<{ id: string; state: string }>('PUT', `/api/tenants/${slug}/packages${opts.now ? '?apply=now' : ''}`, next);
         print(
           `apt: ${next.apt.join(' ') || '-'}\nnpm: ${next.npm.join(' ') || '-'}\nbuild ${build.id}: ${build.state} (follow it with \`napbox build ${slug}\`)\n`,

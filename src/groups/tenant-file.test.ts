@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { materialize, parseTenantFile, type TenantFile } from './tenant-file.js';
+import { parseTenantFile } from './tenant-file.js';
 
 function problem(text: string, folder = 'acme'): string {
   const result = parseTenantFile(text, folder);
@@ -78,38 +78,5 @@ describe('parseTenantFile', () => {
     for (const folder of ['Acme', 'my_tenant', 'a--b', 'global', '-x', 'a'.repeat(41)]) {
       assert.match(problem('{}', folder), /the folder name .* is not a valid tenant slug: rename the folder/, folder);
     }
-  });
-});
-
-describe('materialize', () => {
-  const file: TenantFile = {
-    visibility: 'private',
-    provider: { kind: 'openai', baseUrl: 'https://api.example.com/v1', model: 'm', apiKeyEnv: 'NAPBOX_SECRET_ACME_OPENAI_KEY' },
-    limits: { memoryMiB: 1024 },
-    instructions: '  Answer in French.\n',
-    mounts: [{ hostPath: '/srv/secret-layout/docs', containerPath: 'docs', readWrite: true }],
-  };
-
-  it('writes config.json without secrets, the key variable or host paths', () => {
-    const files = materialize(file, undefined);
-    const config = JSON.parse(files['config.json']) as Record<string, unknown>;
-    assert.deepEqual(config, {
-      visibility: 'private',
-      limits: { memoryMiB: 1024 },
-      provider: { kind: 'openai', baseUrl: 'https://api.example.com/v1', model: 'm' },
-      mounts: [{ containerPath: '/extra/docs', readWriteRequested: true }],
-    });
-    assert.doesNotMatch(files['config.json'], /ACME_OPENAI_KEY|secret-layout|instructions/);
-  });
-
-  it("composes instructions: global first, then the tenant's", () => {
-    assert.equal(materialize(file, '# House rules\nBe kind.\n')['instructions.md'], '# House rules\nBe kind.\n\nAnswer in French.\n');
-    assert.equal(materialize(file, undefined)['instructions.md'], 'Answer in French.\n');
-    assert.equal(materialize({ visibility: 'public' }, 'Global only.')['instructions.md'], 'Global only.\n');
-    assert.equal(materialize({ visibility: 'public' }, undefined)['instructions.md'], '');
-  });
-
-  it('shows the echo provider when none is set', () => {
-    assert.deepEqual(JSON.parse(materialize({ visibility: 'public' }, undefined)['config.json']), { visibility: 'public', provider: { kind: 'echo' } });
   });
 });

@@ -1,6 +1,7 @@
 // groups/<slug>/tenant.json: a tenant declared as a file. This module owns its
-// schema, its parsing (with a message naming the file and the field) and what
-// napbox materializes from it for the container; the watcher does the I/O.
+// schema and its parsing (with a message naming the file and the field); the
+// watcher does the I/O, and mounts/prepare-mounts.ts writes what the container
+// may read of the settings (config.json, instructions.md).
 //
 // Invariants:
 // - Secrets never live in groups/: an openai provider names the environment
@@ -10,8 +11,6 @@
 //   the file cannot copy any other of napbox's variables into a container.
 // - Unknown keys are refused (a typo is an error, not an ignored setting),
 //   and the folder name must be a valid slug: it becomes the tenant's name.
-// - What is materialized holds no secret and no host path: it is mounted
-//   into the container (read-only, at /group/.napbox).
 
 import { z } from 'zod';
 import { ArgSchema, CommandProviderSchema, EchoProviderSchema, LimitsSchema, MountRequestSchema, OpenAiEndpointSchema } from '../model/tenant-config.js';
@@ -104,38 +103,4 @@ export function parseTenantFile(text: string, folderName: string): TenantFileRes
     return { ok: false, problem: `${file}: ${problems.join('; ')}` };
   }
   return { ok: true, slug: folderName, config: parsed.data };
-}
-
-/** The files napbox writes into the tenant's materialized folder (mounted read-only at /group/.napbox). */
-export interface MaterializedFiles {
-  readonly 'config.json': string;
-  readonly 'instructions.md': string;
-}
-
-/**
- * Pure: what the container may read about itself. No secret (the openai key's
- * variable name is dropped too) and no host path (extra mounts are listed by
- * where they appear in the container, as asked; the mount plan decides).
- */
-export function materialize(tenantFile: TenantFile, globalInstructions: string | undefined): MaterializedFiles {
-  const { instructions, mounts, provider, ...rest } = tenantFile;
-  let shownProvider: Record<string, unknown> | undefined;
-  if (provider?.kind === 'openai') {
-    const { apiKeyEnv: _secretName, ...withoutKey } = provider;
-    shownProvider = withoutKey;
-  } else if (provider) {
-    shownProvider = provider;
-  }
-  const config = {
-    ...rest,
-    provider: shownProvider ?? { kind: 'echo' },
-    ...(mounts && mounts.length > 0
-      ? { mounts: mounts.map((m) => ({ containerPath: `/extra/${m.containerPath}`, readWriteRequested: m.readWrite === true })) }
-      : {}),
-  };
-  const parts = [globalInstructions, instructions].map((s) => s?.trim() ?? '').filter((s) => s.length > 0);
-  return {
-    'config.json': `${JSON.stringify(config, null, 2)}\n`,
-    'instructions.md': parts.length > 0 ? `${parts.join('\n\n')}\n` : '',
-  };
 }
