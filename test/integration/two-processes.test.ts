@@ -74,7 +74,9 @@ describe('two napbox processes sharing a data dir', () => {
     const containers = await driver.findByLabels({ 'napbox.install': a.installId, 'napbox.tenant': 'crowd' });
     assert.equal(containers.length, 1);
     // The install's one shared network (Docker driver) or the tenant's own overlay (Swarm), never two of one name.
-    const networks = (await driver.findNetworksByLabels({ 'napbox.install': a.installId })).filter((n) => n === `napbox-${a.installId}_tenants` || n === `napbox-${a.installId}-crowd`);
+    const networks = (await driver.findNetworksByLabels({ 'napbox.install': a.installId })).filter(
+      (n) => n === `napbox-${a.installId}_tenants` || n === `napbox-${a.installId}-crowd`,
+    );
     assert.equal(networks.length, 1, `one network, not ${networks.length} of the same name`);
     const events = await containerEvents(a.installId, since, 'crowd');
     assert.equal(count(events, 'create'), 1, `engine events: ${events.join(',')}`);
