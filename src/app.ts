@@ -43,7 +43,7 @@ import { ChannelPool } from './messages/runner-channel.js';
 import { MessageService } from './messages/message-service.js';
 import { ChatSocket } from './router/chat-socket.js';
 import { ImageAdmin } from './images/image-admin.js';
-import { Metrics, stopKind } from './metrics/metrics.js';
+import { Metrics } from './metrics/metrics.js';
 import { MountPreparer } from './mounts/prepare-mounts.js';
 import { GroupsWatcher } from './groups/groups-watcher.js';
 import { archiveTenantFiles } from './groups/group-archive.js';
@@ -138,7 +138,7 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
     fence: (since) => (peers.hasPeers() ? peers.fence(since, since + peers.deadAfterMs) : Promise.resolve(true)),
     prepareMounts: (slug, tenantConfig) => mounts.prepare(slug, tenantConfig),
     onStopped: (reason) => {
-      metrics.stops.inc({ reason: stopKind(reason) });
+      metrics.stops.inc({ reason: reason.kind });
       live.nudge();
     },
     onReady: (running) => openChannel(running),

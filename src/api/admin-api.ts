@@ -85,7 +85,7 @@ export class AdminApi {
       route('POST', `/api/tenants/${SEGMENT}/stop`, async ({ res, params }) => {
         const slug = assertSlug(params[0]);
         store.require(slug);
-        await lifecycle.stop(slug, 'admin stop');
+        await lifecycle.stop(slug, { kind: 'admin' });
         sendJson(res, 200, tenants.get(slug));
       }),
       route('POST', `/api/tenants/${SEGMENT}/messages`, async ({ req, res, params }) => {

@@ -136,7 +136,7 @@ export class ImageAdmin {
 
   private async restart(slug: string, buildId: string): Promise<void> {
     try {
-      await this.deps.lifecycle.stop(slug, `image switched now (build ${buildId})`);
+      await this.deps.lifecycle.stop(slug, { kind: 'image', buildId });
     } catch (err) {
       this.deps.logger.warn({ tenant: slug, err: (err as Error).message }, 'could not restart tenant on its new image');
     }

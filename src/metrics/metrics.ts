@@ -86,12 +86,3 @@ export class Metrics {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
 }
-
-/** The kind of a stop's reason, for the stops counter (reasons themselves are free text). */
-export function stopKind(reason: string): string {
-  if (reason.startsWith('idle')) return 'idle';
-  if (reason.startsWith('heartbeat missing')) return 'stuck';
-  if (reason.startsWith('admin')) return 'admin';
-  if (reason.startsWith('image switched')) return 'image';
-  return 'other';
-}

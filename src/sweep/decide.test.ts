@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decideSweep, type TenantFacts } from './decide.js';
+import { describeStop } from '../tenants/stop-reason.js';
+import { decideSweep, type SweepDecision, type TenantFacts } from './decide.js';
+
+/** The decision as every view shows it: its reason in words. */
+function shown(d: SweepDecision): { kind: string; reason?: string } {
+  return d.kind === 'keep' ? { kind: d.kind } : { kind: d.kind, reason: describeStop(d.reason) };
+}
 
 const policy = { idleTimeoutMs: 600_000, heartbeatTimeoutMs: 90_000, startGraceMs: 30_000, leaseCapMs: 3_600_000 };
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -20,7 +26,12 @@ const base: TenantFacts = {
 describe('decideSweep', () => {
   it('stops an idle tenant and says since when and what the last activity was', () => {
     const d = decideSweep(base, T0 + 67_000 + 600_000, policy);
-    assert.deepEqual(d, { kind: 'stop', reason: 'idle 10m, last activity 12:01:07 request' });
+    assert.deepEqual(shown(d), { kind: 'stop', reason: 'idle 10m, last activity 12:01:07 request' });
+    assert.deepEqual(
+      d.kind === 'stop' && d.reason,
+      { kind: 'idle', idleTimeoutMs: 600_000, lastActivity: T0 + 67_000, lastKind: 'request', cappedLeases: [], leaseCapMs: 3_600_000 },
+      'the reason is data',
+    );
   });
 
   it('keeps a tenant not idle long enough', () => {
@@ -46,7 +57,7 @@ describe('decideSweep', () => {
     const now = T0 + 2 * 3_600_000;
     const d = decideSweep({ ...base, leases: [{ name: 'build', takenAt: T0, expiresAt: now + 60_000 }] }, now, policy);
     assert.equal(d.kind, 'stop');
-    assert.match((d as { reason: string }).reason, /lease build past its 1h cap/);
+    assert.match(shown(d).reason ?? '', /lease build past its 1h cap/);
   });
 
   it('counts idle time from the end of the last lease, not from when it was taken', () => {
@@ -54,7 +65,7 @@ describe('decideSweep', () => {
     const ended = taken + 20_000;
     const facts = { ...base, lastActivity: taken, lastActivityKind: 'lease' as const, leases: [{ name: 'build', takenAt: taken, expiresAt: ended }] };
     assert.equal(decideSweep(facts, ended + 1_000, { ...policy, idleTimeoutMs: 10_000 }).kind, 'keep', 'a lease that just ended is recent activity');
-    assert.deepEqual(decideSweep(facts, ended + 10_000, { ...policy, idleTimeoutMs: 10_000 }), {
+    assert.deepEqual(shown(decideSweep(facts, ended + 10_000, { ...policy, idleTimeoutMs: 10_000 })), {
       kind: 'stop',
       reason: 'idle 10s, last activity 12:02:00 lease end',
     });
@@ -64,7 +75,7 @@ describe('decideSweep', () => {
 
   it('restarts a runner silent while processing, but gives a fresh container its grace', () => {
     const stuck = { ...base, processing: ['m_456'], lastHeartbeat: T0 + 100_000 };
-    assert.deepEqual(decideSweep(stuck, T0 + 190_000, policy), { kind: 'restart', reason: 'heartbeat missing 90s while processing m_456' });
+    assert.deepEqual(shown(decideSweep(stuck, T0 + 190_000, policy)), { kind: 'restart', reason: 'heartbeat missing 90s while processing m_456' });
     assert.equal(decideSweep({ ...stuck, lastHeartbeat: null }, T0 + 20_000, policy).kind, 'keep', 'within the start grace');
     assert.equal(decideSweep({ ...stuck, lastHeartbeat: null }, T0 + 95_000, policy).kind, 'restart', 'no heartbeat ever counts from the start');
   });

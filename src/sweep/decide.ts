@@ -7,6 +7,7 @@
 import { formatDuration } from '../config/duration.js';
 import type { ActivityKind } from '../tenants/activity.js';
 import { leaseEnd, type Lease } from '../tenants/leases.js';
+import type { StopReason } from '../tenants/stop-reason.js';
 
 export interface TenantFacts {
   readonly slug: string;
@@ -35,12 +36,8 @@ export interface SweepPolicy {
 
 export type SweepDecision =
   | { readonly kind: 'keep'; readonly holds: readonly string[]; readonly why: string }
-  | { readonly kind: 'stop'; readonly reason: string }
-  | { readonly kind: 'restart'; readonly reason: string };
-
-function clock(ms: number): string {
-  return new Date(ms).toISOString().slice(11, 19);
-}
+  | { readonly kind: 'stop'; readonly reason: StopReason & { readonly kind: 'idle' } }
+  | { readonly kind: 'restart'; readonly reason: StopReason & { readonly kind: 'stuck' } };
 
 /** What holds a tenant awake now: names a person can read. */
 export function holdsOf(facts: TenantFacts, now: number, policy: Pick<SweepPolicy, 'leaseCapMs'>): string[] {
@@ -63,7 +60,7 @@ export function decideSweep(facts: TenantFacts, now: number, policy: SweepPolicy
     const lastSign = Math.max(facts.lastHeartbeat ?? 0, facts.runningSince);
     const silent = now - lastSign;
     if (silent >= policy.heartbeatTimeoutMs) {
-      return { kind: 'restart', reason: `heartbeat missing ${formatDuration(silent)} while processing ${facts.processing.join(', ')}` };
+      return { kind: 'restart', reason: { kind: 'stuck', silentMs: silent, processing: facts.processing } };
     }
   }
 
@@ -77,9 +74,11 @@ export function decideSweep(facts: TenantFacts, now: number, policy: SweepPolicy
     lastLeaseEnd === last && lastLeaseEnd > facts.lastActivity ? 'lease end' : facts.lastActivity >= facts.runningSince ? facts.lastActivityKind : 'wake';
   const idle = now - last;
   if (idle >= policy.idleTimeoutMs) {
-    const capped = facts.leases.filter((l) => l.expiresAt > now && l.takenAt + policy.leaseCapMs <= now).map((l) => l.name);
-    const cap = capped.length ? `; lease ${capped.join(', ')} past its ${formatDuration(policy.leaseCapMs)} cap` : '';
-    return { kind: 'stop', reason: `idle ${formatDuration(policy.idleTimeoutMs)}, last activity ${clock(last)} ${lastKind}${cap}` };
+    const cappedLeases = facts.leases.filter((l) => l.expiresAt > now && l.takenAt + policy.leaseCapMs <= now).map((l) => l.name);
+    return {
+      kind: 'stop',
+      reason: { kind: 'idle', idleTimeoutMs: policy.idleTimeoutMs, lastActivity: last, lastKind, cappedLeases, leaseCapMs: policy.leaseCapMs },
+    };
   }
   return { kind: 'keep', holds: [], why: `idle ${formatDuration(idle)} of ${formatDuration(policy.idleTimeoutMs)}` };
 }

@@ -19,6 +19,7 @@ import type { TenantStore } from '../tenants/tenant-store.js';
 import type { MessageStore } from '../messages/message-store.js';
 import type { Dispatcher } from '../messages/dispatcher.js';
 import type { ChannelPool } from '../messages/runner-channel.js';
+import { describeStop } from '../tenants/stop-reason.js';
 import { decideSweep, holdsOf, type SweepDecision, type SweepPolicy, type TenantFacts } from './decide.js';
 import type { LeaseTable } from '../tenants/leases.js';
 import type { Peers } from '../cluster/peers.js';
@@ -205,9 +206,9 @@ export class Sweeper {
     const seen = this.deps.activity.get(slug);
     if (decision.kind === 'stop' && ((seen?.inflight ?? 0) > 0 || (seen?.sockets ?? 0) > 0)) return; // a request came in meanwhile
     if (decision.kind === 'stop' && !(await this.fenced(slug))) return;
-    this.deps.logger.info({ tenant: slug, decision: decision.kind, reason: decision.reason }, 'sweep');
+    this.deps.logger.info({ tenant: slug, decision: decision.kind, reason: describeStop(decision.reason) }, 'sweep');
     try {
-      if (decision.kind === 'restart') this.deps.channels.close(slug, decision.reason);
+      if (decision.kind === 'restart') this.deps.channels.close(slug, describeStop(decision.reason));
       await this.deps.lifecycle.stop(slug, decision.reason);
       this.deps.leases.forget(slug);
       if (decision.kind === 'restart') this.deps.dispatcher.kick(slug);

@@ -107,7 +107,7 @@ describe('Lifecycle', () => {
       assert.equal(locks[0]!.tryAcquire('acme', 'stop').taken, true);
       two.forget('acme');
       const woken = two.wake('acme', 'after the stop');
-      const stopping = one.stop('acme', 'test stop');
+      const stopping = one.stop('acme', { kind: 'admin' });
       await stopping;
       assert.equal((await woken).containerId, results[0]!.containerId);
       assert.equal(driver.calls.start, 2);
@@ -158,7 +158,7 @@ describe('Lifecycle', () => {
     store.create('acme', {}, Date.now());
     const life = lifecycle();
     const wake = life.wake('acme', 'w1');
-    const stop = life.stop('acme', 'admin stop');
+    const stop = life.stop('acme', { kind: 'admin' });
     await wake;
     await stop;
     assert.equal(store.require('acme').state, 'stopped');

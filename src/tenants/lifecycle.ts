@@ -21,6 +21,7 @@ import { NapboxError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ContainerDriver, ContainerFile, ContainerInfo, Endpoint, MountSpec } from '../runtime/container-driver.js';
 import { endpointFor } from '../runtime/container-driver.js';
+import { describeStop, type StopReason } from './stop-reason.js';
 import { APP_PORT, CONTROL_PORT, LABEL_SPEC, buildContainerSpec, tenantLabels, tenantNetwork } from '../runtime/container-spec.js';
 import { waitReady } from '../runtime/readiness.js';
 import { formatDuration } from '../config/duration.js';
@@ -59,7 +60,7 @@ export interface LifecycleDeps {
   /** At most this many wakes (not waiters: wakes) of one tenant per minute; more get 429. */
   readonly wakesPerMinute?: number;
   /** Told of every stop and its reason (metrics). */
-  readonly onStopped?: (reason: string) => void;
+  readonly onStopped?: (reason: StopReason) => void;
   /** The tenant locks shared with other napbox processes; without them, this process is alone. */
   readonly locks?: TenantLocks;
   /**
@@ -159,7 +160,7 @@ export class Lifecycle {
     return undefined;
   }
 
-  stop(slug: string, reason: string): Promise<void> {
+  stop(slug: string, reason: StopReason): Promise<void> {
     this.running.delete(slug);
     return this.serialize(slug, async () => {
       this.running.delete(slug);
@@ -174,15 +175,16 @@ export class Lifecycle {
     });
   }
 
-  private async doStop(slug: string, reason: string): Promise<void> {
+  private async doStop(slug: string, stopReason: StopReason): Promise<void> {
     this.running.delete(slug);
+    const reason = describeStop(stopReason);
     const tenant = this.deps.store.get(slug);
     const containers = await this.deps.driver.findByLabels(tenantLabels(this.deps.installId, slug));
     const live = containers.filter((c) => c.status === 'running' || c.status === 'restarting' || c.status === 'paused');
     if (tenant && live.length > 0) this.deps.store.setState(slug, { state: 'stopping', reason, records: 'stop' }, this.clock());
     for (const c of live) await this.deps.driver.stop(c.id, this.deps.stopGraceSeconds ?? 10);
     if (tenant) this.deps.store.setState(slug, { state: 'stopped', reason, records: 'stop' }, this.clock());
-    if (live.length > 0) this.deps.onStopped?.(reason);
+    if (live.length > 0) this.deps.onStopped?.(stopReason);
     this.deps.logger.info({ tenant: slug, reason, containers: live.length }, 'tenant stopped');
   }
 
@@ -286,6 +288,7 @@ export class Lifecycle {
           slug,
           containerId,
           outcome.kind === 'exited' ? 'exited before it was ready' : `was not ready within ${formatDuration(this.deps.wakeTimeoutMs)} (${outcome.lastError})`,
+          outcome.kind === 'exited' ? 'wake_failed' : 'wake_timeout',
         );
       }
       if (this.clock() > deadline) throw this.timeoutError(slug);
@@ -310,7 +313,7 @@ export class Lifecycle {
         this.clock(),
       );
       this.deps.logger.warn({ tenant: slug, err: error.message, failures: opened.failures }, 'wake failed');
-      this.deps.onWakeDone?.(error.code === 'wake_timeout' || /not ready within/.test(error.message) ? 'timeout' : 'failed', this.clock() - started, slug);
+      this.deps.onWakeDone?.(error.code === 'wake_timeout' ? 'timeout' : 'failed', this.clock() - started, slug);
       if (info?.id) await this.deps.driver.stop(info.id, 1).catch(() => undefined); // failed means not running
       const code = error.code === 'engine_unreachable' || error.code === 'capacity' || error.code === 'wake_timeout' ? error.code : 'wake_failed';
       throw new NapboxError(code, error.message, {
@@ -368,12 +371,12 @@ export class Lifecycle {
   }
 
   /** An error describing why the container did not become ready: exit code, OOM, last log lines. */
-  private async failure(slug: string, containerId: string, what: string): Promise<NapboxError> {
+  private async failure(slug: string, containerId: string, what: string, code: 'wake_failed' | 'wake_timeout' = 'wake_failed'): Promise<NapboxError> {
     const info = await this.deps.driver.inspect(containerId).catch(() => undefined);
     const logs = await this.deps.driver.logs(containerId, { tail: LOG_LINES }).catch(() => '');
     const exit = info && !info.running ? `; exit code ${info.exitCode}${info.oomKilled ? ' (killed: out of memory)' : ''}` : '';
     const tail = logs.trim().slice(-2000);
-    return new NapboxError('wake_failed', `tenant ${slug}: container ${what}${exit}${tail ? `; last log lines:\n${tail}` : ''}`, {
+    return new NapboxError(code, `tenant ${slug}: container ${what}${exit}${tail ? `; last log lines:\n${tail}` : ''}`, {
       details: { exitCode: info?.exitCode ?? null, logs: tail },
     });
   }
