@@ -159,6 +159,7 @@ export class Sweeper {
     }
     // A safety net under the dispatcher's own timers: any message due and still pending is delivered.
     for (const slug of this.deps.messages.tenantsWithDueMessages(started)) this.deps.dispatcher.kick(slug);
+    this.deps.leases.purge(started);
     const decisions: Record<string, SweepDecision> = {};
     for (const slug of report.running.keys()) {
       if (lifecycle.busy(slug)) continue;
@@ -167,8 +168,9 @@ export class Sweeper {
       const decision = decideSweep(facts, started, this.deps.policy);
       decisions[slug] = decision;
       await this.act(slug, decision);
+      // Written only when newer: each write is a commit (synchronous=FULL), and a tick judges every running tenant.
       const seen = this.deps.activity.get(slug);
-      if (seen?.lastActivity) store.touchActivity(slug, seen.lastActivity);
+      if (seen?.lastActivity && seen.lastActivity > (store.get(slug)?.lastActivity ?? 0)) store.touchActivity(slug, seen.lastActivity);
     }
     if (this.deps.prune && started - this.prunedAt >= PRUNE_EVERY_MS) {
       this.prunedAt = started;

@@ -55,12 +55,16 @@ export class LeaseTable {
     this.db.prepare('UPDATE busy_leases SET expires_at = MIN(expires_at, ?) WHERE slug = ? AND name = ?').run(now, slug, name);
   }
 
-  /** The tenant's leases, live and ended within the last day (older ones are dropped on the way). */
+  /** Drops leases that ended over a day ago, for every tenant: one write a sweep tick, not one a tenant. */
+  purge(now: number): void {
+    this.db.prepare('DELETE FROM busy_leases WHERE expires_at <= ?').run(now - ENDED_KEPT_MS);
+  }
+
+  /** The tenant's leases, live and ended within the last day (a read only: purge drops older ones). */
   list(slug: string, now: number): Lease[] {
-    this.db.prepare('DELETE FROM busy_leases WHERE slug = ? AND expires_at <= ?').run(slug, now - ENDED_KEPT_MS);
     return this.db
-      .prepare('SELECT name, taken_at, expires_at FROM busy_leases WHERE slug = ? ORDER BY name')
-      .all(slug)
+      .prepare('SELECT name, taken_at, expires_at FROM busy_leases WHERE slug = ? AND expires_at > ? ORDER BY name')
+      .all(slug, now - ENDED_KEPT_MS)
       .map((raw) => {
         const row = RowSchema.parse(raw);
         return { name: row.name, takenAt: row.taken_at, expiresAt: row.expires_at };
