@@ -27,6 +27,10 @@ import type { Db } from '../db/database.js';
 import type { Logger } from '../log.js';
 import type { ActivityKind } from '../tenants/activity.js';
 import type { TenantActivity } from '../tenants/activity.js';
+import { CountRow, IdRow, maybeRow, row, rows } from '../db/rows.js';
+
+const LeaderRow = z.object({ owner: z.string(), expires_at: z.number().int() });
+const ProcessRow = z.object({ id: z.string(), pid: z.number().int(), heartbeat_at: z.number().int() });
 
 const HoldRowSchema = z.object({
   inflight: z.number().int().min(0),
@@ -136,7 +140,7 @@ export class Peers {
 
   /** Ids of the live processes, this one included. */
   live(now = this.clock()): string[] {
-    return (this.deps.db.prepare('SELECT id FROM processes WHERE heartbeat_at > ?').all(now - this.deadAfterMs) as Array<{ id: string }>).map((r) => r.id);
+    return rows(IdRow, this.deps.db.prepare('SELECT id FROM processes WHERE heartbeat_at > ?').all(now - this.deadAfterMs), 'processes').map((r) => r.id);
   }
 
   /** True when another live process shares the data dir. */
@@ -172,9 +176,13 @@ export class Peers {
   async fence(since: number, deadline: number): Promise<boolean> {
     for (;;) {
       const now = this.clock();
-      const behind = this.deps.db
-        .prepare('SELECT count(*) AS n FROM processes WHERE id <> ? AND heartbeat_at > ? AND heartbeat_at < ?')
-        .get(this.id, now - this.deadAfterMs, since) as { n: number };
+      const behind = row(
+        CountRow,
+        this.deps.db
+          .prepare('SELECT count(*) AS n FROM processes WHERE id <> ? AND heartbeat_at > ? AND heartbeat_at < ?')
+          .get(this.id, now - this.deadAfterMs, since),
+        'processes',
+      );
       if (behind.n === 0) return true;
       if (now >= deadline) return false;
       await new Promise((resolve) => setTimeout(resolve, Math.min(20, Math.max(1, deadline - now))));
@@ -187,9 +195,9 @@ export class Peers {
     return db
       .transaction(() => {
         const now = this.clock();
-        const row = db.prepare('SELECT owner, expires_at FROM leader_leases WHERE name = ?').get(name) as { owner: string; expires_at: number } | undefined;
+        const lease = maybeRow(LeaderRow, db.prepare('SELECT owner, expires_at FROM leader_leases WHERE name = ?').get(name), 'leader_leases');
         // A live lease of another process holds, unless that process is dead (judged as reapDead judges it).
-        if (row && row.owner !== this.id && row.expires_at > now && this.isAlive(row.owner, now)) return false;
+        if (lease && lease.owner !== this.id && lease.expires_at > now && this.isAlive(lease.owner, now)) return false;
         db.prepare(
           'INSERT INTO leader_leases (name, owner, expires_at) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at',
         ).run(name, this.id, now + ttlMs);
@@ -207,10 +215,8 @@ export class Peers {
 
   /** Whether the process `id` is alive: registered, and not dead by isDead. */
   private isAlive(id: string, now: number): boolean {
-    const row = this.deps.db.prepare('SELECT id, pid, heartbeat_at FROM processes WHERE id = ?').get(id) as
-      | { id: string; pid: number; heartbeat_at: number }
-      | undefined;
-    return row !== undefined && !this.isDead(row, now);
+    const found = maybeRow(ProcessRow, this.deps.db.prepare('SELECT id, pid, heartbeat_at FROM processes WHERE id = ?').get(id), 'processes');
+    return found !== undefined && !this.isDead(found, now);
   }
 
   /** Removes the rows of dead processes (their holds no longer count); returns their ids. */
@@ -218,12 +224,8 @@ export class Peers {
     const { db } = this.deps;
     return db
       .transaction(() => {
-        const rows = db.prepare('SELECT id, pid, heartbeat_at FROM processes WHERE id <> ?').all(this.id) as Array<{
-          id: string;
-          pid: number;
-          heartbeat_at: number;
-        }>;
-        const dead = rows.filter((r) => this.isDead(r, now)).map((r) => r.id);
+        const others = rows(ProcessRow, db.prepare('SELECT id, pid, heartbeat_at FROM processes WHERE id <> ?').all(this.id), 'processes');
+        const dead = others.filter((r) => this.isDead(r, now)).map((r) => r.id);
         for (const id of dead) {
           db.prepare('DELETE FROM process_holds WHERE owner = ?').run(id);
           db.prepare('DELETE FROM processes WHERE id = ?').run(id);

@@ -17,6 +17,11 @@ import crypto from 'node:crypto';
 import { z } from 'zod';
 import type { Db } from '../db/database.js';
 import { NapboxError } from '../errors.js';
+import { IdRow, StateCountRow, row as dbRow, rows } from '../db/rows.js';
+
+const AtRow = z.object({ at: z.number().nullable() });
+const TenantRow = z.object({ tenant: z.string() });
+const OwnedRow = z.object({ id: z.string(), tenant: z.string(), owner: z.string().nullable() });
 
 const MESSAGE_STATES = ['pending', 'processing', 'done', 'failed'] as const;
 type MessageState = (typeof MESSAGE_STATES)[number];
@@ -158,32 +163,34 @@ export class MessageStore {
   nextDueAt(tenant: string, after: number): number | undefined {
     const row = this.db
       .prepare("SELECT min(next_attempt_at) AS at FROM messages WHERE tenant = ? AND state = 'pending' AND next_attempt_at > ?")
-      .get(tenant, after) as { at: number | null };
-    return row.at ?? undefined;
+      .get(tenant, after);
+    return dbRow(AtRow, row, 'messages').at ?? undefined;
   }
 
   /** Tenants with a pending message that is due now: the sweep's safety net kicks them. */
   tenantsWithDueMessages(now: number): string[] {
-    return (this.db.prepare("SELECT DISTINCT tenant FROM messages WHERE state = 'pending' AND next_attempt_at <= ?").all(now) as Array<{ tenant: string }>).map(
+    return rows(TenantRow, this.db.prepare("SELECT DISTINCT tenant FROM messages WHERE state = 'pending' AND next_attempt_at <= ?").all(now), 'messages').map(
       (r) => r.tenant,
     );
   }
 
   tenantsWithOpenMessages(): string[] {
-    return (this.db.prepare("SELECT DISTINCT tenant FROM messages WHERE state IN ('pending', 'processing')").all() as Array<{ tenant: string }>).map(
+    return rows(TenantRow, this.db.prepare("SELECT DISTINCT tenant FROM messages WHERE state IN ('pending', 'processing')").all(), 'messages').map(
       (r) => r.tenant,
     );
   }
 
   countOpen(tenant: string): { pending: number; processing: number } {
-    const rows = this.db
-      .prepare("SELECT state, count(*) AS n FROM messages WHERE tenant = ? AND state IN ('pending','processing') GROUP BY state")
-      .all(tenant) as Array<{ state: string; n: number }>;
-    return { pending: rows.find((r) => r.state === 'pending')?.n ?? 0, processing: rows.find((r) => r.state === 'processing')?.n ?? 0 };
+    const counts = rows(
+      StateCountRow,
+      this.db.prepare("SELECT state, count(*) AS n FROM messages WHERE tenant = ? AND state IN ('pending','processing') GROUP BY state").all(tenant),
+      'messages',
+    );
+    return { pending: counts.find((r) => r.state === 'pending')?.n ?? 0, processing: counts.find((r) => r.state === 'processing')?.n ?? 0 };
   }
 
   processingIds(tenant: string): string[] {
-    return (this.db.prepare("SELECT id FROM messages WHERE tenant = ? AND state = 'processing' ORDER BY seq").all(tenant) as Array<{ id: string }>).map(
+    return rows(IdRow, this.db.prepare("SELECT id FROM messages WHERE tenant = ? AND state = 'processing' ORDER BY seq").all(tenant), 'messages').map(
       (r) => r.id,
     );
   }
@@ -201,18 +208,14 @@ export class MessageStore {
   requeueOrphaned(live: readonly string[], reason: string, now: number): Array<{ id: string; tenant: string }> {
     return this.db
       .transaction(() => {
-        const rows = (
-          this.db.prepare("SELECT id, tenant, owner FROM messages WHERE state = 'processing'").all() as Array<{
-            id: string;
-            tenant: string;
-            owner: string | null;
-          }>
-        ).filter((r) => r.owner === null || !live.includes(r.owner));
+        const found = rows(OwnedRow, this.db.prepare("SELECT id, tenant, owner FROM messages WHERE state = 'processing'").all(), 'messages').filter(
+          (r) => r.owner === null || !live.includes(r.owner),
+        );
         const update = this.db.prepare(
           "UPDATE messages SET state = 'pending', reason = ?, next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = 'processing'",
         );
-        for (const r of rows) update.run(reason, now, now, r.id);
-        return rows.map((r) => ({ id: r.id, tenant: r.tenant }));
+        for (const r of found) update.run(reason, now, now, r.id);
+        return found.map((r) => ({ id: r.id, tenant: r.tenant }));
       })
       .immediate();
   }
@@ -262,16 +265,18 @@ export class MessageStore {
   requeueProcessing(tenant: string | undefined, reason: string, now: number): string[] {
     return this.db
       .transaction(() => {
-        const rows = (
+        const found = rows(
+          IdRow,
           tenant === undefined
             ? this.db.prepare("SELECT id FROM messages WHERE state = 'processing'").all()
-            : this.db.prepare("SELECT id FROM messages WHERE state = 'processing' AND tenant = ?").all(tenant)
-        ) as Array<{ id: string }>;
+            : this.db.prepare("SELECT id FROM messages WHERE state = 'processing' AND tenant = ?").all(tenant),
+          'messages',
+        );
         const update = this.db.prepare(
           "UPDATE messages SET state = 'pending', reason = ?, next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = 'processing'",
         );
-        for (const r of rows) update.run(reason, now, now, r.id);
-        return rows.map((r) => r.id);
+        for (const r of found) update.run(reason, now, now, r.id);
+        return found.map((r) => r.id);
       })
       .immediate();
   }

@@ -5,6 +5,7 @@
 
 import client from 'prom-client';
 import type { Db } from '../db/database.js';
+import { StateCountRow, rows } from '../db/rows.js';
 
 export class Metrics {
   readonly registry = new client.Registry();
@@ -66,7 +67,7 @@ export class Metrics {
       registers,
       collect() {
         this.reset();
-        for (const row of tenantStates.all() as Array<{ state: string; n: number }>) this.set({ state: row.state }, row.n);
+        for (const r of rows(StateCountRow, tenantStates.all(), 'tenants')) this.set({ state: r.state }, r.n);
       },
     });
     const messageStates = db.prepare('SELECT state, count(*) AS n FROM messages GROUP BY state');
@@ -77,7 +78,7 @@ export class Metrics {
       registers,
       collect() {
         this.reset();
-        for (const row of messageStates.all() as Array<{ state: string; n: number }>) this.set({ state: row.state }, row.n);
+        for (const r of rows(StateCountRow, messageStates.all(), 'messages')) this.set({ state: r.state }, r.n);
       },
     });
   }

@@ -18,6 +18,9 @@
 
 import { z } from 'zod';
 import type { Db } from '../db/database.js';
+import { rows } from '../db/rows.js';
+
+const SlugRow = z.object({ slug: z.string() });
 
 const LOCK_OPS = ['wake', 'stop', 'destroy'] as const;
 export type LockOp = (typeof LOCK_OPS)[number];
@@ -111,11 +114,10 @@ export class TenantLocks {
 
   /** Tenants another process is stopping or destroying now: this process must stop routing to them. */
   stopsByOthers(now = this.clock()): string[] {
-    return (
-      this.deps.db
-        .prepare("SELECT slug FROM tenant_locks WHERE owner <> ? AND op IN ('stop','destroy') AND expires_at > ?")
-        .all(this.deps.owner, now) as Array<{ slug: string }>
-    ).map((r) => r.slug);
+    const raw = this.deps.db
+      .prepare("SELECT slug FROM tenant_locks WHERE owner <> ? AND op IN ('stop','destroy') AND expires_at > ?")
+      .all(this.deps.owner, now);
+    return rows(SlugRow, raw, 'tenant_locks').map((r) => r.slug);
   }
 
   /** Takes the lock now if it is free (or ours, or expired); otherwise says who holds it. */

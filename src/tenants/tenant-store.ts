@@ -8,6 +8,9 @@ import { z } from 'zod';
 import type { Db } from '../db/database.js';
 import { NapboxError } from '../errors.js';
 import { TenantConfigSchema, type TenantConfig } from '../model/tenant-config.js';
+import { CountRow, maybeRow, row } from '../db/rows.js';
+
+const ChannelKeyRow = z.object({ channel_key: z.string().nullable() });
 
 const TENANT_STATES = ['stopped', 'starting', 'running', 'stopping', 'failed'] as const;
 type TenantState = (typeof TENANT_STATES)[number];
@@ -118,8 +121,7 @@ export class TenantStore {
   }
 
   count(): number {
-    const row = this.db.prepare('SELECT count(*) AS n FROM tenants').get() as { n: number };
-    return row.n;
+    return row(CountRow, this.db.prepare('SELECT count(*) AS n FROM tenants').get(), 'tenants').n;
   }
 
   remove(slug: string): boolean {
@@ -146,13 +148,13 @@ export class TenantStore {
 
   /** The tenant's secret for its runner channel (made on first use); never part of a Tenant or a view. */
   channelKey(slug: string): string {
-    const row = this.db.prepare('SELECT channel_key FROM tenants WHERE slug = ?').get(slug) as { channel_key: string | null } | undefined;
-    if (!row) throw new NapboxError('not_found', `no tenant ${slug}`);
-    if (row.channel_key && /^[A-Za-z0-9_-]{43}$/.test(row.channel_key)) return row.channel_key;
+    const current = maybeRow(ChannelKeyRow, this.db.prepare('SELECT channel_key FROM tenants WHERE slug = ?').get(slug), 'tenants');
+    if (!current) throw new NapboxError('not_found', `no tenant ${slug}`);
+    if (current.channel_key && /^[A-Za-z0-9_-]{43}$/.test(current.channel_key)) return current.channel_key;
     const key = crypto.randomBytes(32).toString('base64url');
     // Only where none is stored yet: another napbox process may have made the key first, and its container uses it.
-    this.db.prepare('UPDATE tenants SET channel_key = ? WHERE slug = ? AND (channel_key IS NULL OR channel_key = ?)').run(key, slug, row.channel_key ?? '');
-    const stored = this.db.prepare('SELECT channel_key FROM tenants WHERE slug = ?').get(slug) as { channel_key: string | null } | undefined;
+    this.db.prepare('UPDATE tenants SET channel_key = ? WHERE slug = ? AND (channel_key IS NULL OR channel_key = ?)').run(key, slug, current.channel_key ?? '');
+    const stored = maybeRow(ChannelKeyRow, this.db.prepare('SELECT channel_key FROM tenants WHERE slug = ?').get(slug), 'tenants');
     if (!stored?.channel_key || !/^[A-Za-z0-9_-]{43}$/.test(stored.channel_key))
       throw new NapboxError('internal', `tenant ${slug}: its channel key could not be stored`);
     return stored.channel_key;
