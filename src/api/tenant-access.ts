@@ -75,6 +75,16 @@ export class TenantAccess {
     return this.sign(slug, this.linkAudience, LINK_TTL_S);
   }
 
+  /**
+   * The one admission guard for a tenant's pages, sockets and napbox's own routes on its host: resolves with
+   * the visibility for a public tenant, or a private one with a valid session; rejects 401 otherwise, before
+   * anything wakes.
+   */
+  async admit(req: IncomingMessage, slug: string, visibility: 'public' | 'private' | undefined): Promise<'public' | 'private'> {
+    if (visibility === 'private') await this.requireSession(req, slug);
+    return visibility ?? 'public';
+  }
+
   /** Resolves for a request carrying a valid session for `slug`, sent from the tenant's own pages; rejects 'unauthorized' otherwise. */
   async requireSession(req: IncomingMessage, slug: string): Promise<void> {
     const session = await this.claims(readCookie(req.headers.cookie, COOKIE), slug, this.sessionAudience);

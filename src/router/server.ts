@@ -134,7 +134,7 @@ function upgrade(deps: ServerDeps, req: IncomingMessage, socket: Duplex, head: B
   }
   if (target.kind === 'tenant-napbox' && target.path.split('?')[0] === '/_napbox/chat') {
     const tenant = deps.store.get(target.slug);
-    const admitted = tenant?.config.visibility === 'private' ? deps.access.requireSession(req, target.slug) : Promise.resolve();
+    const admitted = deps.access.admit(req, target.slug, tenant?.config.visibility);
     admitted
       .then(
         () => deps.chat.upgrade(req, socket, head, target.slug, target.path, target.prefix),
@@ -178,7 +178,7 @@ async function tenantNapboxRoute(deps: ServerDeps, slug: string, path: string, p
     const route = path.split('?')[0];
     if (route === '/_napbox/signin') return await deps.access.signIn(req, res, slug, prefix);
     if (route === '/_napbox/signout') return await deps.access.signOut(req, res, slug, prefix);
-    if (tenant.config.visibility === 'private') await deps.access.requireSession(req, slug);
+    await deps.access.admit(req, slug, tenant.config.visibility);
     if (route === '/_napbox/status') return sendJson(res, 200, { tenant: slug, state: tenant.state });
     throw new NapboxError('not_found', `nothing at ${route}`);
   } catch (err) {

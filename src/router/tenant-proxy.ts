@@ -203,9 +203,7 @@ export class TenantProxy {
 
   /** Resolves with the tenant's visibility when the request may reach it: public, or private with a valid session (else 401, and nothing wakes). */
   private async admitted(req: IncomingMessage, slug: string): Promise<'public' | 'private'> {
-    const visibility = this.deps.store.get(slug)?.config.visibility ?? 'public';
-    if (visibility === 'private') await this.deps.access.requireSession(req, slug);
-    return visibility;
+    return this.deps.access.admit(req, slug, this.deps.store.get(slug)?.config.visibility);
   }
 
   /** The running tenant, woken if needed; 404 for a tenant that does not exist. */
