@@ -61,7 +61,7 @@ describe('TenantProxy forwarding', () => {
       store: { get: () => ({ config: {} }) } as unknown as TenantStore,
       activity: new ActivityTracker(),
       logger: createLogger('silent'),
-      access: {} as TenantAccess,
+      access: { admit: async () => 'public' } as unknown as TenantAccess,
       trustedProxies: new TrustedProxies(trusted),
     });
     proxies.push(proxy);
