@@ -13,10 +13,9 @@ function allowed(request: MountRequest, source: string, readOnly = true, warning
 }
 
 describe('planMounts', () => {
-  it('mounts the workspace and the group files rw, materialized files and global ro, in that order', () => {
+  it('mounts the group files rw, materialized files and global ro, in that order (the workspace is a volume, not a plan entry)', () => {
     const plan = planMounts(base);
     assert.deepEqual(plan.mounts, [
-      { type: 'bind', source: '/srv/napbox/data/tenants/acme/workspace', target: '/workspace', readOnly: false },
       { type: 'bind', source: '/srv/napbox/groups/acme/files', target: '/group', readOnly: false },
       { type: 'bind', source: '/srv/napbox/data/tenants/acme/materialized', target: '/group/.napbox', readOnly: true },
       { type: 'bind', source: '/srv/napbox/groups/global', target: '/global', readOnly: true },
@@ -49,7 +48,7 @@ describe('planMounts', () => {
         allowed({ hostPath: '/srv/ro', containerPath: 'ro', readWrite: true }, '/srv/ro', true, '/srv/ro is mounted read-only: ...'),
       ],
     });
-    assert.deepEqual(plan.mounts.slice(4), [
+    assert.deepEqual(plan.mounts.slice(3), [
       { type: 'bind', source: '/srv/shared/docs', target: '/extra/docs', readOnly: true },
       { type: 'bind', source: '/srv/out', target: '/extra/out', readOnly: false },
       { type: 'bind', source: '/srv/ro', target: '/extra/ro', readOnly: true },
@@ -60,7 +59,7 @@ describe('planMounts', () => {
   it('passes refused decisions through with their reason', () => {
     const request = { hostPath: '/home/me/.ssh', containerPath: 'keys' };
     const plan = planMounts({ ...base, extras: [{ request, decision: { allowed: false, reason: 'credential path' } }] });
-    assert.equal(plan.mounts.length, 4);
+    assert.equal(plan.mounts.length, 3);
     assert.deepEqual(plan.refused, [{ request, reason: 'credential path' }]);
   });
 
@@ -78,7 +77,7 @@ describe('planMounts', () => {
     ];
     for (const [source, reason] of cases) {
       const plan = planMounts({ ...base, extras: [allowed({ hostPath: source, containerPath: 'x' }, source)] });
-      assert.equal(plan.mounts.length, 4, source);
+      assert.equal(plan.mounts.length, 3, source);
       assert.match(plan.refused[0]?.reason ?? '', reason, source);
     }
   });
@@ -88,7 +87,7 @@ describe('planMounts', () => {
       ...base,
       extras: [allowed({ hostPath: '/srv/a', containerPath: 'x' }, '/srv/a'), allowed({ hostPath: '/srv/b', containerPath: 'x' }, '/srv/b')],
     });
-    assert.equal(plan.mounts.length, 5);
+    assert.equal(plan.mounts.length, 4);
     assert.match(plan.refused[0]?.reason ?? '', /already mounted/);
   });
 
@@ -119,7 +118,6 @@ describe('renderMountTable', () => {
       [
         '| container path | host path | mode | what |',
         '|---|---|---|---|',
-        '| `/workspace` | `<dataDir>/tenants/acme/workspace` | read-write | workspace; sessions in /workspace/sessions/<session> |',
         "| `/group` | `<groupsDir>/acme/files` | read-write | the tenant's own files (groups/<slug>/files; its tenant.json stays outside) |",
         '| `/group/.napbox` | `<dataDir>/tenants/acme/materialized` | read-only | files napbox writes for it: config.json, instructions.md |',
         '| `/global` | `<groupsDir>/global` | read-only | shared by every tenant |',
@@ -136,7 +134,6 @@ describe('planMounts in copy mode (a remote engine)', () => {
   it('mounts no host path: labelled volumes for every layer, the read-only ones fresh, in nesting order', () => {
     const plan = planMounts(copy);
     assert.deepEqual(plan.mounts, [
-      { type: 'volume', source: 'napbox-i1-acme-workspace', target: '/workspace', readOnly: false },
       { type: 'volume', source: 'napbox-i1-acme-group', target: '/group', readOnly: false },
       { type: 'volume', source: 'napbox-i1-acme-napbox', target: '/group/.napbox', readOnly: false, fresh: true },
       { type: 'volume', source: 'napbox-i1-acme-global', target: '/global', readOnly: false, fresh: true },
@@ -154,13 +151,13 @@ describe('planMounts in copy mode (a remote engine)', () => {
 
   it('shows the tenant the same modes as bind mode', () => {
     const modes = Object.fromEntries(planMounts(copy).rows.map((r) => [r.target, r.mode]));
-    assert.deepEqual(modes, { '/workspace': 'rw', '/group': 'rw', '/group/.napbox': 'ro', '/global': 'ro' });
+    assert.deepEqual(modes, { '/group': 'rw', '/group/.napbox': 'ro', '/global': 'ro' });
   });
 
   it('refuses every extra mount of a host folder, saying why and what to do instead', () => {
     const request = { hostPath: '/srv/shared/docs', containerPath: 'docs' };
     const plan = planMounts({ ...copy, extras: [allowed(request, '/srv/shared/docs')] });
-    assert.equal(plan.mounts.length, 4);
+    assert.equal(plan.mounts.length, 3);
     assert.equal(plan.refused.length, 1);
     assert.match(plan.refused[0]!.reason, /remote .*NAPBOX_MOUNTS=copy.*group folder/);
   });

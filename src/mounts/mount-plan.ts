@@ -6,8 +6,8 @@
 //
 // Invariants this keeps (and checks, rather than trusts):
 // - The tenant cannot write what the host trusts. Of the data dir, only this
-//   tenant's own `tenants/<slug>/workspace` (rw) and `tenants/<slug>/materialized`
-//   (ro) are mounted; any host path inside the data dir but outside
+//   tenant's own `tenants/<slug>/materialized` (ro) is mounted (its workspace
+//   is a volume, which container-spec.ts adds, not part of this plan); any host path inside the data dir but outside
 //   `tenants/<slug>/`, or above the data dir, is refused. Of its group folder
 //   only the `files/` sub-folder is mounted (rw, at /group): `groups/<slug>/`
 //   itself, where the trusted tenant.json lives, is never mounted, so nothing
@@ -29,11 +29,9 @@
 import path from 'node:path';
 import { NapboxError } from '../errors.js';
 import type { MountSpec } from '../runtime/container-driver.js';
-import { workspaceVolume } from '../runtime/container-spec.js';
 import { assertSlug } from '../model/slug.js';
 import type { MountDecision, MountRequest } from './allowlist.js';
 
-export const WORKSPACE_TARGET = '/workspace';
 const GROUP_TARGET = '/group';
 const MATERIALIZED_TARGET = '/group/.napbox';
 const GLOBAL_TARGET = '/global';
@@ -97,9 +95,6 @@ function globalVolume(installId: string, slug: string): string {
 
 export function tenantDir(dataDir: string, slug: string): string {
   return path.join(dataDir, 'tenants', slug);
-}
-function workspaceDir(dataDir: string, slug: string): string {
-  return path.join(tenantDir(dataDir, slug), 'workspace');
 }
 export function materializedDir(dataDir: string, slug: string): string {
   return path.join(tenantDir(dataDir, slug), 'materialized');
@@ -165,7 +160,6 @@ export function planMounts(inputs: MountPlanInputs): MountPlan {
   const add = (source: string, target: string, readOnly: boolean, purpose: string): void => {
     planned.push(row({ type: 'bind', source, target, readOnly }, purpose));
   };
-  add(workspaceDir(inputs.dataDir, slug), WORKSPACE_TARGET, false, 'workspace; sessions in /workspace/sessions/<session>');
   add(groupFilesDir(inputs.groupsDir, slug), GROUP_TARGET, false, "the tenant's own files (groups/<slug>/files; its tenant.json stays outside)");
   add(materializedDir(inputs.dataDir, slug), MATERIALIZED_TARGET, true, 'files napbox writes for it: config.json, instructions.md');
   add(globalGroupDir(inputs.groupsDir), GLOBAL_TARGET, true, 'shared by every tenant');
@@ -223,28 +217,26 @@ function planCopyMounts(inputs: MountPlanInputs, slug: string): MountPlan {
   const install = inputs.installId;
   if (!install) throw new NapboxError('internal', 'planMounts: copy mode needs the install id (it names the volumes)');
   const mounts: MountSpec[] = [
-    { type: 'volume', source: workspaceVolume(install, slug), target: WORKSPACE_TARGET, readOnly: false },
     { type: 'volume', source: groupVolume(install, slug), target: GROUP_TARGET, readOnly: false },
     { type: 'volume', source: napboxFilesVolume(install, slug), target: MATERIALIZED_TARGET, readOnly: false, fresh: true },
     { type: 'volume', source: globalVolume(install, slug), target: GLOBAL_TARGET, readOnly: false, fresh: true },
   ];
   const rows: MountRow[] = [
-    { target: WORKSPACE_TARGET, source: mounts[0]!.source, type: 'volume', mode: 'rw', purpose: 'workspace; sessions in /workspace/sessions/<session>' },
     {
       target: GROUP_TARGET,
-      source: mounts[1]!.source,
+      source: mounts[0]!.source,
       type: 'volume',
       mode: 'rw',
       purpose: "the tenant's group folder, kept in the engine (the host folder is not mounted)",
     },
     {
       target: MATERIALIZED_TARGET,
-      source: mounts[2]!.source,
+      source: mounts[1]!.source,
       type: 'volume',
       mode: 'ro',
       purpose: 'a fresh root-owned volume with copies of config.json, instructions.md',
     },
-    { target: GLOBAL_TARGET, source: mounts[3]!.source, type: 'volume', mode: 'ro', purpose: 'a fresh root-owned volume with a copy of groups/global/' },
+    { target: GLOBAL_TARGET, source: mounts[2]!.source, type: 'volume', mode: 'ro', purpose: 'a fresh root-owned volume with a copy of groups/global/' },
   ];
   const copies: CopyRow[] = [
     { source: materializedDir(inputs.dataDir, slug), target: MATERIALIZED_TARGET, folder: true },

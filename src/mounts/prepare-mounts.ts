@@ -36,7 +36,6 @@ import {
   groupFilesDir,
   materializedDir,
   planMounts,
-  WORKSPACE_TARGET,
   type CopyRow,
   type MountMode,
 } from './mount-plan.js';
@@ -146,7 +145,7 @@ export class MountPreparer {
       throw new NapboxError('bad_request', `tenant ${slug} asks for mounts that are refused: ${reasons.join('; ')}`);
     }
     for (const warning of plan.warnings) this.options.logger.warn({ tenant: slug, warning }, 'mount');
-    return { mounts: plan.mounts.filter((m) => m.target !== WORKSPACE_TARGET), files: [] };
+    return { mounts: [...plan.mounts], files: [] };
   }
 
   /**
@@ -194,7 +193,7 @@ export class MountPreparer {
     }
     const budget = { files: 0, bytes: 0 };
     const files = plan.copies.flatMap((copy) => this.readCopy(slug, copy, budget));
-    return { mounts: plan.mounts.filter((m) => m.target !== WORKSPACE_TARGET), files };
+    return { mounts: [...plan.mounts], files };
   }
 
   /** The regular files of one copy row, as container files (a missing source is nothing to copy). */

@@ -45,7 +45,7 @@ function containerName(installId: string, slug: string): string {
 }
 
 /** The tenant's workspace (sessions live in it): a volume, so it needs no shared filesystem and outlives containers. */
-export function workspaceVolume(installId: string, slug: string): string {
+function workspaceVolume(installId: string, slug: string): string {
   return `napbox-${installId}-${slug}-workspace`;
 }
 
