@@ -1,14 +1,24 @@
-// The composition root: builds every service from the config and wires them
-// together. Nothing else constructs services, opens the database or reads the
-// environment. `src/index.ts` runs it as a process; tests run it the same way.
+// The composition root: the only place napbox's services are built, wired and
+// started. Nothing else constructs services, opens the database or reads the
+// environment. `src/index.ts` runs it as a process; tests run it the same way
+// (with a fake engine driver, a clock, a logger of their own).
+//
+// Three steps, in order:
+// 1. Preflight: the engine answers, and the base image is there (built once).
+// 2. Build: every part is constructed (constructors start nothing: no timer,
+//    no watcher, no engine call). Parts that react to what happens to tenants
+//    subscribe to the typed tenant-event stream (src/tenants/tenant-events.ts)
+//    once every part exists, so nothing is patched in later.
+// 3. Start: each part is started in order, and what it opened is registered in
+//    the Lifetime at once; close() and a start-up that fails half-way both
+//    close exactly what was opened, newest first (src/lifetime.ts).
 
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
 import type { Config } from './config/config.js';
 import { openCoordinationConnection, openDatabase } from './db/database.js';
-import { Peers } from './cluster/peers.js';
+import { newPeerId, Peers } from './cluster/peers.js';
 import { TenantLocks } from './tenants/tenant-locks.js';
 import { createLogger, type Logger } from './log.js';
 import { loadInstallId } from './install-id.js';
@@ -17,7 +27,10 @@ import { DockerDriver } from './runtime/docker-driver.js';
 import { SwarmDriver } from './runtime/swarm-driver.js';
 import { requireAgentImage } from './images/agent-image.js';
 import { TenantStore } from './tenants/tenant-store.js';
-import { Lifecycle, type Running } from './tenants/lifecycle.js';
+import { Lifecycle } from './tenants/lifecycle.js';
+import { TenantEvents } from './tenants/tenant-events.js';
+import { Lifetime } from './lifetime.js';
+import { BuildStore } from './images/build-store.js';
 import { LeaseTable } from './tenants/leases.js';
 import { Sweeper } from './sweep/sweep.js';
 import { ActivityTracker } from './tenants/activity.js';
@@ -82,34 +95,67 @@ function makeDriver(config: Config): ContainerDriver {
     : new DockerDriver(config.dockerHost, options);
 }
 
+/** What every part is built from: the config, and the facts preflight established. */
+interface Ground {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly clock: () => number;
+  readonly installId: string;
+  readonly driver: ContainerDriver;
+  readonly baseImage: string;
+  readonly upstream: 'bridge' | 'published';
+}
+
 export async function startNapbox(config: Config, overrides: AppOverrides = {}): Promise<Napbox> {
   const logger = overrides.logger ?? createLogger(config.logLevel, config.logFormat);
-  const clock = overrides.clock ?? Date.now;
+  const lifetime = new Lifetime((part, err) => logger.error({ err, part }, 'closing a part of napbox failed'));
+  try {
+    const ground = await preflight(config, overrides, logger);
+    const parts = build(ground, lifetime);
+    wire(ground, parts);
+    return await start(ground, parts, lifetime);
+  } catch (err) {
+    await lifetime.close(); // what was opened before the failure, newest first
+    throw err;
+  }
+}
+
+async function preflight(config: Config, overrides: AppOverrides, logger: Logger): Promise<Ground> {
   const projectDir = overrides.projectDir ?? projectRoot(import.meta.url);
-  const installId = loadInstallId(config.dataDir);
   const driver = overrides.driver ?? makeDriver(config);
   await driver.ping();
   const baseImage = await requireAgentImage({ driver, containerDir: path.join(projectDir, 'container'), caBundle: config.caBundle });
+  const installId = loadInstallId(config.dataDir);
+  return { config, logger, clock: overrides.clock ?? Date.now, installId, driver, baseImage, upstream: upstreamMode(config) };
+}
 
+type Parts = ReturnType<typeof build>;
+
+/** Constructs every part. Opens the databases (registered in `lifetime` at once); starts nothing. */
+function build(ground: Ground, lifetime: Lifetime) {
+  const { config, logger, clock, installId, driver, baseImage, upstream } = ground;
   const db = openDatabase(config.dataDir);
+  lifetime.defer('database', () => void db.close());
+  // Other napbox processes may share this data dir: locks, holds and heartbeats go through the database (docs/scale-out.md).
+  const coordination = openCoordinationConnection(config.dataDir);
+  lifetime.defer('coordination database', () => void coordination.close());
+
+  const events = new TenantEvents((kind, err) => logger.error({ err, event: kind }, 'a tenant event listener failed'));
   const store = new TenantStore(db);
   const metrics = new Metrics(db);
   const activity = new ActivityTracker(clock);
-  // Other napbox processes may share this data dir: locks, holds and heartbeats go through the database (docs/scale-out.md).
-  const coordination = openCoordinationConnection(config.dataDir);
-  let forgetTenant: (slug: string) => void = () => undefined;
+  const wakes = new WakeHistory();
+  const peerId = newPeerId();
+  const locks = new TenantLocks({ db: coordination, owner: peerId, clock });
   const peers = new Peers({
     db: coordination,
+    id: peerId,
     takeDirty: (all) => activity.takeDirty(all),
     stopsByOthers: (now) => locks.stopsByOthers(now),
-    onStopByOther: (slug) => forgetTenant(slug),
+    events,
     clock,
     logger,
   });
-  const locks = new TenantLocks({ db: coordination, owner: peers.id, clock });
-  peers.start();
-  const upstream = upstreamMode(config);
-  const heartbeatMs = config.heartbeatIntervalMs;
   const mounts = new MountPreparer({
     dataDir: config.dataDir,
     groupsDir: config.groupsDir,
@@ -118,11 +164,6 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
     mode: config.mounts,
     installId,
   });
-  // Every ready tenant gets its runner channel (heartbeats, leases), not only those with messages.
-  let openChannel: (running: Running) => void = () => undefined;
-  const wakes = new WakeHistory();
-  // Built once the tenant service exists; lifecycle hooks only nudge it.
-  let live: LiveEvents<TenantView> = new LiveEvents<TenantView>({ list: () => [] });
   const lifecycle = new Lifecycle({
     store,
     driver,
@@ -132,28 +173,25 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
     wakeTimeoutMs: config.wakeTimeoutMs,
     upstream,
     clock,
-    heartbeatMs,
+    heartbeatMs: config.heartbeatIntervalMs,
     wakesPerMinute: config.wakesPerMinute,
     locks,
     fence: (since) => (peers.hasPeers() ? peers.fence(since, since + peers.deadAfterMs) : Promise.resolve(true)),
     prepareMounts: (slug, tenantConfig) => mounts.prepare(slug, tenantConfig),
-    onStopped: (reason) => {
-      metrics.stops.inc({ reason: reason.kind });
-      live.nudge();
-    },
-    onReady: (running) => openChannel(running),
-    onWakeDone: (outcome, ms, slug) => {
-      wakes.record(slug, outcome, ms);
-      live.nudge();
-      metrics.wakes.inc({ outcome });
-      metrics.wakeSeconds.observe({ outcome }, ms / 1000);
-    },
+    events,
   });
-  forgetTenant = (slug) => lifecycle.forget(slug);
+
   const leases = new LeaseTable(db);
   const messageStore = new MessageStore(db);
   const hub = new ChatHub();
   const replies = new ReplyRelay({ messages: messageStore, hub, hasPeers: () => peers.hasPeers() });
+  const channels = new ChannelPool({
+    channelKey: (slug) => store.channelKey(slug),
+    stillRunning: (slug) => lifecycle.verify(slug, 'while processing a message'),
+    logger,
+    checkEveryMs: Math.min(1000, config.heartbeatIntervalMs),
+    clock,
+  });
   const dispatcher = new Dispatcher({
     messages: messageStore,
     tenants: store,
@@ -161,28 +199,16 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
     activity,
     hub,
     leases,
+    channels,
     logger,
     clock,
     owner: peers.id,
     liveOwners: () => peers.live(),
   });
-  const channels = new ChannelPool({
-    channelKey: (slug) => store.channelKey(slug),
-    stillRunning: (slug) => lifecycle.verify(slug, 'while processing a message'),
-    events: { onFrame: (slug, frame) => dispatcher.onFrame(slug, frame), onClosed: (slug, ids, why) => dispatcher.onClosed(slug, ids, why) },
-    logger,
-    checkEveryMs: Math.min(1000, heartbeatMs),
-    clock,
-  });
-  dispatcher.attach(channels);
-  openChannel = (running) => {
-    channels
-      .get(running.slug, running.containerId, running.control)
-      .catch((err: Error) => logger.warn({ tenant: running.slug, err: err.message }, 'runner channel not opened'));
-  };
+  const messages = new MessageService({ messages: messageStore, tenants: store, dispatcher, activity, hub, clock });
+
   const images = new ImageAdmin({
-    db,
-    dataDir: config.dataDir,
+    buildStore: new BuildStore(db, config.dataDir),
     driver,
     store,
     lifecycle,
@@ -221,27 +247,14 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
       leaseCapMs: config.leaseMaxMs,
     },
   });
-  const messages = new MessageService({ messages: messageStore, tenants: store, dispatcher, activity, hub, clock });
-  const chat = new ChatSocket(messages, logger, (slug) => {
-    const tenant = store.get(slug);
-    return tenant ? (tenant.config.visibility ?? 'public') : undefined;
-  });
-  const revocations = new SessionRevocations(db, clock);
-  const auth = new AdminAuth(loadOrCreateKey(config.dataDir), installId, clock, revocations);
-  const access = new TenantAccess(loadOrCreateKey(config.dataDir, 'access.key'), installId, clock, { revocations, tenantUrl: (slug) => tenantUrl(slug) });
 
-  const report = await reconcile({ store, driver, installId, logger, now: clock(), busy: (slug) => lifecycle.busy(slug) });
-  await removeOrphanNetworks({ driver, installId, store, logger });
-  if (driver.networkScope === 'install') await driver.ensureNetwork(sharedNetwork(installId)); // before any wake: one network, made once
-  logger.info(
-    { installId, driver: config.driver, upstream, baseImage, removed: report.removed, adopted: report.adopted, markedStopped: report.markedStopped },
-    'reconciled with the engine',
-  );
-
-  let port = config.port;
-  let closeRelayed: (slug: string) => void = () => undefined; // the relay exists once the server does
-  const hostPart = (): string => `${port === 80 ? '' : `:${port}`}`;
-  const tenantUrl = (slug: string): string => `http://${slug}.${config.baseDomain}${hostPart()}/`;
+  // The listener is made here, listening only once started; tenant URLs carry the port it got.
+  const front = net.createServer({ noDelay: true });
+  const tenantUrl = (slug: string): string => {
+    const address = front.address();
+    const port = address !== null && typeof address === 'object' ? address.port : config.port;
+    return `http://${slug}.${config.baseDomain}${port === 80 ? '' : `:${port}`}/`;
+  };
   const tenants = new TenantService({
     store,
     lifecycle,
@@ -253,13 +266,13 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
     lastBuilds: (slug) => images.lastBuilds(slug),
     mountRefusals: (requests) => mounts.refusals(requests),
     wakes,
-    onPrivate: (slug) => closeRelayed(slug),
+    events,
     removeFiles: (slug) => {
       const archived = archiveTenantFiles(config.groupsDir, config.dataDir, slug, clock());
       logger.info({ tenant: slug, archived }, 'tenant files taken off the host: its groups/ folder archived, its napbox files removed');
     },
   });
-  live = new LiveEvents<TenantView>({ list: () => tenants.list() });
+  const live = new LiveEvents<TenantView>({ list: () => tenants.list() });
   const groups = new GroupsWatcher({
     groupsDir: config.groupsDir,
     store,
@@ -267,7 +280,14 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
     logger,
     onApplied: (slug, tenantConfig) => mounts.materialize(slug, tenantConfig),
   });
-  await groups.start();
+
+  const revocations = new SessionRevocations(db, clock);
+  const auth = new AdminAuth(loadOrCreateKey(config.dataDir), installId, clock, revocations);
+  const access = new TenantAccess(loadOrCreateKey(config.dataDir, 'access.key'), installId, clock, { revocations, tenantUrl });
+  const chat = new ChatSocket(messages, logger, (slug) => {
+    const tenant = store.get(slug);
+    return tenant ? (tenant.config.visibility ?? 'public') : undefined;
+  });
   const api = new AdminApi({
     auth,
     tenants,
@@ -310,7 +330,6 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
     access,
     headTimeoutMs: config.headTimeoutMs,
   });
-
   // One port: the relay takes each connection first and hands to the HTTP server what it does not relay.
   const relay = new ConnectionRelay({
     baseDomain: config.baseDomain,
@@ -326,12 +345,10 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
       metrics.proxySeconds.observe({ path: 'relay' }, seconds);
     },
   });
-  closeRelayed = (slug) => relay.closeTenant(slug);
   // Every accepted connection is counted and capped here, whichever path it then takes.
   const limit = connectionCap(config.maxConnections, openFilesSoftLimit());
-  if (limit.warning) logger.warn({ maxConnections: limit.cap }, limit.warning);
   const gate = new ConnectionGate({ maxTotal: limit.cap, maxPerClient: config.maxConnectionsPerClient, trustedProxies, logger });
-  const front = net.createServer({ noDelay: true }, (socket) => {
+  front.on('connection', (socket: net.Socket) => {
     try {
       if (gate.admit(socket)) relay.accept(socket);
     } catch (err) {
@@ -339,7 +356,109 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
       socket.destroy();
     }
   });
-  await new Promise<void>((resolve, reject) => {
+
+  return {
+    events,
+    store,
+    metrics,
+    wakes,
+    peers,
+    mounts,
+    lifecycle,
+    replies,
+    channels,
+    dispatcher,
+    images,
+    sweeper,
+    live,
+    groups,
+    chat,
+    proxy,
+    relay,
+    gate,
+    limit,
+    front,
+    tenantUrl,
+  };
+}
+
+/** Subscribes the parts that react to what happens to tenants (every part exists by now). */
+function wire(ground: Ground, parts: Parts): void {
+  const { events, metrics, wakes, live, channels, lifecycle, relay } = parts;
+  const { logger } = ground;
+  // Every ready tenant gets its runner channel (heartbeats, leases), not only those with messages.
+  events.on('ready', (running) => {
+    channels
+      .get(running.slug, running.containerId, running.control)
+      .catch((err: Error) => logger.warn({ tenant: running.slug, err: err.message }, 'runner channel not opened'));
+  });
+  events.on('stopped', ({ reason }) => {
+    metrics.stops.inc({ reason: reason.kind });
+    live.nudge();
+  });
+  events.on('wakeDone', ({ slug, outcome, ms }) => {
+    wakes.record(slug, outcome, ms);
+    live.nudge();
+    metrics.wakes.inc({ outcome });
+    metrics.wakeSeconds.observe({ outcome }, ms / 1000);
+  });
+  events.on('stoppingElsewhere', ({ slug }) => lifecycle.forget(slug));
+  events.on('changed', ({ slug, visibility }) => {
+    if (visibility === 'private') relay.closeTenant(slug); // relayed connections skip the per-request check
+    live.nudge();
+  });
+}
+
+/** Starts the parts in order, registering each in `lifetime` as it starts; listens last. */
+async function start(ground: Ground, parts: Parts, lifetime: Lifetime): Promise<Napbox> {
+  const { config, logger, installId, driver, baseImage, upstream, clock } = ground;
+  const { store, peers, mounts, lifecycle, images, channels, groups, dispatcher, replies, sweeper, front, limit } = parts;
+
+  peers.start();
+  lifetime.defer('cluster heartbeat', () => peers.stop());
+  await mounts.start();
+  lifetime.defer('mount allowlist watcher', () => mounts.close());
+  images.start();
+  channels.start();
+  lifetime.defer('runner channels', () => channels.closeAll());
+
+  const report = await reconcile({ store, driver, installId, logger, now: clock(), busy: (slug) => lifecycle.busy(slug) });
+  await removeOrphanNetworks({ driver, installId, store, logger });
+  if (driver.networkScope === 'install') await driver.ensureNetwork(sharedNetwork(installId)); // before any wake: one network, made once
+  logger.info(
+    { installId, driver: config.driver, upstream, baseImage, removed: report.removed, adopted: report.adopted, markedStopped: report.markedStopped },
+    'reconciled with the engine',
+  );
+
+  await groups.start();
+  lifetime.defer('groups watcher', () => groups.close());
+  dispatcher.start();
+  lifetime.defer('dispatcher', () => {
+    // Messages being delivered go back to pending, for the next process.
+    const handedBack = dispatcher.handBack();
+    if (handedBack.length > 0) logger.info({ messages: handedBack.length }, 'messages being delivered handed back for the next start');
+  });
+  replies.start();
+  lifetime.defer('reply relay', () => replies.stop());
+  sweeper.start();
+  lifetime.defer('sweep', () => sweeper.stop());
+
+  if (limit.warning) logger.warn({ maxConnections: limit.cap }, limit.warning);
+  await listen(front, config, logger);
+  lifetime.defer('listener and connections', () => closeFrontDoor(parts));
+  const port = (front.address() as net.AddressInfo).port;
+  const listenHost = config.listen === '0.0.0.0' || config.listen === '::' ? '127.0.0.1' : config.listen;
+  const url = `http://${listenHost.includes(':') ? `[${listenHost}]` : listenHost}:${port}`;
+  const serverFile: ServerFile = { url, pid: process.pid, installId, baseDomain: config.baseDomain, port };
+  fs.writeFileSync(path.join(config.dataDir, SERVER_FILE), JSON.stringify(serverFile), { mode: 0o600 });
+  lifetime.defer('server file', () => removeServerFile(config.dataDir));
+  logger.info({ url, dataDir: config.dataDir, maxConnections: limit.cap, maxConnectionsPerClient: config.maxConnectionsPerClient }, 'napbox listening');
+
+  return { url, installId, tenantUrl: parts.tenantUrl, close: () => lifetime.close() };
+}
+
+function listen(front: net.Server, config: Config, logger: Logger): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     front.once('error', reject);
     front.listen(config.port, config.listen, () => {
       front.off('error', reject);
@@ -348,46 +467,23 @@ export async function startNapbox(config: Config, overrides: AppOverrides = {}):
       resolve();
     });
   });
-  port = (front.address() as AddressInfo).port;
-  const listenHost = config.listen === '0.0.0.0' || config.listen === '::' ? '127.0.0.1' : config.listen;
-  const url = `http://${listenHost.includes(':') ? `[${listenHost}]` : listenHost}:${port}`;
-  const serverFile: ServerFile = { url, pid: process.pid, installId, baseDomain: config.baseDomain, port };
-  fs.writeFileSync(path.join(config.dataDir, SERVER_FILE), JSON.stringify(serverFile), { mode: 0o600 });
-  logger.info({ url, dataDir: config.dataDir, maxConnections: limit.cap, maxConnectionsPerClient: config.maxConnectionsPerClient }, 'napbox listening');
-  dispatcher.start();
-  replies.start();
-  sweeper.start();
+}
 
-  return {
-    url,
-    installId,
-    tenantUrl,
-    close: async () => {
-      // Stop accepting; tell what waits for a wake 503 (Retry-After) and hand back the messages being
-      // delivered (pending again, for the next process); stop the work; then close every connection napbox
-      // tracks (held, relayed, upgraded, idle keep-alive: the gate has them all), the listener, the database.
-      const closed = new Promise<void>((resolve) => front.close(() => resolve()));
-      proxy.drain();
-      const handedBack = dispatcher.handBack();
-      if (handedBack.length > 0) logger.info({ messages: handedBack.length }, 'messages being delivered handed back for the next start');
-      sweeper.stop();
-      replies.stop();
-      channels.closeAll();
-      chat.close();
-      live.close();
-      await new Promise((resolve) => setTimeout(resolve, 50)); // the 503s on their way out
-      relay.closeAll();
-      gate.closeAll();
-      proxy.close();
-      await mounts.close();
-      await groups.close();
-      await closed;
-      removeServerFile(config.dataDir);
-      peers.stop();
-      coordination.close();
-      db.close();
-    },
-  };
+/**
+ * Stops accepting; tells what waits for a wake 503 (Retry-After); then closes every connection napbox
+ * tracks (held, relayed, upgraded, idle keep-alive: the gate has them all) and waits for the listener.
+ */
+async function closeFrontDoor(parts: Parts): Promise<void> {
+  const { front, proxy, chat, live, relay, gate } = parts;
+  const closed = new Promise<void>((resolve) => front.close(() => resolve()));
+  proxy.drain();
+  chat.close();
+  live.close();
+  await new Promise((resolve) => setTimeout(resolve, 50)); // the 503s on their way out
+  relay.closeAll();
+  gate.closeAll();
+  proxy.close();
+  await closed;
 }
 
 /** Removes server.json if it is this process's (another napbox process on the data dir may have written it since). */

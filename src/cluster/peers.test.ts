@@ -6,6 +6,7 @@ import { after, it } from 'node:test';
 import { openCoordinationConnection, openDatabase } from '../db/database.js';
 import { ActivityTracker } from '../tenants/activity.js';
 import { Peers } from './peers.js';
+import { TenantEvents } from '../tenants/tenant-events.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'napbox-peers-'));
 openDatabase(dir).close();
@@ -18,13 +19,15 @@ after(() => {
 });
 
 function peer(db: typeof one, id: string, activity: ActivityTracker, clock: () => number, stops: string[] = [], forgotten: string[] = []): Peers {
+  const events = new TenantEvents();
+  events.on('stoppingElsewhere', ({ slug }) => forgotten.push(slug));
   return new Peers({
     db,
     id,
     clock,
     takeDirty: (all) => activity.takeDirty(all),
     stopsByOthers: () => stops,
-    onStopByOther: (slug) => forgotten.push(slug),
+    events,
     tickMs: 100_000,
     deadAfterMs: 1000,
     pidNamespace: '',
@@ -103,7 +106,7 @@ it('keeps the holds of a heartbeat that failed for the next one', () => {
       if (fail) throw new Error('database is locked');
       return [];
     },
-    onStopByOther: () => undefined,
+    events: new TenantEvents(),
   });
   const b = peer(two, 'g', new ActivityTracker(() => now), () => now);
   a.start();

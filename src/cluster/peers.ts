@@ -27,6 +27,7 @@ import type { Db } from '../db/database.js';
 import type { Logger } from '../log.js';
 import type { ActivityKind } from '../tenants/activity.js';
 import type { TenantActivity } from '../tenants/activity.js';
+import type { TenantEvents } from '../tenants/tenant-events.js';
 import { CountRow, IdRow, maybeRow, row, rows } from '../db/rows.js';
 
 const LeaderRow = z.object({ owner: z.string(), expires_at: z.number().int() });
@@ -52,7 +53,8 @@ export interface PeersDeps {
   readonly takeDirty: (all?: boolean) => Array<[string, Readonly<TenantActivity>]>;
   /** Tenants another process is stopping: forget their endpoints (called inside the tick). */
   readonly stopsByOthers: (now: number) => string[];
-  readonly onStopByOther: (slug: string) => void;
+  /** Where it says which tenants another process is stopping (this process forgets their endpoints). */
+  readonly events: TenantEvents;
   readonly id?: string;
   readonly tickMs?: number;
   readonly deadAfterMs?: number;
@@ -76,7 +78,7 @@ export class Peers {
 
   constructor(private readonly deps: PeersDeps) {
     this.pidNamespace = deps.pidNamespace === undefined ? readPidNamespace() : deps.pidNamespace || undefined;
-    this.id = deps.id ?? `p_${this.pidNamespace ?? 'x'}_${crypto.randomBytes(6).toString('hex')}`;
+    this.id = deps.id ?? newPeerId(this.pidNamespace);
     this.tickMs = deps.tickMs ?? 250;
     this.deadAfterMs = deps.deadAfterMs ?? Math.max(3000, 8 * this.tickMs);
     this.clock = deps.clock ?? Date.now;
@@ -122,7 +124,7 @@ export class Peers {
     this.unpublished = changed; // until committed
     db.transaction(() => {
       const now = this.clock();
-      for (const slug of this.deps.stopsByOthers(now)) this.deps.onStopByOther(slug);
+      for (const slug of this.deps.stopsByOthers(now)) this.deps.events.emit('stoppingElsewhere', { slug });
       const upsert = db.prepare(
         `INSERT INTO process_holds (owner, slug, inflight, sockets, last_activity, last_kind) VALUES (@owner, @slug, @inflight, @sockets, @at, @kind)
          ON CONFLICT(owner, slug) DO UPDATE SET inflight = @inflight, sockets = @sockets, last_activity = @at, last_kind = @kind`,
@@ -237,6 +239,11 @@ export class Peers {
 }
 
 /** This process's pid namespace (Linux), so pids are compared only with processes that share it. */
+/** A new id for this napbox process: its pid namespace (so peers can compare pids) and random bytes. */
+export function newPeerId(pidNamespace: string | undefined = readPidNamespace()): string {
+  return `p_${pidNamespace ?? 'x'}_${crypto.randomBytes(6).toString('hex')}`;
+}
+
 function readPidNamespace(): string | undefined {
   try {
     return /\[(\d+)\]/.exec(fs.readlinkSync('/proc/self/ns/pid'))?.[1];

@@ -14,14 +14,14 @@ import type { Lifecycle } from '../tenants/lifecycle.js';
 import { assertSlug } from '../model/slug.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
 import { BuildQueue } from './build-queue.js';
-import { buildView, BuildStore, isBuildId } from './build-store.js';
+import { buildView, isBuildId, type BuildStore } from './build-store.js';
 import { EMPTY_PACKAGES } from './packages.js';
 import { pruneImages } from './prune.js';
 import type { BuildSummary } from '../tenants/tenant-service.js';
 
 export interface ImageAdminDeps {
-  readonly db: ConstructorParameters<typeof BuildStore>[0];
-  readonly dataDir: string;
+  /** The builds and their logs (the composition root opens it on napbox's database). */
+  readonly buildStore: BuildStore;
   readonly driver: ContainerDriver;
   readonly store: TenantStore;
   readonly lifecycle: Lifecycle;
@@ -44,7 +44,7 @@ export class ImageAdmin {
   private readonly applyNow = new Set<string>();
 
   constructor(private readonly deps: ImageAdminDeps) {
-    this.buildStore = new BuildStore(deps.db, deps.dataDir);
+    this.buildStore = deps.buildStore;
     this.builds = new BuildQueue({
       driver: deps.driver,
       store: this.buildStore,
@@ -62,8 +62,12 @@ export class ImageAdmin {
         deps.logger.warn({ tenant, build: buildId, error }, 'image build failed; the tenant keeps its image');
       },
     });
-    const recovered = deps.recoverInterrupted === false ? [] : this.builds.recover();
-    if (recovered.length) deps.logger.info({ builds: recovered.map((b) => b.id) }, 'builds interrupted by a restart marked failed');
+  }
+
+  /** Marks the builds a stopped napbox left open failed (unless another process may be running them). */
+  start(): void {
+    const recovered = this.deps.recoverInterrupted === false ? [] : this.builds.recover();
+    if (recovered.length) this.deps.logger.info({ builds: recovered.map((b) => b.id) }, 'builds interrupted by a restart marked failed');
   }
 
   private reportDone(buildId: string, outcome: 'ready' | 'failed'): void {

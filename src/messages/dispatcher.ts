@@ -19,13 +19,15 @@
 
 import type { Logger } from '../log.js';
 import type { ActivityTracker } from '../tenants/activity.js';
-import type { Lifecycle, Running } from '../tenants/lifecycle.js';
+import type { Lifecycle } from '../tenants/lifecycle.js';
+import type { Running } from '../tenants/tenant-events.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
 import type { ChatHub } from './chat-hub.js';
 import type { LeaseTable } from '../tenants/leases.js';
 import { decideRetry, DEFAULT_DELIVERY, type DeliveryPolicy } from './delivery-policy.js';
 import type { MessageStore } from './message-store.js';
 import type { ChannelPool, RunnerChannel, RunnerFrame } from './runner-channel.js';
+import type { Unsubscribe } from '../typed-events.js';
 
 /** How often messages waiting for an engine that does not answer try again. */
 const ENGINE_RETRY_MS = 2000;
@@ -37,6 +39,8 @@ export interface DispatcherDeps {
   readonly activity: ActivityTracker;
   readonly hub: ChatHub;
   readonly leases: LeaseTable;
+  /** The runner channels messages go out on; their frames and closes come back to this dispatcher once started. */
+  readonly channels: ChannelPool;
   readonly logger: Logger;
   readonly clock?: () => number;
   readonly policy?: DeliveryPolicy;
@@ -58,7 +62,7 @@ function containerDied(err: unknown): boolean {
 }
 
 export class Dispatcher {
-  private channels: ChannelPool | undefined;
+  private readonly unsubscribe: Unsubscribe[] = [];
   private readonly running = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
@@ -71,13 +75,16 @@ export class Dispatcher {
     this.policy = deps.policy ?? DEFAULT_DELIVERY;
   }
 
-  /** The pool is made with this dispatcher's handlers, so it is attached after construction. */
-  attach(channels: ChannelPool): void {
-    this.channels = channels;
-  }
-
-  /** After a start of napbox: what was processing when it died goes again; every tenant with work is kicked. */
+  /**
+   * Listens to the runner channels, then, after a start of napbox: what was processing when it died goes
+   * again; every tenant with work is kicked.
+   */
   start(): void {
+    const { events } = this.deps.channels;
+    this.unsubscribe.push(
+      events.on('frame', ({ slug, frame }) => this.onFrame(slug, frame)),
+      events.on('closed', ({ slug, inFlight, why }) => this.onClosed(slug, inFlight, why)),
+    );
     const requeued = this.requeueOrphans('napbox restarted while it was processing');
     if (requeued.length) this.deps.logger.info({ messages: requeued.length }, 'requeued messages interrupted by a restart');
     for (const slug of this.deps.messages.tenantsWithOpenMessages()) this.kick(slug);
@@ -97,6 +104,7 @@ export class Dispatcher {
 
   stop(): void {
     this.stopped = true;
+    for (const off of this.unsubscribe.splice(0)) off();
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
   }
@@ -148,7 +156,7 @@ export class Dispatcher {
     }
     let channel: RunnerChannel;
     try {
-      channel = await this.channels!.get(slug, running.containerId, running.control);
+      channel = await this.deps.channels.get(slug, running.containerId, running.control);
     } catch (err) {
       for (const m of due) this.failTry(slug, m.id, m.tries + 1, (err as Error).message, true, true);
       await lifecycle.verify(slug, 'after its runner channel failed').catch(() => false);
@@ -180,7 +188,7 @@ export class Dispatcher {
   }
 
   /** Frames from the runner. */
-  onFrame(slug: string, frame: RunnerFrame): void {
+  private onFrame(slug: string, frame: RunnerFrame): void {
     if (this.stopped) return;
     const { messages, hub } = this.deps;
     const now = this.clock();
@@ -232,7 +240,7 @@ export class Dispatcher {
   }
 
   /** The runner channel went away with `inFlight` unanswered: they go again after the next wake. */
-  onClosed(slug: string, inFlight: string[], why: string): void {
+  private onClosed(slug: string, inFlight: string[], why: string): void {
     if (this.stopped) return;
     const now = this.clock();
     for (const id of inFlight) {

@@ -15,6 +15,7 @@ import WebSocket from 'ws';
 import { z } from 'zod';
 import type { Logger } from '../log.js';
 import type { Endpoint } from '../runtime/container-driver.js';
+import { TypedEvents } from '../typed-events.js';
 
 export interface Delivery {
   readonly id: string;
@@ -45,17 +46,17 @@ const FrameSchema = z.discriminatedUnion('type', [
 ]);
 export type RunnerFrame = z.infer<typeof FrameSchema>;
 
-interface ChannelEvents {
-  onFrame(slug: string, frame: RunnerFrame): void;
+interface ChannelEventMap {
+  /** A valid frame from a tenant's runner (hello is the pool's own). */
+  readonly frame: { readonly slug: string; readonly frame: RunnerFrame };
   /** The channel is gone; `inFlight` were delivered on it and never answered. */
-  onClosed(slug: string, inFlight: string[], why: string): void;
+  readonly closed: { readonly slug: string; readonly inFlight: string[]; readonly why: string };
 }
 
 export interface ChannelPoolDeps {
   readonly channelKey: (slug: string) => string;
   /** False once the tenant's container is known to be no longer running. */
   readonly stillRunning: (slug: string) => Promise<boolean>;
-  readonly events: ChannelEvents;
   readonly logger: Logger;
   readonly checkEveryMs: number;
   readonly clock?: () => number;
@@ -103,11 +104,18 @@ export class ChannelPool {
   private readonly channels = new Map<string, RunnerChannel>();
   private readonly connecting = new Map<string, Promise<RunnerChannel>>();
   private readonly clock: () => number;
-  private readonly watchdog: NodeJS.Timeout;
+  private watchdog: NodeJS.Timeout | undefined;
+  /** What the runners say, and which channels closed (the dispatcher listens). */
+  readonly events: TypedEvents<ChannelEventMap>;
 
   constructor(private readonly deps: ChannelPoolDeps) {
     this.clock = deps.clock ?? Date.now;
-    this.watchdog = setInterval(() => void this.check(), deps.checkEveryMs);
+    this.events = new TypedEvents<ChannelEventMap>((kind, err) => deps.logger.error({ err, event: kind }, 'a runner channel listener failed'));
+  }
+
+  /** Starts the watchdog that declares channels dead whose container stopped. */
+  start(): void {
+    this.watchdog ??= setInterval(() => void this.check(), this.deps.checkEveryMs);
     this.watchdog.unref();
   }
 
@@ -147,14 +155,14 @@ export class ChannelPool {
           return;
         }
         if (frame.type === 'reply' || frame.type === 'error') channel.inFlight.delete(frame.id);
-        this.deps.events.onFrame(slug, frame);
+        this.events.emit('frame', { slug, frame });
       });
       ws.once('close', () => {
         reject(new Error(`runner channel of ${slug} closed before hello`));
         if (this.channels.get(slug) === channel) this.channels.delete(slug);
         const inFlight = [...channel.inFlight];
         channel.inFlight.clear();
-        this.deps.events.onClosed(slug, inFlight, channel.why);
+        this.events.emit('closed', { slug, inFlight, why: channel.why });
       });
     });
     this.channels.set(slug, channel);
@@ -196,6 +204,7 @@ export class ChannelPool {
 
   closeAll(): void {
     clearInterval(this.watchdog);
+    this.watchdog = undefined;
     for (const channel of this.channels.values()) channel.kill('napbox shutting down');
   }
 }

@@ -216,7 +216,7 @@ describe('AllowlistWatcher', () => {
     const changes: Allowlist[] = [];
     const watcher = new AllowlistWatcher(listFile, { home, onChange: (a) => changes.push(a) });
     try {
-      await watcher.ready;
+      await watcher.start();
       const first = watcher.current();
       assert.equal(first.ok && first.roots.length, 2);
       writeList('{ broken');
@@ -238,7 +238,7 @@ describe('AllowlistWatcher', () => {
     const late = path.join(tmp, 'late', 'mount-allowlist.json');
     const watcher = new AllowlistWatcher(late, { home });
     try {
-      await watcher.ready;
+      await watcher.start();
       assert.match((watcher.current() as { problem: string }).problem, /does not exist/);
       fs.mkdirSync(path.dirname(late));
       fs.writeFileSync(late, JSON.stringify({ roots: [] }));
@@ -258,7 +258,7 @@ describe('AllowlistWatcher', () => {
     fs.rmSync(listFile);
     const watcher = new AllowlistWatcher(listFile, { home });
     try {
-      await watcher.ready;
+      await watcher.start();
       assert.equal(watcher.current().ok, false);
       writeList({ roots: [{ path: shared }] });
       await until(() => watcher.current().ok);

@@ -283,41 +283,47 @@ export interface AllowlistWatcherOptions {
  * watcher missed it (the folder may not exist yet, for one).
  */
 export class AllowlistWatcher {
-  private last: Allowlist;
-  private readonly watcher: FSWatcher;
-  readonly ready: Promise<void>;
+  /** The last valid allowlist read; undefined before start() and while the file is missing or broken. */
+  private last: Allowlist | undefined;
+  private watcher: FSWatcher | undefined;
 
   constructor(
     readonly file: string,
     private readonly options: AllowlistWatcherOptions = {},
-  ) {
-    this.last = loadAllowlist(file, options.home);
-    const dir = path.dirname(file);
-    const base = path.basename(file);
+  ) {}
+
+  /** Reads the file and starts watching its folder; resolves once the watch is in place. */
+  start(): Promise<void> {
+    this.last = loadAllowlist(this.file, this.options.home);
+    const dir = path.dirname(this.file);
+    const base = path.basename(this.file);
     // Watch the folder, not the file: editors replace files by rename, and the file may not exist yet.
-    this.watcher = watch(dir, { depth: 0, ignoreInitial: true, ignored: (p: string) => p !== dir && path.basename(p) !== base });
-    this.ready = new Promise((resolve) => this.watcher.once('ready', () => resolve()));
+    const watcher = watch(dir, { depth: 0, ignoreInitial: true, ignored: (p: string) => p !== dir && path.basename(p) !== base });
+    this.watcher = watcher;
     const reload = (p: string): void => {
       if (path.basename(p) !== base) return;
       this.last = loadAllowlist(this.file, this.options.home);
       this.options.onChange?.(this.last);
     };
-    this.watcher.on('add', reload).on('change', reload).on('unlink', reload);
-    this.watcher.on('error', () => {
+    watcher.on('add', reload).on('change', reload).on('unlink', reload);
+    watcher.on('error', () => {
       /* a folder that vanished: current() re-reads while the allowlist is not ok */
     });
+    return new Promise((resolve) => watcher.once('ready', () => resolve()));
   }
 
+  /** The allowlist now: the last valid one read, or the file read again while it is not valid (or not watched yet). */
   current(): Allowlist {
-    if (!this.last.ok) {
+    if (!this.last?.ok) {
       this.last = loadAllowlist(this.file, this.options.home);
       // The folder may have been made after the watch began: watch it again (chokidar ignores a path it already watches).
-      if (this.last.ok) this.watcher.add(path.dirname(this.file));
+      if (this.last.ok) this.watcher?.add(path.dirname(this.file));
     }
     return this.last;
   }
 
   async close(): Promise<void> {
-    await this.watcher.close();
+    await this.watcher?.close();
+    this.watcher = undefined;
   }
 }

@@ -10,7 +10,7 @@ describe('MountPreparer in copy mode (a remote engine)', () => {
   let root: string;
   let preparer: MountPreparer;
   let groups: string;
-  before(() => {
+  before(async () => {
     root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'napbox-prepare-')));
     groups = path.join(root, 'groups');
     fs.mkdirSync(path.join(groups, 'global', 'docs'), { recursive: true });
@@ -30,6 +30,7 @@ describe('MountPreparer in copy mode (a remote engine)', () => {
       installId: 'i1',
       isRoot: false,
     });
+    await preparer.start();
   });
   after(async () => {
     await preparer.close();
@@ -78,7 +79,7 @@ describe('MountPreparer in bind mode: nothing mounted through a link', () => {
   let root: string;
   let groups: string;
   let preparer: MountPreparer;
-  before(() => {
+  before(async () => {
     root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'napbox-prepare-bind-')));
     groups = path.join(root, 'groups');
     fs.mkdirSync(path.join(groups, 'global'), { recursive: true });
@@ -90,6 +91,7 @@ describe('MountPreparer in bind mode: nothing mounted through a link', () => {
       logger: createLogger('silent'),
       isRoot: false,
     });
+    await preparer.start();
   });
   after(async () => {
     await preparer.close();

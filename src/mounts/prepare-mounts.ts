@@ -100,17 +100,31 @@ function realDir(dir: string): string {
 
 export class MountPreparer {
   private readonly allowlist: AllowlistWatcher;
-  private readonly dataDir: string;
-  private readonly groupsDir: string;
   private readonly isRoot: boolean;
   private readonly mode: MountMode;
+  /** The data and groups folders, made and resolved (symlinks followed once, here) by start(). */
+  private dirs: { readonly data: string; readonly groups: string } | undefined;
 
   constructor(private readonly options: MountPreparerOptions) {
     this.allowlist = new AllowlistWatcher(options.allowlistFile);
-    this.dataDir = realDir(options.dataDir);
-    this.groupsDir = realDir(options.groupsDir);
     this.isRoot = options.isRoot ?? process.getuid?.() === 0;
     this.mode = options.mode ?? 'bind';
+  }
+
+  /** Makes the data and groups folders, and starts watching the allowlist. */
+  async start(): Promise<void> {
+    this.dirs = { data: realDir(this.options.dataDir), groups: realDir(this.options.groupsDir) };
+    await this.allowlist.start();
+  }
+
+  private get dataDir(): string {
+    if (!this.dirs) throw new Error('MountPreparer used before start()');
+    return this.dirs.data;
+  }
+
+  private get groupsDir(): string {
+    if (!this.dirs) throw new Error('MountPreparer used before start()');
+    return this.dirs.groups;
   }
 
   /** Why each of these extra mounts would be refused now (empty: all allowed). */

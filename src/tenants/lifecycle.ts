@@ -19,7 +19,7 @@
 
 import { NapboxError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { ContainerDriver, ContainerFile, ContainerInfo, Endpoint, MountSpec } from '../runtime/container-driver.js';
+import type { ContainerDriver, ContainerFile, ContainerInfo, MountSpec } from '../runtime/container-driver.js';
 import { endpointFor } from '../runtime/container-driver.js';
 import { describeStop, type StopReason } from './stop-reason.js';
 import { APP_PORT, CONTROL_PORT, LABEL_SPEC, buildContainerSpec, tenantLabels, tenantNetwork } from '../runtime/container-spec.js';
@@ -28,14 +28,7 @@ import { formatDuration } from '../config/duration.js';
 import { afterFailure, decideWakeGate, DEFAULT_BREAKER, type BreakerPolicy } from './breaker.js';
 import { LockTimeoutError, type HeldLock, type LockOp, type TenantLocks } from './tenant-locks.js';
 import type { Tenant, TenantStore } from './tenant-store.js';
-
-export interface Running {
-  readonly slug: string;
-  readonly containerId: string;
-  readonly app: Endpoint;
-  readonly control: Endpoint;
-  readonly since: number;
-}
+import { TenantEvents, type Running } from './tenant-events.js';
 
 export interface LifecycleDeps {
   readonly store: TenantStore;
@@ -50,8 +43,8 @@ export interface LifecycleDeps {
   readonly stopGraceSeconds?: number;
   /** How often runners send heartbeats. */
   readonly heartbeatMs?: number;
-  /** Told of every tenant that became ready (the runner channel is opened from there). */
-  readonly onReady?: (running: Running) => void;
+  /** Where it tells of every tenant that became ready, every stop and every wake's outcome (default: a stream no one hears). */
+  readonly events?: TenantEvents;
   /**
    * The tenant's mounts besides its workspace, made ready on the host (throws when one is refused), and the
    * files to put into its container (copy mode: a remote engine).
@@ -59,8 +52,6 @@ export interface LifecycleDeps {
   readonly prepareMounts?: (slug: string, config: Tenant['config']) => { readonly mounts: MountSpec[]; readonly files?: readonly ContainerFile[] };
   /** At most this many wakes (not waiters: wakes) of one tenant per minute; more get 429. */
   readonly wakesPerMinute?: number;
-  /** Told of every stop and its reason (metrics). */
-  readonly onStopped?: (reason: StopReason) => void;
   /** The tenant locks shared with other napbox processes; without them, this process is alone. */
   readonly locks?: TenantLocks;
   /**
@@ -69,8 +60,6 @@ export interface LifecycleDeps {
    * it, stops wait for no one.
    */
   readonly fence?: (since: number) => Promise<unknown>;
-  /** Told of every wake's outcome and duration (metrics). */
-  readonly onWakeDone?: (outcome: 'ready' | 'failed' | 'timeout', ms: number, slug: string) => void;
 }
 
 export interface WakeOptions {
@@ -87,9 +76,11 @@ export class Lifecycle {
   private readonly recentWakes = new Map<string, number[]>();
   private readonly clock: () => number;
   private readonly breaker: BreakerPolicy;
+  private readonly events: TenantEvents;
 
   constructor(private readonly deps: LifecycleDeps) {
     this.clock = deps.clock ?? Date.now;
+    this.events = deps.events ?? new TenantEvents();
     this.breaker = deps.breaker ?? DEFAULT_BREAKER;
   }
 
@@ -184,7 +175,7 @@ export class Lifecycle {
     if (tenant && live.length > 0) this.deps.store.setState(slug, { state: 'stopping', reason, records: 'stop' }, this.clock());
     for (const c of live) await this.deps.driver.stop(c.id, this.deps.stopGraceSeconds ?? 10);
     if (tenant) this.deps.store.setState(slug, { state: 'stopped', reason, records: 'stop' }, this.clock());
-    if (live.length > 0) this.deps.onStopped?.(stopReason);
+    if (live.length > 0) this.events.emit('stopped', { slug, reason: stopReason });
     this.deps.logger.info({ tenant: slug, reason, containers: live.length }, 'tenant stopped');
   }
 
@@ -297,8 +288,8 @@ export class Lifecycle {
       const adopted = !startedHere && tenant.state === 'running' && tenant.containerId === containerId;
       if (!adopted) this.deps.store.setState(slug, { state: 'running', reason, containerId, failures: 0, retryAt: null }, this.clock());
       this.running.set(slug, running);
-      this.deps.onReady?.(running);
-      this.deps.onWakeDone?.('ready', this.clock() - started, slug);
+      this.events.emit('ready', running);
+      this.events.emit('wakeDone', { slug, outcome: 'ready', ms: this.clock() - started });
       this.deps.logger.info({ tenant: slug, containerId: containerId.slice(0, 12), reason, ms: this.clock() - started }, 'tenant ready');
       return running;
     } catch (err) {
@@ -313,7 +304,7 @@ export class Lifecycle {
         this.clock(),
       );
       this.deps.logger.warn({ tenant: slug, err: error.message, failures: opened.failures }, 'wake failed');
-      this.deps.onWakeDone?.(error.code === 'wake_timeout' ? 'timeout' : 'failed', this.clock() - started, slug);
+      this.events.emit('wakeDone', { slug, outcome: error.code === 'wake_timeout' ? 'timeout' : 'failed', ms: this.clock() - started });
       if (info?.id) await this.deps.driver.stop(info.id, 1).catch(() => undefined); // failed means not running
       const code = error.code === 'engine_unreachable' || error.code === 'capacity' || error.code === 'wake_timeout' ? error.code : 'wake_failed';
       throw new NapboxError(code, error.message, {

@@ -10,6 +10,7 @@ import type { ActivityTracker } from './activity.js';
 import type { WakeHistory, WakeRecord } from './wake-history.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { Tenant, TenantStore } from './tenant-store.js';
+import type { TenantEvents } from './tenant-events.js';
 
 export const CreateTenantSchema = z
   .object({ slug: z.string().max(100) })
@@ -63,8 +64,8 @@ export interface TenantServiceDeps {
   readonly clock?: () => number;
   /** Takes a deleted tenant's files off the host (groups/ folder archived, napbox's files removed). */
   readonly removeFiles?: (slug: string) => void;
-  /** Told when a tenant's settings are saved as private: connections that skip per-request checks must close. */
-  readonly onPrivate?: (slug: string) => void;
+  /** Where it says that a tenant's settings changed (a tenant now private: connections that skip per-request checks close). */
+  readonly events?: TenantEvents;
 }
 
 export class TenantService {
@@ -89,7 +90,7 @@ export class TenantService {
     const next = TenantConfigSchema.parse({ ...tenant.config, ...changes });
     this.checkMounts(next);
     this.deps.store.updateConfig(slug, next);
-    if (next.visibility === 'private') this.deps.onPrivate?.(slug);
+    this.deps.events?.emit('changed', { slug, visibility: next.visibility ?? 'public' });
     return this.get(slug);
   }
 
@@ -100,7 +101,7 @@ export class TenantService {
     const parsed = TenantConfigSchema.parse(config);
     this.checkMounts(parsed);
     this.deps.store.updateConfig(slug, parsed);
-    if (parsed.visibility === 'private') this.deps.onPrivate?.(slug);
+    this.deps.events?.emit('changed', { slug, visibility: parsed.visibility ?? 'public' });
   }
 
   /** Refuses a config whose extra mounts the allowlist refuses, saying why for each. */
