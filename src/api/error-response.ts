@@ -29,7 +29,7 @@ interface ErrorAnswer {
 }
 
 /** What `err` answers: status, headers (with `extra`, like Allow) and body. */
-export function errorAnswer(err: unknown, extra: Readonly<Record<string, string>> = {}): ErrorAnswer {
+function errorAnswer(err: unknown, extra: Readonly<Record<string, string>> = {}): ErrorAnswer {
   const error = asNapboxError(err);
   const json: ErrorBody = { error: error.code, message: error.message, ...error.details };
   const body = JSON.stringify(json);
@@ -68,7 +68,7 @@ export interface SocketAnswerOptions {
 }
 
 /** `err` as a complete HTTP/1.1 response, for a socket with no ServerResponse. */
-export function rawErrorResponse(err: unknown, options: Omit<SocketAnswerOptions, 'lingerMs'> = {}): string {
+function rawErrorResponse(err: unknown, options: Omit<SocketAnswerOptions, 'lingerMs'> = {}): string {
   const answer = errorAnswer(err, options.headers);
   const lines = [
     `HTTP/1.1 ${answer.status} ${http.STATUS_CODES[answer.status] ?? 'Error'}`,
