@@ -6,6 +6,8 @@
 // - No request stops napbox: a target or head napbox cannot read is a 400
 //   (resolve-target.ts, readFraming); anything a handler throws or rejects is
 //   logged and answered 500 (or its connection closed), never fatal.
+// - Every error is answered by error-response.ts, as JSON, on a response or
+//   on an upgrade's socket alike (a refused upgrade is never an empty answer).
 // - A request head must arrive in full within the head deadline (Node's
 //   headersTimeout, 408), on connections the relay handed over too.
 // - Pipelined requests are answered in order: Node hands over an upgrade
