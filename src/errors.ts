@@ -6,9 +6,13 @@
 export type ErrorCode =
   | 'bad_request'
   | 'unauthorized'
+  | 'forbidden'
   | 'not_found'
+  | 'method_not_allowed'
+  | 'request_timeout'
   | 'conflict'
   | 'payload_too_large'
+  | 'head_too_large'
   | 'rate_limited'
   | 'wake_failed'
   | 'wake_timeout'
@@ -23,9 +27,13 @@ export type ErrorCode =
 const HTTP_STATUS: Record<ErrorCode, number> = {
   bad_request: 400,
   unauthorized: 401,
+  forbidden: 403,
   not_found: 404,
+  method_not_allowed: 405,
+  request_timeout: 408,
   conflict: 409,
   payload_too_large: 413,
+  head_too_large: 431,
   rate_limited: 429,
   wake_failed: 503,
   wake_timeout: 503,

@@ -1,10 +1,9 @@
-// Reading and writing JSON over node:http, with the limits and error mapping
-// every napbox endpoint shares. A NapboxError becomes its status, a JSON body
-// `{ error, message, ... }`, and Retry-After where it has one.
+// Reading and writing JSON over node:http, with the limits every napbox
+// endpoint shares. Errors are answered by error-response.ts.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
-import { NapboxError, asNapboxError } from '../errors.js';
+import { NapboxError } from '../errors.js';
 
 const MAX_JSON_BODY = 1024 * 1024;
 
@@ -21,14 +20,6 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
     ...headers,
   });
   res.end(text);
-}
-
-export function sendError(res: ServerResponse, err: unknown): NapboxError {
-  const error = asNapboxError(err);
-  const headers: Record<string, string> = {};
-  if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
-  sendJson(res, error.httpStatus, error.toJSON(), headers);
-  return error;
 }
 
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {

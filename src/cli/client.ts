@@ -1,12 +1,17 @@
 // How the CLI reaches the running server: the data dir (NAPBOX_DATA_DIR) holds
 // server.json (where it listens) and the admin key, so the CLI signs a
 // short-lived token of its own for each run.
-// It loads little (node:http, not fetch's undici; no schema library): every
-// verb pays its start-up (issue 15's 300 ms for `napbox tenants list`).
+// Every answer it reads is parsed with the schema the server's answer is typed
+// from (api/answers.ts); an answer that does not match is a one-line error
+// naming the call and the field, never a crash. It loads little (node:http,
+// not fetch's undici; of the server, only the answers' schemas and zod):
+// every verb pays its start-up (issue 15's 300 ms for `napbox tenants list`).
 
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import type { z } from 'zod';
+import { ErrorBodySchema } from '../api/answers.js';
 import { AdminAuth, loadOrCreateKey } from '../api/auth.js';
 import { NapboxError } from '../errors.js';
 import { loadInstallId } from '../install-id.js';
@@ -85,7 +90,7 @@ export class ApiClient {
     if ((res.statusCode ?? 0) >= 300) {
       const chunks: Buffer[] = [];
       for await (const c of res) chunks.push(c as Buffer);
-      throw new NapboxError('bad_request', `${res.statusCode}: ${Buffer.concat(chunks).toString('utf8')}`);
+      throw refusal(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'));
     }
     return res;
   }
@@ -110,20 +115,41 @@ export class ApiClient {
     });
   }
 
-  /** A JSON call that throws the server's error message on a non-2xx answer. */
-  async json<T = unknown>(method: string, apiPath: string, body?: unknown): Promise<T> {
+  /** A JSON call: the answer parsed with `schema`; a non-2xx answer throws the server's error message. */
+  async json<S extends z.ZodType>(method: string, apiPath: string, schema: S, body?: unknown): Promise<z.output<S>> {
     const res = await this.request(method, apiPath, body);
-    const text = res.text;
-    let value: unknown = text;
+    if (res.status < 200 || res.status >= 300) throw refusal(res.status, res.text);
+    let value: unknown;
     try {
-      value = JSON.parse(text);
-    } catch {
-      /* plain text */
+      value = JSON.parse(res.text);
+    } catch (err) {
+      throw unreadable(method, apiPath, `not JSON: ${JSON.stringify(res.text.slice(0, 80))}`, err);
     }
-    if (res.status < 200 || res.status >= 300) {
-      const message = typeof value === 'object' && value && 'message' in value ? String((value as { message: unknown }).message) : text;
-      throw new NapboxError('bad_request', `${res.status}: ${message}`);
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw unreadable(method, apiPath, `${issue?.path.length ? issue.path.join('.') : 'the answer'}: ${issue?.message ?? 'does not match'}`, parsed.error);
     }
-    return value as T;
+    return parsed.data;
   }
+}
+
+/** The server's error answer (ErrorBody), as an error whose message is the status and the server's message. */
+function refusal(status: number, text: string): NapboxError {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  const parsed = ErrorBodySchema.safeParse(body);
+  return new NapboxError('bad_request', `${status}: ${parsed.success ? parsed.data.message : text.slice(0, 500) || '(no message)'}`);
+}
+
+function unreadable(method: string, apiPath: string, what: string, cause: unknown): NapboxError {
+  return new NapboxError(
+    'internal',
+    `the server's answer to ${method} ${apiPath} is not what this CLI reads (${what}): are the CLI and the running server the same version? Rebuild with \`npm run build\` and restart napbox`,
+    { cause },
+  );
 }

@@ -11,6 +11,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../project-root.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sendError } from '../api/error-response.js';
+import { NapboxError } from '../errors.js';
 
 const FILES: Readonly<Record<string, { file: string; type: string }>> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
@@ -40,8 +42,7 @@ export function dashboardFiles(staticDir = path.join(projectRoot(import.meta.url
     const hit = loaded.get(pathname);
     if (!hit) return false;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD' });
-      res.end();
+      sendError(res, new NapboxError('method_not_allowed', `${req.method} is not allowed on ${pathname}: use GET or HEAD`), { allow: 'GET, HEAD' });
       return true;
     }
     res.writeHead(200, { ...HEADERS, 'content-type': hit.type, 'content-length': hit.body.length });

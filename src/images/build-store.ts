@@ -154,7 +154,10 @@ function toBuild(raw: unknown): Build {
 }
 
 /** A build as the API shows it (no host paths). */
-export function buildView(build: Build): Record<string, unknown> {
+/** A build as the API shows it (api/answers.ts holds its schema). */
+export type BuildView = Omit<Build, 'logPath'>;
+
+export function buildView(build: Build): BuildView {
   const { logPath: _logPath, ...view } = build;
   return view;
 }

@@ -14,9 +14,9 @@ import type { Lifecycle } from '../tenants/lifecycle.js';
 import { assertSlug } from '../model/slug.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
 import { BuildQueue } from './build-queue.js';
-import { buildView, isBuildId, type BuildStore } from './build-store.js';
-import { EMPTY_PACKAGES } from './packages.js';
-import { pruneImages } from './prune.js';
+import { buildView, isBuildId, type BuildStore, type BuildView } from './build-store.js';
+import { EMPTY_PACKAGES, type PackageLists } from './packages.js';
+import { pruneImages, type PruneReport } from './prune.js';
 import type { BuildSummary } from '../tenants/tenant-service.js';
 
 export interface ImageAdminDeps {
@@ -36,6 +36,14 @@ export interface ImageAdminDeps {
   readonly recoverInterrupted?: boolean;
   /** Told of each finished build (metrics). */
   readonly onBuildDone?: (outcome: 'ready' | 'failed', seconds: number | null) => void;
+}
+
+/** A tenant's package lists, image and latest build, as the API shows them (api/answers.ts holds its schema). */
+export interface PackagesView extends PackageLists {
+  readonly tenant: string;
+  readonly image: string;
+  readonly previousImage: string | null;
+  readonly build: BuildView | null;
 }
 
 export class ImageAdmin {
@@ -83,7 +91,7 @@ export class ImageAdmin {
     return out;
   }
 
-  packages(slugInput: string): Record<string, unknown> {
+  packages(slugInput: string): PackagesView {
     const slug = assertSlug(slugInput);
     const tenant = this.deps.store.require(slug);
     const stored = this.buildStore.getPackages(slug);
@@ -99,7 +107,7 @@ export class ImageAdmin {
   }
 
   /** Stores the lists and asks for their image; resolves without waiting for a build. */
-  async request(slugInput: string, body: unknown, applyNow: boolean): Promise<Record<string, unknown>> {
+  async request(slugInput: string, body: unknown, applyNow: boolean): Promise<BuildView> {
     const slug = assertSlug(slugInput);
     this.deps.store.require(slug);
     if (applyNow) this.applyNow.add(slug);
@@ -108,7 +116,7 @@ export class ImageAdmin {
     return buildView(build);
   }
 
-  async build(id: string): Promise<Record<string, unknown>> {
+  async build(id: string): Promise<BuildView & { readonly log: string }> {
     if (!isBuildId(id)) throw new NapboxError('bad_request', `${JSON.stringify(id.slice(0, 40))} is not a build id`);
     const build = this.builds.require(id);
     const log = await this.builds.readLog(id, 0, 256 * 1024);
@@ -134,7 +142,7 @@ export class ImageAdmin {
     res.end();
   }
 
-  async prune(): Promise<unknown> {
+  async prune(): Promise<PruneReport> {
     return pruneImages(this.deps.driver, { installId: this.deps.installId, uses: this.buildStore.imageUse(), building: this.builds.activeTags() });
   }
 

@@ -16,16 +16,11 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { asNapboxError } from '../errors.js';
+import { asNapboxError, NapboxError } from '../errors.js';
+import { refuseSocket } from '../api/error-response.js';
 import { originKind } from '../api/request-origin.js';
 import type { Logger } from '../log.js';
 import { MAX_TEXT_BYTES, SESSION, type MessageService } from '../messages/message-service.js';
-
-const REFUSALS = {
-  400: { error: 'bad_request', text: 'Bad Request' },
-  403: { error: 'forbidden', text: 'Forbidden' },
-  404: { error: 'not_found', text: 'Not Found' },
-} as const;
 
 export class ChatSocket {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_TEXT_BYTES * 2 });
@@ -41,21 +36,15 @@ export class ChatSocket {
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, slug: string, path: string, prefix: string): void {
     const url = new URL(path, 'http://tenant');
     const session = url.searchParams.get('session') ?? 'default';
-    const refuse = (status: 400 | 403 | 404, message: string): void => {
-      const { error, text } = REFUSALS[status];
-      const body = JSON.stringify({ error, message });
-      socket.end(
-        `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-      );
-    };
+    const refuse = (code: 'bad_request' | 'forbidden' | 'not_found', message: string): void => void refuseSocket(socket, new NapboxError(code, message));
     const visibility = this.visibilityOf(slug);
-    if (visibility === undefined) return refuse(404, `no tenant ${slug}`);
+    if (visibility === undefined) return refuse('not_found', `no tenant ${slug}`);
     const origin = originKind(req);
     if (origin === 'other' || (origin === 'null' && !(prefix && visibility === 'public'))) {
       this.logger.info({ tenant: slug, origin: req.headers.origin }, 'chat socket refused: another origin');
-      return refuse(403, `the chat socket of ${slug} is opened only from ${slug}'s own pages`);
+      return refuse('forbidden', `the chat socket of ${slug} is opened only from ${slug}'s own pages`);
     }
-    if (!SESSION.test(session)) return refuse(400, 'session must be 1-64 letters, digits, _ or -');
+    if (!SESSION.test(session)) return refuse('bad_request', 'session must be 1-64 letters, digits, _ or -');
     this.wss.handleUpgrade(req, socket, head, (ws) => this.serve(ws, slug, session));
   }
 

@@ -17,7 +17,8 @@ import fs from 'node:fs';
 import type net from 'node:net';
 import type { Logger } from '../log.js';
 import type { TrustedProxies } from './forwarded-headers.js';
-import { closeAfter, rawResponse } from './raw-response.js';
+import { refuseSocket } from '../api/error-response.js';
+import { NapboxError } from '../errors.js';
 
 const DEFAULT_MAX_CONNECTIONS = 10_000;
 /** Descriptors kept for everything else: the database, the engine, files, logs. */
@@ -119,7 +120,7 @@ export class ConnectionGate {
   }
 
   private refuse(socket: net.Socket, client: string, reason: string): void {
-    closeAfter(socket, rawResponse(503, 'capacity', `${reason}: try again later`, { 'Retry-After': String(RETRY_AFTER_SECONDS) }), 1000);
+    refuseSocket(socket, new NapboxError('capacity', `${reason}: try again later`, { retryAfterSeconds: RETRY_AFTER_SECONDS }), { lingerMs: 1000 });
     this.refused += 1;
     const now = (this.deps.clock ?? Date.now)();
     if (now - this.lastWarning >= 10_000) {

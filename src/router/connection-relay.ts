@@ -32,7 +32,8 @@ import type { Logger } from '../log.js';
 import type { ActivityTracker } from '../tenants/activity.js';
 import type { Lifecycle } from '../tenants/lifecycle.js';
 import { forwardedHeaders, type TrustedProxies } from './forwarded-headers.js';
-import { closeAfter, rawResponse } from './raw-response.js';
+import { closeAfter, refuseSocket } from '../api/error-response.js';
+import { NapboxError } from '../errors.js';
 import { MAX_HEAD, bareLineEnd, headEnd, isTchar, parseHead, serializeHead, type RequestHead } from './request-head.js';
 import { resolveTarget, type Target } from './resolve-target.js';
 import { ResponseFraming } from './response-framing.js';
@@ -41,6 +42,7 @@ export const DEFAULT_HEAD_TIMEOUT_MS = 10_000;
 const CR = 13;
 const LF = 10;
 const EMPTY = Buffer.alloc(0);
+const REFUSAL = { 400: 'bad_request', 408: 'request_timeout', 431: 'head_too_large' } as const;
 
 export interface RelayDeps {
   readonly baseDomain: string;
@@ -306,7 +308,7 @@ class RelayedConnection {
     this.whenAnswered(() => {
       this.release();
       const toHead = this.pending.subarray(0, 5).toString('latin1') === 'HEAD ';
-      closeAfter(this.client, rawResponse(status, status === 408 ? 'request_timeout' : 'bad_request', reason, {}, toHead));
+      refuseSocket(this.client, new NapboxError(REFUSAL[status], reason), { head: toHead });
     });
   }
 

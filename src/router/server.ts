@@ -6,6 +6,8 @@
 // - No request stops napbox: a target or head napbox cannot read is a 400
 //   (resolve-target.ts, readFraming); anything a handler throws or rejects is
 //   logged and answered 500 (or its connection closed), never fatal.
+// - Every error is answered by error-response.ts, as JSON, on a response or
+//   on an upgrade's socket alike (a refused upgrade is never an empty answer).
 // - A request head must arrive in full within the head deadline (Node's
 //   headersTimeout, 408), on connections the relay handed over too.
 // - Pipelined requests are answered in order: Node hands over an upgrade
@@ -15,12 +17,12 @@ import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AdminApi } from '../api/admin-api.js';
-import { sendError, sendJson } from '../api/http-io.js';
+import { refuseSocket, sendError } from '../api/error-response.js';
+import { sendJson } from '../api/http-io.js';
 import { NapboxError, asNapboxError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
 import { DEFAULT_HEAD_TIMEOUT_MS } from './connection-relay.js';
-import { closeAfter, rawResponse } from './raw-response.js';
 import { readFraming } from './request-head.js';
 import { resolveTarget, type Target } from './resolve-target.js';
 import type { TenantProxy } from './tenant-proxy.js';
@@ -120,12 +122,12 @@ function upgrade(deps: ServerDeps, req: IncomingMessage, socket: Duplex, head: B
     socket.destroy();
   };
   if (target.kind === 'bad-request') {
-    closeAfter(socket, rawResponse(400, 'bad_request', `malformed request: ${target.reason}`, {}, req.method === 'HEAD'));
+    refuseSocket(socket, new NapboxError('bad_request', `malformed request: ${target.reason}`), { head: req.method === 'HEAD' });
     return;
   }
   if (req.method === 'HEAD') {
     // Node treats any request with Connection: upgrade as one; a HEAD upgrades nothing and its answer has no body.
-    closeAfter(socket, rawResponse(400, 'bad_request', 'a HEAD request cannot upgrade the connection', {}, true));
+    refuseSocket(socket, new NapboxError('bad_request', 'a HEAD request cannot upgrade the connection'), { head: true });
     return;
   }
   if (target.kind === 'tenant') {
@@ -138,12 +140,15 @@ function upgrade(deps: ServerDeps, req: IncomingMessage, socket: Duplex, head: B
     admitted
       .then(
         () => deps.chat.upgrade(req, socket, head, target.slug, target.path, target.prefix),
-        () => closeAfter(socket, 'HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n'),
+        (err: unknown) => {
+          if (refuseSocket(socket, err).isServerFault) deps.logger.error({ err, url: req.url }, 'upgrade failed');
+        },
       )
       .catch(lost);
     return;
   }
-  closeAfter(socket, 'HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  const missing = target.kind === 'bad-tenant' ? `no tenant ${JSON.stringify(target.label)}` : `no WebSocket at ${target.path.split('?')[0]}`;
+  refuseSocket(socket, new NapboxError('not_found', missing));
 }
 
 async function dispatch(deps: ServerDeps, target: Target, req: IncomingMessage, res: ServerResponse): Promise<void> {

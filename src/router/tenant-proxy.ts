@@ -32,7 +32,7 @@ import type { ActivityTracker } from '../tenants/activity.js';
 import type { Lifecycle } from '../tenants/lifecycle.js';
 import type { Running } from '../tenants/tenant-events.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
-import { sendError } from '../api/http-io.js';
+import { refuseSocket, sendError } from '../api/error-response.js';
 import { forwardHttp, requestHasBody, type ResponseHeaders } from './http-forward.js';
 import type { TenantAccess } from '../api/tenant-access.js';
 import { forwardedHeadersObject, type TrustedProxies } from './forwarded-headers.js';
@@ -157,7 +157,7 @@ export class TenantProxy {
       await this.admitted(req, target.slug);
       running = await this.ready(target.slug, `websocket ${target.path.split('?')[0]}`);
     } catch (err) {
-      rejectUpgrade(socket, this.told(err, target.slug));
+      refuseSocket(socket, this.told(err, target.slug));
       return;
     } finally {
       this.heldUpgrades.delete(socket);
@@ -173,7 +173,7 @@ export class TenantProxy {
     });
     this.proxy.ws(req, socket, head, { target: { host: running.app.host, port: running.app.port } }, (err: NodeJS.ErrnoException) => {
       if (RETRYABLE.has(err.code ?? '')) this.deps.lifecycle.forget(target.slug);
-      rejectUpgrade(
+      refuseSocket(
         socket,
         this.told(new NapboxError('engine_error', `tenant ${target.slug} did not accept the WebSocket: ${err.code ?? err.message}`), target.slug),
       );
@@ -224,7 +224,7 @@ export class TenantProxy {
       res.setHeader('connection', 'close');
       sendError(res, error);
     }
-    for (const socket of this.heldUpgrades) rejectUpgrade(socket, error);
+    for (const socket of this.heldUpgrades) refuseSocket(socket, error);
     this.heldRequests.clear();
     this.heldUpgrades.clear();
   }
@@ -248,18 +248,4 @@ const PUBLIC_REASON: Partial<Record<ErrorCode, string>> = {
 function responseHeaders(target: ProxyTarget, isPrivate: boolean): ResponseHeaders | undefined {
   if (isPrivate) return target.prefix ? PRIVATE_UNDER_PATH : PRIVATE;
   return target.prefix ? UNDER_PATH : undefined;
-}
-
-function rejectUpgrade(socket: Duplex, err: unknown): void {
-  if (socket.destroyed) return;
-  const error = asNapboxError(err);
-  const body = JSON.stringify(error.toJSON());
-  const lines = [
-    `HTTP/1.1 ${error.httpStatus} ${http.STATUS_CODES[error.httpStatus] ?? 'Error'}`,
-    'Content-Type: application/json; charset=utf-8',
-    `Content-Length: ${Buffer.byteLength(body)}`,
-    'Connection: close',
-    ...(error.retryAfterSeconds !== undefined ? [`Retry-After: ${error.retryAfterSeconds}`] : []),
-  ];
-  socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
 }
