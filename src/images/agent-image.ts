@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { ContainerDriver, ImageInfo } from '../runtime/container-driver.js';
 import { NapboxError } from '../errors.js';
 
-export const NODE_BASE_TAG = 'napbox-node-base:bookworm';
+export const NODE_BASE_TAG = 'napbox-dev-node24:recipe'; // DEV ONLY
 const AGENT_REPO = 'napbox-agent';
 export const LABEL_ROLE = 'napbox.role';
 
