@@ -1,5 +1,5 @@
 // Set-up step: an image with Node.js 24 (the current LTS) and npm for the
-// agent image to build on, tagged napbox-node-base:bookworm. From
+// agent image to build on, tagged NODE_BASE_TAG (napbox-node-base:node24). From
 // `node:24-slim` where a registry answers; otherwise from a Debian root
 // filesystem made with debootstrap from the machine's own Debian mirror,
 // imported into the engine, with the official Node.js binary on top (the npm
@@ -132,17 +132,28 @@ async function labelRegistryImage(driver: ContainerDriver, labels: Record<string
   }
 }
 
+type NodeBaseDecision = { readonly kind: 'present' } | { readonly kind: 'build'; readonly why: string };
+
+/** Whether the image under the tag (its labels; undefined: none) is the one `recipe` makes. Pure. */
+function decideNodeBase(existing: Readonly<Record<string, string>> | undefined, recipe: string): NodeBaseDecision {
+  if (!existing) return { kind: 'build', why: `${NODE_BASE_TAG} is missing` };
+  const found = existing[LABEL_RECIPE];
+  if (found === recipe) return { kind: 'present' };
+  return { kind: 'build', why: `${NODE_BASE_TAG} is from another recipe (${found ?? 'none'}, not ${recipe}): rebuilding it, and the agent image on it` };
+}
+
 export async function ensureNodeBase(driver: ContainerDriver, labels: Record<string, string>, log: (line: string) => void): Promise<string> {
   const recipe = nodeBaseRecipe();
-  const existing = await driver.inspectImage(NODE_BASE_TAG);
-  if (existing?.labels[LABEL_RECIPE] === recipe) return `${NODE_BASE_TAG} present (Node.js 24, recipe ${recipe})`;
-  const why = existing ? `${NODE_BASE_TAG} is from another recipe (${existing.labels[LABEL_RECIPE] ?? 'none'}): rebuilding it, and the agent image on it` : undefined;
-  if (why) log(`setup: ${why}`);
+  const decision = decideNodeBase((await driver.inspectImage(NODE_BASE_TAG))?.labels, recipe);
+  if (decision.kind === 'present') return `${NODE_BASE_TAG} present (Node.js 24, recipe ${recipe})`;
+  log(`setup: ${decision.why}`);
   if (await driver.pullImage(REGISTRY_IMAGE)) {
     await labelRegistryImage(driver, labels, recipe);
     return `${NODE_BASE_TAG} from ${REGISTRY_IMAGE}`;
   }
-  log(`setup: no registry answers for ${REGISTRY_IMAGE}; making the base from debootstrapped Debian and Node.js ${NODE_VERSION} from the npm registry (log: ${LOG})`);
+  log(
+    `setup: no registry answers for ${REGISTRY_IMAGE}; making the base from debootstrapped Debian and Node.js ${NODE_VERSION} from the npm registry (log: ${LOG})`,
+  );
   await buildFromRootfs(driver, labels, recipe);
   return `${NODE_BASE_TAG} built from debootstrapped Debian, Node.js ${NODE_VERSION} and npm ${NPM_VERSION}`;
 }
