@@ -32,7 +32,10 @@ export interface ReadinessOptions {
   readonly aliveCheckEveryMs?: number;
 }
 
-export type ReadinessOutcome = { readonly kind: 'ready'; readonly attempts: number } | { readonly kind: 'exited' } | { readonly kind: 'timeout'; readonly lastError: string };
+export type ReadinessOutcome =
+  | { readonly kind: 'ready'; readonly attempts: number }
+  | { readonly kind: 'exited' }
+  | { readonly kind: 'timeout'; readonly lastError: string };
 
 interface ProbeLimits {
   /** Once connected, how long to wait for the answer (default: `timeoutMs`). */
