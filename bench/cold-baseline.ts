@@ -1,7 +1,7 @@
 // The cold-start baseline: what a user would run without napbox. The same
-// app, from the same image as the tenant's container, started by the engine
-// alone in a plain container: its own command as the entrypoint (no runner,
-// no init, no mounts, no napbox environment), on the same network, as the
+// app, from the Node.js base image the tenant's image is built on, started by
+// the engine alone in a plain container: its own command as the entrypoint
+// (no runner, no init, no mounts, no napbox environment), on the same network, as the
 // same user, with the same limits and hardening napbox gives tenants (so the
 // comparison is of napbox's own cost, not of the hardening). Timed from the
 // engine's `start` call to the app's first 200 on its bridge address, probed
@@ -88,9 +88,12 @@ export async function baselineTry(docker: Docker, baseline: BaselineContainer, t
 }
 
 export async function stopBaseline(docker: Docker, baseline: BaselineContainer): Promise<void> {
-  await docker.getContainer(baseline.id).stop({ t: 10 }).catch((err: unknown) => {
-    if ((err as { statusCode?: number }).statusCode !== 304) throw err; // 304: not running
-  });
+  await docker
+    .getContainer(baseline.id)
+    .stop({ t: 10 })
+    .catch((err: unknown) => {
+      if ((err as { statusCode?: number }).statusCode !== 304) throw err; // 304: not running
+    });
 }
 
 /** Removes every baseline container of the bench's install; never throws. */

@@ -3,9 +3,11 @@
 // a one-line Node HTTP server (`bench-app`, `app.command`).
 // - napbox: `GET /` on napbox's port with the tenant's Host header, timed from
 //   sending the request to the first byte of the response (the headers);
-// - baseline: the same app in a plain container from the same image, started
-//   by the engine alone (cold-baseline.ts), timed from the `start` call to its
-//   first 200. For the built-in page, a plain Node server of the same page.
+// - baseline: the same app in a plain container from the Node.js base image
+//   the tenant's image is built on (NODE_BASE_TAG: no runner, no napbox
+//   environment such as its CA bundle, no mounts), started by the engine alone
+//   (cold-baseline.ts), timed from the `start` call to its first 200. For the
+//   built-in page, a one-line Node server of the same page's bytes.
 // Tries alternate (napbox page, plain page, napbox app, plain app, ...) so the
 // shared machine's noise falls on all alike; every try starts with nothing of
 // the four running, after the same pause. One untimed round goes first.
@@ -18,6 +20,7 @@
 import Docker from 'dockerode';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { NODE_BASE_TAG } from '../src/images/agent-image.js';
 import { APP_PORT, tenantLabels } from '../src/runtime/container-spec.js';
 import { waitReady } from '../src/runtime/readiness.js';
 import { api } from '../test/helpers/napbox-process.js';
@@ -36,14 +39,28 @@ const LOG_WAIT_MS = 1_000;
 /** The custom app: a one-line Node HTTP server, the same argv for napbox's tenant and for the plain container. */
 const APP_SLUG = 'bench-app';
 const APP_COMMAND = ['node', '-e', "require('http').createServer((q,s)=>s.end('ok')).listen(process.env.PORT)"];
-/** The built-in page served by a plain Node server: the runner's own page module, from the same image. */
-const PAGE_COMMAND = [
+/** The built-in page of `slug`, as the runner renders it (container/runner/page.mjs). */
+async function builtInPage(slug: string): Promise<string> {
+  const file = new URL('../container/runner/page.mjs', import.meta.url).href; // plain JavaScript: no types to resolve
+  const { page } = (await import(file)) as { page: (tenant: string) => string };
+  return page(slug);
+}
+
+/** A plain Node server of the built-in page's bytes: what a user would run to serve that page without napbox. */
+const pageCommand = (html: string): string[] => [
   'node',
   '-e',
-  "const {page}=require('/opt/napbox/runner/page.mjs');require('http').createServer((q,s)=>{s.writeHead(200,{'content-type':'text/html; charset=utf-8'});s.end(page(process.env.NAPBOX_TENANT))}).listen(process.env.PORT)",
+  `const b=${JSON.stringify(html)};require('http').createServer((q,s)=>{s.writeHead(200,{'content-type':'text/html; charset=utf-8'});s.end(b)}).listen(process.env.PORT)`,
 ];
 
-export const COLD_SETTINGS = Object.freeze({ settleMs: SETTLE_MS, tryTimeoutMs: TRY_TIMEOUT_MS, baselineProbe: BASELINE_PROBE, appCommand: APP_COMMAND, pageCommand: PAGE_COMMAND });
+export const COLD_SETTINGS = Object.freeze({
+  settleMs: SETTLE_MS,
+  tryTimeoutMs: TRY_TIMEOUT_MS,
+  baselineProbe: BASELINE_PROBE,
+  baselineImage: NODE_BASE_TAG,
+  appCommand: APP_COMMAND,
+  pageCommand: pageCommand('<the built-in page>'),
+});
 
 export type ColdCase = 'page' | 'app';
 
@@ -108,7 +125,7 @@ async function prepareSides(tenant: BenchTenant, docker: Docker): Promise<Record
   if (woken.status !== 200) throw new Error(`waking ${APP_SLUG} answered ${woken.status}: ${JSON.stringify(woken.json)}`);
   const sides = {} as Record<ColdCase, Side>;
   for (const [kind, slug, argv] of [
-    ['page', SLUG, PAGE_COMMAND],
+    ['page', SLUG, pageCommand(await builtInPage(SLUG))],
     ['app', APP_SLUG, APP_COMMAND],
   ] as const) {
     const info = await docker.getContainer(await tenantContainer(tenant, slug)).inspect();
@@ -117,7 +134,7 @@ async function prepareSides(tenant: BenchTenant, docker: Docker): Promise<Record
     const baseline = await createBaseline(docker, {
       name: `napbox-bench-${tenant.nb.installId}-plain-${kind}`,
       installId: tenant.nb.installId,
-      image: info.Config.Image,
+      image: NODE_BASE_TAG,
       network,
       argv,
       env: { NAPBOX_TENANT: slug },
@@ -152,7 +169,12 @@ async function tenantContainer(tenant: BenchTenant, slug: string): Promise<strin
   return found[0]!.id;
 }
 
-async function napboxTry(tenant: BenchTenant, docker: Docker, side: Side, all: readonly Side[]): Promise<{ ms: number; wakeMs: number | null; stages: Stages }> {
+async function napboxTry(
+  tenant: BenchTenant,
+  docker: Docker,
+  side: Side,
+  all: readonly Side[],
+): Promise<{ ms: number; wakeMs: number | null; stages: Stages }> {
   await stopAll(tenant, docker, all);
   await sleep(SETTLE_MS);
   const logFrom = tenant.nb.output().length;

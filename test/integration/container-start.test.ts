@@ -33,11 +33,11 @@ after(async () => {
 });
 
 /** Creates and starts a tenant container whose app is `command` (none: the built-in page), as napbox would. */
-async function startTenant(slug: string, command?: readonly string[]): Promise<ContainerInfo> {
+async function startTenant(slug: string, command?: readonly string[], extraEnv: Readonly<Record<string, string>> = {}): Promise<ContainerInfo> {
   await driver.ensureNetwork({ name: network, labels, internal: false });
   const config = command ? { app: { command: [...command] } } : {};
   const spec = buildContainerSpec({ installId: install, slug, config, image, publish: false, channelKey: KEY.env, heartbeatMs: 5000 });
-  const created = await driver.create({ ...spec, network });
+  const created = await driver.create({ ...spec, env: { ...spec.env, ...extraEnv }, network });
   await driver.start(created.id);
   const info = await driver.inspect(created.id);
   assert.ok(info, 'the container exists');
@@ -101,6 +101,32 @@ describe('a tenant container starts its app first', () => {
     assert.ok((marks.appReady ?? Number.NaN) <= (marks.servicesLoaded ?? Number.NaN), `the services loaded before the app was ready: ${JSON.stringify(marks)}`);
   });
 
+  it("loads nothing but its settings before it spawns a tenant's own app", async () => {
+    // Node's module hooks print every module the runner (and the app, which inherits NODE_OPTIONS) loads, in
+    // order with the runner's own log lines on stdout. No spaces: NODE_OPTIONS splits on them.
+    const hook =
+      "--import=data:text/javascript,import{registerHooks}from'node:module';registerHooks({load(u,c,n){process.stdout.write('load:'+u+String.fromCharCode(10));return(n(u,c))}})";
+    const info = await startTenant('load-order', ['node', '-e', SERVER], { NODE_OPTIONS: hook });
+    await runnerReady(info.id);
+    const lines = (await driver.logs(info.id, { tail: 200 })).split('\n');
+    const spawnedAt = lines.findIndex((l) => l.includes('"msg":"starting tenant app"'));
+    assert.ok(spawnedAt > 0, 'the runner logged the spawn');
+    const runnerFiles = (from: number, to: number): string[] =>
+      lines
+        .slice(from, to)
+        .map((l) => /load:file:\/\/\/opt\/napbox\/runner\/(\S+)/.exec(l)?.[1])
+        .filter((f): f is string => f !== undefined);
+    const before = runnerFiles(0, spawnedAt);
+    assert.deepEqual(
+      before.filter((f) => !['runner.mjs', 'config.mjs', 'log.mjs', 'tenant-app.mjs', 'providers/provider-config.mjs'].includes(f)),
+      [],
+      `loaded before the app was spawned: ${before.join(', ')}`,
+    );
+    const after = runnerFiles(spawnedAt, lines.length);
+    for (const later of ['control.mjs', 'services.mjs', 'node_modules/ws/index.js'])
+      assert.ok(after.includes(later), `${later} loaded once the app was spawned: ${after.join(', ')}`);
+  });
+
   it('holds GET /ready?wait= until the app listens, and answers as soon as it does', async () => {
     const info = await startTenant('held', ['sh', '-c', `sleep 1.5; exec node -e "${SERVER}"`]);
     const control = endpointFor(info, CONTROL_PORT, 'bridge');
@@ -136,7 +162,8 @@ describe('a tenant container starts its app first', () => {
 
   it('gives the app exactly its argv, its PORT, and none of the secrets', async () => {
     const args = ['b c', 'd"e', 'f\\g', 'hé中', '😀x', 'tab\there', '$(touch /tmp/x)', "'q'"];
-    const script = 'for a in "$@"; do printf "arg<%s>\\n" "$a"; done; echo "port<$PORT>"; env | grep -c -e ^NAPBOX_CHANNEL_KEY= -e ^NAPBOX_OPENAI_API_KEY=; exit 0';
+    const script =
+      'for a in "$@"; do printf "arg<%s>\\n" "$a"; done; echo "port<$PORT>"; env | grep -c -e ^NAPBOX_CHANNEL_KEY= -e ^NAPBOX_OPENAI_API_KEY=; exit 0';
     const info = await startTenant('argv', ['sh', '-c', script, 'sh', ...args]);
     assert.equal(await exitCodeOf(info.id), 0);
     const logs = await driver.logs(info.id, { tail: 50 });
