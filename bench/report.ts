@@ -185,7 +185,7 @@ export function htmlReportInput(results: BenchResults): ReportInput {
       ...(results.coldSwarm
         ? [
             { label: 'through napbox, Swarm driver', samplesMs: results.coldSwarm.samples.napboxMs },
-            { label: 'swarm alone, napbox\'s own service (scale to 1, first byte)', samplesMs: results.coldSwarm.samples.engineMs },
+            { label: "swarm alone, napbox's own service (scale to 1, first byte)", samplesMs: results.coldSwarm.samples.engineMs },
           ]
         : []),
     ],
@@ -241,7 +241,7 @@ export function coldLines({ cold, coldSwarm }: Pick<BenchResults, 'cold' | 'cold
     ];
   };
   const lines = [
-    `Cold start: ${cold.page.tries} tries each, interleaved napbox/plain, nothing running before every try; the plain container runs the same app from the same image, started by the engine alone`,
+    `Cold start: ${cold.page.tries} tries each, interleaved napbox/plain, nothing running before every try; the plain container runs the same app from the same Node.js base image (no runner, no napbox environment), started by the engine alone`,
     row(['', 'p50', 'p90', 'min', 'max'], widths),
     ...caseLines('page', 'built-in page', 'the same page (start to first 200)'),
     ...caseLines('app', 'custom app', 'the same app (start to first 200)'),
@@ -271,7 +271,13 @@ function stageLines(cold: ColdResults): string[] {
     row(['', 'page napbox', 'page plain', 'app napbox', 'app plain'], widths),
     ...STAGES.map((stage) =>
       row(
-        [`${stage}: ${STAGE_SPANS[stage]}`, cell(cold.page.stages.napbox[stage]), cell(cold.page.stages.baseline[stage]), cell(cold.app.stages.napbox[stage]), cell(cold.app.stages.baseline[stage])],
+        [
+          `${stage}: ${STAGE_SPANS[stage]}`,
+          cell(cold.page.stages.napbox[stage]),
+          cell(cold.page.stages.baseline[stage]),
+          cell(cold.app.stages.napbox[stage]),
+          cell(cold.app.stages.baseline[stage]),
+        ],
         widths,
       ),
     ),

@@ -116,7 +116,8 @@ async function main(): Promise<void> {
   };
   let closing: Promise<void> | undefined;
   // The cold stage's plain containers sit on napbox's network: removed first, also after Ctrl-C.
-  const close = (): Promise<void> => (closing ??= Promise.all(tenants.map((t) => removeBaselines(new Docker(), t.nb.installId).then(() => closeBenchTenant(t)))).then(() => undefined));
+  const close = (): Promise<void> =>
+    (closing ??= Promise.all(tenants.map((t) => removeBaselines(new Docker(), t.nb.installId).then(() => closeBenchTenant(t)))).then(() => undefined));
   const onSignal = (signal: NodeJS.Signals): void => {
     progress(`${signal}: removing the bench's containers`);
     void close().finally(() => process.exit(130));
