@@ -2,7 +2,7 @@
 # napbox:local; compose.yaml runs it). Based on the tenants' own base image,
 # made by set-up from Debian; Node.js and the production dependencies come from
 # the stage (see setup/napbox-image.sh).
-ARG NODE_BASE=napbox-node-base:bookworm
+ARG NODE_BASE=napbox-node-base:node24
 FROM ${NODE_BASE}
 COPY .napbox-image/ /
 WORKDIR /opt/napbox

@@ -17,7 +17,7 @@ import { summarize } from './stats.js';
 
 const docker = new Docker();
 const LABEL = { 'napbox.bench': 'networks' };
-const IMAGE = process.env.BENCH_IMAGE ?? 'napbox-node-base:bookworm';
+const IMAGE = process.env.BENCH_IMAGE ?? 'napbox-node-base:node24';
 const SERVER = "require('http').createServer((q,s)=>s.end('ok')).listen(8080)";
 const tries = Number(process.argv[2] ?? 9);
 const extra = Number(process.argv[3] ?? 200);

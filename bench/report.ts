@@ -5,7 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { summarize, type Summary } from './stats.js';
-import { COLD_SETTINGS, type ColdStartSamples } from './cold-start.js';
+import { COLD_SETTINGS, type ColdCase, type ColdCaseSamples, type ColdStartSamples, type SameContainerSamples } from './cold-start.js';
+import { STAGE_SPANS, STAGES, type Stage, type Stages } from './cold-breakdown.js';
 import { bestRuns, type LoadRun, type LoadSettings, type WarmTarget } from './warm.js';
 import type { MessageResults } from './messages.js';
 import type { SweepResults } from './sweep.js';
@@ -14,6 +15,7 @@ import { renderHtml, type ReportInput } from './html-report.js';
 
 export const TARGETS = Object.freeze({
   coldRatioMax: 1.15,
+  coldP90RatioMax: 1.25,
   throughputRatioMin: 0.5,
   addedP99MsMax: 2,
   sweepTickMsMax: 20,
@@ -30,25 +32,45 @@ export interface RunInfo {
   readonly loadTool: string;
 }
 
+/** One cold-start case (the built-in page, or the custom app): napbox against the same app in a plain container. */
+export interface ColdCaseResults {
+  readonly tries: number;
+  readonly napboxMs: Summary;
+  readonly napboxWakeMs: Summary;
+  readonly baselineMs: Summary;
+  readonly ratioP50: number;
+  readonly ratioP90: number;
+  /** p50(napbox) - p50(baseline), ms. */
+  readonly addedP50Ms: number;
+  readonly met: boolean;
+  /** Each stage's summary over the tries that had it (null: none had). */
+  readonly stages: { readonly napbox: Readonly<Record<Stage, Summary | null>>; readonly baseline: Readonly<Record<Stage, Summary | null>> };
+  readonly samples: ColdCaseSamples;
+}
+
 export interface ColdResults {
+  readonly page: ColdCaseResults;
+  readonly app: ColdCaseResults;
+  readonly settings: typeof COLD_SETTINGS;
+}
+
+/** On the Swarm driver: napbox against swarm alone scaling napbox's own service (runner included). */
+export interface SwarmColdResults {
   readonly tries: number;
   readonly napboxMs: Summary;
   readonly napboxWakeMs: Summary;
   readonly engineMs: Summary;
   readonly ratioP50: number;
-  /** p50(napbox) - p50(engine), ms. */
   readonly addedP50Ms: number;
-  readonly met: boolean;
-  readonly settings: typeof COLD_SETTINGS;
-  readonly samples: ColdStartSamples;
+  readonly samples: SameContainerSamples;
 }
 
 export interface BenchResults {
   readonly run: RunInfo;
   /** On the plain Docker driver. */
   readonly cold: ColdResults;
-  /** The same on the Swarm driver (NAPBOX_DRIVER=swarm): napbox, and swarm alone (scale to 1, task running, first 200). */
-  readonly coldSwarm?: ColdResults;
+  /** On the Swarm driver (NAPBOX_DRIVER=swarm): napbox, and swarm alone on the same service (scale to 1, task running, first 200). */
+  readonly coldSwarm?: SwarmColdResults;
   readonly warm: {
     readonly settings: LoadSettings & { readonly keepAlive: true; readonly pipelining: 1 };
     readonly best: Record<WarmTarget, LoadRun>;
@@ -65,20 +87,49 @@ export interface BenchResults {
   readonly targets: typeof TARGETS;
 }
 
-/** Cold-start samples summarized, with napbox's p50 as a ratio of the engine's. */
+function stageSummaries(stages: readonly Stages[]): Record<Stage, Summary | null> {
+  const out = {} as Record<Stage, Summary | null>;
+  for (const stage of STAGES) {
+    const values = stages.map((s) => s[stage]).filter((x): x is number => x !== null);
+    out[stage] = values.length > 0 ? summarize(values) : null;
+  }
+  return out;
+}
+
+function coldCaseResults(cold: ColdCaseSamples): ColdCaseResults {
+  const napboxMs = summarize(cold.napboxMs);
+  const baselineMs = summarize(cold.baselineMs);
+  const ratioP50 = napboxMs.p50 / baselineMs.p50;
+  const ratioP90 = napboxMs.p90 / baselineMs.p90;
+  return {
+    tries: cold.napboxMs.length,
+    napboxMs,
+    napboxWakeMs: summarize(cold.napboxWakeMs.filter((x): x is number => x !== null)),
+    baselineMs,
+    ratioP50,
+    ratioP90,
+    addedP50Ms: napboxMs.p50 - baselineMs.p50,
+    met: ratioP50 <= TARGETS.coldRatioMax && ratioP90 <= TARGETS.coldP90RatioMax,
+    stages: { napbox: stageSummaries(cold.napboxStages), baseline: stageSummaries(cold.baselineStages) },
+    samples: cold,
+  };
+}
+
+/** Cold-start samples summarized, each case's napbox p50 and p90 as ratios of its plain container's. */
 export function coldResults(cold: ColdStartSamples): ColdResults {
+  return { page: coldCaseResults(cold.page), app: coldCaseResults(cold.app), settings: COLD_SETTINGS };
+}
+
+export function swarmColdResults(cold: SameContainerSamples): SwarmColdResults {
   const napboxMs = summarize(cold.napboxMs);
   const engineMs = summarize(cold.engineMs);
-  const ratioP50 = napboxMs.p50 / engineMs.p50;
   return {
     tries: cold.napboxMs.length,
     napboxMs,
     napboxWakeMs: summarize(cold.napboxWakeMs.filter((x): x is number => x !== null)),
     engineMs,
-    ratioP50,
+    ratioP50: napboxMs.p50 / engineMs.p50,
     addedP50Ms: napboxMs.p50 - engineMs.p50,
-    met: ratioP50 <= TARGETS.coldRatioMax,
-    settings: COLD_SETTINGS,
     samples: cold,
   };
 }
@@ -125,14 +176,16 @@ export function htmlReportInput(results: BenchResults): ReportInput {
   const { run, cold, warm } = results;
   return {
     title: 'napbox bench',
-    subtitle: `${run.startedAt}, ${run.cpus} CPUs, Node ${run.node}, load average ${run.loadAverage.map((x) => x.toFixed(2)).join(' ')}, ${cold.tries} cold tries per side, warm load by ${run.loadTool} (${warm.settings.connections} connections, ${warm.settings.seconds} s, best of ${warm.settings.rounds})`,
+    subtitle: `${run.startedAt}, ${run.cpus} CPUs, Node ${run.node}, load average ${run.loadAverage.map((x) => x.toFixed(2)).join(' ')}, ${cold.page.tries} cold tries per side, warm load by ${run.loadTool} (${warm.settings.connections} connections, ${warm.settings.seconds} s, best of ${warm.settings.rounds})`,
     cold: [
-      { label: 'through napbox', samplesMs: cold.samples.napboxMs },
-      { label: 'engine alone (create, start, first byte)', samplesMs: cold.samples.engineMs },
+      { label: 'built-in page through napbox', samplesMs: cold.page.samples.napboxMs },
+      { label: 'the same page, plain container (start to first 200)', samplesMs: cold.page.samples.baselineMs },
+      { label: 'custom app through napbox', samplesMs: cold.app.samples.napboxMs },
+      { label: 'the same app, plain container (start to first 200)', samplesMs: cold.app.samples.baselineMs },
       ...(results.coldSwarm
         ? [
             { label: 'through napbox, Swarm driver', samplesMs: results.coldSwarm.samples.napboxMs },
-            { label: 'swarm alone (scale to 1, first byte)', samplesMs: results.coldSwarm.samples.engineMs },
+            { label: "swarm alone, napbox's own service (scale to 1, first byte)", samplesMs: results.coldSwarm.samples.engineMs },
           ]
         : []),
     ],
@@ -174,16 +227,26 @@ export function renderTable(results: BenchResults): string {
   ].join('\n');
 }
 
-function coldLines({ cold, coldSwarm }: BenchResults): string[] {
-  const widths = [34, 10, 10, 10, 10];
+/** The cold-start tables: each case against its plain container, then where the time went, stage by stage. */
+export function coldLines({ cold, coldSwarm }: Pick<BenchResults, 'cold' | 'coldSwarm'>): string[] {
+  const widths = [44, 10, 10, 10, 10];
   const line = (name: string, s: Summary): string => row([name, ms(s.p50), ms(s.p90), ms(s.min), ms(s.max)], widths);
+  const caseLines = (kind: ColdCase, what: string, plain: string): string[] => {
+    const c = cold[kind];
+    return [
+      line(`napbox, ${what}: GET / to first byte`, c.napboxMs),
+      line("  of which napbox's wake (its log)", c.napboxWakeMs),
+      line(`plain container, ${plain}`, c.baselineMs),
+      `  napbox / plain: p50 ${c.ratioP50.toFixed(3)}x (${signedMs(c.addedP50Ms, 1)}), p90 ${c.ratioP90.toFixed(3)}x   target p50 <= ${TARGETS.coldRatioMax}x, p90 <= ${TARGETS.coldP90RatioMax}x   ${verdict(c.met)}`,
+    ];
+  };
   const lines = [
-    `Cold start: ${cold.tries} tries each, interleaved napbox/engine, container stopped before every try`,
+    `Cold start: ${cold.page.tries} tries each, interleaved napbox/plain, nothing running before every try; the plain container runs the same app from the same Node.js base image (no runner, no napbox environment), started by the engine alone`,
     row(['', 'p50', 'p90', 'min', 'max'], widths),
-    line('napbox, GET / to first byte', cold.napboxMs),
-    line("  of which napbox's wake (its log)", cold.napboxWakeMs),
-    line('engine alone, start to first 200', cold.engineMs),
-    `  p50 napbox / engine: ${cold.ratioP50.toFixed(3)}x (${signedMs(cold.addedP50Ms, 1)})   target <= ${TARGETS.coldRatioMax}x   ${verdict(cold.met)}`,
+    ...caseLines('page', 'built-in page', 'the same page (start to first 200)'),
+    ...caseLines('app', 'custom app', 'the same app (start to first 200)'),
+    '',
+    ...stageLines(cold),
   ];
   if (!coldSwarm) return lines;
   return [
@@ -191,11 +254,34 @@ function coldLines({ cold, coldSwarm }: BenchResults): string[] {
     '',
     `Cold start on the Swarm driver (NAPBOX_DRIVER=swarm, single-node swarm): ${coldSwarm.tries} tries each, service scaled to 0 before every try`,
     row(['', 'p50', 'p90', 'min', 'max'], widths),
-    line('napbox, GET / to first byte', coldSwarm.napboxMs),
+    line('napbox, built-in page: GET / to first byte', coldSwarm.napboxMs),
     line("  of which napbox's wake (its log)", coldSwarm.napboxWakeMs),
-    line('swarm alone, scale-up to first 200', coldSwarm.engineMs),
-    `  p50 napbox / swarm alone: ${coldSwarm.ratioP50.toFixed(3)}x (${signedMs(coldSwarm.addedP50Ms, 1)})   target <= ${TARGETS.coldRatioMax}x   ${verdict(coldSwarm.met)}`,
-    `  p50 napbox on swarm / napbox on docker: ${(coldSwarm.napboxMs.p50 / cold.napboxMs.p50).toFixed(2)}x (${signedMs(coldSwarm.napboxMs.p50 - cold.napboxMs.p50, 0)})`,
+    line("swarm alone, napbox's own service", coldSwarm.engineMs),
+    `  p50 napbox / swarm alone on the same service (runner included): ${coldSwarm.ratioP50.toFixed(3)}x (${signedMs(coldSwarm.addedP50Ms, 1)})`,
+    `  p50 napbox on swarm / napbox on docker: ${(coldSwarm.napboxMs.p50 / cold.page.napboxMs.p50).toFixed(2)}x (${signedMs(coldSwarm.napboxMs.p50 - cold.page.napboxMs.p50, 0)})`,
+  ];
+}
+
+/** Medians of each stage per try; the plain container's app stage runs from its process start to its first answer. */
+function stageLines(cold: ColdResults): string[] {
+  const widths = [44, 11, 11, 11, 11];
+  const cell = (s: Summary | null): string => (s ? ms(s.p50) : '-');
+  return [
+    'Where the time goes (p50 of each stage, ms)',
+    row(['', 'page napbox', 'page plain', 'app napbox', 'app plain'], widths),
+    ...STAGES.map((stage) =>
+      row(
+        [
+          `${stage}: ${STAGE_SPANS[stage]}`,
+          cell(cold.page.stages.napbox[stage]),
+          cell(cold.page.stages.baseline[stage]),
+          cell(cold.app.stages.napbox[stage]),
+          cell(cold.app.stages.baseline[stage]),
+        ],
+        widths,
+      ),
+    ),
+    "  plain: 'app' is its process start to its first 200 (readiness and answer included); the built-in page's app starts in the runner's process, at its main",
   ];
 }
 

@@ -5,9 +5,11 @@
 // it exits 1 only when the bench itself failed. Every container and network
 // it made is removed at the end, also on failure or Ctrl-C.
 //
-// The cold start is measured on the Swarm driver too (a second napbox with
-// NAPBOX_DRIVER=swarm, on this engine made a single-node swarm if it is in
-// none), against swarm alone.
+// The cold start is measured against the same app in a plain container (the
+// built-in page and a custom app; bench/cold-start.ts), and on the Swarm
+// driver too (a second napbox with NAPBOX_DRIVER=swarm, on this engine made a
+// single-node swarm if it is in none), against swarm alone. The cold stage
+// alone: `node --import tsx bench/cold.ts`.
 //
 // Settings: BENCH_COLD_N (cold tries per side, default 15),
 // BENCH_SWARM_COLD_N (the same on the Swarm driver, default 10; 0 skips it),
@@ -17,15 +19,17 @@
 // default 10,000 and 100), BENCH_MANY_N (tenants woken one after another in
 // the "many tenants" stage, default 1,000; 0 skips it).
 
+import Docker from 'dockerode';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { aptInstall, canInstallHere } from '../setup/docker-engine.js';
 import { onPath } from '../setup/run-command.js';
 import { closeBenchTenant, openBenchTenant, type BenchTenant } from './bench-tenant.js';
-import { measureColdStarts } from './cold-start.js';
+import { removeBaselines } from './cold-baseline.js';
+import { measureColdStarts, measureSameContainerColdStarts } from './cold-start.js';
 import { measureWarm, type LoadSettings } from './warm.js';
-import { buildResults, coldResults, renderTable, writeHtmlReport, writeResults, type ColdResults, type RunInfo } from './report.js';
+import { buildResults, renderTable, swarmColdResults, writeHtmlReport, writeResults, type RunInfo, type SwarmColdResults } from './report.js';
 import { measureMessages } from './messages.js';
 import { measureSweep } from './sweep.js';
 import { measureImages } from './images.js';
@@ -60,12 +64,12 @@ const progress = (line: string): void => {
 };
 
 /** Cold starts of a tenant of a second napbox on the Swarm driver (BENCH_SWARM_COLD_N tries per side; 0 skips them). */
-async function swarmColdStarts(openSwarm: () => Promise<BenchTenant>, coldTries: number): Promise<ColdResults | undefined> {
+async function swarmColdStarts(openSwarm: () => Promise<BenchTenant>, coldTries: number): Promise<SwarmColdResults | undefined> {
   const tries = intFromEnv('BENCH_SWARM_COLD_N', Math.min(coldTries, 10), 0, 200);
   if (tries === 0) return undefined;
   const tenant = await openSwarm();
   progress(`Swarm driver: napbox on port ${tenant.nb.port}, install ${tenant.nb.installId}; ${tries} cold tries per side`);
-  return coldResults(await measureColdStarts(tenant, tries, progress));
+  return swarmColdResults(await measureSameContainerColdStarts(tenant, tries, progress));
 }
 
 async function bench(tenant: BenchTenant, coldTries: number, warm: LoadSettings, started: Date, openSwarm: () => Promise<BenchTenant>): Promise<void> {
@@ -111,7 +115,9 @@ async function main(): Promise<void> {
     return swarm;
   };
   let closing: Promise<void> | undefined;
-  const close = (): Promise<void> => (closing ??= Promise.all(tenants.map((t) => closeBenchTenant(t))).then(() => undefined));
+  // The cold stage's plain containers sit on napbox's network: removed first, also after Ctrl-C.
+  const close = (): Promise<void> =>
+    (closing ??= Promise.all(tenants.map((t) => removeBaselines(new Docker(), t.nb.installId).then(() => closeBenchTenant(t)))).then(() => undefined));
   const onSignal = (signal: NodeJS.Signals): void => {
     progress(`${signal}: removing the bench's containers`);
     void close().finally(() => process.exit(130));

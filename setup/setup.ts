@@ -8,7 +8,7 @@ import path from 'node:path';
 import { loadConfig } from '../src/config/config.js';
 import { DockerDriver } from '../src/runtime/docker-driver.js';
 import { SwarmDriver } from '../src/runtime/swarm-driver.js';
-import { LABEL_ROLE, prepareBuildContext, readCaBundle, resolveAgentImage } from '../src/images/agent-image.js';
+import { LABEL_ROLE, NODE_BASE_TAG, prepareBuildContext, readCaBundle, resolveAgentImage } from '../src/images/agent-image.js';
 import { loadInstallId } from '../src/install-id.js';
 import { projectRoot } from '../src/project-root.js';
 import { ensureDockerEngine } from './docker-engine.js';
@@ -47,7 +47,7 @@ async function main(): Promise<void> {
         dockerfile: 'Dockerfile',
         tag,
         labels: { ...labels, [LABEL_ROLE]: 'agent-base' },
-        buildArgs: { NODE_BASE: 'napbox-node-base:bookworm' },
+        buildArgs: { NODE_BASE: NODE_BASE_TAG },
         onLog: (line) => fs.appendFileSync(logFile, `${line}\n`),
       });
     } catch (err) {

@@ -14,7 +14,7 @@ npx tsc --noEmit
 # The whole suite starts with the lint and the shape checks (Biome, dependency-cruiser, knip).
 if [ "$#" -eq 0 ]; then npm run lint --silent; fi
 if [ "$#" -eq 0 ] && [ -z "${DOCKER_HOST:-}" ]; then
-  NAPBOX_SUITE_SENTINEL=$(docker run -d --rm --label napbox.test=suite-sentinel napbox-node-base:bookworm sleep 86400)
+  NAPBOX_SUITE_SENTINEL=$(docker run -d --rm --label napbox.test=suite-sentinel napbox-node-base:node24 sleep 86400)
   NAPBOX_SUITE_SENTINEL_STARTED=$(docker inspect -f '{{.State.StartedAt}}' "$NAPBOX_SUITE_SENTINEL")
   export NAPBOX_SUITE_SENTINEL NAPBOX_SUITE_SENTINEL_STARTED
   trap 'docker rm -f "$NAPBOX_SUITE_SENTINEL" >/dev/null 2>&1 || true' EXIT

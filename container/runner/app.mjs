@@ -2,13 +2,27 @@
 // own: a page that names the tenant and has a chat box (page.mjs), a
 // WebSocket echo at /echo, and a few endpoints that tests and people use to
 // see the proxy at work.
+//
+// It is on a cold start's critical path, so it loads only what serving the
+// page needs: node:http through process.getBuiltinModule (an ESM `import` of
+// node:http evaluates its WebSocket getter, which loads undici: about 30 ms
+// on Node 24) and page.mjs. `ws`, for /echo, is loaded after the app answered
+// (`preload`) or at the first upgrade, whichever comes first.
 
-import http from 'node:http';
-import { WebSocketServer } from 'ws';
 import { page } from './page.mjs';
 
+const http = process.getBuiltinModule('node:http');
+
 export function startApp({ tenant, port, log }) {
+  let answered;
+  const firstAnswer = new Promise((resolve) => {
+    answered = resolve;
+  });
   const server = http.createServer((req, res) => {
+    if (answered) {
+      res.once('finish', answered);
+      answered = undefined;
+    }
     const url = new URL(req.url ?? '/', 'http://app');
     if (url.pathname === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'x-napbox-tenant': tenant });
@@ -44,7 +58,16 @@ export function startApp({ tenant, port, log }) {
   });
   server.keepAliveTimeout = 65_000;
 
-  const wss = new WebSocketServer({ noServer: true });
+  let echo; // the WebSocketServer of /echo, once `ws` is loaded
+  const echoServer = () => {
+    if (!echo) {
+      // require, not import: ws is CommonJS, and its ESM wrapper costs a few ms more.
+      const { WebSocketServer } = process.getBuiltinModule('node:module').createRequire(import.meta.url)('ws');
+      echo = new WebSocketServer({ noServer: true });
+    }
+    return echo;
+  };
+
   server.on('upgrade', (req, socket, head) => {
     // Whatever a client sends is its own problem: a bad frame or target ends that socket, never the app.
     socket.on('error', () => socket.destroy());
@@ -58,7 +81,7 @@ export function startApp({ tenant, port, log }) {
       socket.end('HTTP/1.1 404 Not Found\r\n\r\n');
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => {
+    echoServer().handleUpgrade(req, socket, head, (ws) => {
       ws.on('error', () => ws.terminate());
       ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
     });
@@ -69,9 +92,15 @@ export function startApp({ tenant, port, log }) {
     server.listen(port, '0.0.0.0', () => {
       log('app listening', { port });
       resolve({
+        /** Settles once the first response was written. */
+        firstAnswer,
+        /** Loads what /echo needs, off the critical path (the runner calls it once the app is ready). */
+        preload: () => {
+          echoServer();
+        },
         close: () =>
           new Promise((done) => {
-            for (const client of wss.clients) client.terminate();
+            for (const client of echo?.clients ?? []) client.terminate();
             server.close(() => done());
             server.closeAllConnections?.();
           }),

@@ -1,56 +1,39 @@
 // The napbox runner: PID 1's only child in every tenant container (the
-// engine's init is PID 1). It owns four things:
-// - the tenant's HTTP app on $PORT (8080): the built-in page, or the tenant's
-//   own command from NAPBOX_APP_COMMAND (a JSON argv), which must listen there;
-// - the control port $NAPBOX_CONTROL_PORT (8081): GET /ready answers 200 only
-//   once the app accepts connections, so a wake resolves when the tenant can
-//   really serve;
-// - the channel on the control port (/channel): napbox delivers messages,
-//   the tenant's provider answers them (channel/, messages/, providers/;
-//   the protocol is docs/container-contract.md);
-// - busy leases the tenant takes from inside (leases.mjs: POST /lease on the
-//   control port, loopback only), told to napbox over the channel;
+// engine's init is PID 1). It owns:
+// - the tenant's HTTP app on $PORT (8080): the built-in page (app.mjs), or
+//   the tenant's own command from NAPBOX_APP_COMMAND (tenant-app.mjs), which
+//   must listen there;
+// - the control port $NAPBOX_CONTROL_PORT (8081, control.mjs): GET /ready
+//   answers 200 only once the app accepts connections (app-readiness.mjs);
+// - the channel, the messages and their provider, and the busy leases
+//   (services.mjs; the protocol is docs/container-contract.md);
 // - a clean exit on SIGTERM, so a stop never waits out the grace period:
 //   channel connections are closed and running commands killed first.
-// If the tenant's own app exits, the runner exits with its code, so napbox
-// sees a failed container and reports why instead of serving a dead app.
-// This file is the composition root: settings are read once (config.mjs) and
-// passed down; no other module reads the environment.
+//
+// A cold start waits for the tenant's app, so nothing of the runner's sits in
+// front of it: this file statically loads only what reading the settings and
+// spawning a tenant's app need (config.mjs, log.mjs, tenant-app.mjs); the app
+// starts (or the built-in page listens), then the control port and the
+// readiness watch load and listen, and the services load only after the app
+// is ready (scheduleServices). Node built-ins are taken with
+// process.getBuiltinModule: an ESM import of node:http evaluates its
+// WebSocket getter, which loads undici (about 30 ms on Node 24). The marks of
+// this sequence are logged ("runner ready": `processStart`, ms since the
+// epoch, and `marks`, ms since then) so a slow start names its stage.
+//
+// This file is the composition root: settings are read once and passed
+// down; no other module reads the environment.
 
-import http from 'node:http';
-import net from 'node:net';
-import { spawn } from 'node:child_process';
-import { startApp } from './app.mjs';
 import { loadRunnerConfig } from './config.mjs';
-import { attachChannel, CHANNEL_PATH } from './channel/channel-server.mjs';
-import { JobBoard } from './messages/job-board.mjs';
-import { MAX_REPLY_BYTES, messageProcessor } from './messages/process-message.mjs';
-import { createProvider } from './providers/index.mjs';
-import { Leases } from './leases.mjs';
+import { createLog } from './log.mjs';
+import { startTenantApp } from './tenant-app.mjs';
 
-let tenant = process.env.NAPBOX_TENANT ?? 'unknown';
+const marks = { main: performance.now() };
+const mark = (name) => {
+  marks[name] ??= performance.now();
+};
 
-function log(msg, fields = {}) {
-  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), msg, tenant, ...fields })}\n`);
-}
-
-/** True when something accepts TCP connections on the app port. */
-function appAccepts(appPort) {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port: appPort });
-    socket.setTimeout(200);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-    socket.once('timeout', () => {
-      socket.destroy();
-      resolve(false);
-    });
-  });
-}
-
+let log = createLog(process.env.NAPBOX_TENANT ?? 'unknown');
 const closers = [];
 let stopping = false;
 
@@ -67,89 +50,110 @@ async function shutdown(signal, code = 0) {
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
 
-function startTenantApp(config) {
-  log('starting tenant app', { argv: config.appCommand });
-  const [file, ...args] = config.appCommand;
-  const child = spawn(file, args, { stdio: 'inherit', env: { ...config.childEnv, PORT: String(config.appPort) } });
-  child.once('error', (err) => {
-    log('tenant app failed to start', { error: err.message });
-    process.exit(127);
-  });
-  child.once('exit', (code, signal) => {
-    if (stopping) return;
-    log('tenant app exited', { code, signal });
-    process.exit(code ?? 1);
-  });
-  closers.push(
-    () =>
-      new Promise((done) => {
-        if (child.exitCode !== null) return done();
-        child.once('exit', () => done());
-        child.kill('SIGTERM');
-      }),
-  );
+/** How long the built-in page may go without a first request before the services load anyway. */
+const BUILT_IN_QUIET_MS = 20;
+
+const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/** After the I/O already waiting (an answer being written, a request that arrived) has been handled. */
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * Imports services.mjs a piece at a time, heaviest first, yielding to I/O between pieces, so a request that
+ * arrives meanwhile waits for one piece at most (about 10 ms), not for all of them (about 40 ms). The list is
+ * only a hint of what services.mjs loads: a piece missing from it only makes the last step bigger.
+ */
+async function importServices() {
+  const require = process.getBuiltinModule('node:module').createRequire(import.meta.url);
+  for (const builtin of ['node:tls', 'node:https', 'node:zlib', 'ws']) {
+    require(builtin);
+    await nextTurn();
+  }
+  for (const file of ['./channel/channel-server.mjs', './messages/process-message.mjs', './providers/index.mjs']) {
+    await import(file);
+    await nextTurn();
+  }
+  return import('./services.mjs');
 }
 
-function startMessages(config) {
-  for (const problem of [config.channelProblem, config.providerProblem, config.heartbeatProblem]) {
-    if (problem) log('channel setting problem', { problem });
+function fail(err) {
+  log('runner failed', { error: err instanceof Error ? err.message : String(err) });
+  process.exit(1);
+}
+
+/** The marks, rounded to 0.1 ms, and when the process started (ms since the epoch). */
+function markFields() {
+  const rounded = Object.fromEntries(Object.entries(marks).map(([k, v]) => [k, Math.round(v * 10) / 10]));
+  return { processStart: Math.round(performance.timeOrigin * 10) / 10, marks: rounded };
+}
+
+/** Starts the app: spawns a tenant's own, or makes the built-in page listen (a promise of its handle). */
+function launchApp(config) {
+  if (config.appCommand) {
+    const app = startTenantApp({ config, log, exit: (code) => process.exit(code), stopping: () => stopping });
+    closers.push(app.close);
+    mark('appSpawned');
+    return undefined;
   }
-  const provider = config.provider
-    ? createProvider(config.provider, { childEnv: config.childEnv, openaiApiKey: config.openaiApiKey, maxReplyBytes: MAX_REPLY_BYTES })
-    : null;
-  const board = new JobBoard({
-    run: messageProcessor({ provider, providerProblem: config.providerProblem, workspace: config.workspace, log }),
-  });
-  closers.push(async () => board.abortAll());
-  return board;
+  const builtIn = import('./app.mjs').then(({ startApp }) => startApp({ tenant: config.tenant, port: config.appPort, log }));
+  builtIn.then((app) => {
+    closers.push(app.close);
+    mark('appListening');
+  }, fail);
+  return builtIn;
+}
+
+/**
+ * When the services load: once the app is first ready and napbox has its answer; for the built-in page, which
+ * shares this process, also only once it has answered its first request (or BUILT_IN_QUIET_MS passed without
+ * one), so its first visitor does not wait behind them. A lease or a channel upgrade that comes before the app
+ * is ready loads them at once (the app is still starting: nothing waits on this process yet).
+ * Returns `{ due, needServices }`: `due` settles once they are loaded.
+ */
+function scheduleServices({ config, readiness, builtIn, attach }) {
+  let services;
+  const load = () => {
+    services ??= importServices().then(({ startServices }) => {
+      const loaded = startServices({ config, log });
+      closers.push(loaded.close);
+      attach(loaded);
+      mark('servicesLoaded');
+      return loaded;
+    });
+    return services;
+  };
+  const quiet = () => (config.appCommand ? nextTurn() : builtIn.then((app) => Promise.race([app.firstAnswer, delay(BUILT_IN_QUIET_MS)])));
+  const due = readiness.whenFirstReady().then(quiet).then(load);
+  return { due, needServices: () => (readiness.firstReadyAt === null ? load() : due) };
 }
 
 async function main() {
   const config = loadRunnerConfig(process.env);
-  tenant = config.tenant;
-  let builtInReady = false;
+  log = createLog(config.tenant);
+  mark('config');
+  const builtIn = launchApp(config);
 
-  if (config.appCommand) {
-    startTenantApp(config);
-  } else {
-    const app = await startApp({ tenant, port: config.appPort, log });
-    closers.push(app.close);
-    builtInReady = true;
-  }
+  const [{ AppReadiness }, { startControl }] = await Promise.all([import('./app-readiness.mjs'), import('./control.mjs')]);
+  const readiness = new AppReadiness({ port: config.appPort });
+  if (config.appCommand) readiness.watch();
+  else builtIn.then(() => readiness.listening(), fail);
 
-  let channel;
-  const leases = new Leases({ broadcast: (frame) => channel?.broadcast(frame) ?? 0 });
-  const control = http.createServer(async (req, res) => {
-    const path = new URL(req.url ?? '/', 'http://runner').pathname;
-    if (leases.handle(req, res, path)) return;
-    if (path === '/ready') {
-      const ready = builtInReady || (await appAccepts(config.appPort));
-      res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ ready, tenant }));
-      return;
-    }
-    if (path === CHANNEL_PATH) {
-      res.writeHead(426, { 'content-type': 'application/json', upgrade: 'websocket', connection: 'Upgrade' });
-      res.end(JSON.stringify({ error: 'upgrade_required', message: 'the channel is a WebSocket' }));
-      return;
-    }
-    res.writeHead(404, { 'content-type': 'text/plain' });
-    res.end('not found\n');
-  });
-  channel = attachChannel({ server: control, config, board: startMessages(config), log, greeting: () => leases.framesForNewConnection() });
-  closers.push(channel.close);
-  await new Promise((resolve) => control.listen(config.controlPort, '0.0.0.0', resolve));
-  closers.push(
-    () =>
-      new Promise((done) => {
-        control.close(() => done());
-        control.closeAllConnections?.();
-      }),
-  );
-  log('runner ready', { appPort: config.appPort, controlPort: config.controlPort, provider: config.provider?.kind ?? null });
+  let control;
+  const { due, needServices } = scheduleServices({ config, readiness, builtIn, attach: (loaded) => control.attach(loaded) });
+  control = startControl({ port: config.controlPort, tenant: config.tenant, readiness, needServices, onReadyAnswered: () => mark('readyAnswered') });
+  closers.push(control.close);
+  control.listening.then(() => mark('controlListening'), fail);
+
+  Promise.all([due, builtIn])
+    .then(([, app]) => app?.preload())
+    .then(() => {
+      marks.appReady = readiness.firstReadyAt;
+      log('runner ready', {
+        appPort: config.appPort,
+        controlPort: config.controlPort,
+        provider: config.provider?.kind ?? null,
+        ...markFields(),
+      });
+    }, fail);
 }
 
-main().catch((err) => {
-  log('runner failed', { error: err instanceof Error ? err.message : String(err) });
-  process.exit(1);
-});
+main().catch(fail);

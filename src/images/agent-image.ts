@@ -11,7 +11,8 @@ import path from 'node:path';
 import type { ContainerDriver, ImageInfo } from '../runtime/container-driver.js';
 import { NapboxError } from '../errors.js';
 
-export const NODE_BASE_TAG = 'napbox-node-base:bookworm';
+/** Node.js 24 (setup/node-base.ts); a new tag, so the Node 18/20 bases an older napbox left (`:bookworm`) are never taken for it. */
+export const NODE_BASE_TAG = 'napbox-node-base:node24';
 const AGENT_REPO = 'napbox-agent';
 export const LABEL_ROLE = 'napbox.role';
 

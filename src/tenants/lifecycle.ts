@@ -68,6 +68,8 @@ export interface WakeOptions {
 }
 
 const LOG_LINES = 15;
+/** How long each readiness probe asks the runner to hold its answer until the app is ready (GET /ready?wait=). */
+const READY_HOLD_MS = 10_000;
 
 export class Lifecycle {
   private readonly inflight = new Map<string, Promise<Running>>();
@@ -270,6 +272,7 @@ export class Lifecycle {
       const outcome = await waitReady({
         endpoint: control,
         path: '/ready',
+        holdMs: READY_HOLD_MS, // the runner answers the moment its app listens (docs/container-contract.md)
         deadline,
         now: this.clock,
         stillRunning: async () => (await this.deps.driver.inspect(containerId))?.running ?? false,

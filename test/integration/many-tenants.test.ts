@@ -89,7 +89,7 @@ describe('many tenants on an engine with default settings', () => {
       installId: nb.installId,
       slug,
       config: {},
-      image: 'napbox-node-base:bookworm',
+      image: 'napbox-node-base:node24',
       publish: false,
       channelKey: 'k'.repeat(43),
       heartbeatMs: 5000,

@@ -10,11 +10,12 @@
 // - A bad frame is answered with protocol-error and the connection stays;
 //   nothing a peer sends can throw out of a handler.
 
-import { WebSocketServer } from 'ws';
+import { CHANNEL_PATH } from '../control.mjs';
 import { bearerToken, verifyChannelToken } from './token.mjs';
 import { outbound, parseInbound } from './frames.mjs';
 
-export const CHANNEL_PATH = '/channel';
+// require, not import: ws is CommonJS, and its ESM wrapper costs a few ms more (runner.mjs loads it first).
+const { WebSocketServer } = process.getBuiltinModule('node:module').createRequire(import.meta.url)('ws');
 /** Larger than any frame napbox sends (a message is at most 64 KiB, its history is not bounded here). */
 const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 
@@ -38,17 +39,23 @@ function send(ws, frame) {
 }
 
 /**
- * Serves the channel on `server` (the control port's HTTP server).
- * Returns `{ broadcast(frame), close() }`; close ends every connection.
+ * The channel, served on the control port: its server hands every upgrade
+ * request to `upgrade(req, socket, head)`. Returns `{ upgrade, broadcast(frame),
+ * close() }`; close ends every connection.
  */
-export function attachChannel({ server, config, board, log, now = Date.now, greeting = () => [] }) {
+export function channelServer({ config, board, log, now = Date.now, greeting = () => [] }) {
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
 
-  server.on('upgrade', (req, socket, head) => {
+  function upgrade(req, socket, head) {
     socket.on('error', () => {
       // a peer that vanishes mid-handshake is not the runner's problem
     });
-    const path = new URL(req.url ?? '/', 'http://runner').pathname;
+    let path;
+    try {
+      path = new URL(req.url ?? '/', 'http://runner').pathname;
+    } catch {
+      path = req.url;
+    }
     if (path !== CHANNEL_PATH) {
       refuseUpgrade(socket, 404, 'Not Found', { error: 'not_found', message: `no WebSocket at ${path}: the channel is ${CHANNEL_PATH}` });
       return;
@@ -62,7 +69,7 @@ export function attachChannel({ server, config, board, log, now = Date.now, gree
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => serveConnection(ws, req.socket.remoteAddress));
-  });
+  }
 
   function serveConnection(ws, remote) {
     log('channel open', { remote, connections: wss.clients.size });
@@ -93,6 +100,7 @@ export function attachChannel({ server, config, board, log, now = Date.now, gree
   }
 
   return {
+    upgrade,
     /** Sends a frame to every open napbox connection; returns how many. */
     broadcast: (frame) => {
       let sent = 0;

@@ -1,0 +1,51 @@
+// The bench's cold-start stage alone (`node --import tsx bench/cold.ts`):
+// napbox against the same app in a plain container, for the built-in page
+// and a custom app (bench/cold-start.ts), with the stages of each. Prints the
+// tables and writes bench/out/cold.json. BENCH_COLD_N tries per side
+// (default 15). Removes everything it made, also on Ctrl-C.
+
+import Docker from 'dockerode';
+import fs from 'node:fs';
+import path from 'node:path';
+import { closeBenchTenant, openBenchTenant } from './bench-tenant.js';
+import { removeBaselines } from './cold-baseline.js';
+import { measureColdStarts } from './cold-start.js';
+import { coldLines, coldResults } from './report.js';
+
+const OUT_FILE = path.join(path.dirname(new URL(import.meta.url).pathname), 'out', 'cold.json');
+
+function tries(): number {
+  const raw = process.env.BENCH_COLD_N ?? '15';
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 200) throw new Error(`BENCH_COLD_N=${JSON.stringify(raw)}: expected a whole number from 1 to 200`);
+  return n;
+}
+
+async function main(): Promise<void> {
+  const n = tries();
+  const tenant = await openBenchTenant();
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => (closing ??= removeBaselines(new Docker(), tenant.nb.installId).then(() => closeBenchTenant(tenant)));
+  const onSignal = (): void => {
+    void close().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    process.stderr.write(`bench: napbox on port ${tenant.nb.port}, install ${tenant.nb.installId}; ${n} cold tries per side\n`);
+    const cold = coldResults(await measureColdStarts(tenant, n, (line) => process.stderr.write(`bench: ${line}\n`)));
+    process.stdout.write(`${coldLines({ cold }).join('\n')}\n`);
+    fs.mkdirSync(path.dirname(OUT_FILE), { recursive: true });
+    fs.writeFileSync(OUT_FILE, `${JSON.stringify({ startedAt: new Date().toISOString(), node: process.version, cold }, null, 2)}\n`);
+  } finally {
+    await close();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

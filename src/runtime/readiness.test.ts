@@ -1,0 +1,75 @@
+// waitReady against a server that speaks the control port's GET /ready
+// (docs/container-contract.md): with `holdMs`, one request is held until the
+// app is ready and readiness is noticed within milliseconds, without polling.
+
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, it } from 'node:test';
+import { waitReady } from './readiness.js';
+
+/** A runner's control port whose app becomes ready after `readyAfterMs`; counts the /ready requests it gets. */
+async function fakeRunner(readyAfterMs: number): Promise<{ port: number; requests: () => number; readyAt: number; close(): Promise<void> }> {
+  const readyAt = Date.now() + readyAfterMs;
+  let requests = 0;
+  const server = http.createServer((req, res) => {
+    requests += 1;
+    const wait = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('wait') ?? 0);
+    const answer = (): void => {
+      const ready = Date.now() >= readyAt;
+      res.writeHead(ready ? 200 : 503).end();
+    };
+    const until = readyAt - Date.now();
+    if (until > 0 && wait > 0) setTimeout(answer, Math.min(until, wait));
+    else answer();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    requests: () => requests,
+    readyAt,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+describe('waitReady', () => {
+  it('asks the runner to hold its answer, and notices readiness within a few ms with one request', async () => {
+    const runner = await fakeRunner(300);
+    try {
+      const outcome = await waitReady({
+        endpoint: { host: '127.0.0.1', port: runner.port },
+        path: '/ready',
+        holdMs: 10_000,
+        deadline: Date.now() + 5000,
+        stillRunning: async () => true,
+      });
+      const late = Date.now() - runner.readyAt;
+      assert.equal(outcome.kind, 'ready');
+      assert.equal(runner.requests(), 1, 'one held request, no polling');
+      assert.ok(late < 20, `noticed ${late} ms after the app was ready`);
+    } finally {
+      await runner.close();
+    }
+  });
+
+  it('fails at once when the container exits while an answer is held', async () => {
+    const runner = await fakeRunner(60_000);
+    let running = true;
+    setTimeout(() => (running = false), 200);
+    try {
+      const started = Date.now();
+      const outcome = await waitReady({
+        endpoint: { host: '127.0.0.1', port: runner.port },
+        path: '/ready',
+        holdMs: 10_000,
+        deadline: Date.now() + 5000,
+        stillRunning: async () => running,
+        aliveCheckEveryMs: 50,
+      });
+      assert.equal(outcome.kind, 'exited');
+      assert.ok(Date.now() - started < 1000, `told after ${Date.now() - started} ms`);
+    } finally {
+      await runner.close();
+    }
+  });
+});
