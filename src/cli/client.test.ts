@@ -5,7 +5,6 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { TenantViewSchema } from '../api/answers.js';
 import { NapboxError } from '../errors.js';
 import { ApiClient } from './client.js';
 
@@ -64,7 +63,7 @@ after(() => {
 async function refusal(apiPath: string): Promise<NapboxError> {
   const client = await ApiClient.connect(dataDir);
   try {
-    await client.json('GET', apiPath, TenantViewSchema);
+    await client.json('GET', apiPath, (A) => A.TenantViewSchema);
   } catch (err) {
     assert.ok(err instanceof NapboxError);
     return err;
@@ -75,7 +74,7 @@ async function refusal(apiPath: string): Promise<NapboxError> {
 describe('the CLI reads answers through their schemas', () => {
   it('returns an answer that matches, typed', async () => {
     const client = await ApiClient.connect(dataDir);
-    const tenant = await client.json('GET', '/api/tenants/good', TenantViewSchema);
+    const tenant = await client.json('GET', '/api/tenants/good', (A) => A.TenantViewSchema);
     assert.equal(tenant.url, 'http://good.localhost:8080/');
   });
 

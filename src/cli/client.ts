@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import type { z } from 'zod';
-import { ErrorBodySchema } from '../api/answers.js';
+import type * as Answers from '../api/answers.js';
 import { AdminAuth, loadOrCreateKey } from '../api/auth.js';
 import { NapboxError } from '../errors.js';
 import { loadInstallId } from '../install-id.js';
@@ -90,7 +90,7 @@ export class ApiClient {
     if ((res.statusCode ?? 0) >= 300) {
       const chunks: Buffer[] = [];
       for await (const c of res) chunks.push(c as Buffer);
-      throw refusal(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'));
+      throw refusal(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'), (await import('../api/answers.js')).ErrorBodySchema);
     }
     return res;
   }
@@ -116,9 +116,13 @@ export class ApiClient {
   }
 
   /** A JSON call: the answer parsed with `schema`; a non-2xx answer throws the server's error message. */
-  async json<S extends z.ZodType>(method: string, apiPath: string, schema: S, body?: unknown): Promise<z.output<S>> {
-    const res = await this.request(method, apiPath, body);
-    if (res.status < 200 || res.status >= 300) throw refusal(res.status, res.text);
+  async json<S extends z.ZodType>(method: string, apiPath: string, pick: (answers: typeof Answers) => S, body?: unknown): Promise<z.output<S>> {
+    const answered = this.request(method, apiPath, body);
+    // The schemas (and zod) load while the server works on the call: a verb's start-up pays for the longer of the two.
+    const answers = await import('../api/answers.js');
+    const res = await answered;
+    const schema = pick(answers);
+    if (res.status < 200 || res.status >= 300) throw refusal(res.status, res.text, answers.ErrorBodySchema);
     let value: unknown;
     try {
       value = JSON.parse(res.text);
@@ -135,7 +139,7 @@ export class ApiClient {
 }
 
 /** The server's error answer (ErrorBody), as an error whose message is the status and the server's message. */
-function refusal(status: number, text: string): NapboxError {
+function refusal(status: number, text: string, ErrorBodySchema: typeof Answers.ErrorBodySchema): NapboxError {
   let body: unknown;
   try {
     body = JSON.parse(text);

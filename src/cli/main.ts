@@ -7,18 +7,17 @@ import { Command, InvalidArgumentError } from 'commander';
 import { parseDuration } from '../config/duration.js';
 import { asNapboxError } from '../errors.js';
 import { assertSlug } from '../model/slug.js';
-import type * as Answers from '../api/answers.js';
 import type { MessageView } from '../messages/message-service.js';
 import type { TenantView } from '../tenants/tenant-service.js';
 import type { ApiClient as Client } from './client.js';
 
 /**
- * The API client and the schemas its answers are parsed with (api/answers.ts), loaded only by the verbs that
- * call the server: `--help` loads commander alone (issue 15's 300 ms).
+ * The API client, loaded only by the verbs that call the server: `--help` loads commander alone (issue 15's
+ * 300 ms). The schemas its answers are parsed with (api/answers.ts, zod) load while the first call is on its way.
  */
-async function connect(): Promise<{ client: Client; answers: typeof Answers }> {
-  const [{ ApiClient }, answers] = await Promise.all([import('./client.js'), import('../api/answers.js')]);
-  return { client: await ApiClient.connect(dataDir()), answers };
+async function connect(): Promise<Client> {
+  const { ApiClient } = await import('./client.js');
+  return ApiClient.connect(dataDir());
 }
 
 const dataDir = (): string => path.resolve(process.env.NAPBOX_DATA_DIR ?? './data');
@@ -79,9 +78,9 @@ export function buildCli(): Command {
     .option('--app <argv...>', "the tenant's own HTTP app command (must listen on $PORT); default: the built-in page")
     .option('--private', 'only browsers signed in with a link from `napbox open` may use it')
     .action(async (slug: string, opts: { app?: string[]; private?: boolean }) => {
-      const { client, answers: A } = await connect();
+      const client = await connect();
       const body = { slug, ...(opts.app ? { app: { command: opts.app } } : {}), ...(opts.private ? { visibility: 'private' } : {}) };
-      const t = await client.json('POST', '/api/tenants', A.TenantViewSchema, body);
+      const t = await client.json('POST', '/api/tenants', (A) => A.TenantViewSchema, body);
       print(`created ${t.slug}: ${t.url}\n`);
     });
   tenants
@@ -89,8 +88,8 @@ export function buildCli(): Command {
     .description('list tenants with their state')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) => {
-      const { client, answers: A } = await connect();
-      const { tenants: list } = await client.json('GET', '/api/tenants', A.TenantListSchema);
+      const client = await connect();
+      const { tenants: list } = await client.json('GET', '/api/tenants', (A) => A.TenantListSchema);
       print(opts.json ? list : `${list.map(tenantLine).join('\n')}${list.length ? '\n' : ''}`);
     });
   tenants
@@ -98,8 +97,8 @@ export function buildCli(): Command {
     .description('remove a tenant and its container (its data dir is kept)')
     .argument('<slug>', 'the tenant', slugArg)
     .action(async (slug: string) => {
-      const { client, answers: A } = await connect();
-      await client.json('DELETE', `/api/tenants/${slug}`, A.DeletedSchema);
+      const client = await connect();
+      await client.json('DELETE', `/api/tenants/${slug}`, (A) => A.DeletedSchema);
       print(`removed ${slug}\n`);
     });
 
@@ -108,24 +107,24 @@ export function buildCli(): Command {
     .description("start a tenant's container now and wait until it is ready")
     .argument('<slug>', 'the tenant', slugArg)
     .action(async (slug: string) => {
-      const { client, answers: A } = await connect();
-      print(statusText(await client.json('POST', `/api/tenants/${slug}/wake`, A.TenantViewSchema)));
+      const client = await connect();
+      print(statusText(await client.json('POST', `/api/tenants/${slug}/wake`, (A) => A.TenantViewSchema)));
     });
   program
     .command('open')
     .description('print a sign-in link for a tenant (valid 10 minutes); opening it lets that browser use a private tenant')
     .argument('<slug>', 'the tenant', slugArg)
     .action(async (slug: string) => {
-      const { client, answers: A } = await connect();
-      print(`${(await client.json('POST', `/api/tenants/${slug}/open`, A.SignInLinkSchema)).url}\n`);
+      const client = await connect();
+      print(`${(await client.json('POST', `/api/tenants/${slug}/open`, (A) => A.SignInLinkSchema)).url}\n`);
     });
   program
     .command('stop')
     .description("stop a tenant's container now")
     .argument('<slug>', 'the tenant', slugArg)
     .action(async (slug: string) => {
-      const { client, answers: A } = await connect();
-      print(statusText(await client.json('POST', `/api/tenants/${slug}/stop`, A.TenantViewSchema)));
+      const client = await connect();
+      print(statusText(await client.json('POST', `/api/tenants/${slug}/stop`, (A) => A.TenantViewSchema)));
     });
   program
     .command('status')
@@ -133,13 +132,13 @@ export function buildCli(): Command {
     .argument('[slug]', 'the tenant', slugArg)
     .option('--json', 'print JSON')
     .action(async (slug: string | undefined, opts: { json?: boolean }) => {
-      const { client, answers: A } = await connect();
+      const client = await connect();
       if (!slug) {
-        const { tenants: list } = await client.json('GET', '/api/tenants', A.TenantListSchema);
+        const { tenants: list } = await client.json('GET', '/api/tenants', (A) => A.TenantListSchema);
         print(opts.json ? list : `${list.map(tenantLine).join('\n')}\n`);
         return;
       }
-      const t = await client.json('GET', `/api/tenants/${slug}`, A.TenantViewSchema);
+      const t = await client.json('GET', `/api/tenants/${slug}`, (A) => A.TenantViewSchema);
       print(opts.json ? t : statusText(t));
     });
   program
@@ -153,8 +152,8 @@ export function buildCli(): Command {
     .action(async (slug: string, text: string, opts: { session: string; id?: string; timeout: string }) => {
       const limit = parseDuration(opts.timeout);
       if (limit === undefined) throw new InvalidArgumentError(`--timeout ${opts.timeout} is not a duration like 30s or 5m`);
-      const { client, answers: A } = await connect();
-      const accepted = await client.json('POST', `/api/tenants/${slug}/messages`, A.AcceptedMessageSchema, {
+      const client = await connect();
+      const accepted = await client.json('POST', `/api/tenants/${slug}/messages`, (A) => A.AcceptedMessageSchema, {
         text,
         session: opts.session,
         ...(opts.id ? { id: opts.id } : {}),
@@ -164,7 +163,7 @@ export function buildCli(): Command {
       let message: MessageView = accepted;
       while ((message.state === 'pending' || message.state === 'processing') && Date.now() < deadline) {
         const wait = Math.max(1, Math.min(25_000, deadline - Date.now()));
-        message = await client.json('GET', `/api/tenants/${slug}/messages/${accepted.id}?wait=${wait}ms`, A.MessageViewSchema);
+        message = await client.json('GET', `/api/tenants/${slug}/messages/${accepted.id}?wait=${wait}ms`, (A) => A.MessageViewSchema);
       }
       if (message.state === 'done') return print(`${message.reply ?? ''}\n`);
       if (message.state === 'failed') throw new Error(`message ${message.id} failed: ${message.reason}`);
@@ -177,8 +176,8 @@ export function buildCli(): Command {
     .argument('<slug>', 'the tenant', slugArg)
     .argument('<id>', 'the message id (m_...), as `napbox send` or the API printed it')
     .action(async (slug: string, id: string) => {
-      const { client, answers: A } = await connect();
-      const message = await client.json('POST', `/api/tenants/${slug}/messages/${encodeURIComponent(id)}/retry`, A.MessageViewSchema);
+      const client = await connect();
+      const message = await client.json('POST', `/api/tenants/${slug}/messages/${encodeURIComponent(id)}/retry`, (A) => A.MessageViewSchema);
       print(`${message.id} is ${message.state} again\n`);
     });
 
@@ -193,13 +192,13 @@ export function buildCli(): Command {
       .option('--npm <names...>', 'npm packages, like is-odd or @scope/name@^1')
       .option('--now', 'restart the tenant on the new image as soon as it is ready')
       .action(async (slug: string, opts: { apt?: string[]; npm?: string[]; now?: boolean }) => {
-        const { client, answers: A } = await connect();
-        const current = await client.json('GET', `/api/tenants/${slug}/packages`, A.PackagesSchema);
+        const client = await connect();
+        const current = await client.json('GET', `/api/tenants/${slug}/packages`, (A) => A.PackagesSchema);
         const delta = listsOf(opts);
         // The same merge the package grammar defines (a new version replaces the old entry: jq -> jq=1.6), checked before anything is sent.
         const { addPackages, removePackages } = await import('../images/packages.js');
         const next = verb === 'add' ? addPackages(current, delta) : removePackages(current, delta);
-        const build = await client.json('PUT', `/api/tenants/${slug}/packages${opts.now ? '?apply=now' : ''}`, A.BuildViewSchema, next);
+        const build = await client.json('PUT', `/api/tenants/${slug}/packages${opts.now ? '?apply=now' : ''}`, (A) => A.BuildViewSchema, next);
         print(
           `apt: ${next.apt.join(' ') || '-'}\nnpm: ${next.npm.join(' ') || '-'}\nbuild ${build.id}: ${build.state} (follow it with \`napbox build ${slug}\`)\n`,
         );
@@ -211,20 +210,20 @@ export function buildCli(): Command {
     .description("show the tenant's package lists, image and latest build")
     .argument('<slug>', 'the tenant', slugArg)
     .action(async (slug: string) => {
-      const { client, answers: A } = await connect();
-      print(await client.json('GET', `/api/tenants/${slug}/packages`, A.PackagesSchema));
+      const client = await connect();
+      print(await client.json('GET', `/api/tenants/${slug}/packages`, (A) => A.PackagesSchema));
     });
   program
     .command('build')
     .description("stream the log of the tenant's latest image build, live, until it ends")
     .argument('<slug>', 'the tenant', slugArg)
     .action(async (slug: string) => {
-      const { client, answers: A } = await connect();
-      const { build } = await client.json('GET', `/api/tenants/${slug}/packages`, A.PackagesSchema);
+      const client = await connect();
+      const { build } = await client.json('GET', `/api/tenants/${slug}/packages`, (A) => A.PackagesSchema);
       if (!build) return print(`${slug} has no builds: add packages with \`napbox packages add ${slug} --apt jq\`\n`);
       const res = await client.stream(`/api/builds/${build.id}/log?follow=1`);
       for await (const chunk of res) process.stdout.write(chunk as Buffer);
-      const final = await client.json('GET', `/api/builds/${build.id}`, A.BuildWithLogSchema);
+      const final = await client.json('GET', `/api/builds/${build.id}`, (A) => A.BuildWithLogSchema);
       if (final.state === 'failed') throw new Error(`build ${build.id} failed: ${final.error ?? 'see the log above'}`);
     });
   program
@@ -233,8 +232,8 @@ export function buildCli(): Command {
     .command('prune')
     .description("remove tenant images no tenant uses (each tenant's current and previous image are kept)")
     .action(async () => {
-      const { client, answers: A } = await connect();
-      print(await client.json('POST', '/api/images/prune', A.PruneReportSchema));
+      const client = await connect();
+      print(await client.json('POST', '/api/images/prune', (A) => A.PruneReportSchema));
     });
 
   program
@@ -244,7 +243,7 @@ export function buildCli(): Command {
     .option('--tail <lines>', 'how many of the last lines', '200')
     .option('-f, --follow', 'keep printing new output as it comes (Ctrl-C to stop)')
     .action(async (slug: string, opts: { tail: string; follow?: boolean }) => {
-      const { client } = await connect();
+      const client = await connect();
       const res = await client.stream(`/api/tenants/${slug}/logs?tail=${encodeURIComponent(opts.tail)}${opts.follow ? '&follow=1' : ''}`);
       for await (const chunk of res) process.stdout.write(chunk as Buffer);
     });
