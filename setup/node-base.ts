@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { ContainerDriver } from '../src/runtime/container-driver.js';
+import type { ImageDriver } from '../src/runtime/container-driver.js';
 import { LABEL_ROLE, NODE_BASE_TAG } from '../src/images/agent-image.js';
 import { aptInstall, canInstallHere } from './docker-engine.js';
 import { onPath, runLogged } from './run-command.js';
@@ -31,7 +31,7 @@ function debianMirror(env: NodeJS.ProcessEnv = process.env): string {
   return 'http://deb.debian.org/debian';
 }
 
-async function importRootfs(driver: ContainerDriver, labels: Record<string, string>): Promise<void> {
+async function importRootfs(driver: ImageDriver, labels: Record<string, string>): Promise<void> {
   const refusal = canInstallHere();
   if (refusal) throw new Error(`no registry answers for ${REGISTRY_IMAGE}, and a Debian root filesystem cannot be made here: ${refusal}`);
   if (!onPath('debootstrap')) await aptInstall(['debootstrap']);
@@ -47,7 +47,7 @@ async function importRootfs(driver: ContainerDriver, labels: Record<string, stri
   }
 }
 
-export async function ensureNodeBase(driver: ContainerDriver, labels: Record<string, string>, log: (line: string) => void): Promise<string> {
+export async function ensureNodeBase(driver: ImageDriver, labels: Record<string, string>, log: (line: string) => void): Promise<string> {
   const existing = await driver.inspectImage(NODE_BASE_TAG);
   if (existing) return `${NODE_BASE_TAG} present`;
   if (await driver.pullImage(REGISTRY_IMAGE)) {
