@@ -9,7 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { NapboxError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { ImageDriver } from '../runtime/container-driver.js';
+import type { ContainerDriver } from '../runtime/container-driver.js';
 import type { Lifecycle } from '../tenants/lifecycle.js';
 import { assertSlug } from '../model/slug.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
@@ -22,7 +22,7 @@ import type { BuildSummary } from '../tenants/tenant-service.js';
 export interface ImageAdminDeps {
   readonly db: ConstructorParameters<typeof BuildStore>[0];
   readonly dataDir: string;
-  readonly driver: ImageDriver;
+  readonly driver: ContainerDriver;
   readonly store: TenantStore;
   readonly lifecycle: Lifecycle;
   readonly installId: string;
