@@ -1,6 +1,9 @@
-// ContainerDriver on a Docker engine, through dockerode. The connection and
-// the mapping of engine errors to NapboxErrors are engine-client.ts's (the
-// Swarm driver shares both): here a missing object is `undefined` or a no-op.
+// ContainerDriver on a Docker engine, through dockerode: a tenant is a
+// container. Its images, volumes and networks (bridges) are
+// engine-objects.ts's, shared with the Swarm driver, as are the connection
+// and the mapping of engine errors to NapboxErrors (engine-client.ts) and
+// what a container is given alike with a swarm service (engine-spec.ts: env,
+// mounts, hardening). A missing container is `undefined` or a no-op.
 
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
