@@ -7,7 +7,7 @@
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import type { ContainerDriver } from '../src/runtime/container-driver.js';
+import type { WorkloadDriver } from '../src/runtime/container-driver.js';
 import { onPath, runLogged } from './run-command.js';
 import { pidExists } from '../src/cluster/peers.js';
 
@@ -16,7 +16,7 @@ const DOCKERD_LOG = '/var/log/napbox-dockerd.log';
 const APT_LOG = '/var/log/napbox-setup-apt.log';
 
 /** Undefined when the engine answers, else why not. */
-async function whyNoAnswer(driver: ContainerDriver): Promise<string | undefined> {
+async function whyNoAnswer(driver: WorkloadDriver): Promise<string | undefined> {
   try {
     await driver.ping();
     return undefined;
@@ -25,7 +25,7 @@ async function whyNoAnswer(driver: ContainerDriver): Promise<string | undefined>
   }
 }
 
-async function answers(driver: ContainerDriver): Promise<boolean> {
+async function answers(driver: WorkloadDriver): Promise<boolean> {
   return (await whyNoAnswer(driver)) === undefined;
 }
 
@@ -61,7 +61,7 @@ export function canInstallHere(): string | undefined {
 }
 
 /** Returns what it did, for the set-up line. */
-export async function ensureDockerEngine(driver: ContainerDriver, dockerHost: string | undefined): Promise<string> {
+export async function ensureDockerEngine(driver: WorkloadDriver, dockerHost: string | undefined): Promise<string> {
   const where = dockerHost ?? 'unix:///var/run/docker.sock';
   const why = await whyNoAnswer(driver);
   if (why === undefined) return `reachable at ${where}`;

@@ -18,7 +18,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { ContainerDriver } from '../src/runtime/container-driver.js';
+import type { ImageDriver } from '../src/runtime/container-driver.js';
 import { LABEL_ROLE, NODE_BASE_TAG } from '../src/images/agent-image.js';
 import { aptInstall, canInstallHere } from './docker-engine.js';
 import { onPath, runLogged } from './run-command.js';
@@ -59,7 +59,7 @@ function debianMirror(env: NodeJS.ProcessEnv = process.env): string {
   return 'http://deb.debian.org/debian';
 }
 
-async function importRootfs(driver: ContainerDriver, labels: Record<string, string>): Promise<void> {
+async function importRootfs(driver: ImageDriver, labels: Record<string, string>): Promise<void> {
   const refusal = canInstallHere();
   if (refusal) throw new Error(`no registry answers for ${REGISTRY_IMAGE}, and a Debian root filesystem cannot be made here: ${refusal}`);
   if (!onPath('debootstrap')) await aptInstall(['debootstrap']);
@@ -93,7 +93,7 @@ async function fetchPackage(name: keyof typeof PACKAGES, version: string, work: 
   await runLogged('tar', ['-xzf', tarball, '-C', into, '--strip-components=1', '--no-same-owner'], LOG);
 }
 
-async function buildFromRootfs(driver: ContainerDriver, labels: Record<string, string>, recipe: string): Promise<void> {
+async function buildFromRootfs(driver: ImageDriver, labels: Record<string, string>, recipe: string): Promise<void> {
   if (!(await driver.inspectImage(ROOTFS_TAG))) await importRootfs(driver, labels);
   const context = fs.mkdtempSync(path.join(os.tmpdir(), 'napbox-node-base-'));
   try {
@@ -115,7 +115,7 @@ async function buildFromRootfs(driver: ContainerDriver, labels: Record<string, s
 }
 
 /** The registry's image under napbox's tag, with the recipe label (a build of one FROM line: no download beyond the pull). */
-async function labelRegistryImage(driver: ContainerDriver, labels: Record<string, string>, recipe: string): Promise<void> {
+async function labelRegistryImage(driver: ImageDriver, labels: Record<string, string>, recipe: string): Promise<void> {
   const context = fs.mkdtempSync(path.join(os.tmpdir(), 'napbox-node-base-'));
   try {
     fs.writeFileSync(path.join(context, 'Dockerfile'), `FROM ${REGISTRY_IMAGE}\n`);
@@ -142,7 +142,7 @@ function decideNodeBase(existing: Readonly<Record<string, string>> | undefined, 
   return { kind: 'build', why: `${NODE_BASE_TAG} is from another recipe (${found ?? 'none'}, not ${recipe}): rebuilding it, and the agent image on it` };
 }
 
-export async function ensureNodeBase(driver: ContainerDriver, labels: Record<string, string>, log: (line: string) => void): Promise<string> {
+export async function ensureNodeBase(driver: ImageDriver, labels: Record<string, string>, log: (line: string) => void): Promise<string> {
   const recipe = nodeBaseRecipe();
   const decision = decideNodeBase((await driver.inspectImage(NODE_BASE_TAG))?.labels, recipe);
   if (decision.kind === 'present') return `${NODE_BASE_TAG} present (Node.js 24, recipe ${recipe})`;

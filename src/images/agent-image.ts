@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { ContainerDriver, ImageInfo } from '../runtime/container-driver.js';
+import type { ImageDriver, ImageInfo } from '../runtime/container-driver.js';
 import { NapboxError } from '../errors.js';
 
 /** Node.js 24 (setup/node-base.ts); a new tag, so the Node 18/20 bases an older napbox left (`:bookworm`) are never taken for it. */
@@ -64,7 +64,7 @@ export function prepareBuildContext(containerDir: string, ca: Buffer): string {
 }
 
 export interface AgentImageInputs {
-  readonly driver: ContainerDriver;
+  readonly driver: ImageDriver;
   readonly containerDir: string;
   readonly caBundle: string | undefined;
 }

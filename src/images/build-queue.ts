@@ -22,7 +22,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import pino from 'pino';
 import type { Logger } from '../log.js';
-import type { ContainerDriver } from '../runtime/container-driver.js';
+import type { ImageDriver } from '../runtime/container-driver.js';
 import { NapboxError, asNapboxError } from '../errors.js';
 import { isEmpty, parsePackageLists, EMPTY_PACKAGES, type PackageLists } from './packages.js';
 import { hashOfTag, prepareTenantBuildContext, tenantImageLabels, tenantImageTag } from './tenant-image.js';
@@ -30,7 +30,7 @@ import type { Build, BuildStore } from './build-store.js';
 import { BuildLog, describeFailure, showMs } from './build-log.js';
 
 export interface BuildQueueOptions {
-  readonly driver: ContainerDriver;
+  readonly driver: ImageDriver;
   readonly store: BuildStore;
   readonly installId: string;
   /** The base agent image tag to build FROM (e.g. `requireAgentImage(...)`). */
@@ -82,7 +82,7 @@ interface Job {
 const MAX_CHUNK = 256 * 1024;
 
 export class BuildQueue {
-  private readonly driver: ContainerDriver;
+  private readonly driver: ImageDriver;
   private readonly store: BuildStore;
   private readonly installId: string;
   private readonly baseImage: () => Promise<string>;

@@ -9,7 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { NapboxError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { ContainerDriver } from '../runtime/container-driver.js';
+import type { ImageDriver } from '../runtime/container-driver.js';
 import type { Lifecycle } from '../tenants/lifecycle.js';
 import { assertSlug } from '../model/slug.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
@@ -22,7 +22,7 @@ import type { BuildSummary } from '../tenants/tenant-service.js';
 export interface ImageAdminDeps {
   /** The builds and their logs (the composition root opens it on napbox's database). */
   readonly buildStore: BuildStore;
-  readonly driver: ContainerDriver;
+  readonly driver: ImageDriver;
   readonly store: TenantStore;
   readonly lifecycle: Lifecycle;
   readonly installId: string;

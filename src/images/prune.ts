@@ -11,7 +11,7 @@
 // - The engine has the last word: an image a container still uses (even a
 //   stopped one) is refused by the engine, and reported as kept.
 
-import type { ContainerDriver, ImageInfo } from '../runtime/container-driver.js';
+import type { ImageDriver, ImageInfo } from '../runtime/container-driver.js';
 import { LABEL_INSTALL } from '../runtime/container-spec.js';
 import { LABEL_ROLE } from './agent-image.js';
 import { ROLE_TENANT } from './tenant-image.js';
@@ -84,7 +84,7 @@ export interface PruneReport {
 }
 
 /** Removes the tenant images no tenant needs; what the engine refuses (in use by a container) is reported as kept. */
-export async function pruneImages(driver: ContainerDriver, inputs: Omit<PruneInputs, 'images'>): Promise<PruneReport> {
+export async function pruneImages(driver: ImageDriver, inputs: Omit<PruneInputs, 'images'>): Promise<PruneReport> {
   const images = await driver.findImagesByLabels({ [LABEL_INSTALL]: inputs.installId, [LABEL_ROLE]: ROLE_TENANT });
   const choice = choosePrune({ ...inputs, images });
   const removed: PrunePick[] = [];

@@ -1,7 +1,10 @@
 // The one interface napbox uses to run containers. It speaks napbox's own
-// types only: no engine SDK type crosses it, so the Docker driver, a fake for
-// unit tests and later drivers (Swarm) are interchangeable, and all of them
-// pass the same contract suite (container-driver.contract.ts).
+// types only: no engine SDK type crosses it, so the Docker driver, the Swarm
+// driver and the fake for unit tests are interchangeable, and all of them
+// pass the same contract suite (container-driver.contract.ts). It is split by
+// concern: workloads (WorkloadDriver), images (ImageDriver), networks and
+// volumes (NetworkVolumeDriver); ContainerDriver is all three, and code that
+// needs one concern takes only its part.
 //
 // Invariants every driver keeps:
 // - `create` with a name that exists fails with code 'conflict' and creates
@@ -166,8 +169,11 @@ export interface BuildRequest {
   readonly signal?: AbortSignal;
 }
 
-export interface ContainerDriver {
-  readonly networkScope: NetworkScope;
+/**
+ * Workloads: the tenants' containers (for the Swarm driver, services of 0 or 1
+ * replicas standing for one container each) and the engine's liveness.
+ */
+export interface WorkloadDriver {
   /** Resolves when the engine answers; fails with code 'engine_unreachable' and what to do otherwise. */
   ping(): Promise<void>;
   create(spec: ContainerSpec): Promise<ContainerInfo>;
@@ -183,23 +189,17 @@ export interface ContainerDriver {
   logs(id: string, options: { tail: number }): Promise<string>;
   /** The last `tail` lines, then new output as it comes, as text, until `signal` aborts or the container is removed. */
   followLogs(id: string, options: { tail: number; signal: AbortSignal }): Promise<NodeJS.ReadableStream>;
-
   /**
    * A regular file inside a container (running or not, in its own filesystem
    * or a volume it mounts), with its owner and mode; undefined when the
    * container or the file does not exist.
    */
   readFile(id: string, path: string): Promise<ContainerFileInfo | undefined>;
+}
 
-  /** Volumes carrying every one of these labels (volumes a container creates get the container's labels). */
-  findVolumesByLabels(labels: Readonly<Record<string, string>>): Promise<string[]>;
-  /** Removes a volume; a missing one is not an error. */
-  removeVolume(name: string): Promise<void>;
-
-  ensureNetwork(spec: NetworkSpec): Promise<void>;
-  removeNetwork(name: string): Promise<void>;
-  findNetworksByLabels(labels: Readonly<Record<string, string>>): Promise<string[]>;
-
+/** Images: built, imported, tagged and pruned on the engine's node (the one workloads run on). */
+export interface ImageDriver {
+  /** Undefined when no image has this tag or id. */
   inspectImage(ref: string): Promise<ImageInfo | undefined>;
   buildImage(request: BuildRequest): Promise<ImageInfo>;
   /** Creates an image from a root filesystem tarball. */
@@ -207,9 +207,27 @@ export interface ContainerDriver {
   /** Tries a registry pull; resolves false (not throwing) when no registry is reachable. */
   pullImage(ref: string): Promise<boolean>;
   tagImage(ref: string, tag: string): Promise<void>;
+  /** Removes a tag (the image with its last tag, unless a container uses it); a missing one is not an error. */
   removeImage(ref: string): Promise<void>;
   findImagesByLabels(labels: Readonly<Record<string, string>>): Promise<ImageInfo[]>;
 }
+
+/** Networks and volumes: what workloads attach to and keep their data in. */
+export interface NetworkVolumeDriver {
+  readonly networkScope: NetworkScope;
+  /** Makes the network unless one of that name exists; concurrent and repeated calls make one. */
+  ensureNetwork(spec: NetworkSpec): Promise<void>;
+  /** Removes the network; a missing one is not an error. */
+  removeNetwork(name: string): Promise<void>;
+  findNetworksByLabels(labels: Readonly<Record<string, string>>): Promise<string[]>;
+  /** Volumes carrying every one of these labels (volumes a container creates get the container's labels). */
+  findVolumesByLabels(labels: Readonly<Record<string, string>>): Promise<string[]>;
+  /** Removes a volume; a missing one is not an error. */
+  removeVolume(name: string): Promise<void>;
+}
+
+/** The whole engine interface; code that needs one concern takes only that part. */
+export interface ContainerDriver extends WorkloadDriver, ImageDriver, NetworkVolumeDriver {}
 
 /** How napbox reaches a container port, given how the engine is connected. */
 export function endpointFor(info: ContainerInfo, port: number, mode: 'bridge' | 'published'): Endpoint | undefined {

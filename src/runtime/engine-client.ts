@@ -1,16 +1,57 @@
 // One connection to a Docker engine, shared by the drivers: the dockerode
 // client made from DOCKER_HOST (docker-connection.ts), and the one mapping of
 // engine failures to NapboxErrors. A missing object is the caller's to turn
-// into `undefined` or a no-op (statusCode 404); a name clash is 'conflict';
+// into `undefined` or a no-op (`absentAs`, 404); a name clash is 'conflict';
+// engine JSON that dockerode does not type is read through a schema
+// (`parseEngine`: the Swarm driver's services, configs and engine info);
 // an engine that does not answer is 'engine_unreachable' with what to do,
 // which for a remote engine (DOCKER_HOST) names what failed on the way to it.
 
 import Docker from 'dockerode';
+import type { z } from 'zod';
 import { NapboxError } from '../errors.js';
 import { engineAddress, isTransportFailure, type DockerDriverOptions, type EngineAddress } from './docker-connection.js';
 
 export function statusCode(err: unknown): number | undefined {
   return typeof err === 'object' && err !== null && 'statusCode' in err ? Number((err as { statusCode: unknown }).statusCode) : undefined;
+}
+
+/**
+ * Runs an engine call whose object may not exist: an engine answer with one
+ * of `statuses` (404 by default: no such object), or one `tolerated` accepts,
+ * resolves to `fallback` instead of failing. Every other failure is thrown.
+ */
+export async function absentAs<T, U>(
+  fallback: U,
+  fn: () => Promise<T>,
+  statuses: readonly number[] = [404],
+  tolerated?: (err: unknown) => boolean,
+): Promise<T | U> {
+  try {
+    return await fn();
+  } catch (err) {
+    const code = statusCode(err);
+    if ((code !== undefined && statuses.includes(code)) || tolerated?.(err)) return fallback;
+    throw err;
+  }
+}
+
+/** An engine answer read through its schema; one that does not fit is an 'engine_error' saying what was read. */
+export function parseEngine<S extends z.ZodType>(schema: S, raw: unknown, what: string): z.infer<S> {
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new NapboxError(
+      'engine_error',
+      `${what}: the engine's answer is not as expected (${issue ? `${issue.path.join('.') || 'top level'}: ${issue.message}` : 'invalid'})`,
+    );
+  }
+  return parsed.data;
+}
+
+/** The engine's list filter for objects carrying every one of these labels. */
+export function labelFilters(labels: Readonly<Record<string, string>>): { label: string[] } {
+  return { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) };
 }
 
 export function isUnreachable(err: unknown): boolean {

@@ -2,8 +2,10 @@
 // (wake, sweep, router). It models the agent image: a started container
 // serves GET /ready and GET / on loopback ports it publishes, prints
 // "runner ready", and exits at once with code N when NAPBOX_APP_COMMAND is
-// ["sh","-c","exit N"]. It passes the same contract suite as DockerDriver
-// (container-driver.contract.ts), so it cannot drift from the engine.
+// ["sh","-c","exit N"]. Its images are entries by tag (`images`), each
+// listing all of the image's tags. It passes the same contract suite as
+// DockerDriver (container-driver.contract.ts), so it cannot drift from the
+// engine.
 
 import crypto from 'node:crypto';
 import http from 'node:http';
@@ -204,13 +206,13 @@ export class FakeDriver implements ContainerDriver {
   async buildImage(request: BuildRequest): Promise<ImageInfo> {
     const info = { id: `sha256:${crypto.randomBytes(32).toString('hex')}`, tags: [request.tag], labels: { ...request.labels } };
     request.onLog?.(`Successfully built ${info.id.slice(7, 19)}`);
-    this.images.set(request.tag, info);
+    this.claim(request.tag, info);
     return info;
   }
 
   async importImage(_tarball: NodeJS.ReadableStream, tag: string, labels: Readonly<Record<string, string>>): Promise<ImageInfo> {
     const info = { id: `sha256:${crypto.randomBytes(32).toString('hex')}`, tags: [tag], labels: { ...labels } };
-    this.images.set(tag, info);
+    this.claim(tag, info);
     return info;
   }
 
@@ -221,15 +223,40 @@ export class FakeDriver implements ContainerDriver {
   async tagImage(ref: string, tag: string): Promise<void> {
     const image = await this.inspectImage(ref);
     if (!image) throw new NapboxError('engine_error', `tag image ${ref} failed: No such image`);
-    this.images.set(tag, { ...image, tags: [...image.tags, tag] });
+    this.retag(image.id, [...image.tags.filter((t) => t !== tag), tag]);
   }
 
+  /** A tag untags (the image goes with its last tag); an id removes the image with every tag. */
   async removeImage(ref: string): Promise<void> {
-    this.images.delete(ref);
+    const image = await this.inspectImage(ref);
+    if (!image) return;
+    this.retag(image.id, this.images.has(ref) ? image.tags.filter((t) => t !== ref) : []);
   }
 
+  /** One entry per image (the map holds one per tag). */
   async findImagesByLabels(labels: Readonly<Record<string, string>>): Promise<ImageInfo[]> {
-    return [...this.images.values()].filter((i) => Object.entries(labels).every(([k, v]) => i.labels[k] === v));
+    const byId = new Map<string, ImageInfo>();
+    for (const i of this.images.values()) if (Object.entries(labels).every(([k, v]) => i.labels[k] === v)) byId.set(i.id, i);
+    return [...byId.values()];
+  }
+
+  /** A new image takes the tag from the one that had it. */
+  private claim(tag: string, info: ImageInfo): void {
+    const old = this.images.get(tag);
+    if (old)
+      this.retag(
+        old.id,
+        old.tags.filter((t) => t !== tag),
+      );
+    this.images.set(tag, info);
+  }
+
+  /** Gives the image `id` exactly these tags (none: it is gone). */
+  private retag(id: string, tags: readonly string[]): void {
+    const image = [...this.images.values()].find((i) => i.id === id);
+    if (!image) return;
+    for (const [tag, i] of this.images) if (i.id === id) this.images.delete(tag);
+    for (const tag of tags) this.images.set(tag, { ...image, tags: [...tags] });
   }
 
   /** Makes a running container exit on its own, as a crash would. */

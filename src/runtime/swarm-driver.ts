@@ -18,31 +18,26 @@
 //   built there, and volumes and bind sources live there. So the calls that
 //   read a task's container (its gateway address, OOM, unpause, kill) go to
 //   this same engine.
-// - Images and volumes are the engine's own objects: the plain Docker driver
-//   handles them.
+// - Images, volumes and networks are the engine's own objects, handled as
+//   the plain Docker driver handles them (engine-objects.ts, which both
+//   extend); only the kind of network differs: attachable overlays.
+// - Engine JSON dockerode does not type (services) is read through
+//   swarm-service.ts's schemas, never cast.
 
 import net from 'node:net';
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
+import { z } from 'zod';
 import { NapboxError } from '../errors.js';
-import type {
-  BuildRequest,
-  ContainerDriver,
-  ContainerFileInfo,
-  ContainerInfo,
-  ContainerSpec,
-  ContainerSummary,
-  Endpoint,
-  ImageInfo,
-  NetworkSpec,
-} from './container-driver.js';
+import type { ContainerDriver, ContainerFileInfo, ContainerInfo, ContainerSpec, ContainerSummary, Endpoint, NetworkSpec } from './container-driver.js';
 import { containerFileProblem } from './container-driver.js';
 import { SwarmFiles, filesView } from './swarm-files.js';
 import { TaskContainers } from './swarm-task-containers.js';
 import { SwarmNode } from './swarm-node.js';
 import { DockerDriver } from './docker-driver.js';
 import type { DockerDriverOptions, EngineAddress } from './docker-connection.js';
-import { EngineClient, engineMessage, statusCode } from './engine-client.js';
+import { absentAs, EngineClient, engineMessage, labelFilters, parseEngine } from './engine-client.js';
+import { EngineObjects } from './engine-objects.js';
 import { demuxLogs, pipeFollowedLogs } from './docker-logs.js';
 import {
   LABEL_SWARM_EXIT,
@@ -50,6 +45,7 @@ import {
   currentTask,
   replicas,
   withoutDriverLabels,
+  ServiceSchema,
   type ServiceData,
   type ServiceSpecData,
   isTerminal,
@@ -77,13 +73,14 @@ function beingRemoved(task: SwarmTask): boolean {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export class SwarmDriver implements ContainerDriver {
+/** How long removing an overlay retries while the engine still calls it in use (it does for a moment after its last task went). */
+const OVERLAY_IN_USE_MS = 10_000;
+
+export class SwarmDriver extends EngineObjects implements ContainerDriver {
   /** An overlay per tenant: swarm cannot turn inter-container traffic off on one (its pool holds 65,536 /24s by default). */
   readonly networkScope = 'tenant' as const;
-  private readonly docker: Docker;
   private readonly address: EngineAddress;
-  private readonly client: EngineClient;
-  /** Images, volumes and the engine's liveness: the engine's own objects, as the plain driver handles them. */
+  /** Plain containers on this node: the engine's liveness, and the helpers that put and read a service's files. */
   private readonly engine: DockerDriver;
   private readonly pollMs: number;
   private readonly startTimeoutMs: number;
@@ -92,10 +89,10 @@ export class SwarmDriver implements ContainerDriver {
   private readonly containers: TaskContainers;
 
   constructor(dockerHost: string | undefined = process.env.DOCKER_HOST, options: SwarmDriverOptions = {}) {
-    this.client = new EngineClient(dockerHost, options);
-    this.docker = this.client.docker;
-    this.address = this.client.address;
-    this.engine = new DockerDriver(dockerHost, options, this.client);
+    const client = new EngineClient(dockerHost, options);
+    super(client, OVERLAY_IN_USE_MS);
+    this.address = client.address;
+    this.engine = new DockerDriver(dockerHost, options, client);
     this.swarmNode = new SwarmNode(this.client);
     this.pollMs = options.pollMs ?? 20;
     this.startTimeoutMs = options.startTimeoutMs ?? 60_000;
@@ -103,8 +100,9 @@ export class SwarmDriver implements ContainerDriver {
     this.containers = new TaskContainers(this.docker, (what, fn) => this.call(what, fn));
   }
 
-  private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    return this.client.call(what, fn);
+  /** Tenant networks are attachable overlay networks: the only kind a service can join. */
+  protected networkBody(spec: NetworkSpec): Docker.NetworkCreateOptions {
+    return { Name: spec.name, Driver: 'overlay', Attachable: true, Internal: spec.internal, Labels: { ...spec.labels }, CheckDuplicate: true };
   }
 
   /** Makes the engine a swarm manager if it is in no swarm (set-up, tests); says what it did. */
@@ -123,7 +121,7 @@ export class SwarmDriver implements ContainerDriver {
       if (problem) throw new NapboxError('internal', `service ${spec.name}: file ${problem}`);
     }
     const nodeId = await this.swarmNode.id();
-    const image = await this.engine.inspectImage(spec.image);
+    const image = await this.inspectImage(spec.image);
     if (!image) throw new NapboxError('engine_error', `create service ${spec.name} failed: No such image: ${spec.image}`);
     const configs = await this.files.makeConfigs(spec);
     const body = serviceSpec(spec, { imageId: image.id, nodeId, configs });
@@ -269,13 +267,7 @@ export class SwarmDriver implements ContainerDriver {
     if (!options.force && taskState(currentTask(tasks)).running) {
       throw new NapboxError('conflict', `remove service ${service.Spec.Name}: its task is running; stop it first`);
     }
-    await this.call(`remove service ${service.Spec.Name}`, async () => {
-      try {
-        await this.docker.getService(id).remove();
-      } catch (err) {
-        if (statusCode(err) !== 404) throw err;
-      }
-    });
+    await this.call(`remove service ${service.Spec.Name}`, () => absentAs(undefined, () => this.docker.getService(id).remove()));
     // The task containers go asynchronously; wait for them, so the volumes and network they hold can be removed next.
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
@@ -329,8 +321,8 @@ export class SwarmDriver implements ContainerDriver {
   }
 
   async findByLabels(labels: Readonly<Record<string, string>>): Promise<ContainerSummary[]> {
-    const filters = { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) };
-    const services = (await this.call('list services', () => this.docker.listServices({ filters }))) as unknown as ServiceData[];
+    const raw = await this.call('list services', () => this.docker.listServices({ filters: labelFilters(labels) }));
+    const services = parseEngine(z.array(ServiceSchema), raw, 'list services');
     if (services.length === 0) return [];
     const tasks = await this.tasks(services.map((s) => s.ID));
     return services.map((s) => {
@@ -346,15 +338,12 @@ export class SwarmDriver implements ContainerDriver {
     if (!task) return '';
     let text = '';
     if (task.Status.ContainerStatus?.ContainerID) {
-      text = await this.call(`read logs of task ${task.ID.slice(0, 12)}`, async () => {
-        try {
+      text = await this.call(`read logs of task ${task.ID.slice(0, 12)}`, () =>
+        absentAs('', async () => {
           const raw = (await this.taskLogs(task.ID, { stdout: true, stderr: true, tail: options.tail, follow: false })) as Buffer;
           return demuxLogs(Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw)));
-        } catch (err) {
-          if (statusCode(err) === 404) return '';
-          throw err;
-        }
-      });
+        }),
+      );
     }
     // A task the engine could not run has no output, but it has a reason.
     if (task.Status.Err) text += `${text && !text.endsWith('\n') ? '\n' : ''}swarm: task ${task.Status.State}: ${task.Status.Err}\n`;
@@ -382,97 +371,10 @@ export class SwarmDriver implements ContainerDriver {
     return this.files.read(filesView(service), containerId, filePath);
   }
 
-  findVolumesByLabels(labels: Readonly<Record<string, string>>): Promise<string[]> {
-    return this.engine.findVolumesByLabels(labels);
-  }
-
-  removeVolume(name: string): Promise<void> {
-    return this.engine.removeVolume(name);
-  }
-
-  /** Tenant networks are attachable overlay networks: the only kind a service can join. */
-  async ensureNetwork(spec: NetworkSpec): Promise<void> {
-    await this.call(`create network ${spec.name}`, async () => {
-      const existing = await this.docker.listNetworks({ filters: { name: [spec.name] } });
-      if (existing.some((n) => n.Name === spec.name)) return;
-      try {
-        await this.docker.createNetwork({
-          Name: spec.name,
-          Driver: 'overlay',
-          Attachable: true,
-          Internal: spec.internal,
-          Labels: { ...spec.labels },
-          CheckDuplicate: true,
-        });
-      } catch (err) {
-        if (statusCode(err) !== 409) throw err; // created meanwhile by another caller
-      }
-    });
-  }
-
-  async removeNetwork(name: string): Promise<void> {
-    // An overlay network stays "in use" for a moment after its last task went: retry that, briefly.
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      try {
-        await this.docker.getNetwork(name).remove();
-        return;
-      } catch (err) {
-        const code = statusCode(err);
-        if (code === 404) return;
-        if ((code === 403 || code === 409 || code === 500) && /in use|active endpoints/i.test(engineMessage(err)) && Date.now() < deadline) {
-          await sleep(this.pollMs * 5);
-          continue;
-        }
-        return this.call(`remove network ${name}`, () => Promise.reject(err));
-      }
-    }
-  }
-
-  async findNetworksByLabels(labels: Readonly<Record<string, string>>): Promise<string[]> {
-    const filters = { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) };
-    const list = await this.call('list networks', () => this.docker.listNetworks({ filters }));
-    return list.map((n) => n.Name);
-  }
-
-  // Images are built, imported and kept on this node (the one tasks are pinned to).
-  inspectImage(ref: string): Promise<ImageInfo | undefined> {
-    return this.engine.inspectImage(ref);
-  }
-
-  buildImage(request: BuildRequest): Promise<ImageInfo> {
-    return this.engine.buildImage(request);
-  }
-
-  importImage(tarball: NodeJS.ReadableStream, tag: string, labels: Readonly<Record<string, string>>): Promise<ImageInfo> {
-    return this.engine.importImage(tarball, tag, labels);
-  }
-
-  pullImage(ref: string): Promise<boolean> {
-    return this.engine.pullImage(ref);
-  }
-
-  tagImage(ref: string, tag: string): Promise<void> {
-    return this.engine.tagImage(ref, tag);
-  }
-
-  removeImage(ref: string): Promise<void> {
-    return this.engine.removeImage(ref);
-  }
-
-  findImagesByLabels(labels: Readonly<Record<string, string>>): Promise<ImageInfo[]> {
-    return this.engine.findImagesByLabels(labels);
-  }
-
   private async service(id: string): Promise<ServiceData | undefined> {
-    return this.call(`inspect service ${id.slice(0, 12)}`, async () => {
-      try {
-        return (await this.docker.getService(id).inspect()) as ServiceData;
-      } catch (err) {
-        if (statusCode(err) === 404) return undefined;
-        throw err;
-      }
-    });
+    const what = `inspect service ${id.slice(0, 12)}`;
+    const raw: unknown = await this.call(what, () => absentAs(undefined, () => this.docker.getService(id).inspect()));
+    return raw === undefined ? undefined : parseEngine(ServiceSchema, raw, what);
   }
 
   private async requireService(id: string, what: string): Promise<ServiceData> {
@@ -511,6 +413,4 @@ export class SwarmDriver implements ContainerDriver {
       }
     }
   }
-
-  /** A task container's state on this engine; a container that is gone no longer runs. */
 }

@@ -19,10 +19,15 @@ import type Docker from 'dockerode';
 import type { ContainerFile, ContainerFileInfo, ContainerSpec, MountSpec } from './container-driver.js';
 import { DEFAULT_FILE_MODE, mountHolding } from './container-driver.js';
 import type { DockerDriver } from './docker-driver.js';
-import { statusCode } from './engine-client.js';
+import { z } from 'zod';
+import { absentAs, parseEngine, statusCode } from './engine-client.js';
 import { configName, splitFiles, withoutDriverLabels, type ConfigFile, type ServiceData } from './swarm-service.js';
 
 type Call = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
+
+/** `POST /configs/create` answers `{ID}` (dockerode may hand it over as `{id}`). */
+const CreatedSchema = z.union([z.object({ ID: z.string() }), z.object({ id: z.string() })]);
+const ConfigSchema = z.object({ ID: z.string(), Spec: z.object({ Data: z.string().optional() }).optional() });
 
 /** What the files need to know of a service: its name, labels, image, volumes and configs, from its spec. */
 export interface ServiceFilesView {
@@ -62,13 +67,14 @@ export class SwarmFiles {
     for (const file of splitFiles(spec).asConfigs) {
       const name = configName(spec.name, file);
       const data = Buffer.from(typeof file.content === 'string' ? Buffer.from(file.content, 'utf8') : file.content).toString('base64');
-      const configId = await this.call(`create config ${name}`, async () => {
+      const what = `create config ${name}`;
+      const configId = await this.call(what, async () => {
         try {
-          const created = (await this.docker.createConfig({ Name: name, Labels: { ...spec.labels }, Data: data })) as { id?: string; ID?: string };
-          return created.id ?? created.ID ?? '';
+          const created = parseEngine(CreatedSchema, await this.docker.createConfig({ Name: name, Labels: { ...spec.labels }, Data: data }), what);
+          return 'ID' in created ? created.ID : created.id;
         } catch (err) {
           if (statusCode(err) !== 409) throw err;
-          return (await this.docker.getConfig(name).inspect()).ID; // the same file, made before
+          return parseEngine(ConfigSchema, await this.docker.getConfig(name).inspect(), what).ID; // the same file, made before
         }
       });
       out.push({ path: file.path, configId, configName: name, mode: file.mode ?? DEFAULT_FILE_MODE });
@@ -104,15 +110,11 @@ export class SwarmFiles {
     }
     const config = view.configs.find((c) => c.path === filePath);
     if (config && !mountHolding(filePath, view.volumes)) {
-      return this.call(`read config ${config.configName}`, async () => {
-        try {
-          const data = (await this.docker.getConfig(config.configId).inspect()) as { Spec?: { Data?: string } };
-          return { content: Buffer.from(data.Spec?.Data ?? '', 'base64'), mode: config.mode, uid: 0, gid: 0 };
-        } catch (err) {
-          if (statusCode(err) === 404) return undefined;
-          throw err;
-        }
-      });
+      const what = `read config ${config.configName}`;
+      const raw: unknown = await this.call(what, () => absentAs(undefined, () => this.docker.getConfig(config.configId).inspect()));
+      if (raw === undefined) return undefined;
+      const data = parseEngine(ConfigSchema, raw, what);
+      return { content: Buffer.from(data.Spec?.Data ?? '', 'base64'), mode: config.mode, uid: 0, gid: 0 };
     }
     const reader = await this.engine.create(this.helperSpec(view.name, 'read', view.image, view.labels, view.volumes, []));
     try {

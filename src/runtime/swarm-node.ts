@@ -2,8 +2,16 @@
 // needs one), its node id (tasks are pinned to it), and making an engine in
 // no swarm a single-node manager for set-up and tests.
 
+import { z } from 'zod';
 import { NapboxError } from '../errors.js';
-import { statusCode, type EngineClient } from './engine-client.js';
+import { absentAs, parseEngine, type EngineClient } from './engine-client.js';
+
+/** The part of `GET /info` that says where the engine is in a swarm. */
+const SwarmInfoSchema = z.object({
+  Swarm: z
+    .object({ LocalNodeState: z.string().optional(), ControlAvailable: z.boolean().optional(), NodeID: z.string().optional(), Error: z.string().optional() })
+    .optional(),
+});
 
 export class SwarmNode {
   private nodeId: string | undefined;
@@ -19,22 +27,17 @@ export class SwarmNode {
     if (state.state === 'active' && state.manager) return `already a swarm manager (node ${state.nodeId})`;
     if (state.state === 'active') throw this.notManager('a worker of a swarm');
     if (state.state !== 'inactive') throw this.notManager(`in swarm state "${state.state}"${state.error ? ` (${state.error})` : ''}`);
-    await this.client.call('initialise a swarm', async () => {
-      try {
-        await this.client.docker.swarmInit({ ListenAddr: '127.0.0.1:2377', AdvertiseAddr: '127.0.0.1' });
-      } catch (err) {
-        if (statusCode(err) !== 503 && statusCode(err) !== 406) throw err; // someone else initialised it meanwhile
-      }
-    });
+    // 503, 406: someone else initialised it meanwhile
+    await this.client.call('initialise a swarm', () =>
+      absentAs(undefined, () => this.client.docker.swarmInit({ ListenAddr: '127.0.0.1:2377', AdvertiseAddr: '127.0.0.1' }), [503, 406]),
+    );
     const after = await this.swarmState();
     if (after.state !== 'active' || !after.manager) throw this.notManager(`still in swarm state "${after.state}" after swarmInit`);
     return `initialised a single-node swarm (node ${after.nodeId}, advertising 127.0.0.1)`;
   }
 
   private async swarmState(): Promise<{ state: string; manager: boolean; nodeId: string; error: string }> {
-    const info = (await this.client.call('read the engine info', () => this.client.docker.info())) as {
-      Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean; NodeID?: string; Error?: string };
-    };
+    const info = parseEngine(SwarmInfoSchema, await this.client.call('read the engine info', () => this.client.docker.info()), 'read the engine info');
     const swarm = info.Swarm ?? {};
     return { state: swarm.LocalNodeState ?? 'inactive', manager: swarm.ControlAvailable === true, nodeId: swarm.NodeID ?? '', error: swarm.Error ?? '' };
   }

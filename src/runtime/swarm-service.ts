@@ -12,12 +12,18 @@
 //   sources are.
 // - Labels go on the service and on its task containers; the tag the spec
 //   named is kept in a driver label, since the task template holds the id.
+// - The task gets what a container gets (engine-spec.ts: env, mounts, init,
+//   no capabilities), except `no-new-privileges`, which a service cannot say.
+// - A service read back from the engine goes through ServiceSchema, which
+//   keeps every field it does not name: the driver writes the spec back
+//   whole when it scales or relabels a service.
 // - The endpoint is `dnsrr` (napbox addresses the task itself, so no virtual
 //   IP or load balancer is set up); published ports use `PublishMode: host`.
 
 import crypto from 'node:crypto';
 import { z } from 'zod';
-import { DEFAULT_FILE_MODE, mountHolding, type ContainerFile, type ContainerSpec, type ContainerStatus, type MountSpec } from './container-driver.js';
+import { DEFAULT_FILE_MODE, mountHolding, type ContainerFile, type ContainerSpec, type ContainerStatus } from './container-driver.js';
+import { engineEnv, engineMounts, HARDENING } from './engine-spec.js';
 
 /** The service label holding the image reference the spec named. */
 export const LABEL_SWARM_IMAGE = 'napbox.swarm.image';
@@ -104,18 +110,6 @@ export function tmpfsOptions(options: string): TmpfsSpec {
   return { ...(size !== undefined ? { SizeBytes: size } : {}), ...(mode !== undefined ? { Mode: mode } : {}) };
 }
 
-function serviceMount(m: MountSpec, labels: Readonly<Record<string, string>>): object {
-  return m.type === 'bind'
-    ? { Type: 'bind', Source: m.source, Target: m.target, ReadOnly: m.readOnly, BindOptions: { Propagation: 'rprivate' } }
-    : {
-        Type: 'volume',
-        Source: m.source,
-        Target: m.target,
-        ReadOnly: m.readOnly,
-        VolumeOptions: { NoCopy: false, Labels: { ...labels }, DriverConfig: { Name: 'local' } },
-      };
-}
-
 /** The body of `POST /services/create` for a tenant's spec, at 0 replicas. */
 export function serviceSpec(spec: ContainerSpec, target: ServiceTarget): Record<string, unknown> {
   return {
@@ -125,16 +119,16 @@ export function serviceSpec(spec: ContainerSpec, target: ServiceTarget): Record<
       ContainerSpec: {
         Image: target.imageId,
         Labels: { ...spec.labels },
-        Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+        Env: engineEnv(spec),
         // Docker's Cmd is the arguments to the image's entrypoint; a service's `Args` is the same thing.
         ...(spec.cmd ? { Args: [...spec.cmd] } : {}),
         User: spec.user,
-        Init: true,
+        Init: HARDENING.init,
         ReadOnly: spec.readOnlyRootfs,
-        CapabilityDrop: ['ALL'],
+        CapabilityDrop: [...HARDENING.capDrop],
         StopGracePeriod: spec.stopGraceSeconds * 1e9,
         Mounts: [
-          ...spec.mounts.map((m) => serviceMount(m, spec.labels)),
+          ...engineMounts(spec),
           ...Object.entries(spec.tmpfs).map(([path, options]) => ({ Type: 'tmpfs', Target: path, TmpfsOptions: tmpfsOptions(options) })),
         ],
         ...(target.configs?.length
@@ -258,25 +252,42 @@ export function publishedPorts(task: SwarmTask | undefined): Record<number, numb
 export const LABEL_SWARM_EXIT = 'napbox.swarm.exit';
 const DRIVER_LABELS = [LABEL_SWARM_IMAGE, LABEL_SWARM_EXIT];
 
-export interface ServiceData {
-  readonly ID: string;
-  readonly Version: { readonly Index: number };
-  readonly Spec: ServiceSpecData;
-}
+// Loose objects: fields not named here are kept, so a spec written back is the spec read.
+const ServiceSpecSchema = z.looseObject({
+  Name: z.string(),
+  Labels: z.record(z.string(), z.string()).optional(),
+  TaskTemplate: z.looseObject({
+    ForceUpdate: z.number().optional(),
+    ContainerSpec: z
+      .looseObject({
+        Image: z.string().optional(),
+        Mounts: z
+          .array(z.looseObject({ Type: z.string().optional(), Source: z.string().optional(), Target: z.string().optional(), ReadOnly: z.boolean().optional() }))
+          .optional(),
+        Configs: z
+          .array(
+            z.looseObject({
+              File: z.looseObject({ Name: z.string().optional(), Mode: z.number().optional() }).optional(),
+              ConfigID: z.string().optional(),
+              ConfigName: z.string().optional(),
+            }),
+          )
+          .optional(),
+      })
+      .optional(),
+  }),
+  Mode: z.looseObject({ Replicated: z.looseObject({ Replicas: z.number().optional() }).optional() }),
+});
 
-export interface ServiceSpecData {
-  Name: string;
-  Labels?: Record<string, string>;
-  TaskTemplate: {
-    ForceUpdate?: number;
-    ContainerSpec?: {
-      Image?: string;
-      Mounts?: Array<{ Type?: string; Source?: string; Target?: string; ReadOnly?: boolean }>;
-      Configs?: Array<{ File?: { Name?: string; Mode?: number }; ConfigID?: string; ConfigName?: string }>;
-    };
-  };
-  Mode: { Replicated?: { Replicas?: number } };
-}
+/** A service as `GET /services/{id}` and `GET /services` answer it. */
+export const ServiceSchema = z.looseObject({
+  ID: z.string(),
+  Version: z.looseObject({ Index: z.number() }),
+  Spec: ServiceSpecSchema,
+});
+
+export type ServiceData = z.infer<typeof ServiceSchema>;
+export type ServiceSpecData = z.infer<typeof ServiceSpecSchema>;
 
 export function withoutDriverLabels(labels: Readonly<Record<string, string>> | undefined): Record<string, string> {
   const out: Record<string, string> = { ...(labels ?? {}) };

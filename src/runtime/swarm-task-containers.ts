@@ -5,12 +5,14 @@
 // killing one a stop has waited on long enough, and its gateway address.
 
 import type Docker from 'dockerode';
-import { statusCode } from './engine-client.js';
+import { z } from 'zod';
+import { absentAs, parseEngine } from './engine-client.js';
 
 type Call = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
 
 /** The bridge swarm attaches every task with a network to, for its traffic out; the host reaches tasks there. */
 const GATEWAY_BRIDGE = 'docker_gwbridge';
+const GatewaySchema = z.object({ Containers: z.record(z.string(), z.object({ IPv4Address: z.string().optional() })).nullish() });
 
 export interface TaskContainerState {
   readonly running: boolean;
@@ -31,36 +33,29 @@ export class TaskContainers {
 
   /** A container that is gone no longer runs. */
   async state(containerId: string): Promise<TaskContainerState> {
-    return this.call(`inspect container ${containerId.slice(0, 12)}`, async () => {
-      try {
-        const data = await this.docker.getContainer(containerId).inspect();
-        return { running: data.State.Running, exitCode: data.State.Running ? null : data.State.ExitCode, oomKilled: data.State.OOMKilled };
-      } catch (err) {
-        if (statusCode(err) === 404) return { running: false, exitCode: null, oomKilled: false };
-        throw err;
-      }
-    });
+    const data = await this.call(`inspect container ${containerId.slice(0, 12)}`, () =>
+      absentAs(undefined, () => this.docker.getContainer(containerId).inspect()),
+    );
+    if (!data) return { running: false, exitCode: null, oomKilled: false };
+    return { running: data.State.Running, exitCode: data.State.Running ? null : data.State.ExitCode, oomKilled: data.State.OOMKilled };
   }
 
   async unpause(containerId: string): Promise<void> {
-    await this.call(`unpause container ${containerId.slice(0, 12)}`, async () => {
-      try {
-        const container = this.docker.getContainer(containerId);
-        if ((await container.inspect()).State.Paused) await container.unpause();
-      } catch (err) {
-        if (statusCode(err) !== 404 && statusCode(err) !== 409) throw err;
-      }
-    });
+    const container = this.docker.getContainer(containerId);
+    await this.call(`unpause container ${containerId.slice(0, 12)}`, () =>
+      absentAs(
+        undefined,
+        async () => {
+          if ((await container.inspect()).State.Paused) await container.unpause();
+        },
+        [404, 409], // gone, or not paused any more
+      ),
+    );
   }
 
   async kill(containerId: string): Promise<void> {
-    await this.call(`kill container ${containerId.slice(0, 12)}`, async () => {
-      try {
-        await this.docker.getContainer(containerId).kill();
-      } catch (err) {
-        if (statusCode(err) !== 404 && statusCode(err) !== 409) throw err; // gone, or not running any more
-      }
-    });
+    // 404, 409: gone, or not running any more
+    await this.call(`kill container ${containerId.slice(0, 12)}`, () => absentAs(undefined, () => this.docker.getContainer(containerId).kill(), [404, 409]));
   }
 
   /**
@@ -73,14 +68,9 @@ export class TaskContainers {
   async hostPorts(containerId: string, ipv6: boolean): Promise<Record<number, number> | undefined> {
     const known = this.hostPortsOf.get(containerId);
     if (known) return known;
-    const ports = await this.call(`inspect container ${containerId.slice(0, 12)}`, async () => {
-      try {
-        return (await this.docker.getContainer(containerId).inspect()).NetworkSettings?.Ports ?? {};
-      } catch (err) {
-        if (statusCode(err) === 404) return undefined;
-        throw err;
-      }
-    });
+    const ports = await this.call(`inspect container ${containerId.slice(0, 12)}`, () =>
+      absentAs(undefined, async () => (await this.docker.getContainer(containerId).inspect()).NetworkSettings?.Ports ?? {}),
+    );
     if (!ports) return undefined;
     const out: Record<number, number> = {};
     for (const [key, binds] of Object.entries(ports)) {
@@ -105,20 +95,12 @@ export class TaskContainers {
     const known = this.gatewayIps.get(containerId);
     if (known) return known;
     const ip = await this.call('inspect the gateway bridge', async () => {
-      try {
-        const data = (await this.docker.getNetwork(GATEWAY_BRIDGE).inspect()) as { Containers?: Record<string, { IPv4Address?: string }> };
-        const address = data.Containers?.[containerId]?.IPv4Address?.split('/')[0];
-        if (address) return address;
-      } catch (err) {
-        if (statusCode(err) !== 404) throw err;
-      }
-      try {
-        const data = await this.docker.getContainer(containerId).inspect();
-        return data.NetworkSettings?.Networks?.bridge?.IPAddress || null;
-      } catch (err) {
-        if (statusCode(err) === 404) return null;
-        throw err;
-      }
+      const raw: unknown = await absentAs(undefined, () => this.docker.getNetwork(GATEWAY_BRIDGE).inspect());
+      const address =
+        raw === undefined ? undefined : parseEngine(GatewaySchema, raw, 'inspect the gateway bridge').Containers?.[containerId]?.IPv4Address?.split('/')[0];
+      if (address) return address;
+      const data = await absentAs(undefined, () => this.docker.getContainer(containerId).inspect());
+      return data?.NetworkSettings?.Networks?.bridge?.IPAddress || null;
     });
     if (ip) {
       if (this.gatewayIps.size > 1000) this.gatewayIps.clear();

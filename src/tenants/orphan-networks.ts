@@ -9,12 +9,12 @@
 // recreated on the shared network at its next wake, since its spec changed.
 
 import type { Logger } from '../log.js';
-import type { ContainerDriver } from '../runtime/container-driver.js';
+import type { NetworkVolumeDriver } from '../runtime/container-driver.js';
 import { LABEL_INSTALL, sharedNetwork, tenantNetwork } from '../runtime/container-spec.js';
 import type { TenantStore } from './tenant-store.js';
 
 export interface OrphanNetworkDeps {
-  readonly driver: ContainerDriver;
+  readonly driver: NetworkVolumeDriver;
   readonly installId: string;
   readonly store: Pick<TenantStore, 'list'>;
   readonly logger: Logger;

@@ -8,7 +8,7 @@
 // all tenants.
 
 import type { Logger } from '../log.js';
-import type { ContainerDriver, ContainerSummary } from '../runtime/container-driver.js';
+import type { ContainerSummary, WorkloadDriver } from '../runtime/container-driver.js';
 import { LABEL_INSTALL, LABEL_TENANT } from '../runtime/container-spec.js';
 import type { TenantStore } from './tenant-store.js';
 
@@ -22,7 +22,7 @@ export interface ReconcileReport {
 
 export interface ReconcileDeps {
   readonly store: TenantStore;
-  readonly driver: ContainerDriver;
+  readonly driver: WorkloadDriver;
   readonly installId: string;
   readonly logger: Logger;
   /** Taken before the engine is asked: a state written after it is newer than the engine's answer. */

@@ -1,7 +1,8 @@
 // The driver contract suite against the Swarm driver, on this engine made a
 // single-node swarm (initialised here when it is in none), with the real
 // agent image: the same tests the plain Docker driver passes, then what only
-// a swarm does (a task it cannot run, a task it deletes).
+// a swarm does (a task it cannot run, a task it deletes). As for the Docker
+// driver, only the workloads part runs a second time, through published ports.
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -12,6 +13,7 @@ import { after, describe, it } from 'node:test';
 import type { ContainerSpec } from '../../src/runtime/container-driver.js';
 import { DEFAULT_LIMITS } from '../../src/runtime/container-spec.js';
 import { runDriverContract } from '../../src/runtime/container-driver.contract.js';
+import { runWorkloadContract } from '../../src/runtime/workload-driver.contract.js';
 import { SwarmDriver } from '../../src/runtime/swarm-driver.js';
 import { requireAgentImage } from '../../src/images/agent-image.js';
 import { loadConfig } from '../../src/config/config.js';
@@ -25,7 +27,7 @@ await driver.ensureSwarm();
 const image = await requireAgentImage({ driver, containerDir: path.join(ROOT, 'container'), caBundle: loadConfig().caBundle });
 
 runDriverContract('swarm (bridge)', () => new SwarmDriver(), { image, mode: 'bridge' });
-runDriverContract('swarm (published)', () => new SwarmDriver(), { image, mode: 'published' });
+runWorkloadContract('swarm (published)', () => new SwarmDriver(), { image, mode: 'published' });
 
 describe('Swarm driver, beyond the contract', () => {
   const swarm = new SwarmDriver(undefined, { startTimeoutMs: 20_000 });
