@@ -9,6 +9,8 @@
 // written; each answer is typed from its schema in answers.ts, which the CLI
 // parses it with.
 
+import { describeDecision } from '../sweep/decide.js';
+import type { TickReport } from '../sweep/sweep.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { parseDuration } from '../config/duration.js';
@@ -49,7 +51,7 @@ export interface AdminApiDeps {
   readonly driver: ContainerDriver;
   readonly messages: MessageService;
   /** Runs a sweep tick now and reports what it decided. */
-  readonly sweep: () => Promise<unknown>;
+  readonly sweep: () => Promise<TickReport>;
   readonly images: ImageAdmin;
   readonly metrics: Metrics;
   /** A sign-in link for a private tenant. */
@@ -208,6 +210,11 @@ function routes(deps: AdminApiDeps): Route<Call>[] {
     on('GET', '/api/builds/:id', async ({ res }, { id }) => reply(res, 200, BuildWithLogSchema, await images.build(id))),
     on('GET', '/api/builds/:id/log', ({ req, res, query }, { id }) => images.streamLog(id, query.get('follow') === '1', req, res)),
     on('POST', '/api/images/prune', async ({ res }) => reply(res, 200, PruneReportSchema, await images.prune())),
-    on('POST', '/api/sweep', async ({ res }) => sendJson(res, 200, await sweep())),
+    on('POST', '/api/sweep', async ({ res }) => {
+      const report = await sweep();
+      // Each decision as data, with its words (`said`) from the one place they are made.
+      const decisions = Object.fromEntries(Object.entries(report.decisions).map(([slug, d]) => [slug, { ...d, said: describeDecision(d) }]));
+      sendJson(res, 200, { ...report, decisions });
+    }),
   ];
 }

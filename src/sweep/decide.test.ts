@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { describeStop } from '../tenants/stop-reason.js';
-import { decideSweep, type SweepDecision, type TenantFacts } from './decide.js';
+import { decideSweep, describeDecision, describeHold, type SweepDecision, type TenantFacts } from './decide.js';
 
 /** The decision as every view shows it: its reason in words. */
 function shown(d: SweepDecision): { kind: string; reason?: string } {
@@ -51,6 +51,28 @@ describe('decideSweep', () => {
       const d = decideSweep({ ...base, ...extra }, late, policy);
       assert.equal(d.kind, 'keep', JSON.stringify(extra));
     }
+  });
+
+  it('keeps for reasons that are data, put into words in one place', () => {
+    const late = T0 + 10 * 3_600_000;
+    const facts = { ...base, inflightRequests: 2, leases: [{ name: 'build', takenAt: late - 60_000, expiresAt: late + 60_000 }] };
+    const held = decideSweep(facts, late, policy);
+    assert.deepEqual(held, {
+      kind: 'keep',
+      why: {
+        kind: 'held',
+        holds: [
+          { kind: 'requests', count: 2 },
+          { kind: 'lease', name: 'build' },
+        ],
+      },
+    });
+    assert.equal(describeDecision(held), 'kept: held: 2 requests in flight; lease build');
+    assert.equal(describeHold({ kind: 'websockets', count: 1 }), '1 open websocket');
+    assert.deepEqual(decideSweep(base, T0 + 10_000, policy), { kind: 'keep', why: { kind: 'starting', ageMs: 10_000 } });
+    const recent = decideSweep(base, T0 + 67_000 + 60_000, policy);
+    assert.deepEqual(recent, { kind: 'keep', why: { kind: 'recent', idleMs: 60_000, idleTimeoutMs: 600_000 } });
+    assert.equal(describeDecision(recent), 'kept: idle 1m of 10m');
   });
 
   it('lets a lease past its cap hold no more, and says so', () => {

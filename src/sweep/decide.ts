@@ -7,7 +7,7 @@
 import { formatDuration } from '../config/duration.js';
 import type { ActivityKind } from '../tenants/activity.js';
 import { leaseEnd, type Lease } from '../tenants/leases.js';
-import type { StopReason } from '../tenants/stop-reason.js';
+import { describeStop, type StopReason } from '../tenants/stop-reason.js';
 
 export interface TenantFacts {
   readonly slug: string;
@@ -34,27 +34,78 @@ export interface SweepPolicy {
   readonly leaseCapMs: number;
 }
 
+/** Something that keeps a running tenant awake, as data (words: describeHold). */
+export type Hold =
+  | { readonly kind: 'requests'; readonly count: number }
+  | { readonly kind: 'websockets'; readonly count: number }
+  | { readonly kind: 'processing'; readonly messages: readonly string[] }
+  | { readonly kind: 'pending'; readonly count: number }
+  | { readonly kind: 'lease'; readonly name: string };
+
+/** Why the sweep keeps a tenant running, as data (words: describeKeep). */
+type KeepReason =
+  | { readonly kind: 'starting'; readonly ageMs: number }
+  | { readonly kind: 'held'; readonly holds: readonly Hold[] }
+  | { readonly kind: 'recent'; readonly idleMs: number; readonly idleTimeoutMs: number };
+
 export type SweepDecision =
-  | { readonly kind: 'keep'; readonly holds: readonly string[]; readonly why: string }
+  | { readonly kind: 'keep'; readonly why: KeepReason }
   | { readonly kind: 'stop'; readonly reason: StopReason & { readonly kind: 'idle' } }
   | { readonly kind: 'restart'; readonly reason: StopReason & { readonly kind: 'stuck' } };
 
-/** What holds a tenant awake now: names a person can read. */
-export function holdsOf(facts: TenantFacts, now: number, policy: Pick<SweepPolicy, 'leaseCapMs'>): string[] {
-  const holds: string[] = [];
-  if (facts.inflightRequests > 0) holds.push(`${facts.inflightRequests} request${facts.inflightRequests > 1 ? 's' : ''} in flight`);
-  if (facts.openWebSockets > 0) holds.push(`${facts.openWebSockets} open websocket${facts.openWebSockets > 1 ? 's' : ''}`);
-  if (facts.processing.length > 0) holds.push(`processing ${facts.processing.join(', ')}`);
-  if (facts.pendingMessages > 0) holds.push(`${facts.pendingMessages} message${facts.pendingMessages > 1 ? 's' : ''} pending`);
+/** What holds a tenant awake now. */
+export function holdsOf(facts: TenantFacts, now: number, policy: Pick<SweepPolicy, 'leaseCapMs'>): Hold[] {
+  const holds: Hold[] = [];
+  if (facts.inflightRequests > 0) holds.push({ kind: 'requests', count: facts.inflightRequests });
+  if (facts.openWebSockets > 0) holds.push({ kind: 'websockets', count: facts.openWebSockets });
+  if (facts.processing.length > 0) holds.push({ kind: 'processing', messages: facts.processing });
+  if (facts.pendingMessages > 0) holds.push({ kind: 'pending', count: facts.pendingMessages });
   for (const lease of facts.leases) {
-    if (lease.expiresAt > now && lease.takenAt + policy.leaseCapMs > now) holds.push(`lease ${lease.name}`);
+    if (lease.expiresAt > now && lease.takenAt + policy.leaseCapMs > now) holds.push({ kind: 'lease', name: lease.name });
   }
   return holds;
 }
 
+const plural = (count: number, word: string): string => `${count} ${word}${count > 1 ? 's' : ''}`;
+
+/** A hold in words, as the API, the CLI, the dashboard and the logs show it. */
+export function describeHold(hold: Hold): string {
+  switch (hold.kind) {
+    case 'requests':
+      return `${plural(hold.count, 'request')} in flight`;
+    case 'websockets':
+      return `${plural(hold.count, 'open websocket')}`;
+    case 'processing':
+      return `processing ${hold.messages.join(', ')}`;
+    case 'pending':
+      return `${plural(hold.count, 'message')} pending`;
+    case 'lease':
+      return `lease ${hold.name}`;
+  }
+}
+
+/** Why a tenant is kept, in words. */
+function describeKeep(why: KeepReason): string {
+  switch (why.kind) {
+    case 'starting':
+      return `started ${formatDuration(why.ageMs)} ago`;
+    case 'held':
+      return `held: ${why.holds.map(describeHold).join('; ')}`;
+    case 'recent':
+      return `idle ${formatDuration(why.idleMs)} of ${formatDuration(why.idleTimeoutMs)}`;
+  }
+}
+
+/** A decision in words: what the sweep did and why. */
+export function describeDecision(decision: SweepDecision): string {
+  return decision.kind === 'keep'
+    ? `kept: ${describeKeep(decision.why)}`
+    : `${decision.kind === 'stop' ? 'stopped' : 'restarted'}: ${describeStop(decision.reason)}`;
+}
+
 export function decideSweep(facts: TenantFacts, now: number, policy: SweepPolicy): SweepDecision {
   const age = now - facts.runningSince;
-  if (age < policy.startGraceMs) return { kind: 'keep', holds: [], why: `started ${formatDuration(age)} ago` };
+  if (age < policy.startGraceMs) return { kind: 'keep', why: { kind: 'starting', ageMs: age } };
 
   if (facts.processing.length > 0) {
     const lastSign = Math.max(facts.lastHeartbeat ?? 0, facts.runningSince);
@@ -65,7 +116,7 @@ export function decideSweep(facts: TenantFacts, now: number, policy: SweepPolicy
   }
 
   const holds = holdsOf(facts, now, policy);
-  if (holds.length > 0) return { kind: 'keep', holds, why: `held: ${holds.join('; ')}` };
+  if (holds.length > 0) return { kind: 'keep', why: { kind: 'held', holds } };
 
   // The end of a hold is activity: idle time counts from the last request, message... or lease end.
   const lastLeaseEnd = Math.max(0, ...facts.leases.map((l) => leaseEnd(l, policy.leaseCapMs)).filter((end) => end <= now));
@@ -80,5 +131,5 @@ export function decideSweep(facts: TenantFacts, now: number, policy: SweepPolicy
       reason: { kind: 'idle', idleTimeoutMs: policy.idleTimeoutMs, lastActivity: last, lastKind, cappedLeases, leaseCapMs: policy.leaseCapMs },
     };
   }
-  return { kind: 'keep', holds: [], why: `idle ${formatDuration(idle)} of ${formatDuration(policy.idleTimeoutMs)}` };
+  return { kind: 'keep', why: { kind: 'recent', idleMs: idle, idleTimeoutMs: policy.idleTimeoutMs } };
 }

@@ -20,7 +20,7 @@ import type { MessageStore } from '../messages/message-store.js';
 import type { Dispatcher } from '../messages/dispatcher.js';
 import type { ChannelPool } from '../messages/runner-channel.js';
 import { describeStop } from '../tenants/stop-reason.js';
-import { decideSweep, holdsOf, type SweepDecision, type SweepPolicy, type TenantFacts } from './decide.js';
+import { decideSweep, describeHold, holdsOf, type SweepDecision, type SweepPolicy, type TenantFacts } from './decide.js';
 import type { LeaseTable } from '../tenants/leases.js';
 import type { Peers } from '../cluster/peers.js';
 import type { TenantLocks } from '../tenants/tenant-locks.js';
@@ -131,7 +131,7 @@ export class Sweeper {
   holds(slug: string): string[] {
     const now = this.clock();
     const facts = this.facts(slug, now);
-    return facts ? holdsOf(facts, now, this.deps.policy) : [];
+    return facts ? holdsOf(facts, now, this.deps.policy).map(describeHold) : [];
   }
 
   private async run(): Promise<TickReport> {
