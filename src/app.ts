@@ -142,7 +142,6 @@ function build(ground: Ground, lifetime: Lifetime) {
 
   const events = new TenantEvents((kind, err) => logger.error({ err, event: kind }, 'a tenant event listener failed'));
   const store = new TenantStore(db);
-  const metrics = new Metrics(db);
   const activity = new ActivityTracker(clock);
   const wakes = new WakeHistory();
   const peerId = newPeerId();
@@ -183,6 +182,7 @@ function build(ground: Ground, lifetime: Lifetime) {
 
   const leases = new LeaseTable(db);
   const messageStore = new MessageStore(db);
+  const metrics = new Metrics({ tenantStates: () => store.countByState(), messageStates: () => messageStore.countByState() });
   const hub = new ChatHub();
   const replies = new ReplyRelay({ messages: messageStore, hub, hasPeers: () => peers.hasPeers() });
   const channels = new ChannelPool({
@@ -208,7 +208,7 @@ function build(ground: Ground, lifetime: Lifetime) {
   const messages = new MessageService({ messages: messageStore, tenants: store, dispatcher, activity, hub, clock });
 
   const images = new ImageAdmin({
-    buildStore: new BuildStore(db, config.dataDir),
+    buildStore: new BuildStore(db, config.dataDir, store),
     driver,
     store,
     lifecycle,

@@ -29,4 +29,5 @@ export function maybeRow<S extends z.ZodType>(schema: S, raw: unknown, table: st
 
 export const CountRow = z.object({ n: z.number().int().min(0) });
 export const StateCountRow = z.object({ state: z.string(), n: z.number().int().min(0) });
+export type StateCount = z.infer<typeof StateCountRow>;
 export const IdRow = z.object({ id: z.string() });

@@ -106,7 +106,7 @@ describe('BuildQueue', () => {
     db = openDatabase(dir);
     const tenants = new TenantStore(db);
     for (const slug of ['alpha', 'beta', 'gamma']) tenants.create(slug, {}, 0);
-    store = new BuildStore(db, dir);
+    store = new BuildStore(db, dir, tenants);
     driver = new ScriptedDriver([BASE]);
     ready = [];
     failed = [];

@@ -18,6 +18,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { Db } from '../db/database.js';
 import { NapboxError } from '../errors.js';
+import type { TenantStore } from '../tenants/tenant-store.js';
 import { parsePackageLists, type PackageLists } from './packages.js';
 
 // The tables are migration 3 in src/db/migrations.ts.
@@ -165,9 +166,11 @@ export function buildView(build: Build): BuildView {
 export class BuildStore {
   readonly logDir: string;
 
+  /** @param tenants the tenants, read through their own store (whether one exists, the image it runs). */
   constructor(
     private readonly db: Db,
     dataDir: string,
+    private readonly tenants: Pick<TenantStore, 'get' | 'list'>,
   ) {
     this.logDir = path.join(dataDir, 'builds');
   }
@@ -186,7 +189,7 @@ export class BuildStore {
   }
 
   tenantExists(slug: string): boolean {
-    return this.db.prepare('SELECT 1 FROM tenants WHERE slug = ?').get(slug) !== undefined;
+    return this.tenants.get(slug) !== undefined;
   }
 
   insert(build: NewBuild, logPath: string, now: number): Build {
@@ -331,14 +334,19 @@ export class BuildStore {
 
   /** For every tenant, the images prune must keep. */
   imageUse(): TenantImageUse[] {
-    return this.db
-      .prepare(
-        'SELECT t.slug AS tenant, p.image AS current, p.previous_image AS previous, t.image AS running FROM tenants t LEFT JOIN tenant_packages p ON p.slug = t.slug ORDER BY t.slug',
-      )
-      .all()
-      .map((raw) =>
-        z.object({ tenant: z.string(), current: z.string().nullable(), previous: z.string().nullable(), running: z.string().nullable() }).parse(raw),
-      );
+    const images = new Map(
+      this.db
+        .prepare('SELECT slug, image, previous_image FROM tenant_packages')
+        .all()
+        .map((raw) => z.object({ slug: z.string(), image: z.string().nullable(), previous_image: z.string().nullable() }).parse(raw))
+        .map((r) => [r.slug, r] as const),
+    );
+    return this.tenants.list().map((t) => ({
+      tenant: t.slug,
+      current: images.get(t.slug)?.image ?? null,
+      previous: images.get(t.slug)?.previous_image ?? null,
+      running: t.image,
+    }));
   }
 
   private getPackagesRow(slug: string): z.infer<typeof PackagesRow> | undefined {

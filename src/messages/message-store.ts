@@ -17,7 +17,7 @@ import crypto from 'node:crypto';
 import { z } from 'zod';
 import type { Db } from '../db/database.js';
 import { NapboxError } from '../errors.js';
-import { IdRow, StateCountRow, row as dbRow, rows } from '../db/rows.js';
+import { IdRow, StateCountRow, row as dbRow, rows, type StateCount } from '../db/rows.js';
 
 const AtRow = z.object({ at: z.number().nullable() });
 const TenantRow = z.object({ tenant: z.string() });
@@ -178,6 +178,11 @@ export class MessageStore {
     return rows(TenantRow, this.db.prepare("SELECT DISTINCT tenant FROM messages WHERE state IN ('pending', 'processing')").all(), 'messages').map(
       (r) => r.tenant,
     );
+  }
+
+  /** How many messages are in each state (metrics). */
+  countByState(): StateCount[] {
+    return rows(StateCountRow, this.db.prepare('SELECT state, count(*) AS n FROM messages GROUP BY state').all(), 'messages');
   }
 
   countOpen(tenant: string): { pending: number; processing: number } {

@@ -4,8 +4,7 @@
 // events (wakes, sweep ticks) are counted where they happen.
 
 import client from 'prom-client';
-import type { Db } from '../db/database.js';
-import { StateCountRow, rows } from '../db/rows.js';
+import type { StateCount } from '../db/rows.js';
 
 export class Metrics {
   readonly registry = new client.Registry();
@@ -19,7 +18,8 @@ export class Metrics {
   readonly buildSeconds: client.Histogram<'outcome'>;
   readonly stops: client.Counter<'reason'>;
 
-  constructor(db: Db) {
+  /** @param counts how many tenants and messages are in each state now, read at each scrape (their stores). */
+  constructor(counts: { readonly tenantStates: () => readonly StateCount[]; readonly messageStates: () => readonly StateCount[] }) {
     client.collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 1 });
     const registers = [this.registry];
     this.wakes = new client.Counter({ name: 'napbox_wakes_total', help: 'Wakes of tenant containers, by outcome', labelNames: ['outcome'], registers });
@@ -59,7 +59,6 @@ export class Metrics {
       registers,
     });
     this.stops = new client.Counter({ name: 'napbox_stops_total', help: 'Tenant stops, by kind of reason', labelNames: ['reason'], registers });
-    const tenantStates = db.prepare('SELECT state, count(*) AS n FROM tenants GROUP BY state');
     new client.Gauge({
       name: 'napbox_tenants',
       help: 'Tenants by state',
@@ -67,10 +66,9 @@ export class Metrics {
       registers,
       collect() {
         this.reset();
-        for (const r of rows(StateCountRow, tenantStates.all(), 'tenants')) this.set({ state: r.state }, r.n);
+        for (const r of counts.tenantStates()) this.set({ state: r.state }, r.n);
       },
     });
-    const messageStates = db.prepare('SELECT state, count(*) AS n FROM messages GROUP BY state');
     new client.Gauge({
       name: 'napbox_messages',
       help: 'Chat messages by state',
@@ -78,7 +76,7 @@ export class Metrics {
       registers,
       collect() {
         this.reset();
-        for (const r of rows(StateCountRow, messageStates.all(), 'messages')) this.set({ state: r.state }, r.n);
+        for (const r of counts.messageStates()) this.set({ state: r.state }, r.n);
       },
     });
   }

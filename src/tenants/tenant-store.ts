@@ -8,7 +8,7 @@ import { z } from 'zod';
 import type { Db } from '../db/database.js';
 import { NapboxError } from '../errors.js';
 import { TenantConfigSchema, type TenantConfig } from '../model/tenant-config.js';
-import { CountRow, maybeRow, row } from '../db/rows.js';
+import { CountRow, maybeRow, row, rows, StateCountRow, type StateCount } from '../db/rows.js';
 
 const ChannelKeyRow = z.object({ channel_key: z.string().nullable() });
 
@@ -118,6 +118,11 @@ export class TenantStore {
   /** Tenants napbox believes are up (or going up or down): what the sweep looks at. */
   listActive(): Tenant[] {
     return this.db.prepare("SELECT * FROM tenants WHERE state IN ('starting', 'running', 'stopping')").all().map(toTenant);
+  }
+
+  /** How many tenants are in each state (metrics). */
+  countByState(): StateCount[] {
+    return rows(StateCountRow, this.db.prepare('SELECT state, count(*) AS n FROM tenants GROUP BY state').all(), 'tenants');
   }
 
   count(): number {

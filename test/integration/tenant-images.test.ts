@@ -70,7 +70,7 @@ describe('tenant images (real engine)', () => {
     db = openDatabase(dir);
     tenants = new TenantStore(db);
     for (const slug of ['alpha', 'beta', 'gamma']) tenants.create(slug, { app: { command: ['node', '-e', PROBE_APP] } }, Date.now());
-    store = new BuildStore(db, dir);
+    store = new BuildStore(db, dir, tenants);
     queue = new BuildQueue({
       driver,
       store,
