@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { until } from '../helpers/wait.js';
 import { type Engine, startWorld, TIMING, type Timing, type World } from './world.js';
 
-export interface Scenario {
+interface Scenario {
   readonly name: string;
   /** Engines this scenario does not run on, and why (shown as a skip). */
   readonly skip?: Partial<Record<Engine, string>>;
@@ -23,9 +23,14 @@ export interface ScenarioGroup {
   readonly scenarios: readonly Scenario[];
 }
 
-export function runScenarios(engine: Engine, groups: readonly ScenarioGroup[]): void {
+/** Registers the groups on `engine`; `concurrent` runs the groups (each its own napbox) at the same time. */
+export function runScenarios(engine: Engine, groups: readonly ScenarioGroup[], options: { concurrent?: boolean } = {}): void {
+  describe(`scenarios on ${engine}`, { concurrency: options.concurrent ?? false }, () => registerGroups(engine, groups));
+}
+
+function registerGroups(engine: Engine, groups: readonly ScenarioGroup[]): void {
   for (const group of groups) {
-    describe(`${group.name} (${engine})`, () => {
+    describe(`${group.name} (${engine})`, { concurrency: 1 }, () => {
       let world: World | undefined;
       before(async () => {
         world = await startWorld(engine, group.env?.(TIMING[engine]));
