@@ -71,7 +71,7 @@ export async function settled(w: World, slug: string, id: string): Promise<any> 
   let message: any;
   await until(
     async () => {
-      message = (await w.api('GET', `/api/tenants/${slug}/messages/${id}?wait=10s`)).json;
+      message = (await w.api('GET', `/api/tenants/${slug}/messages/${id}?wait=2s`)).json;
       return message.state === 'done' || message.state === 'failed';
     },
     w.timing.replyMs,
