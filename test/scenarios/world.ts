@@ -28,7 +28,7 @@ export interface Timing {
   readonly sweepMs: number;
   /** What stopping a container may take on this engine, on top of the sweep's own delay. */
   readonly stopMs: number;
-  /** How long the slow provider takes to answer. */
+  /** How long the slow provider takes to answer: long enough that a test sees it processing and kills its container first. */
   readonly slowMs: number;
   /** An upper bound for a wake, a delivery and its reply. */
   readonly replyMs: number;
@@ -68,7 +68,7 @@ export interface World {
 }
 
 export const TIMING: Record<Engine, Timing> = {
-  fake: { idleMs: 1000, sweepMs: 100, stopMs: 500, slowMs: 400, replyMs: 5000 },
+  fake: { idleMs: 1000, sweepMs: 100, stopMs: 500, slowMs: 1500, replyMs: 8000 },
   docker: { idleMs: 2000, sweepMs: 500, stopMs: 3000, slowMs: 2000, replyMs: 60_000 },
   // Scaling a service to 0 takes swarm about 3.5 s (it lets the overlay network's gossip settle first).
   swarm: { idleMs: 2000, sweepMs: 500, stopMs: 6000, slowMs: 3000, replyMs: 90_000 },
