@@ -2,16 +2,18 @@
 // (wake, sweep, router). It models the agent image: a started container
 // serves GET /ready and GET / on loopback ports it publishes, prints
 // "runner ready", and exits at once with code N when NAPBOX_APP_COMMAND is
-// ["sh","-c","exit N"]. Its images are entries by tag (`images`), each
-// listing all of the image's tags. It passes the same contract suite as
-// DockerDriver (container-driver.contract.ts), so it cannot drift from the
-// engine.
+// ["sh","-c","exit N"]. Its runner (fake-runner.ts) also serves the channel,
+// so messages are delivered and answered. Its images are entries by tag
+// (`images`), each listing all of the image's tags. It passes the same
+// contract suite as DockerDriver (workload-, image- and
+// network-volume-driver.contract.ts), so it cannot drift from the engine.
 
 import crypto from 'node:crypto';
 import http from 'node:http';
 import { Readable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { NapboxError } from '../errors.js';
+import { startFakeRunner, type FakeCommand, type FakeRunner } from './fake-runner.js';
 import { containerFileProblem, DEFAULT_FILE_MODE, mountHolding } from './container-driver.js';
 import type {
   BuildRequest,
@@ -33,6 +35,7 @@ interface FakeContainer {
   exitCode: number | null;
   logs: string[];
   servers: http.Server[];
+  runner?: FakeRunner;
   published: Record<number, Endpoint>;
   /** Files in its own filesystem (and in bind mounts), by absolute path. */
   readonly ownFiles: Map<string, ContainerFileInfo>;
@@ -49,6 +52,8 @@ export class FakeDriver implements ContainerDriver {
   readonly calls = { create: 0, start: 0, stop: 0, remove: 0 };
   /** Milliseconds `start` takes, to widen race windows in tests. */
   startDelayMs = 0;
+  /** How the fake runner answers a `command` provider, by its argv as JSON (the fake runs no processes). */
+  readonly commands = new Map<string, FakeCommand>();
 
   constructor(images: readonly string[] = ['napbox-agent:test']) {
     for (const tag of images) this.images.set(tag, { id: `sha256:${crypto.createHash('sha256').update(tag).digest('hex')}`, tags: [tag], labels: {} });
@@ -117,11 +122,11 @@ export class FakeDriver implements ContainerDriver {
     }
     c.servers = [];
     c.published = {};
+    const runner = startFakeRunner(c.spec.env, this.commands);
+    c.runner = runner;
     for (const port of c.spec.ports) {
-      const server = http.createServer((req, res) => {
-        res.writeHead(200, { 'content-type': req.url === '/ready' ? 'application/json' : 'text/html' });
-        res.end(req.url === '/ready' ? '{"ready":true}' : `<h1>Tenant ${c.spec.env.NAPBOX_TENANT ?? ''}</h1>`);
-      });
+      const server = http.createServer(runner.handler);
+      server.on('upgrade', runner.upgrade);
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
       c.servers.push(server);
       c.published[port] = { host: '127.0.0.1', port: (server.address() as AddressInfo).port };
@@ -265,6 +270,7 @@ export class FakeDriver implements ContainerDriver {
   }
 
   private async halt(c: FakeContainer, exitCode: number): Promise<void> {
+    c.runner?.halt();
     await Promise.all(
       c.servers.map(
         (s) =>

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { DockerDriver } from '../../src/runtime/docker-driver.js';
 import { api, removeInstall, startNapbox, tempDataDir, tenantHost, type NapboxProcess } from '../helpers/napbox-process.js';
-import { until } from '../helpers/wait.js';
+import { sleep, until } from '../helpers/wait.js';
 
 const run = promisify(execFile);
 const driver = new DockerDriver();
@@ -137,7 +137,7 @@ describe('chat messages', () => {
     assert.equal(done.reply, 'slow reply to survive\n', 'the reply is all of stdout');
     // Delivered again after the kill (a failed channel attempt while the container restarts also counts a try).
     assert.ok(done.tries >= 2, `tries: ${done.tries}`);
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
     assert.equal(chat.frames.filter((f) => f.type === 'reply' && f.id === res.json.id).length, 1, 'one reply event');
     chat.ws.close();
   });

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { api, removeInstall, request, startNapbox, tenantHost, type NapboxProcess } from '../helpers/napbox-process.js';
+import { eventually } from '../helpers/wait.js';
 
 function metric(text: string, name: string, labels = ''): number {
   const line = text.split('\n').find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ''} `));
@@ -47,12 +48,13 @@ describe('metrics', () => {
     const scrape = async (): Promise<string> => (await request(nb.port, { path: '/metrics' })).body;
     // Held: sample while a cold request waits for its wake.
     const cold = request(nb.port, { host: tenantHost(nb, 'counted'), path: '/whoami?held=1' });
-    let heldSeen = 0;
-    const deadline = Date.now() + 10_000;
-    while (heldSeen === 0 && Date.now() < deadline) {
-      heldSeen = metric(await scrape(), 'napbox_held_requests');
-      if (heldSeen === 0) await new Promise((r) => setTimeout(r, 10));
-    }
+    const heldSeen = await eventually(
+      async () => metric(await scrape(), 'napbox_held_requests'),
+      (held) => held !== 0,
+      10_000,
+      'a held request',
+      10,
+    );
     assert.equal((await cold).status, 200);
     assert.equal(heldSeen, 1, 'the cold request was counted as held while it waited');
     assert.equal(metric(await scrape(), 'napbox_held_requests'), 0);
@@ -62,12 +64,13 @@ describe('metrics', () => {
 
     const put = await api(nb, 'PUT', '/api/tenants/counted/packages', { apt: [], npm: ['napbox-test-no-such-package-3x9'] });
     assert.equal(put.status, 202, JSON.stringify(put.json));
-    const buildDeadline = Date.now() + 120_000;
-    let build: any;
-    do {
-      await new Promise((r) => setTimeout(r, 250));
-      build = (await api(nb, 'GET', `/api/builds/${put.json.id}`)).json;
-    } while (build.state !== 'failed' && build.state !== 'ready' && Date.now() < buildDeadline);
+    const build = await eventually(
+      async () => (await api(nb, 'GET', `/api/builds/${put.json.id}`)).json,
+      (b: any) => b.state === 'failed' || b.state === 'ready',
+      120_000,
+      'the build to end',
+      250,
+    );
     assert.equal(build.state, 'failed');
 
     const ticksBefore = metric(await scrape(), 'napbox_sweep_duration_seconds_count');

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { removeInstall, request, ROOT } from '../helpers/napbox-process.js';
+import { eventually } from '../helpers/wait.js';
 
 const run = promisify(execFile);
 const compose = fs.existsSync('/usr/bin/docker-compose') ? '/usr/bin/docker-compose' : undefined;
@@ -49,15 +50,12 @@ describe('napbox in a container, through compose.yaml', { skip: compose ? false 
   it('starts, answers its API, and wakes a tenant from cold', async () => {
     await up('up', '-d');
     const container = `${project}_napbox_1`;
-    const deadline = Date.now() + 60_000;
-    let health = 0;
-    while (Date.now() < deadline && health !== 200) {
-      health = await request(port, { path: '/healthz' }).then(
+    const healthz = () =>
+      request(port, { path: '/healthz' }).then(
         (r) => r.status,
         () => 0,
       );
-      if (health !== 200) await new Promise((r) => setTimeout(r, 250));
-    }
+    const health = await eventually(healthz, (status) => status === 200, 60_000, 'napbox healthy', 250).catch(() => 0); // the logs say why
     const logs = async () => (await run('docker', ['logs', '--tail', '40', container]).catch((e) => e)).stderr ?? '';
     assert.equal(health, 200, await logs());
     installId = (await run('docker', ['exec', container, 'cat', '/data/install-id'])).stdout.trim();

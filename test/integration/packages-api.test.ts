@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DockerDriver } from '../../src/runtime/docker-driver.js';
 import { api, removeInstall, startNapbox, type NapboxProcess } from '../helpers/napbox-process.js';
+import { eventually } from '../helpers/wait.js';
 
 const driver = new DockerDriver();
 // Prints jq's version (or that it is missing) and where is-number resolves from.
@@ -24,13 +25,12 @@ async function ask(nb: NapboxProcess, slug: string, text: string): Promise<strin
 }
 
 async function settled(nb: NapboxProcess, id: string, sawLogWhileRunning?: { value: boolean }): Promise<any> {
-  const deadline = Date.now() + 180_000;
-  for (;;) {
+  const read = async (): Promise<any> => {
     const { json } = await api(nb, 'GET', `/api/builds/${id}`);
     if (json.state === 'building' && json.log.length > 0 && sawLogWhileRunning) sawLogWhileRunning.value = true;
-    if (json.state === 'ready' || json.state === 'failed' || Date.now() > deadline) return json;
-    await new Promise((r) => setTimeout(r, 200));
-  }
+    return json;
+  };
+  return eventually(read, (json) => json.state === 'ready' || json.state === 'failed', 180_000, `build ${id} to end`, 200);
 }
 
 describe('packages through the admin API', () => {

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { api, openTenantSocket, removeInstall, request, startNapbox, tempDataDir, tenantHost, type NapboxProcess } from '../helpers/napbox-process.js';
+import { sleep, until } from '../helpers/wait.js';
 
 describe('shutdown on SIGTERM', () => {
   let nb: NapboxProcess;
@@ -40,12 +41,8 @@ describe('shutdown on SIGTERM', () => {
     const wsClosed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
     const held = request(nb.port, { host: tenantHost(nb, 'slowboot'), timeoutMs: 30_000 });
     const sent = await api(nb, 'POST', '/api/tenants/busy/messages', { text: 'survive', session: 'x' });
-    for (let i = 0; i < 100; i++) {
-      const m = (await api(nb, 'GET', `/api/tenants/busy/messages/${sent.json.id}`)).json;
-      if (m.state === 'processing') break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    await new Promise((r) => setTimeout(r, 300)); // the held request is waiting for its wake
+    await until(async () => (await api(nb, 'GET', `/api/tenants/busy/messages/${sent.json.id}`)).json.state === 'processing', 10_000, 'processing', 100);
+    await sleep(300); // the held request is waiting for its wake
 
     const t0 = Date.now();
     await nb.stop();

@@ -1,7 +1,11 @@
-// napbox with NAPBOX_DRIVER=swarm, as a real process, on this engine made a
-// single-node swarm: the cold-start, message and idle-stop scenarios of
-// cold-start.test.ts, messages.test.ts and sweep.test.ts, with each tenant a
-// swarm service scaled 0/1. Counts come from the engine (its services, its
+// napbox with NAPBOX_DRIVER=swarm on this engine made a single-node swarm,
+// each tenant a swarm service scaled 0/1. The scenarios every engine passes
+// (test/scenarios/: sweep, dispatcher, relay, tenant proxy, admin API) run
+// here on swarm, the same definitions as on FakeDriver and Docker; below
+// them, what only swarm needs checking, as a real napbox process: one
+// service and one task per tenant however many ask at once (from one process
+// or two), no restart by swarm, a frozen task restarted, copy mounts,
+// adoption after a restart. Counts come from the engine (its services, its
 // tasks' container events), not from what napbox says.
 
 import assert from 'node:assert/strict';
@@ -9,21 +13,18 @@ import { execFile } from 'node:child_process';
 import http from 'node:http';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import WebSocket from 'ws';
 import { DockerDriver } from '../../src/runtime/docker-driver.js';
 import { SwarmDriver } from '../../src/runtime/swarm-driver.js';
-import { api, openTenantSocket, removeInstall, request, startNapbox, tempDataDir, tenantHost, type NapboxProcess } from '../helpers/napbox-process.js';
+import { api, removeInstall, request, startNapbox, tempDataDir, tenantHost, type NapboxProcess } from '../helpers/napbox-process.js';
 import { containerEvents, count } from '../helpers/engine-events.js';
-import { until } from '../helpers/wait.js';
+import { sleep, until } from '../helpers/wait.js';
+import { ALL_SCENARIOS } from '../scenarios/all.js';
+import { runScenarios } from '../scenarios/scenario.js';
 
 const run = promisify(execFile);
 const swarm = new SwarmDriver();
 const docker = new DockerDriver();
 const SWARM = { NAPBOX_DRIVER: 'swarm' } as const;
-const IDLE_MS = 2000;
-const SWEEP_MS = 500;
-/** Scaling a service to 0 takes swarm about 3.5 s (it lets the overlay network's gossip settle before it stops the task). */
-const SWARM_STOP_MS = 6000;
 
 async function services(installId: string, slug: string) {
   return swarm.findByLabels({ 'napbox.install': installId, 'napbox.tenant': slug });
@@ -37,11 +38,13 @@ before(async () => {
   await swarm.ensureSwarm();
 });
 
+runScenarios('swarm', ALL_SCENARIOS);
+
 describe('swarm: cold start through a tenant URL', () => {
   let nb: NapboxProcess;
   before(async () => {
     nb = await startNapbox({ env: { ...SWARM, NAPBOX_WAKE_TIMEOUT: '20s' } });
-    for (const slug of ['alpha', 'crowd', 'sockets']) assert.equal((await api(nb, 'POST', '/api/tenants', { slug })).status, 201);
+    for (const slug of ['alpha', 'crowd']) assert.equal((await api(nb, 'POST', '/api/tenants', { slug })).status, 201);
   });
   after(async () => {
     await nb?.stop();
@@ -81,23 +84,6 @@ describe('swarm: cold start through a tenant URL', () => {
     assert.equal(count(events, 'create'), 1, `engine events: ${events.join(',')}`);
     assert.equal(count(events, 'start'), 1, `engine events: ${events.join(',')}`);
   });
-
-  it('holds a WebSocket upgrade to a cold tenant and then echoes through it', async () => {
-    const ws = new WebSocket(`ws://127.0.0.1:${nb.port}/echo`, { headers: { host: tenantHost(nb, 'sockets') } });
-    const reply = await new Promise<string>((resolve, reject) => {
-      ws.once('open', () => ws.send('hello through a swarm task'));
-      ws.once('message', (data) => resolve(String(data)));
-      ws.once('error', reject);
-    });
-    ws.close();
-    assert.equal(reply, 'hello through a swarm task');
-  });
-
-  it("streams a tenant's task logs", async () => {
-    const logs = await api(nb, 'GET', '/api/tenants/alpha/logs?tail=50');
-    assert.equal(logs.status, 200);
-    assert.match(String(logs.json), /runner ready/);
-  });
 });
 
 describe('swarm: a tenant whose app exits at once', () => {
@@ -112,100 +98,32 @@ describe('swarm: a tenant whose app exits at once', () => {
     if (nb) await removeInstall(nb.installId);
   });
 
-  it('gets a 503, the operator the exit code and last log lines, and swarm does not restart the task', async () => {
+  it('does not restart the task of a failed wake (restart condition none): one start only', async () => {
     const since = new Date(Date.now() - 1000);
-    const res = await request(nb.port, { host: tenantHost(nb, 'broken') });
-    assert.equal(res.status, 503);
-    const body = JSON.parse(res.body);
-    // The visitor gets a short reason and a request id; the exit code and log lines are the operator's (below).
-    assert.equal(body.error, 'wake_failed');
-    assert.ok(body.message.includes(body.requestId), body.message);
-    assert.doesNotMatch(res.body, /exit code|config file missing/);
-    assert.match((await api(nb, 'GET', '/api/tenants/broken')).json.reason, /exit code 3[\s\S]*config file missing/);
-    await new Promise((r) => setTimeout(r, 2000));
+    assert.equal((await request(nb.port, { host: tenantHost(nb, 'broken') })).status, 503);
+    await sleep(2000); // a restart by swarm would come now
     const events = await containerEvents(nb.installId, since, 'broken');
     assert.equal(count(events, 'start'), 1, `one start only, engine events: ${events.join(',')}`);
   });
 });
 
-describe('swarm: chat messages', () => {
-  let nb: NapboxProcess;
-  before(async () => {
-    nb = await startNapbox({ env: { ...SWARM, NAPBOX_HEARTBEAT_INTERVAL: '500ms' } });
-    assert.equal((await api(nb, 'POST', '/api/tenants', { slug: 'talk' })).status, 201);
-    const provider = { kind: 'command', command: ['sh', '-c', 'read -r line; sleep 3; echo "slow reply to $line"'] };
-    assert.equal((await api(nb, 'POST', '/api/tenants', { slug: 'crashy', provider })).status, 201);
-  });
-  after(async () => {
-    await nb?.stop();
-    if (nb) await removeInstall(nb.installId);
-  });
-
-  it('wakes a stopped tenant with a message and stores its one reply', async () => {
-    const res = await api(nb, 'POST', '/api/tenants/talk/messages', { text: 'hello swarm', session: 's1' });
-    assert.equal(res.status, 202);
-    const done = await api(nb, 'GET', `/api/tenants/talk/messages/${res.json.id}?wait=30s`);
-    assert.equal(done.json.state, 'done', JSON.stringify(done.json));
-    assert.equal(done.json.reply, 'echo: hello swarm');
-  });
-
-  it('still gives exactly one reply when the task container is killed while processing', async () => {
-    const res = await api(nb, 'POST', '/api/tenants/crashy/messages', { text: 'survive', session: 'k' });
-    await until(async () => (await api(nb, 'GET', `/api/tenants/crashy/messages/${res.json.id}`)).json.state === 'processing', 60_000, 'processing');
-    const [task] = (await docker.findByLabels({ 'napbox.install': nb.installId, 'napbox.tenant': 'crashy' })).filter((c) => c.status === 'running');
-    assert.ok(task);
-    await docker.remove(task.id, { force: true }); // the task dies under swarm (restart condition none: swarm leaves it dead)
-    let done: any;
-    await until(
-      async () => {
-        done = (await api(nb, 'GET', `/api/tenants/crashy/messages/${res.json.id}?wait=20s`)).json;
-        return done.state === 'done' || done.state === 'failed';
-      },
-      90_000,
-      'the reply',
-    );
-    assert.equal(done.state, 'done', done.reason);
-    assert.equal(done.reply, 'slow reply to survive\n');
-    assert.ok(done.tries >= 2, `tries: ${done.tries}`);
-    assert.equal((await services(nb.installId, 'crashy')).length, 1, 'the same service, a new task');
-  });
-});
-
-describe('swarm: the sweep', () => {
+describe('swarm: the sweep restarts a stuck runner', () => {
   let nb: NapboxProcess;
   before(async () => {
     nb = await startNapbox({
       env: {
         ...SWARM,
-        NAPBOX_IDLE_TIMEOUT: `${IDLE_MS}ms`,
-        NAPBOX_SWEEP_INTERVAL: `${SWEEP_MS}ms`,
+        NAPBOX_SWEEP_INTERVAL: '500ms',
         NAPBOX_HEARTBEAT_INTERVAL: '300ms',
         NAPBOX_HEARTBEAT_TIMEOUT: '2s',
       },
     });
-    for (const slug of ['idle', 'socket']) assert.equal((await api(nb, 'POST', '/api/tenants', { slug })).status, 201);
     const frozen = { kind: 'command', command: ['sh', '-c', 'read -r x; sleep 3; echo "thawed $x"'] };
     assert.equal((await api(nb, 'POST', '/api/tenants', { slug: 'frozen', provider: frozen })).status, 201);
   });
   after(async () => {
     await nb?.stop();
     if (nb) await removeInstall(nb.installId);
-  });
-
-  it('scales an idle tenant to 0 and wakes it again on the next request', async () => {
-    assert.equal((await request(nb.port, { host: tenantHost(nb, 'idle') })).status, 200);
-    await until(async () => (await state(nb, 'idle')).state === 'stopped', IDLE_MS + SWEEP_MS + SWARM_STOP_MS, 'idle stop');
-    assert.match((await state(nb, 'idle')).lastStopReason, /^idle 2s, last activity \d\d:\d\d:\d\d request$/);
-    const [service] = await services(nb.installId, 'idle');
-    assert.equal(service?.status, 'exited');
-    assert.equal((await swarm.inspect(service!.id))?.running, false);
-    assert.equal(
-      (await docker.findByLabels({ 'napbox.install': nb.installId, 'napbox.tenant': 'idle' })).filter((c) => c.status === 'running').length,
-      0,
-      'no task container runs',
-    );
-    assert.equal((await request(nb.port, { host: tenantHost(nb, 'idle') })).status, 200);
-    assert.equal((await state(nb, 'idle')).state, 'running');
   });
 
   it('restarts a task whose runner froze while processing (thawed to be stopped), and the message gets one reply', async () => {
@@ -219,19 +137,6 @@ describe('swarm: the sweep', () => {
     assert.equal(done.json.reply, 'thawed ice\n');
     assert.equal(done.json.tries, 2);
     assert.match((await state(nb, 'frozen')).lastStopReason ?? '', /heartbeat missing .* while processing m_/);
-  });
-
-  it('keeps a tenant with an open WebSocket, and scales it to 0 once the socket closes', async () => {
-    const ws = await openTenantSocket(nb, 'socket', '/echo');
-    await new Promise((r) => setTimeout(r, IDLE_MS + 3 * SWEEP_MS));
-    const held = await state(nb, 'socket');
-    assert.equal(held.state, 'running');
-    assert.ok(
-      held.holds.some((h: string) => /websocket/.test(h)),
-      JSON.stringify(held.holds),
-    );
-    ws.close();
-    await until(async () => (await state(nb, 'socket')).state === 'stopped', IDLE_MS + SWEEP_MS + SWARM_STOP_MS, 'stop after the socket closed');
   });
 });
 

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { DockerDriver } from '../../src/runtime/docker-driver.js';
 import { buildContainerSpec } from '../../src/runtime/container-spec.js';
 import { api, openTenantSocket, removeInstall, request, startNapbox, tenantHost, type NapboxProcess } from '../helpers/napbox-process.js';
-import { until } from '../helpers/wait.js';
+import { sleep, until } from '../helpers/wait.js';
 
 const run = promisify(execFile);
 const driver = new DockerDriver();
@@ -67,7 +67,7 @@ describe('the sweep', () => {
 
   it('keeps a tenant with an open WebSocket, and stops it once the socket closes', async () => {
     const ws = await openTenantSocket(nb, 'socket', '/echo');
-    await new Promise((r) => setTimeout(r, IDLE_MS + 3 * SWEEP_MS));
+    await sleep(IDLE_MS + 3 * SWEEP_MS);
     const held = await state(nb, 'socket');
     assert.equal(held.state, 'running');
     assert.ok(
@@ -80,7 +80,7 @@ describe('the sweep', () => {
 
   it('keeps a tenant with a slow request in flight', async () => {
     const slow = request(nb.port, { host: tenantHost(nb, 'slow'), path: `/slow?ms=${IDLE_MS + 2500}` });
-    await new Promise((r) => setTimeout(r, IDLE_MS + 2000));
+    await sleep(IDLE_MS + 2000);
     assert.equal((await state(nb, 'slow')).state, 'running');
     assert.equal((await slow).status, 200);
     await until(stopped(nb, 'slow'), IDLE_MS + SWEEP_MS + 3000, 'stop after the request ended');
@@ -90,7 +90,7 @@ describe('the sweep', () => {
     const sent = await api(nb, 'POST', '/api/tenants/busy/messages', { text: 'work', session: 'w' });
     assert.equal(sent.status, 202);
     await until(async () => (await state(nb, 'busy')).state === 'running', 30_000, 'running');
-    await new Promise((r) => setTimeout(r, 3000));
+    await sleep(3000);
     const during = await state(nb, 'busy');
     assert.equal(during.state, 'running');
     assert.ok(
@@ -130,7 +130,7 @@ describe('the sweep', () => {
     const done = await api(nb, 'GET', `/api/tenants/leasy/messages/${sent.json.id}?wait=30s`);
     assert.equal(done.json.reply.trim(), '200', 'the runner took the lease and told napbox');
     const took = Date.now();
-    await new Promise((r) => setTimeout(r, IDLE_MS + 1000));
+    await sleep(IDLE_MS + 1000);
     const held = await state(nb, 'leasy');
     assert.equal(held.state, 'running');
     assert.deepEqual(held.holds, ['lease build']);

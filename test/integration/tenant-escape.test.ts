@@ -11,6 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { api, removeInstall, startNapbox, tempDataDir, type NapboxProcess } from '../helpers/napbox-process.js';
+import { until } from '../helpers/wait.js';
 
 const run = promisify(execFile);
 const SECRET = 'napbox-only-value-3141';
@@ -108,7 +109,7 @@ describe('a tenant cannot reach past its own files', () => {
   it('6: a deleted tenant stays deleted across a restart; its folder is archived', async () => {
     fs.mkdirSync(path.join(groups, 'gone6'), { recursive: true });
     fs.writeFileSync(path.join(groups, 'gone6', 'tenant.json'), JSON.stringify({ instructions: 'From a folder.' }));
-    for (let i = 0; i < 100 && (await api(nb, 'GET', '/api/tenants/gone6')).status !== 200; i++) await new Promise((r) => setTimeout(r, 100));
+    await until(async () => (await api(nb, 'GET', '/api/tenants/gone6')).status === 200, 10_000, 'gone6 registered from its folder', 100);
     const id = await wake(nb, 'gone6');
     await asTenant(id, `echo '{"visibility":"public"}' > /group/tenant.json`);
     assert.equal((await api(nb, 'DELETE', '/api/tenants/gone6')).status, 200);

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { api, removeInstall, request, startNapbox, tenantHost, type NapboxProcess } from '../helpers/napbox-process.js';
+import { eventually, until } from '../helpers/wait.js';
 
 const SECRET = 'SECRET-LOG-LINE-4711';
 const LOOSE_APP = `require('http').createServer((req, res) => {
@@ -39,14 +40,12 @@ function socket(nb: NapboxProcess, path: string, headers: Record<string, string>
 
 /** napbox's log line that names `text`, waiting a little for the log to be written. */
 async function logLine(nb: NapboxProcess, text: string): Promise<string | undefined> {
-  for (const deadline = Date.now() + 3000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
-    const line = nb
+  const find = () =>
+    nb
       .output()
       .split('\n')
       .find((l) => l.includes(text));
-    if (line) return line;
-  }
-  return undefined;
+  return eventually(find, (line) => line !== undefined, 3000, `a log line with ${text}`).catch(() => undefined);
 }
 
 describe('what strangers see of a tenant, and whom it lets in', () => {
@@ -111,8 +110,7 @@ describe('what strangers see of a tenant, and whom it lets in', () => {
     chat.on('message', (d) => frames.push(JSON.parse(d.toString())));
     await new Promise((resolve, reject) => chat.once('open', resolve).once('error', reject));
     chat.send(JSON.stringify({ type: 'send', text: 'nul\u0000' }));
-    const deadline = Date.now() + 5000;
-    while (!frames.some((f) => f.type === 'error') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await until(() => frames.some((f) => f.type === 'error'), 5000, 'an error frame on the chat socket');
     chat.close();
     assert.match(frames.find((f) => f.type === 'error')?.message ?? '', /invalid text/);
     assert.deepEqual((await api(nb, 'GET', '/api/tenants/talk/messages?session=ctl')).json.messages, [], 'nothing stored');
