@@ -61,7 +61,13 @@ export function runWorkloadContract(name: string, makeDriver: () => WorkloadDriv
         if (error !== undefined) await sleep(25);
       }
       assert.equal(error, undefined, 'GET /ready answered 200');
-      assert.match(await driver.logs(c.id, { tail: 50 }), /runner ready/);
+      // The runner logs "runner ready" once its start is complete, a few ms after /ready first answers.
+      let logs = '';
+      for (let i = 0; i < 100 && !/runner ready/.test(logs); i += 1) {
+        logs = await driver.logs(c.id, { tail: 50 });
+        if (!/runner ready/.test(logs)) await sleep(50);
+      }
+      assert.match(logs, /runner ready/);
       const abort = new AbortController();
       const followed = await driver.followLogs(c.id, { tail: 50, signal: abort.signal });
       let text = '';
