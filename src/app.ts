@@ -1,7 +1,9 @@
-// The composition root: the only place napbox's services are built, wired and
-// started. Nothing else constructs services, opens the database or reads the
-// environment. `src/index.ts` runs it as a process; tests run it the same way
-// (with a fake engine driver, a clock, a logger of their own).
+// The composition root: where napbox's services are built, wired and started.
+// Each service is given what it uses from here (it builds only private helpers
+// of its own: ImageAdmin its build queue, MountPreparer its allowlist
+// watcher), and nothing else opens the database. `src/index.ts` reads the
+// config and runs it as a process; tests run it the same way (with a fake
+// engine driver, a clock, a logger of their own).
 //
 // Three steps, in order:
 // 1. Preflight: the engine answers, and the base image is there (built once).
