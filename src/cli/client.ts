@@ -14,7 +14,7 @@ import path from 'node:path';
 import type { z } from 'zod';
 import type * as Answers from '../api/answers.js';
 import { AdminAuth, loadOrCreateKey } from '../api/auth.js';
-import { NapboxError } from '../errors.js';
+import { firstIssue, NapboxError } from '../errors.js';
 import { loadInstallId } from '../install-id.js';
 import { SERVER_FILE } from '../server-file.js';
 
@@ -132,8 +132,7 @@ export class ApiClient {
     }
     const parsed = schema.safeParse(value);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw unreadable(method, apiPath, `${issue?.path.length ? issue.path.join('.') : 'the answer'}: ${issue?.message ?? 'does not match'}`, parsed.error);
+      throw unreadable(method, apiPath, firstIssue(parsed.error, 'the answer'), parsed.error);
     }
     return parsed.data;
   }
