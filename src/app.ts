@@ -6,7 +6,8 @@
 // engine driver, a clock, a logger of their own).
 //
 // Three steps, in order:
-// 1. Preflight: the engine answers, and the base image is there (built once).
+// 1. Preflight: the engine answers, and the agent image is there (set-up builds
+//    it; this only checks its content-hash tag).
 // 2. Build: every part is constructed (constructors start nothing: no timer,
 //    no watcher, no engine call). Parts that react to what happens to tenants
 //    subscribe to the typed tenant-event stream (src/tenants/tenant-events.ts)
