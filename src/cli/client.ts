@@ -5,8 +5,8 @@
 // from (api/answers.ts); an answer that does not match is a one-line error
 // naming the call and the field, never a crash. It loads little (node:http,
 // not fetch's undici; of the server, only the token signer in api/auth.ts,
-// and the answers' schemas with zod once an answer comes): every verb pays
-// its start-up (issue 15's 300 ms for `napbox tenants list`).
+// and the answers' schemas with zod while the first call is on its way):
+// every verb pays its start-up (issue 15's 300 ms for `napbox tenants list`).
 
 import fs from 'node:fs';
 import http from 'node:http';
