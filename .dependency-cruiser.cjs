@@ -10,7 +10,7 @@
 
 /** Lowest first. A module may import from its own entry and any entry before it. */
 const LAYERS = [
-  ['base', '^src/(errors|log|tokens|create-once|install-id|safe-read|project-root|server-file)\\.ts$'],
+  ['base', '^src/(errors|log|tokens|create-once|install-id|safe-read|project-root|server-file|typed-events|lifetime)\\.ts$'],
   ['config', '^src/config/'],
   ['db', '^src/db/'],
   ['model', '^src/model/'],

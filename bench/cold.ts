@@ -11,6 +11,7 @@ import { closeBenchTenant, openBenchTenant } from './bench-tenant.js';
 import { removeBaselines } from './cold-baseline.js';
 import { measureColdStarts } from './cold-start.js';
 import { coldLines, coldResults } from './report.js';
+import { closeOnSignal, runScript } from './script.js';
 
 const OUT_FILE = path.join(path.dirname(new URL(import.meta.url).pathname), 'out', 'cold.json');
 
@@ -26,11 +27,7 @@ async function main(): Promise<void> {
   const tenant = await openBenchTenant();
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => (closing ??= removeBaselines(new Docker(), tenant.nb.installId).then(() => closeBenchTenant(tenant)));
-  const onSignal = (): void => {
-    void close().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  closeOnSignal(close);
   try {
     process.stderr.write(`bench: napbox on port ${tenant.nb.port}, install ${tenant.nb.installId}; ${n} cold tries per side\n`);
     const cold = coldResults(await measureColdStarts(tenant, n, (line) => process.stderr.write(`bench: ${line}\n`)));
@@ -42,10 +39,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runScript(main);

@@ -20,6 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { api, removeInstall, request, ROOT, startNapbox, tenantHost, type NapboxProcess } from '../test/helpers/napbox-process.js';
 import { startTcpForwarder } from '../test/helpers/tcp-forwarder.js';
 import { startLocalSshd, sshdUnavailable, type LocalSshd } from '../test/helpers/local-sshd.js';
+import { runScript } from './script.js';
 
 const TRIES = Number(process.env.BENCH_REMOTE_N ?? 20);
 const NEW_TENANTS = 5;
@@ -104,10 +105,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runScript(main);

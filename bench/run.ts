@@ -34,6 +34,7 @@ import { measureMessages } from './messages.js';
 import { measureSweep } from './sweep.js';
 import { measureImages } from './images.js';
 import { measureMany, renderMany } from './many-tenants.js';
+import { closeOnSignal, runScript } from './script.js';
 
 const OUT_FILE = path.join(path.dirname(new URL(import.meta.url).pathname), 'out', 'results.json');
 const HTML_FILE = path.join(path.dirname(OUT_FILE), 'report.html');
@@ -118,12 +119,7 @@ async function main(): Promise<void> {
   // The cold stage's plain containers sit on napbox's network: removed first, also after Ctrl-C.
   const close = (): Promise<void> =>
     (closing ??= Promise.all(tenants.map((t) => removeBaselines(new Docker(), t.nb.installId).then(() => closeBenchTenant(t)))).then(() => undefined));
-  const onSignal = (signal: NodeJS.Signals): void => {
-    progress(`${signal}: removing the bench's containers`);
-    void close().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  closeOnSignal(close, (signal) => progress(`${signal}: removing the bench's containers`));
   try {
     await bench(tenant, coldTries, warm, started, openSwarm);
   } finally {
@@ -131,10 +127,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runScript(main);

@@ -1,10 +1,13 @@
-// The composition root: the only place napbox's services are built, wired and
-// started. Nothing else constructs services, opens the database or reads the
-// environment. `src/index.ts` runs it as a process; tests run it the same way
-// (with a fake engine driver, a clock, a logger of their own).
+// The composition root: where napbox's services are built, wired and started.
+// Each service is given what it uses from here (it builds only private helpers
+// of its own: ImageAdmin its build queue, MountPreparer its allowlist
+// watcher), and nothing else opens the database. `src/index.ts` reads the
+// config and runs it as a process; tests run it the same way (with a fake
+// engine driver, a clock, a logger of their own).
 //
 // Three steps, in order:
-// 1. Preflight: the engine answers, and the base image is there (built once).
+// 1. Preflight: the engine answers, and the agent image is there (set-up builds
+//    it; this only checks its content-hash tag).
 // 2. Build: every part is constructed (constructors start nothing: no timer,
 //    no watcher, no engine call). Parts that react to what happens to tenants
 //    subscribe to the typed tenant-event stream (src/tenants/tenant-events.ts)

@@ -90,3 +90,9 @@ export function asNapboxError(err: unknown): NapboxError {
   const message = err instanceof Error ? err.message : String(err);
   return new NapboxError('internal', `unexpected error: ${message}`, { cause: err });
 }
+
+/** A schema's first complaint about a value, as `<path>: <message>`; `whole` names the value where the path is empty. */
+export function firstIssue(error: { readonly issues: readonly { readonly path: readonly PropertyKey[]; readonly message: string }[] }, whole: string): string {
+  const issue = error.issues[0];
+  return `${issue?.path.length ? issue.path.map(String).join('.') : whole}: ${issue?.message ?? 'does not match'}`;
+}

@@ -1,10 +1,11 @@
 // The admin API under /api/ on the base host (and /healthz, /metrics). Every
 // /api/ call needs an admin bearer token, or the dashboard's session cookie
-// sent by napbox's own page (auth.ts), except those marked open in the table.
-// The routes are one declarative table (route-table.ts: method, path with
-// :params, handler); handle() matches, checks auth, runs the handler and
-// renders any error (error-response.ts): 404 for a path no route has, 405
-// (with Allow) for a method its path does not take, `{ error, message }`.
+// sent by napbox's own page (auth.ts), except the open paths (OPEN: /healthz,
+// /metrics, /api/session). The routes are one declarative table
+// (route-table.ts: method, path with :params, handler); handle() checks auth
+// first (without a token every /api/ path is a 401, known or not), matches,
+// runs the handler and renders any error (error-response.ts): 404 for a path
+// no route has, 405 (with Allow) for a method its path does not take.
 // Bodies and path parameters are validated before anything is read or
 // written; each answer is typed from its schema in answers.ts, which the CLI
 // parses it with.

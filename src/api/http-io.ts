@@ -3,7 +3,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
-import { NapboxError } from '../errors.js';
+import { firstIssue, NapboxError } from '../errors.js';
 
 const MAX_JSON_BODY = 1024 * 1024;
 
@@ -46,9 +46,7 @@ export async function readJson<S extends z.ZodType>(req: IncomingMessage, schema
   }
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue?.path.length ? issue.path.join('.') : 'body';
-    throw new NapboxError('bad_request', `invalid ${where}: ${issue?.message ?? 'does not match the schema'}`);
+    throw new NapboxError('bad_request', `invalid ${firstIssue(parsed.error, 'body')}`);
   }
   return parsed.data;
 }

@@ -4,7 +4,8 @@
 // Every answer it reads is parsed with the schema the server's answer is typed
 // from (api/answers.ts); an answer that does not match is a one-line error
 // naming the call and the field, never a crash. It loads little (node:http,
-// not fetch's undici; of the server, only the answers' schemas and zod):
+// not fetch's undici; of the server, only the token signer in api/auth.ts,
+// and the answers' schemas with zod while the first call is on its way):
 // every verb pays its start-up (issue 15's 300 ms for `napbox tenants list`).
 
 import fs from 'node:fs';
@@ -13,7 +14,7 @@ import path from 'node:path';
 import type { z } from 'zod';
 import type * as Answers from '../api/answers.js';
 import { AdminAuth, loadOrCreateKey } from '../api/auth.js';
-import { NapboxError } from '../errors.js';
+import { firstIssue, NapboxError } from '../errors.js';
 import { loadInstallId } from '../install-id.js';
 import { SERVER_FILE } from '../server-file.js';
 
@@ -131,8 +132,7 @@ export class ApiClient {
     }
     const parsed = schema.safeParse(value);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw unreadable(method, apiPath, `${issue?.path.length ? issue.path.join('.') : 'the answer'}: ${issue?.message ?? 'does not match'}`, parsed.error);
+      throw unreadable(method, apiPath, firstIssue(parsed.error, 'the answer'), parsed.error);
     }
     return parsed.data;
   }

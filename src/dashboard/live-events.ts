@@ -31,10 +31,6 @@ export class LiveEvents<V extends LiveView> {
 
   constructor(private readonly deps: LiveEventsDeps<V>) {}
 
-  get watchers(): number {
-    return this.clients.size;
-  }
-
   open(req: IncomingMessage, res: ServerResponse): void {
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',

@@ -5,16 +5,12 @@
 // its own full rows.
 
 import { z } from 'zod';
-import { NapboxError } from '../errors.js';
+import { firstIssue, NapboxError } from '../errors.js';
 
 export function row<S extends z.ZodType>(schema: S, raw: unknown, table: string): z.infer<S> {
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new NapboxError(
-      'internal',
-      `a row of ${table} is not as napbox wrote it (${issue?.path.join('.') || 'row'}: ${issue?.message}): was the database edited by hand?`,
-    );
+    throw new NapboxError('internal', `a row of ${table} is not as napbox wrote it (${firstIssue(parsed.error, 'row')}): was the database edited by hand?`);
   }
   return parsed.data;
 }

@@ -12,6 +12,7 @@ import { BuildQueue, type BuildQueueOptions } from './build-queue.js';
 import { describeFailure } from './build-log.js';
 import { BuildStore, type Build } from './build-store.js';
 import { tenantImageTag } from './tenant-image.js';
+import { sleep, until } from '../../test/helpers/wait.js';
 
 const BASE = 'napbox-agent:test';
 const INSTALL = 'inst1';
@@ -59,14 +60,6 @@ class ScriptedDriver extends FakeDriver {
 
   get heldCount(): number {
     return this.held.length;
-  }
-}
-
-async function until(what: string, check: () => boolean, ms = 2000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
   }
 }
 
@@ -177,7 +170,7 @@ describe('BuildQueue', () => {
       await assert.rejects(queue.request('alpha', bad), (err: NapboxError) => err.code === 'bad_request');
     }
     assert.equal(store.getPackages('alpha'), undefined);
-    assert.deepEqual(store.listForTenant('alpha'), []);
+    assert.equal(store.latestByTenant('alpha').size, 0, 'no build recorded');
     assert.equal(driver.builds.length, 0);
     await assert.rejects(queue.request('nobody', JQ), (err: NapboxError) => err.code === 'not_found');
   });
@@ -206,7 +199,7 @@ describe('BuildQueue', () => {
     driver.hold = true;
     const queue = makeQueue();
     const first = await queue.request('alpha', JQ);
-    await until('the first build to start', () => driver.heldCount === 1);
+    await until(() => driver.heldCount === 1, 2000, 'the first build to start', 2);
     const second = await queue.request('alpha', CURL);
     const third = await queue.request('alpha', TREE);
     assert.equal(queue.require(second.id).state, 'failed', 'the queued one is superseded');
@@ -218,7 +211,7 @@ describe('BuildQueue', () => {
     assert.equal(firstDone.applied, false);
     assert.equal(firstDone.supersededBy, third.id);
     assert.ok(await driver.inspectImage(await tagOf(JQ)), 'its image stays, for prune');
-    await until('the newest build to start', () => driver.heldCount === 1);
+    await until(() => driver.heldCount === 1, 2000, 'the newest build to start', 2);
     driver.release();
     assert.equal((await queue.wait(third.id)).applied, true);
     assert.deepEqual(
@@ -232,7 +225,7 @@ describe('BuildQueue', () => {
     let calls = 0;
     const baseImage = async () => {
       calls += 1;
-      if (calls === 1) await new Promise((r) => setTimeout(r, 30));
+      if (calls === 1) await sleep(30);
       return BASE;
     };
     const queue = makeQueue({ settleMs: 20, baseImage });
@@ -254,7 +247,7 @@ describe('BuildQueue', () => {
     driver.hold = true;
     const queue = makeQueue();
     const first = await queue.request('alpha', JQ);
-    await until('the build to start', () => driver.heldCount === 1);
+    await until(() => driver.heldCount === 1, 2000, 'the build to start', 2);
     assert.equal((await queue.request('alpha', { apt: ['jq'] })).id, first.id);
     const other = await queue.request('alpha', CURL);
     const back = await queue.request('alpha', JQ);
@@ -271,7 +264,7 @@ describe('BuildQueue', () => {
     driver.hold = true;
     const queue = makeQueue();
     const a = await queue.request('alpha', JQ);
-    await until('the build to start', () => driver.heldCount === 1);
+    await until(() => driver.heldCount === 1, 2000, 'the build to start', 2);
     const b = await queue.request('beta', JQ);
     assert.equal(b.state, 'building');
     assert.equal(b.logPath, a.logPath, 'one log');
@@ -285,12 +278,12 @@ describe('BuildQueue', () => {
     driver.hold = true;
     const queue = makeQueue({ concurrency: 2 });
     const builds = [await queue.request('alpha', JQ), await queue.request('beta', CURL), await queue.request('gamma', TREE)];
-    await until('two builds to start', () => driver.heldCount === 2);
-    await new Promise((r) => setTimeout(r, 20));
+    await until(() => driver.heldCount === 2, 2000, 'two builds to start', 2);
+    await sleep(20);
     assert.equal(driver.heldCount, 2);
     assert.equal(queue.require(builds[2]!.id).state, 'queued');
     driver.release();
-    await until('the third build to start', () => driver.heldCount === 2);
+    await until(() => driver.heldCount === 2, 2000, 'the third build to start', 2);
     driver.release();
     driver.release();
     for (const b of builds) assert.equal((await queue.wait(b.id)).state, 'ready');
@@ -315,10 +308,10 @@ describe('BuildQueue', () => {
     driver.hold = true;
     const queue = makeQueue();
     const build = await queue.request('alpha', JQ);
-    await until('the build to start', () => driver.heldCount === 1);
+    await until(() => driver.heldCount === 1, 2000, 'the build to start', 2);
     const lines: string[] = [];
     queue.subscribe(build.id, (e) => void (e.kind === 'log' && lines.push(e.line)));
-    await until('the first lines to be written', () => fs.existsSync(build.logPath) && fs.readFileSync(build.logPath, 'utf8').includes('Step 1/6'));
+    await until(() => fs.existsSync(build.logPath) && fs.readFileSync(build.logPath, 'utf8').includes('Step 1/6'), 2000, 'the first lines to be written', 2);
     const partial = await queue.readLog(build.id);
     assert.match(partial.text, /napbox: building .*\nnapbox: apt: jq; npm: \(none\)\nStep 1\/6/);
     assert.equal(partial.done, false);
@@ -334,7 +327,7 @@ describe('BuildQueue', () => {
         }
       }
     })();
-    await until('follow to catch up', () => states.includes('building'));
+    await until(() => states.includes('building'), 2000, 'follow to catch up', 2);
     driver.release();
     await following;
     assert.deepEqual(states, ['building', 'ready']);
@@ -411,7 +404,7 @@ describe('BuildQueue', () => {
     assert.equal(old.state, 'queued');
     const newer = await second.request('alpha', CURL);
     await second.wait(newer.id);
-    await new Promise((r) => setTimeout(r, 250)); // past the first queue's settle time
+    await sleep(250); // past the first queue's settle time
     await first.idle();
     assert.deepEqual(
       driver.builds.map((b) => b.tag),

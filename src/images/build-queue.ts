@@ -24,7 +24,7 @@ import pino from 'pino';
 import type { Logger } from '../log.js';
 import type { ImageDriver } from '../runtime/container-driver.js';
 import { NapboxError, asNapboxError } from '../errors.js';
-import { isEmpty, parsePackageLists, EMPTY_PACKAGES, type PackageLists } from './packages.js';
+import { isEmpty, parsePackageLists, type PackageLists } from './packages.js';
 import { hashOfTag, prepareTenantBuildContext, tenantImageLabels, tenantImageTag } from './tenant-image.js';
 import type { Build, BuildStore } from './build-store.js';
 import { BuildLog, describeFailure, showMs } from './build-log.js';
@@ -192,11 +192,6 @@ export class BuildQueue {
     return build;
   }
 
-  /** Asks again for the tenant's stored lists (after a new base image, or a failed build). */
-  async rebuild(tenant: string): Promise<Build> {
-    return this.request(tenant, this.store.getPackages(tenant)?.lists ?? EMPTY_PACKAGES);
-  }
-
   get(id: string): Build | undefined {
     return this.store.get(id);
   }
@@ -311,7 +306,7 @@ export class BuildQueue {
   /**
    * At start-up: builds left queued or building by an earlier process can no
    * longer finish. They are failed (the tenant keeps its image, and is told
-   * why through onFailed); the caller may `rebuild` their tenants.
+   * why through onFailed); asking for the packages again builds them.
    */
   recover(): Build[] {
     const stale = this.store.listOpen().filter((b) => b.tag === null || !this.jobs.has(b.tag));

@@ -238,7 +238,6 @@ export class BuildStore {
     return build;
   }
 
-  /** The tenant's builds, newest first. */
   /** Each tenant's newest build (only `tenant`'s when given), in one query: what tenant lists show. */
   latestByTenant(tenant?: string): Map<string, Build> {
     const only = tenant === undefined ? '' : ' WHERE b.tenant = @tenant';
@@ -248,10 +247,6 @@ export class BuildStore {
       .all(tenant === undefined ? {} : { tenant })
       .map(toBuild);
     return new Map(rows.map((b) => [b.tenant, b]));
-  }
-
-  listForTenant(slug: string, limit = 20): Build[] {
-    return this.db.prepare('SELECT * FROM builds WHERE tenant = ? ORDER BY created_at DESC, rowid DESC LIMIT ?').all(slug, limit).map(toBuild);
   }
 
   /** Builds not yet ended (queued or building), oldest first. */

@@ -3,7 +3,7 @@
 // "accepted" only after the message is in the database.
 
 import { z } from 'zod';
-import { NapboxError } from '../errors.js';
+import { firstIssue, NapboxError } from '../errors.js';
 import type { ActivityTracker } from '../tenants/activity.js';
 import { assertSlug } from '../model/slug.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
@@ -89,8 +89,7 @@ export class MessageService {
     this.deps.tenants.require(slug);
     const parsed = SendSchema.safeParse(input);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new NapboxError('bad_request', `invalid ${issue?.path.join('.') || 'message'}: ${issue?.message ?? 'does not match'}`);
+      throw new NapboxError('bad_request', `invalid ${firstIssue(parsed.error, 'message')}`);
     }
     const { text, session, id } = parsed.data;
     const { message, created } = this.deps.messages.accept({ tenant: slug, session, text, clientId: id }, this.clock());

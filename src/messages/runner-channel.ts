@@ -125,7 +125,7 @@ export class ChannelPool {
     if (existing?.open && existing.containerId === containerId) return Promise.resolve(existing);
     if (existing) existing.kill('replaced by a channel to a new container');
     const pending = this.connecting.get(slug);
-    if (pending) return pending;
+    if (pending !== undefined) return pending;
     const attempt = this.connect(slug, containerId, control).finally(() => this.connecting.delete(slug));
     this.connecting.set(slug, attempt);
     return attempt;

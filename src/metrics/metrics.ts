@@ -1,7 +1,8 @@
 // Prometheus metrics at /metrics, through prom-client: the process's own
 // (event-loop delay at 1 ms resolution, memory, CPU) and napbox's. Gauges of
-// state are read from the database when scraped, so they can never drift;
-// events (wakes, sweep ticks) are counted where they happen.
+// state (tenants and messages by state) are read from their stores at each
+// scrape, so they can never drift; events (wakes, stops, builds, sweep ticks,
+// forwarded requests) are counted by the composition root as it hears of them.
 
 import client from 'prom-client';
 import type { StateCount } from '../db/rows.js';

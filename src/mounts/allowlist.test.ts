@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { containerPathProblem } from '../model/container-path.js';
+import { sleep, until } from '../../test/helpers/wait.js';
 import { AllowlistWatcher, checkMount, credentialSegment, loadAllowlist, type Allowlist } from './allowlist.js';
 
 let tmp: string;
@@ -204,13 +205,7 @@ describe('credentialSegment', () => {
 });
 
 describe('AllowlistWatcher', () => {
-  async function until(check: () => boolean, ms = 5000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!check()) {
-      if (Date.now() > deadline) throw new Error('timed out waiting for the watcher');
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
+  const WATCHER_MS = 5000;
 
   it('re-reads the file when it changes, and never keeps a broken one', async () => {
     const changes: Allowlist[] = [];
@@ -220,13 +215,13 @@ describe('AllowlistWatcher', () => {
       const first = watcher.current();
       assert.equal(first.ok && first.roots.length, 2);
       writeList('{ broken');
-      await until(() => !watcher.current().ok);
+      await until(() => !watcher.current().ok, WATCHER_MS, 'the broken file to be refused', 25);
       assert.match((watcher.current() as { problem: string }).problem, /not valid JSON/);
       writeList({ roots: [{ path: shared }] });
       // current() re-reads while broken, so the fix is seen even before the event
-      await until(() => watcher.current().ok);
+      await until(() => watcher.current().ok, WATCHER_MS, 'the fixed file to be read', 25);
       fs.rmSync(listFile);
-      await until(() => !watcher.current().ok);
+      await until(() => !watcher.current().ok, WATCHER_MS, 'the removed file to be refused', 25);
       assert.match((watcher.current() as { problem: string }).problem, /does not exist/);
       assert.ok(changes.length >= 1);
     } finally {
@@ -243,12 +238,17 @@ describe('AllowlistWatcher', () => {
       fs.mkdirSync(path.dirname(late));
       fs.writeFileSync(late, JSON.stringify({ roots: [] }));
       assert.equal(watcher.current().ok, true);
-      await new Promise((r) => setTimeout(r, 200)); // let the new watch settle
+      await sleep(200); // let the new watch settle
       fs.writeFileSync(late, JSON.stringify({ roots: [{ path: shared }] }));
-      await until(() => {
-        const now = watcher.current();
-        return now.ok && now.roots.length === 1;
-      });
+      await until(
+        () => {
+          const now = watcher.current();
+          return now.ok && now.roots.length === 1;
+        },
+        WATCHER_MS,
+        'the watcher to read the new root',
+        25,
+      );
     } finally {
       await watcher.close();
     }
@@ -261,7 +261,7 @@ describe('AllowlistWatcher', () => {
       await watcher.start();
       assert.equal(watcher.current().ok, false);
       writeList({ roots: [{ path: shared }] });
-      await until(() => watcher.current().ok);
+      await until(() => watcher.current().ok, WATCHER_MS, 'the new file to be read', 25);
     } finally {
       await watcher.close();
     }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { MountDecision, MountRequest } from './allowlist.js';
-import { hostPathProblem, planMounts, renderMountTable, type MountPlanInputs } from './mount-plan.js';
+import { hostPathProblem, planMounts, type MountPlanInputs } from './mount-plan.js';
 
 const base: MountPlanInputs = { dataDir: '/srv/napbox/data', groupsDir: '/srv/napbox/groups', slug: 'acme', extras: [] };
 
@@ -109,25 +109,6 @@ describe('hostPathProblem', () => {
   });
 });
 
-describe('renderMountTable', () => {
-  it('renders the plan as a Markdown table, with host prefixes replaced by labels', () => {
-    const plan = planMounts({ ...base, extras: [allowed({ hostPath: '/srv/shared|x', containerPath: 'docs' }, '/srv/shared|x')] });
-    const table = renderMountTable(plan, { '/srv/napbox/data': '<dataDir>', '/srv/napbox/groups': '<groupsDir>' });
-    assert.equal(
-      table,
-      [
-        '| container path | host path | mode | what |',
-        '|---|---|---|---|',
-        "| `/group` | `<groupsDir>/acme/files` | read-write | the tenant's own files (groups/<slug>/files; its tenant.json stays outside) |",
-        '| `/group/.napbox` | `<dataDir>/tenants/acme/materialized` | read-only | files napbox writes for it: config.json, instructions.md |',
-        '| `/global` | `<groupsDir>/global` | read-only | shared by every tenant |',
-        '| `/extra/docs` | `/srv/shared\\|x` | read-only | extra mount of /srv/shared\\|x |',
-        '',
-      ].join('\n'),
-    );
-  });
-});
-
 describe('planMounts in copy mode (a remote engine)', () => {
   const copy: MountPlanInputs = { ...base, mode: 'copy', installId: 'i1' };
 
@@ -147,11 +128,6 @@ describe('planMounts in copy mode (a remote engine)', () => {
       { source: '/srv/napbox/groups/global', target: '/global', folder: true },
     ]);
     assert.deepEqual(planMounts(base).copies, [], 'bind mode copies nothing');
-  });
-
-  it('shows the tenant the same modes as bind mode', () => {
-    const modes = Object.fromEntries(planMounts(copy).rows.map((r) => [r.target, r.mode]));
-    assert.deepEqual(modes, { '/group': 'rw', '/group/.napbox': 'ro', '/global': 'ro' });
   });
 
   it('refuses every extra mount of a host folder, saying why and what to do instead', () => {

@@ -60,20 +60,9 @@ export interface CopyRow {
   readonly folder: boolean;
 }
 
-interface MountRow {
-  readonly target: string;
-  readonly source: string;
-  readonly type: MountSpec['type'];
-  /** As the tenant sees it (a root-owned fresh volume is `ro` though the engine mounts it read-write). */
-  readonly mode: 'rw' | 'ro';
-  readonly purpose: string;
-}
-
 export interface MountPlan {
   /** In mount order (parents before the mounts nested in them). */
   readonly mounts: readonly MountSpec[];
-  /** The same mounts, described for a table or a status page. */
-  readonly rows: readonly MountRow[];
   /** Extra mounts left out, with the reason a person can act on. */
   readonly refused: readonly { readonly request: MountRequest; readonly reason: string }[];
   /** Extra mounts made, but not as asked (read-only instead of read-write). */
@@ -135,10 +124,6 @@ export function hostPathProblem(source: string, inputs: Pick<MountPlanInputs, 'd
   return undefined;
 }
 
-function row(mount: MountSpec, purpose: string): MountRow {
-  return { target: mount.target, source: mount.source, type: mount.type, mode: mount.readOnly ? 'ro' : 'rw', purpose };
-}
-
 export function planMounts(inputs: MountPlanInputs): MountPlan {
   const slug = assertSlug(inputs.slug);
   for (const [name, dir] of [
@@ -156,13 +141,13 @@ export function planMounts(inputs: MountPlanInputs): MountPlan {
 
   if ((inputs.mode ?? 'bind') === 'copy') return planCopyMounts(inputs, slug);
 
-  const planned: MountRow[] = [];
-  const add = (source: string, target: string, readOnly: boolean, purpose: string): void => {
-    planned.push(row({ type: 'bind', source, target, readOnly }, purpose));
-  };
-  add(groupFilesDir(inputs.groupsDir, slug), GROUP_TARGET, false, "the tenant's own files (groups/<slug>/files; its tenant.json stays outside)");
-  add(materializedDir(inputs.dataDir, slug), MATERIALIZED_TARGET, true, 'files napbox writes for it: config.json, instructions.md');
-  add(globalGroupDir(inputs.groupsDir), GLOBAL_TARGET, true, 'shared by every tenant');
+  const planned: MountSpec[] = [
+    // The tenant's own files (groups/<slug>/files; its tenant.json stays outside).
+    { type: 'bind', source: groupFilesDir(inputs.groupsDir, slug), target: GROUP_TARGET, readOnly: false },
+    // Files napbox writes for it: config.json, instructions.md.
+    { type: 'bind', source: materializedDir(inputs.dataDir, slug), target: MATERIALIZED_TARGET, readOnly: true },
+    { type: 'bind', source: globalGroupDir(inputs.groupsDir), target: GLOBAL_TARGET, readOnly: true },
+  ];
 
   for (const p of planned) {
     const problem = hostPathProblem(p.source, { ...inputs, slug });
@@ -198,16 +183,10 @@ export function planMounts(inputs: MountPlanInputs): MountPlan {
     }
     targets.add(mount.target);
     if (decision.warning) warnings.push(decision.warning);
-    planned.push(row(mount, `extra mount of ${request.hostPath}`));
+    planned.push(mount);
   }
 
-  return {
-    mounts: planned.map((p) => ({ type: p.type, source: p.source, target: p.target, readOnly: p.mode === 'ro' })),
-    rows: planned,
-    refused,
-    warnings,
-    copies: [],
-  };
+  return { mounts: planned, refused, warnings, copies: [] };
 }
 
 export const COPY_MODE_EXTRA_REFUSAL =
@@ -221,23 +200,6 @@ function planCopyMounts(inputs: MountPlanInputs, slug: string): MountPlan {
     { type: 'volume', source: napboxFilesVolume(install, slug), target: MATERIALIZED_TARGET, readOnly: false, fresh: true },
     { type: 'volume', source: globalVolume(install, slug), target: GLOBAL_TARGET, readOnly: false, fresh: true },
   ];
-  const rows: MountRow[] = [
-    {
-      target: GROUP_TARGET,
-      source: mounts[0]!.source,
-      type: 'volume',
-      mode: 'rw',
-      purpose: "the tenant's group folder, kept in the engine (the host folder is not mounted)",
-    },
-    {
-      target: MATERIALIZED_TARGET,
-      source: mounts[1]!.source,
-      type: 'volume',
-      mode: 'ro',
-      purpose: 'a fresh root-owned volume with copies of config.json, instructions.md',
-    },
-    { target: GLOBAL_TARGET, source: mounts[2]!.source, type: 'volume', mode: 'ro', purpose: 'a fresh root-owned volume with a copy of groups/global/' },
-  ];
   const copies: CopyRow[] = [
     { source: materializedDir(inputs.dataDir, slug), target: MATERIALIZED_TARGET, folder: true },
     { source: globalGroupDir(inputs.groupsDir), target: GLOBAL_TARGET, folder: true },
@@ -247,29 +209,5 @@ function planCopyMounts(inputs: MountPlanInputs, slug: string): MountPlan {
     if (problem) throw new NapboxError('internal', `mount plan invariant broken for ${c.target}: ${problem}`);
   }
   const refused = inputs.extras.map(({ request }) => ({ request, reason: COPY_MODE_EXTRA_REFUSAL }));
-  return { mounts, rows, refused, warnings: [], copies };
-}
-
-function cell(text: string): string {
-  return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
-}
-
-/**
- * The plan as a Markdown table. `hostLabels` replaces host path prefixes with
- * labels for docs, e.g. `{ '/srv/napbox/data': '<dataDir>' }`.
- */
-export function renderMountTable(plan: MountPlan, hostLabels: Readonly<Record<string, string>> = {}): string {
-  const prefixes = Object.entries(hostLabels).sort((a, b) => b[0].length - a[0].length);
-  const label = (source: string): string => {
-    for (const [prefix, name] of prefixes) {
-      if (source === prefix) return name;
-      if (isInside(source, prefix)) return `${name}/${path.relative(prefix, source).split(path.sep).join('/')}`;
-    }
-    return source;
-  };
-  const lines = ['| container path | host path | mode | what |', '|---|---|---|---|'];
-  for (const r of plan.rows) {
-    lines.push(`| \`${cell(r.target)}\` | \`${cell(label(r.source))}\` | ${r.mode === 'rw' ? 'read-write' : 'read-only'} | ${cell(r.purpose)} |`);
-  }
-  return `${lines.join('\n')}\n`;
+  return { mounts, refused, warnings: [], copies };
 }

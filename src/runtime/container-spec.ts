@@ -1,8 +1,9 @@
 // The container a tenant runs in, as a pure function of the tenant, its image
 // and the install. Hardened by default: a non-root user, every capability
-// dropped, no-new-privileges (the driver adds those two), and memory, CPU and
-// pids limits. The spec's hash is stored as a label, so a stopped container
-// whose spec is out of date is recreated rather than started as it was.
+// dropped, no-new-privileges (those two added by engine-spec.ts; a swarm
+// service cannot say the second), and memory, CPU and pids limits. The spec's
+// hash is stored as a label, so a stopped container whose spec is out of date
+// is recreated rather than started as it was.
 
 import crypto from 'node:crypto';
 import type { ContainerFile, ContainerSpec, MountSpec, NetworkScope, NetworkSpec } from './container-driver.js';

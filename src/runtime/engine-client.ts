@@ -9,7 +9,7 @@
 
 import Docker from 'dockerode';
 import type { z } from 'zod';
-import { NapboxError } from '../errors.js';
+import { firstIssue, NapboxError } from '../errors.js';
 import { engineAddress, isTransportFailure, type DockerDriverOptions, type EngineAddress } from './docker-connection.js';
 
 export function statusCode(err: unknown): number | undefined {
@@ -40,11 +40,7 @@ export async function absentAs<T, U>(
 export function parseEngine<S extends z.ZodType>(schema: S, raw: unknown, what: string): z.infer<S> {
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new NapboxError(
-      'engine_error',
-      `${what}: the engine's answer is not as expected (${issue ? `${issue.path.join('.') || 'top level'}: ${issue.message}` : 'invalid'})`,
-    );
+    throw new NapboxError('engine_error', `${what}: the engine's answer is not as expected (${firstIssue(parsed.error, 'top level')})`);
   }
   return parsed.data;
 }

@@ -17,12 +17,11 @@
 //   workloads run on (the Swarm driver pins tasks to it).
 
 import type Docker from 'dockerode';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { NapboxError } from '../errors.js';
 import type { BuildRequest, ImageDriver, ImageInfo, NetworkScope, NetworkSpec, NetworkVolumeDriver } from './container-driver.js';
 import { followStream, listFiles, splitTag } from './docker-streams.js';
 import { absentAs, type EngineClient, engineMessage, isUnreachable, labelFilters, statusCode } from './engine-client.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export abstract class EngineObjects implements ImageDriver, NetworkVolumeDriver {
   abstract readonly networkScope: NetworkScope;

@@ -26,6 +26,7 @@
 
 import net from 'node:net';
 import { PassThrough } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type Docker from 'dockerode';
 import { z } from 'zod';
 import { NapboxError } from '../errors.js';
@@ -70,8 +71,6 @@ const NUDGE_MS = 2000;
 function beingRemoved(task: SwarmTask): boolean {
   return task.DesiredState === 'remove';
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** How long removing an overlay retries while the engine still calls it in use (it does for a moment after its last task went). */
 const OVERLAY_IN_USE_MS = 10_000;

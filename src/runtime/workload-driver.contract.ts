@@ -4,12 +4,11 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { NetworkVolumeDriver, WorkloadDriver } from './container-driver.js';
 import { endpointFor } from './container-driver.js';
 import { type ContractOptions, freshWorkloads } from './driver-contract-fixture.js';
 import { probeOnce } from './readiness.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export function runWorkloadContract(name: string, makeDriver: () => WorkloadDriver & NetworkVolumeDriver, options: ContractOptions): void {
   describe(`WorkloadDriver contract: ${name}`, () => {

@@ -38,7 +38,7 @@ export interface SweepDeps {
   readonly installId: string;
   readonly policy: SweepPolicy;
   readonly intervalMs: number;
-  /** Removes images no tenant uses; run from the sweep every PRUNE_EVERY_MS. */
+  /** Removes images no tenant uses and networks nothing needs; run from the sweep every PRUNE_EVERY_MS. */
   readonly prune?: () => Promise<unknown>;
   /** Told of every timed tick (metrics). */
   readonly onTick?: (report: TickReport) => void;

@@ -12,6 +12,7 @@ import { FakeDriver } from '../runtime/fake-driver.js';
 import { NapboxError } from '../errors.js';
 import { Lifecycle } from './lifecycle.js';
 import { TenantStore } from './tenant-store.js';
+import { until } from '../../test/helpers/wait.js';
 
 describe('Lifecycle', () => {
   let dir: string;
@@ -149,7 +150,7 @@ describe('Lifecycle', () => {
     const life = lifecycle(300);
     await assert.rejects(life.wake('slow', 'a'), (err: Error & { code: string }) => err.code === 'wake_timeout');
     assert.ok(Date.now() - started < 1000);
-    while (life.busy('slow')) await new Promise((r) => setTimeout(r, 50)); // the engine call outlives the waiter
+    await until(() => !life.busy('slow'), 5000, 'the slow engine call to end'); // it outlives the waiter
     assert.equal(store.require('slow').state, 'failed');
     assert.equal((await driver.findByLabels({ 'napbox.tenant': 'slow' }))[0]?.status, 'exited', 'the late container is stopped');
   });

@@ -181,7 +181,7 @@ export class Lifecycle {
     this.deps.logger.info({ tenant: slug, reason, containers: live.length }, 'tenant stopped');
   }
 
-  /** Removes the tenant's containers and network (the tenant is being deleted). */
+  /** Removes the tenant's containers, its network (tenant scope) and its volumes: the workspace with its sessions, and copy mode's (the tenant is being deleted). */
   async destroy(slug: string): Promise<void> {
     this.running.delete(slug);
     await this.serialize(slug, async () => {

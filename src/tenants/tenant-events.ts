@@ -2,7 +2,8 @@
 // tenant became ready, was stopped or a wake ended; the tenant service when
 // settings changed; the cluster when another napbox process is stopping one.
 // The parts that react (metrics, the dashboard's live view, the wake history,
-// runner channels, the relay) subscribe in the composition root (src/app.ts).
+// runner channels, the relay, the lifecycle itself for `stoppingElsewhere`)
+// subscribe in the composition root (src/app.ts).
 
 import type { Endpoint } from '../runtime/container-driver.js';
 import { TypedEvents } from '../typed-events.js';
