@@ -64,10 +64,14 @@ export function startControl({ port, tenant, readiness, needServices, onReadyAns
     res.end('not found\n');
   });
 
+  // Upgraded sockets (the channel) are the server's no more: close() ends them itself.
+  const upgraded = new Set();
   server.on('upgrade', (req, socket, head) => {
     socket.on('error', () => {
       // a peer that vanishes mid-handshake is not the runner's problem
     });
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
     if (services) return services.upgrade(req, socket, head);
     // Not paused (see above): after an upgrade, Node leaves the socket neither flowing nor paused, so what the
     // peer sends meanwhile waits in it until the channel reads.
@@ -101,6 +105,12 @@ export function startControl({ port, tenant, readiness, needServices, onReadyAns
       new Promise((done) => {
         server.close(() => done());
         server.closeAllConnections?.();
+        // The channel says goodbye (services.close: a 1001 close frame); a socket still open after a moment,
+        // such as one whose services were still loading, is ended here, so a stop never waits for it.
+        const force = setTimeout(() => {
+          for (const socket of upgraded) socket.destroy();
+        }, 250);
+        force.unref();
       }),
   };
 }

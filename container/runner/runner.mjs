@@ -43,7 +43,8 @@ async function shutdown(signal, code = 0) {
   log('stopping', { signal });
   const timer = setTimeout(() => process.exit(code), 3000);
   timer.unref();
-  await Promise.allSettled(closers.map((close) => close()));
+  // What starts while closing (services still loading when the signal came) registers its closer late: close it too.
+  while (closers.length > 0) await Promise.allSettled(closers.splice(0).map((close) => close()));
   process.exit(code);
 }
 

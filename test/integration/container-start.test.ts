@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/config.js';
@@ -184,6 +185,27 @@ describe('a tenant container starts its app first', () => {
     assert.deepEqual(seen, args);
     assert.match(logs, /^port<8080>$/m);
     assert.match(logs, /^0$/m, 'no secret in the app environment');
+  });
+
+  it('stops at once when the signal comes while its services are still loading', async () => {
+    // services.mjs is held 1.5 s as it loads (an off-thread module hook), and a channel upgrade waits for it.
+    const hook = `--import=data:text/javascript,import{register}from'node:module';register('data:text/javascript,export%2520async%2520function%2520load(u,c,n){if(u.endsWith(%2522services.mjs%2522))await%2520new%2520Promise((r)=>setTimeout(r,1500));return(n(u,c))}')`;
+    const info = await startTenant('stop-loading', undefined, { NODE_OPTIONS: hook });
+    const control = endpointFor(info, CONTROL_PORT, 'bridge');
+    assert.ok(control);
+    assert.equal((await getReady(control, '/ready?wait=10000')).status, 200);
+    const upgrade = net.connect(control.port, control.host);
+    upgrade.on('error', () => undefined);
+    upgrade.write(
+      'GET /channel HTTP/1.1\r\nHost: runner\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    const started = Date.now();
+    await driver.stop(info.id, 10);
+    const took = Date.now() - started;
+    upgrade.destroy();
+    assert.equal(await exitCodeOf(info.id), 0);
+    assert.ok(took < 2000, `the stop took ${took} ms`);
   });
 
   it("exits with the app's status when the app exits, and 0 on a stop", async () => {
