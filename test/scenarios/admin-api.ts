@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { SignJWT } from 'jose';
+import { eventually } from '../helpers/wait.js';
 import { createTenant, type ScenarioGroup, tenant } from './scenario.js';
 import type { World } from './world.js';
 
@@ -47,9 +48,16 @@ export const adminApiScenarios: ScenarioGroup = {
         const woken = await tenant(w, 'acme');
         assert.equal(woken.state, 'running');
         assert.equal(await w.running('acme'), 1);
-        const logs = await w.api('GET', '/api/tenants/acme/logs?tail=50');
+        // The runner logs "runner ready" once its own start is complete, a few ms after the tenant is ready.
+        const text = (answer: { json: unknown }): string => (typeof answer.json === 'string' ? answer.json : JSON.stringify(answer.json));
+        const logs = await eventually(
+          () => w.api('GET', '/api/tenants/acme/logs?tail=50'),
+          (answer) => answer.status !== 200 || /runner ready/.test(text(answer)),
+          5000,
+          'the runner ready line in the logs',
+        );
         assert.equal(logs.status, 200);
-        assert.match(String(logs.json), /runner ready/);
+        assert.match(text(logs), /runner ready/);
         assert.equal((await w.api('POST', '/api/tenants/acme/stop')).status, 200);
         const stopped = await tenant(w, 'acme');
         assert.equal(stopped.state, 'stopped');
