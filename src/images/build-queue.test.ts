@@ -152,14 +152,11 @@ describe('BuildQueue', () => {
   it('resolves an existing image at once with no build (the cached path)', async () => {
     const queue = makeQueue();
     await queue.wait((await queue.request('alpha', JQ)).id);
-    const started = performance.now();
     const again = await queue.request('beta', { apt: ['jq'] });
-    const ms = performance.now() - started;
     assert.equal(again.state, 'ready');
     assert.equal(again.cached, true);
     assert.equal(again.applied, true);
     assert.equal(driver.builds.length, 1, 'no second build');
-    assert.ok(ms < 100, `cached request took ${ms.toFixed(1)} ms`);
     assert.match((await queue.readLog(again.id)).text, /already exists: nothing to build/);
     assert.deepEqual(ready.at(-1), ['beta', again.tag, again.id]);
   });
