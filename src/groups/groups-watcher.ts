@@ -61,6 +61,12 @@ export class GroupsWatcher {
       if (rel.length === 2 && rel[1] === TENANT_FILE && rel[0] !== 'global') this.schedule(rel[0]!);
     };
     this.watcher.on('add', onFile).on('change', onFile);
+    // A folder made with its tenant.json at once: the file's own event can be lost while the new folder's watch is
+    // set up, so the folder's arrival also schedules a read (a folder without tenant.json is left alone).
+    this.watcher.on('addDir', (dir) => {
+      const rel = path.relative(this.deps.groupsDir, dir).split(path.sep);
+      if (rel.length === 1 && rel[0] !== '' && rel[0] !== 'global') this.schedule(rel[0]!);
+    });
     this.watcher.on('unlink', (file) => {
       const rel = path.relative(this.deps.groupsDir, file).split(path.sep);
       if (rel.length === 2 && rel[1] === TENANT_FILE)
