@@ -121,11 +121,21 @@ describe('the dashboard in headless Chromium', () => {
   });
 
   step('edits the packages and streams the build log while it builds', async () => {
+    // The stored lists arrive late (as on a busy machine): what is typed must not be overwritten by them (the
+    // fields are not editable until they are in).
+    await page.route('**/api/tenants/*/packages', async (route) => {
+      if (route.request().method() === 'GET') await new Promise((r) => setTimeout(r, 500));
+      await route.continue();
+    });
     await row(SLUG)
       .getByRole('button', { name: `Details ${SLUG}` })
       .click();
     await page.locator('#detail').waitFor({ state: 'visible' });
+    const listsLoaded = page.waitForResponse((r) => r.url().endsWith(`/api/tenants/${SLUG}/packages`) && r.request().method() === 'GET');
     await page.fill('#npm', 'is-number');
+    await listsLoaded;
+    await page.waitForTimeout(100); // the page has applied the stored lists by now
+    assert.equal(await page.inputValue('#npm'), 'is-number', 'what was typed survives the stored lists arriving');
     await page.click('#packages-form button[type=submit]');
     // Log lines arrive while the build state still says building.
     await page.waitForFunction(

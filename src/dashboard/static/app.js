@@ -298,15 +298,25 @@ async function openDetail(/** @type {string} */ slug) {
   $('chat-log').replaceChildren();
   renderDetail();
   $('detail-title').scrollIntoView({ block: 'start' });
+  // The lists are not editable until they are loaded: what is typed before would be overwritten by them.
+  setPackagesEditable(false);
   try {
     const lists = await api('GET', `/api/tenants/${slug}/packages`);
+    if (selected !== slug) return; // another tenant was opened meanwhile
     $('apt').value = (lists.apt ?? []).join('\n');
     $('npm').value = (lists.npm ?? []).join('\n');
+    setPackagesEditable(true);
     const t = tenants.get(slug);
     if (t?.build && (t.build.state === 'queued' || t.build.state === 'building')) void followBuild(t.build.id);
     await loadChat();
   } catch (err) {
     say(`could not load ${slug}: ${/** @type {Error} */ (err).message}`, true);
+  }
+}
+
+function setPackagesEditable(/** @type {boolean} */ editable) {
+  for (const field of [$('apt'), $('npm'), $('packages-form').querySelector('button[type=submit]')]) {
+    if (field) /** @type {HTMLTextAreaElement | HTMLButtonElement} */ (field).disabled = !editable;
   }
 }
 
