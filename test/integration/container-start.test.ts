@@ -175,8 +175,9 @@ describe('a tenant container starts its app first', () => {
   });
 
   it('stops at once when the signal comes while its services are still loading', async () => {
-    // services.mjs is held 1.5 s as it loads (an off-thread module hook), and a channel upgrade waits for it.
-    const hook = `--import=data:text/javascript,import{register}from'node:module';register('data:text/javascript,export%2520async%2520function%2520load(u,c,n){if(u.endsWith(%2522services.mjs%2522))await%2520new%2520Promise((r)=>setTimeout(r,1500));return(n(u,c))}')`;
+    // services.mjs is held 1 s as it loads (an off-thread module hook), and a channel upgrade waits for it. The old
+    // runner waited out its 3 s exit timer; now the stop takes well under that even on a busy machine.
+    const hook = `--import=data:text/javascript,import{register}from'node:module';register('data:text/javascript,export%2520async%2520function%2520load(u,c,n){if(u.endsWith(%2522services.mjs%2522))await%2520new%2520Promise((r)=>setTimeout(r,1000));return(n(u,c))}')`;
     const info = await startTenant('stop-loading', undefined, { NODE_OPTIONS: hook });
     const control = endpointFor(info, CONTROL_PORT, 'bridge');
     assert.ok(control);
@@ -192,7 +193,7 @@ describe('a tenant container starts its app first', () => {
     const took = Date.now() - started;
     upgrade.destroy();
     assert.equal(await exitCodeOf(info.id), 0);
-    assert.ok(took < 2000, `the stop took ${took} ms`);
+    assert.ok(took < 2500, `the stop took ${took} ms`);
   });
 
   it("exits with the app's status when the app exits, and 0 on a stop", async () => {
