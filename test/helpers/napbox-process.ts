@@ -95,6 +95,8 @@ export async function startNapbox(options: { dataDir?: string; env?: Record<stri
 
 /** Removes every container, network, volume and tenant image carrying this install's label. */
 export async function removeInstall(installId: string): Promise<void> {
+  // A wrong argument (a whole NapboxProcess from an untyped script) would match no label and remove nothing, silently.
+  if (typeof installId !== 'string' || !/^[a-z0-9]{6,40}$/.test(installId)) throw new Error(`removeInstall: ${String(installId)} is not an install id`);
   await removeSwarmServices(installId);
   const driver = new DockerDriver();
   for (const c of await driver.findByLabels({ 'napbox.install': installId })) await driver.remove(c.id, { force: true });
