@@ -69,12 +69,15 @@ export function loadRunnerConfig(env = process.env) {
 
   const childEnv = { ...env };
   for (const name of SECRET_VARIABLES) delete childEnv[name];
+  delete childEnv.NAPBOX_APP_PID;
 
   return Object.freeze({
     tenant: env.NAPBOX_TENANT || 'unknown',
     appPort: readPort(env, 'PORT', 8080),
     controlPort: readPort(env, 'NAPBOX_CONTROL_PORT', 8081),
     appCommand: parseAppCommand(env.NAPBOX_APP_COMMAND),
+    // The app launch.sh already started (before this process), when it did.
+    appPid: /^[1-9][0-9]{0,9}$/.test(env.NAPBOX_APP_PID ?? '') ? Number(env.NAPBOX_APP_PID) : null,
     channelKey: channel.key,
     channelProblem: channel.problem,
     provider: provider.ok ? provider.config : null,

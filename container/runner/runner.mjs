@@ -26,7 +26,7 @@
 
 import { loadRunnerConfig } from './config.mjs';
 import { createLog } from './log.mjs';
-import { startTenantApp } from './tenant-app.mjs';
+import { adoptTenantApp, startTenantApp } from './tenant-app.mjs';
 
 const marks = { main: performance.now() };
 const mark = (name) => {
@@ -90,7 +90,14 @@ function markFields() {
 /** Starts the app: spawns a tenant's own, or makes the built-in page listen (a promise of its handle). */
 function launchApp(config) {
   if (config.appCommand) {
-    const app = startTenantApp({ config, log, exit: (code) => process.exit(code), stopping: () => stopping });
+    const exit = (code) => process.exit(code);
+    if (config.appPid !== null) {
+      // launch.sh started it before this process: spawned at 0 ms (or before).
+      marks.appSpawned = 0;
+      closers.push(adoptTenantApp({ pid: config.appPid, log, exit, stopping: () => stopping }).close);
+      return undefined;
+    }
+    const app = startTenantApp({ config, log, exit, stopping: () => stopping });
     closers.push(app.close);
     mark('appSpawned');
     return undefined;

@@ -64,13 +64,22 @@ export function sharedNetwork(installId: string): NetworkSpec {
   return { name: `napbox-${installId}_tenants`, labels: { [LABEL_INSTALL]: installId }, internal: false, isolated: true };
 }
 
+/** An argv as one POSIX shell word list (`eval "set -- $x"` gives it back exactly): each argument single-quoted. */
+export function shellQuoted(argv: readonly string[]): string {
+  return argv.map((arg) => `'${arg.replaceAll("'", "'\\''")}'`).join(' ');
+}
+
 export function buildContainerSpec(inputs: SpecInputs): ContainerSpec {
   const env: Record<string, string> = {
     NAPBOX_TENANT: inputs.slug,
     PORT: String(APP_PORT),
     NAPBOX_CONTROL_PORT: String(CONTROL_PORT),
   };
-  if (inputs.config.app) env.NAPBOX_APP_COMMAND = JSON.stringify(inputs.config.app.command);
+  if (inputs.config.app) {
+    env.NAPBOX_APP_COMMAND = JSON.stringify(inputs.config.app.command);
+    // The same argv for the agent image's launch.sh, which starts the app before Node.js starts the runner.
+    env.NAPBOX_APP_SH = shellQuoted(inputs.config.app.command);
+  }
   env.NAPBOX_CHANNEL_KEY = inputs.channelKey;
   env.NAPBOX_HEARTBEAT_MS = String(inputs.heartbeatMs);
   env.NAPBOX_WORKSPACE = '/workspace';

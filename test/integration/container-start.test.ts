@@ -1,6 +1,7 @@
 // How a tenant's container starts (issue 17), on the real agent image: it
-// runs Node.js 24; a tenant's own app is spawned before the runner loads its
-// control port and services, with exactly its argv and none of the runner's
+// runs Node.js 24; a tenant's own app is started by the image's launcher
+// before Node.js starts the runner, and the runner loads its control port
+// and services after, with exactly its argv and none of the runner's
 // secrets; GET /ready?wait= holds its answer until the app listens and
 // answers the moment it does; the channel works from the moment the app is
 // ready; the app's exit status is the container's, and a stop is clean.
@@ -102,6 +103,18 @@ describe('a tenant container starts its app first', () => {
     assert.ok((marks.appReady ?? Number.NaN) <= (marks.servicesLoaded ?? Number.NaN), `the services loaded before the app was ready: ${JSON.stringify(marks)}`);
   });
 
+  it("starts a tenant's own app before Node.js starts the runner", async () => {
+    // The runner's Node.js is held 400 ms at its start (a preload that waits, after its process start is
+    // taken); the app, a shell, notes when it started, then serves. Spawned by the runner, it would start
+    // after the hold; started by the image's launcher, it starts before the runner's Node.js does.
+    const hold = '--import=data:text/javascript,const%20t=Date.now();while(Date.now()-t<400);';
+    const info = await startTenant('before-node', ['sh', '-c', `echo "app-started $(date +%s%3N)"; exec node -e "${SERVER}"`], { NODE_OPTIONS: hold });
+    const { processStart } = await runnerReady(info.id);
+    const appStarted = Number(/^app-started (\d+)$/m.exec(await driver.logs(info.id, { tail: 50 }))?.[1]);
+    assert.ok(Number.isFinite(appStarted), 'the app said when it started');
+    assert.ok(appStarted < processStart + 200, `the app started ${appStarted - processStart} ms after the runner's Node.js process`);
+  });
+
   it("loads nothing but its settings before it spawns a tenant's own app", async () => {
     // Node's module hooks print every module the runner (and the app, which inherits NODE_OPTIONS) loads, in
     // order with the runner's own log lines on stdout. No spaces: NODE_OPTIONS splits on them.
@@ -110,7 +123,7 @@ describe('a tenant container starts its app first', () => {
     const info = await startTenant('load-order', ['node', '-e', SERVER], { NODE_OPTIONS: hook });
     await runnerReady(info.id);
     const lines = (await driver.logs(info.id, { tail: 200 })).split('\n');
-    const spawnedAt = lines.findIndex((l) => l.includes('"msg":"starting tenant app"'));
+    const spawnedAt = lines.findIndex((l) => l.includes('"msg":"starting tenant app"') || l.includes('"msg":"tenant app started before the runner"'));
     assert.ok(spawnedAt > 0, 'the runner logged the spawn');
     const runnerFiles = (from: number, to: number): string[] =>
       lines
