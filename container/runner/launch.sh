@@ -12,6 +12,9 @@ if [ -n "${NAPBOX_APP_SH:-}" ]; then
   env -u NAPBOX_CHANNEL_KEY -u NAPBOX_OPENAI_API_KEY -u NAPBOX_APP_SH -- "$@" &
   NAPBOX_APP_PID=$!
   export NAPBOX_APP_PID
+  unset NAPBOX_APP_SH
+  # The container has one CPU by default: the app's start comes first, the runner's takes what it leaves
+  # (napbox sees the app ready at its own port, and opens the channel once the runner listens).
+  exec nice -n 10 node /opt/napbox/runner/runner.mjs
 fi
-unset NAPBOX_APP_SH
 exec node /opt/napbox/runner/runner.mjs

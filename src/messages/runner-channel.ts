@@ -15,6 +15,7 @@ import WebSocket from 'ws';
 import { z } from 'zod';
 import type { Logger } from '../log.js';
 import type { Endpoint } from '../runtime/container-driver.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { TypedEvents } from '../typed-events.js';
 
 export interface Delivery {
@@ -26,6 +27,8 @@ export interface Delivery {
 }
 
 const MAX_TEXT = 1024 * 1024;
+/** How long a runner may refuse its channel after its tenant was found ready (it starts beside the app). */
+const CONNECT_RETRY_MS = 10_000;
 const FrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('hello'), tenant: z.string(), runner: z.string().optional(), protocol: z.number().optional() }),
   z.object({ type: z.literal('heartbeat'), at: z.string().optional(), working: z.array(z.string()).optional() }),
@@ -131,7 +134,23 @@ export class ChannelPool {
     return attempt;
   }
 
+  /**
+   * Connects, trying again while the runner refuses connections: napbox may find a tenant ready (its app
+   * accepts) while the runner beside it is still starting, for up to CONNECT_RETRY_MS.
+   */
   private async connect(slug: string, containerId: string, control: Endpoint): Promise<RunnerChannel> {
+    const deadline = this.clock() + CONNECT_RETRY_MS;
+    for (;;) {
+      try {
+        return await this.open(slug, containerId, control);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ECONNREFUSED' || this.clock() >= deadline) throw err;
+        await sleep(10);
+      }
+    }
+  }
+
+  private async open(slug: string, containerId: string, control: Endpoint): Promise<RunnerChannel> {
     const token = await channelToken(slug, this.deps.channelKey(slug), this.clock());
     const ws = new WebSocket(`ws://${control.host}:${control.port}/channel`, {
       headers: { authorization: `Bearer ${token}` },
@@ -139,8 +158,10 @@ export class ChannelPool {
       maxPayload: 4 * MAX_TEXT,
     });
     const channel = new RunnerChannel(slug, containerId, ws, this.clock());
+    let opened = false;
     await new Promise<void>((resolve, reject) => {
-      const fail = (err: Error): void => reject(new Error(`runner channel of ${slug}: ${err.message}`));
+      const fail = (err: Error): void =>
+        reject(Object.assign(new Error(`runner channel of ${slug}: ${err.message}`), { code: (err as NodeJS.ErrnoException).code }));
       ws.once('error', fail);
       ws.once('unexpected-response', (_req, res) => fail(new Error(`runner refused the channel with HTTP ${res.statusCode}`)));
       ws.on('message', (data) => {
@@ -149,6 +170,7 @@ export class ChannelPool {
         if (!frame) return;
         if (frame.type === 'hello') {
           if (frame.tenant !== slug) return channel.kill(`runner says it serves ${frame.tenant}, not ${slug}`);
+          opened = true;
           ws.off('error', fail);
           ws.on('error', () => undefined);
           resolve();
@@ -159,6 +181,7 @@ export class ChannelPool {
       });
       ws.once('close', () => {
         reject(new Error(`runner channel of ${slug} closed before hello`));
+        if (!opened) return; // never open: the caller hears of it from connect(), nothing was delivered on it
         if (this.channels.get(slug) === channel) this.channels.delete(slug);
         const inFlight = [...channel.inFlight];
         channel.inFlight.clear();

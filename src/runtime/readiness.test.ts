@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { waitReady } from './readiness.js';
 
@@ -48,6 +48,35 @@ describe('waitReady', () => {
       assert.equal(runner.requests(), 1, 'one held request, no polling');
       assert.ok(late < 20, `noticed ${late} ms after the app was ready`);
     } finally {
+      await runner.close();
+    }
+  });
+
+  it("finds a tenant ready when its app's port accepts, while its runner is still starting", async () => {
+    const runner = await fakeRunner(60_000); // holds its answer: not started far enough to say
+    const app = net.createServer((socket) => socket.destroy());
+    const port = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (probe.address() as AddressInfo).port;
+        probe.close(() => resolve(p));
+      });
+    });
+    const listenAt = Date.now() + 200;
+    setTimeout(() => app.listen(port, '127.0.0.1'), 200);
+    try {
+      const outcome = await waitReady({
+        endpoint: { host: '127.0.0.1', port: runner.port },
+        path: '/ready',
+        holdMs: 10_000,
+        app: { host: '127.0.0.1', port },
+        deadline: Date.now() + 5000,
+        stillRunning: async () => true,
+      });
+      const late = Date.now() - listenAt;
+      assert.equal(outcome.kind, 'ready');
+      assert.ok(late < 50, `noticed ${late} ms after the app listened`);
+    } finally {
+      app.close();
       await runner.close();
     }
   });

@@ -9,11 +9,16 @@
 //   of a polling loop. A runner that ignores the parameter answers at once,
 //   and is probed in steps as before (every `intervalMs`, 2 ms: until the
 //   runner listens, each probe is a refused connection, which costs little).
+// - With `app` (a bridge address), the app's own port is probed too: it
+//   accepting a connection is what /ready means, so the tenant is ready then
+//   even while its runner is still starting (the agent image starts the app
+//   before the runner: container/runner/launch.sh).
 // - The container is watched all along (every `aliveCheckEveryMs`, also while
 //   an answer is held), so a container that exits fails the wait at once
 //   instead of at the deadline.
 
 import http from 'node:http';
+import net from 'node:net';
 import type { Endpoint } from './container-driver.js';
 
 export interface ReadinessOptions {
@@ -25,6 +30,12 @@ export interface ReadinessOptions {
   readonly stillRunning: () => Promise<boolean>;
   /** Ask the server to hold a not-ready answer this long (`?wait=`); 0 or absent: plain probes. */
   readonly holdMs?: number;
+  /**
+   * Where the app itself listens, when a TCP connection there means what /ready means (the app accepts
+   * connections: true on a bridge address, not on a published port, where the engine's proxy accepts
+   * first). Probed beside the runner, so a runner still starting does not hold the wake.
+   */
+  readonly app?: Endpoint;
   readonly now?: () => number;
   /** The limit on connecting (and, without a hold, on the whole probe). */
   readonly attemptTimeoutMs?: number;
@@ -92,28 +103,68 @@ function watchExit(stillRunning: () => Promise<boolean>, everyMs: number): { rea
   return { signal: controller.signal, exited: () => controller.signal.aborted, stop: () => clearInterval(timer) };
 }
 
+/** True once `endpoint` accepts a TCP connection; false if `signal` aborts or the deadline passes first. */
+async function accepts(
+  endpoint: Endpoint,
+  options: {
+    readonly deadline: number;
+    readonly now: () => number;
+    readonly intervalMs: number;
+    readonly attemptTimeoutMs: number;
+    readonly signal: AbortSignal;
+  },
+): Promise<boolean> {
+  while (!options.signal.aborted && options.now() < options.deadline) {
+    const connected = await new Promise<boolean>((resolve) => {
+      const socket = net.connect({ host: endpoint.host, port: endpoint.port });
+      const done = (ok: boolean): void => {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(ok);
+      };
+      const timer = setTimeout(() => done(false), Math.min(options.attemptTimeoutMs, Math.max(1, options.deadline - options.now())));
+      socket.once('connect', () => done(true));
+      socket.once('error', () => done(false));
+    });
+    if (connected) return true;
+    await new Promise((r) => setTimeout(r, options.intervalMs));
+  }
+  return false;
+}
+
 export async function waitReady(options: ReadinessOptions): Promise<ReadinessOutcome> {
   const now = options.now ?? Date.now;
   const attemptTimeout = options.attemptTimeoutMs ?? 250;
   const interval = options.intervalMs ?? 2;
   const watch = watchExit(options.stillRunning, options.aliveCheckEveryMs ?? 150);
+  const settled = new AbortController(); // one way found it ready: the other stops
+  const signal = AbortSignal.any([watch.signal, settled.signal]);
   let attempts = 0;
   let lastError = 'not probed';
-  try {
-    while (now() < options.deadline) {
+  const runner = async (): Promise<ReadinessOutcome> => {
+    while (now() < options.deadline && !settled.signal.aborted) {
       attempts += 1;
       const remaining = Math.max(1, options.deadline - now());
       const hold = Math.min(options.holdMs ?? 0, remaining);
       const path = hold > 0 ? withWait(options.path, hold) : options.path;
       const connectTimeout = Math.min(attemptTimeout, remaining);
-      const error = await probeOnce(options.endpoint, path, connectTimeout, { answerTimeoutMs: hold + connectTimeout, signal: watch.signal });
+      const error = await probeOnce(options.endpoint, path, connectTimeout, { answerTimeoutMs: hold + connectTimeout, signal });
       if (error === undefined) return { kind: 'ready', attempts };
       if (watch.exited()) return { kind: 'exited' };
       lastError = error;
       await new Promise((r) => setTimeout(r, interval));
     }
-    return { kind: 'timeout', lastError };
+    return watch.exited() ? { kind: 'exited' } : { kind: 'timeout', lastError };
+  };
+  const app = async (): Promise<ReadinessOutcome> => {
+    if (!options.app) return new Promise<never>(() => undefined); // only the runner says
+    const ok = await accepts(options.app, { deadline: options.deadline, now, intervalMs: interval, attemptTimeoutMs: attemptTimeout, signal });
+    return ok ? { kind: 'ready', attempts } : new Promise<never>(() => undefined); // the runner's answer stands
+  };
+  try {
+    return await Promise.race([runner(), app()]);
   } finally {
+    settled.abort();
     watch.stop();
   }
 }

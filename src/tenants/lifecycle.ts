@@ -273,6 +273,9 @@ export class Lifecycle {
         endpoint: control,
         path: '/ready',
         holdMs: READY_HOLD_MS, // the runner answers the moment its app listens (docs/container-contract.md)
+        // A tenant's own app may be ready before its runner (launch.sh starts it first): on a bridge address its
+        // port accepting is the same fact, noticed without waiting for the runner's start.
+        app: tenant.config.app && this.deps.upstream === 'bridge' ? app : undefined,
         deadline,
         now: this.clock,
         stillRunning: async () => (await this.deps.driver.inspect(containerId))?.running ?? false,
