@@ -33,7 +33,7 @@ export interface EngineMarks {
 export interface RunnerMarks {
   /** Epoch ms at which the runner's process started (performance.timeOrigin). */
   readonly processStart: number;
-  /** ms since processStart: main, appSpawned or appListening, appReady, ... */
+  /** ms since processStart: main, appSpawned or appListening (appAdopted: the app was started before this process), appReady, ... */
   readonly marks: Readonly<Record<string, number | null>>;
 }
 
@@ -90,6 +90,8 @@ export function napboxReady(output: string, slug: string): { readonly at: number
   return undefined;
 }
 
+const noStages: Stages = { engine: null, network: null, runner: null, app: null, readiness: null, napbox: null, proxy: null };
+
 const span = (from: number | undefined, to: number | undefined): number | null => (from === undefined || to === undefined ? null : to - from);
 
 /** A napbox try's stages, from the request (`t0`) to its first byte (`t1`), epoch ms. */
@@ -98,6 +100,17 @@ export function napboxStages(t0: number, t1: number, engine: EngineMarks, runner
     const value = runner?.marks[name];
     return runner && typeof value === 'number' ? runner.processStart + value : undefined;
   };
+  if (runner?.marks.appAdopted !== undefined) {
+    // The image's launcher started the app with the container's process, and the runner only once the app
+    // listened: napbox saw the app ready at its port, so the app's stage runs to napbox's ready.
+    return {
+      ...noStages,
+      engine: span(t0, engine.networkAt),
+      network: span(engine.networkAt, engine.startedAt),
+      app: span(engine.startedAt, readyAt),
+      proxy: span(readyAt, t1),
+    };
+  }
   // A custom app starts when the runner spawns it; the built-in one runs in the runner's process, from its main.
   const appStart = mark('appSpawned') ?? mark('main');
   const appReady = mark('appReady');
@@ -115,13 +128,5 @@ export function napboxStages(t0: number, t1: number, engine: EngineMarks, runner
 
 /** A baseline try's stages: the app's are from its process start to its first answer, readiness included. */
 export function baselineStages(t0: number, t1: number, engine: EngineMarks): Stages {
-  return {
-    engine: span(t0, engine.networkAt),
-    network: span(engine.networkAt, engine.startedAt),
-    runner: null,
-    app: span(engine.startedAt, t1),
-    readiness: null,
-    napbox: null,
-    proxy: null,
-  };
+  return { ...noStages, engine: span(t0, engine.networkAt), network: span(engine.networkAt, engine.startedAt), app: span(engine.startedAt, t1) };
 }

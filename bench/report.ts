@@ -282,6 +282,7 @@ function stageLines(cold: ColdResults): string[] {
       ),
     ),
     "  plain: 'app' is its process start to its first 200 (readiness and answer included); the built-in page's app starts in the runner's process, at its main",
+    "  app napbox: the image's launcher starts a tenant's own app with the container's process and the runner once the app listens, so 'app' runs to napbox's ready (napbox sees the app's port accept)",
   ];
 }
 

@@ -92,8 +92,9 @@ function launchApp(config) {
   if (config.appCommand) {
     const exit = (code) => process.exit(code);
     if (config.appPid !== null) {
-      // launch.sh started it before this process: spawned at 0 ms (or before).
+      // launch.sh started it before this process, and waited for it to listen: spawned at 0 ms or before.
       marks.appSpawned = 0;
+      marks.appAdopted = 0;
       closers.push(adoptTenantApp({ pid: config.appPid, log, exit, stopping: () => stopping }).close);
       return undefined;
     }

@@ -115,6 +115,31 @@ describe('a tenant container starts its app first', () => {
     assert.ok(appStarted < processStart + 200, `the app started ${appStarted - processStart} ms after the runner's Node.js process`);
   });
 
+  it('starts the runner once the app listens, so the two do not boot side by side on the one CPU', async () => {
+    // The app listens 300 ms after its start and says when, by the container's clock (the runner's too).
+    const server = "setTimeout(()=>require('http').createServer((q,s)=>s.end('ok')).listen(process.env.PORT,()=>console.log('listening-at',Date.now())),300)";
+    const info = await startTenant('after-listen', ['node', '-e', server]);
+    const { processStart } = await runnerReady(info.id);
+    const listeningAt = Number(/^listening-at (\d+)$/m.exec(await driver.logs(info.id, { tail: 50 }))?.[1]);
+    assert.ok(Number.isFinite(listeningAt), 'the app said when it listened');
+    // the callback that says so runs just after the socket listens, which the launcher may see first
+    assert.ok(processStart > listeningAt - 20, `the runner's Node.js started ${listeningAt - processStart} ms before the app listened`);
+  });
+
+  it('starts the runner after 2 s at most when the app does not listen', async () => {
+    const startedAt = Date.now();
+    const info = await startTenant('never-listens', ['sleep', '30']);
+    const deadline = Date.now() + 15_000;
+    let line: string | undefined;
+    while (!line && Date.now() < deadline) {
+      line = (await driver.logs(info.id, { tail: 20 })).split('\n').find((l) => l.includes('"tenant app started before the runner"'));
+      if (!line) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(line, 'the runner started');
+    const loggedAt = Date.parse(String((JSON.parse(line.slice(line.indexOf('{'))) as { time?: unknown }).time));
+    assert.ok(loggedAt - startedAt < 6000, `the runner started ${loggedAt - startedAt} ms after the container`);
+  });
+
   it("loads nothing but its settings before it spawns a tenant's own app", async () => {
     // Node's module hooks print every module the runner (and the app, which inherits NODE_OPTIONS) loads, in
     // order with the runner's own log lines on stdout. No spaces: NODE_OPTIONS splits on them.
@@ -142,7 +167,8 @@ describe('a tenant container starts its app first', () => {
   });
 
   it('holds GET /ready?wait= until the app listens, and answers as soon as it does', async () => {
-    const info = await startTenant('held', ['sh', '-c', `sleep 1.5; exec node -e "${SERVER}"`]);
+    // The image's launcher starts the runner once the app listens, or after about 2 s: the app sleeps longer.
+    const info = await startTenant('held', ['sh', '-c', `sleep 3; exec node -e "${SERVER}"`]);
     const control = endpointFor(info, CONTROL_PORT, 'bridge');
     assert.ok(control);
     const answer = await getReady(control, '/ready?wait=10000');
