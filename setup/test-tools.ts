@@ -2,7 +2,9 @@
 // dashboard's test drives (Debian's chromium; playwright-core drives it and
 // downloads nothing) and OpenSSH's server, which the ssh:// engine test runs
 // on a loopback port of its own (installed without starting the system's
-// sshd), and docker-compose for the test of compose.yaml. NAPBOX_TEST_BROWSER points the browser test at another Chromium.
+// sshd), docker-compose for the test of compose.yaml, and strace, with which
+// the database's test counts the disk syncs of its commits. NAPBOX_TEST_BROWSER
+// points the browser test at another Chromium.
 
 import fs from 'node:fs';
 import { aptInstall, canInstallHere } from './docker-engine.js';
@@ -11,6 +13,7 @@ export const DEFAULT_BROWSER = '/usr/bin/chromium';
 const SSHD = '/usr/sbin/sshd';
 /** Debian's docker-compose (v1): the test of compose.yaml runs napbox's own image with it. */
 const COMPOSE = '/usr/bin/docker-compose';
+const STRACE = '/usr/bin/strace';
 
 export async function ensureTestTools(): Promise<string> {
   const browser = process.env.NAPBOX_TEST_BROWSER ?? DEFAULT_BROWSER;
@@ -20,7 +23,8 @@ export async function ensureTestTools(): Promise<string> {
   if (!fs.existsSync(browser)) missing.push('chromium', 'fonts-liberation');
   if (!fs.existsSync(SSHD)) missing.push('openssh-server', 'openssh-client');
   if (!fs.existsSync(COMPOSE)) missing.push('docker-compose');
-  if (missing.length === 0) return `${browser}, ${SSHD} and ${COMPOSE} present`;
+  if (!fs.existsSync(STRACE)) missing.push('strace');
+  if (missing.length === 0) return `${browser}, ${SSHD}, ${COMPOSE} and ${STRACE} present`;
   const cannot = canInstallHere();
   if (cannot) {
     if (!fs.existsSync(browser))

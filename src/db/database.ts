@@ -18,12 +18,33 @@ export function openDatabase(dataDir: string, migrations: readonly Migration[] =
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const db = new BetterSqlite3(path.join(dataDir, 'napbox.db'));
   db.pragma('journal_mode = WAL');
-  // FULL: an acknowledged write survives a crash of the machine, not only of the process.
+  // FULL: an acknowledged write survives a crash of the machine, not only of the process (see `relaxed`).
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   migrate(db, migrations);
   return db;
+}
+
+/**
+ * Runs `fn` as one transaction that is committed without waiting for the disk
+ * (synchronous=NORMAL in WAL mode: it survives a crash of the process, not a
+ * power cut; the next durable commit syncs it too). Only for rows that a power
+ * cut makes meaningless or that the engine tells again at start-up: the
+ * processes' heartbeats, holds, locks and leases, tenants' states and
+ * activity. A sync per such write (four heartbeats a second, four commits per
+ * wake) competed with the engine's own writes while it started a container.
+ * Inside another transaction, `fn` is part of that one.
+ */
+export function relaxed<T>(db: Db, fn: () => T, begin: 'deferred' | 'immediate' = 'deferred'): T {
+  if (db.inTransaction) return fn();
+  db.pragma('synchronous = NORMAL');
+  try {
+    const transaction = db.transaction(fn);
+    return begin === 'immediate' ? transaction.immediate() : transaction();
+  } finally {
+    db.pragma('synchronous = FULL');
+  }
 }
 
 export function migrate(db: Db, migrations: readonly Migration[]): void {

@@ -5,7 +5,7 @@
 
 import crypto from 'node:crypto';
 import { z } from 'zod';
-import type { Db } from '../db/database.js';
+import { relaxed, type Db } from '../db/database.js';
 import { NapboxError } from '../errors.js';
 import { TenantConfigSchema, type TenantConfig } from '../model/tenant-config.js';
 import { CountRow, maybeRow, row, rows, StateCountRow, type StateCount } from '../db/rows.js';
@@ -140,15 +140,18 @@ export class TenantStore {
     if (change.retryAt !== undefined) sets.push('retry_at = @retryAt');
     if (change.records === 'start') sets.push('last_start_reason = @reason');
     if (change.records === 'stop') sets.push('last_stop_reason = @reason');
-    this.db.prepare(`UPDATE tenants SET ${sets.join(', ')} WHERE slug = @slug`).run({
-      slug,
-      state: change.state,
-      reason: change.reason,
-      now,
-      containerId: change.containerId ?? null,
-      failures: change.failures ?? 0,
-      retryAt: change.retryAt ?? null,
-    });
+    // Relaxed: the engine tells the states again at start-up (reconcile), and a wake makes several such writes.
+    relaxed(this.db, () =>
+      this.db.prepare(`UPDATE tenants SET ${sets.join(', ')} WHERE slug = @slug`).run({
+        slug,
+        state: change.state,
+        reason: change.reason,
+        now,
+        containerId: change.containerId ?? null,
+        failures: change.failures ?? 0,
+        retryAt: change.retryAt ?? null,
+      }),
+    );
   }
 
   /** The tenant's secret for its runner channel (made on first use); never part of a Tenant or a view. */
@@ -175,10 +178,10 @@ export class TenantStore {
   }
 
   recordHeartbeat(slug: string, at: number): void {
-    this.db.prepare('UPDATE tenants SET last_heartbeat = ? WHERE slug = ?').run(at, slug);
+    relaxed(this.db, () => this.db.prepare('UPDATE tenants SET last_heartbeat = ? WHERE slug = ?').run(at, slug));
   }
 
   touchActivity(slug: string, at: number): void {
-    this.db.prepare('UPDATE tenants SET last_activity = max(coalesce(last_activity, 0), ?) WHERE slug = ?').run(at, slug);
+    relaxed(this.db, () => this.db.prepare('UPDATE tenants SET last_activity = max(coalesce(last_activity, 0), ?) WHERE slug = ?').run(at, slug));
   }
 }
