@@ -23,7 +23,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { z } from 'zod';
-import { relaxed, type Db } from '../db/database.js';
+import type { Db } from '../db/database.js';
 import type { Logger } from '../log.js';
 import type { ActivityKind } from '../tenants/activity.js';
 import type { TenantActivity } from '../tenants/activity.js';
@@ -122,27 +122,21 @@ export class Peers {
     const reaped = db.prepare('SELECT 1 FROM processes WHERE id = ?').get(this.id) === undefined;
     const changed = new Map([...this.unpublished, ...this.deps.takeDirty(reaped)]);
     this.unpublished = changed; // until committed
-    // Relaxed: a heartbeat's loss in a power cut costs nothing (every process is gone with it), and one
-    // sync per tick competed with the engine's writes four times a second.
-    relaxed(
-      db,
-      () => {
-        const now = this.clock();
-        for (const slug of this.deps.stopsByOthers(now)) this.deps.events.emit('stoppingElsewhere', { slug });
-        const upsert = db.prepare(
-          `INSERT INTO process_holds (owner, slug, inflight, sockets, last_activity, last_kind) VALUES (@owner, @slug, @inflight, @sockets, @at, @kind)
+    db.transaction(() => {
+      const now = this.clock();
+      for (const slug of this.deps.stopsByOthers(now)) this.deps.events.emit('stoppingElsewhere', { slug });
+      const upsert = db.prepare(
+        `INSERT INTO process_holds (owner, slug, inflight, sockets, last_activity, last_kind) VALUES (@owner, @slug, @inflight, @sockets, @at, @kind)
          ON CONFLICT(owner, slug) DO UPDATE SET inflight = @inflight, sockets = @sockets, last_activity = @at, last_kind = @kind`,
-        );
-        for (const [slug, a] of changed) {
-          upsert.run({ owner: this.id, slug, inflight: a.inflight, sockets: a.sockets, at: a.lastActivity, kind: a.lastKind });
-        }
-        // A row that vanished (a peer took us for dead) is written again: we are alive.
-        db.prepare(
-          'INSERT INTO processes (id, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at',
-        ).run(this.id, process.pid, now, now);
-      },
-      'immediate',
-    );
+      );
+      for (const [slug, a] of changed) {
+        upsert.run({ owner: this.id, slug, inflight: a.inflight, sockets: a.sockets, at: a.lastActivity, kind: a.lastKind });
+      }
+      // A row that vanished (a peer took us for dead) is written again: we are alive.
+      db.prepare(
+        'INSERT INTO processes (id, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at',
+      ).run(this.id, process.pid, now, now);
+    }).immediate();
     this.unpublished = new Map();
   }
 
@@ -200,9 +194,8 @@ export class Peers {
   /** Takes or renews the named leader lease; true while this process holds it. */
   lead(name: string, ttlMs: number): boolean {
     const { db } = this.deps;
-    return relaxed(
-      db,
-      () => {
+    return db
+      .transaction(() => {
         const now = this.clock();
         const lease = maybeRow(LeaderRow, db.prepare('SELECT owner, expires_at FROM leader_leases WHERE name = ?').get(name), 'leader_leases');
         // A live lease of another process holds, unless that process is dead (judged as reapDead judges it).
@@ -211,9 +204,8 @@ export class Peers {
           'INSERT INTO leader_leases (name, owner, expires_at) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at',
         ).run(name, this.id, now + ttlMs);
         return true;
-      },
-      'immediate',
-    );
+      })
+      .immediate();
   }
 
   /** Whether a process row says dead: its heartbeat too old, or (in our pid namespace) its pid gone. */

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { it } from 'node:test';
-import { migrate, openDatabase, relaxed } from './database.js';
+import { migrate, openCoordinationConnection, openDatabase, relaxed } from './database.js';
 
 it('applies numbered migrations once, in order, in WAL mode', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'napbox-db-'));
@@ -40,6 +40,10 @@ it('commits a relaxed write without a sync, and every other write with one', () 
     db.transaction(() => relaxed(db, () => db.prepare('INSERT INTO t VALUES (2)').run()))(); // part of the outer one
     assert.deepEqual(db.prepare('SELECT count(*) AS n FROM t').get(), { n: 2 });
     db.close();
+    const coordination = openCoordinationConnection(dir);
+    relaxed(coordination, () => coordination.prepare('INSERT INTO t VALUES (3)').run());
+    assert.equal(coordination.pragma('synchronous', { simple: true }), 1, 'a NORMAL connection stays NORMAL');
+    coordination.close();
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -27,23 +27,22 @@ export function openDatabase(dataDir: string, migrations: readonly Migration[] =
 }
 
 /**
- * Runs `fn` as one transaction that is committed without waiting for the disk
- * (synchronous=NORMAL in WAL mode: it survives a crash of the process, not a
- * power cut; the next durable commit syncs it too). Only for rows that a power
- * cut makes meaningless or that the engine tells again at start-up: the
- * processes' heartbeats, holds, locks and leases, tenants' states and
- * activity. A sync per such write (four heartbeats a second, four commits per
- * wake) competed with the engine's own writes while it started a container.
- * Inside another transaction, `fn` is part of that one.
+ * Runs `fn` as one transaction on the main connection committed without
+ * waiting for the disk (synchronous=NORMAL in WAL mode: it survives a crash of
+ * the process, not a power cut; the next durable commit syncs it too). Only
+ * for rows the engine tells again at start-up (reconcile): tenants' states,
+ * runner heartbeats, activity. A wake made two such syncs (starting, running)
+ * while the engine wrote its own files to start the container. Inside another
+ * transaction, `fn` is part of that one; the connection's level is put back.
  */
-export function relaxed<T>(db: Db, fn: () => T, begin: 'deferred' | 'immediate' = 'deferred'): T {
+export function relaxed<T>(db: Db, fn: () => T): T {
   if (db.inTransaction) return fn();
+  const level = Number(db.pragma('synchronous', { simple: true }));
   db.pragma('synchronous = NORMAL');
   try {
-    const transaction = db.transaction(fn);
-    return begin === 'immediate' ? transaction.immediate() : transaction();
+    return db.transaction(fn)();
   } finally {
-    db.pragma('synchronous = FULL');
+    db.pragma(`synchronous = ${Number.isInteger(level) ? level : 2}`);
   }
 }
 

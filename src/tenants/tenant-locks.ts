@@ -17,7 +17,7 @@
 //   past the caller's deadline.
 
 import { z } from 'zod';
-import { relaxed, type Db } from '../db/database.js';
+import type { Db } from '../db/database.js';
 import { rows } from '../db/rows.js';
 
 const SlugRow = z.object({ slug: z.string() });
@@ -123,10 +123,8 @@ export class TenantLocks {
   /** Takes the lock now if it is free (or ours, or expired); otherwise says who holds it. */
   tryAcquire(slug: string, op: LockOp): { readonly taken: true; readonly at: number } | { readonly taken: false; readonly holder: LockRow } {
     const { db, owner } = this.deps;
-    // Relaxed: a power cut ends every holder with it.
-    return relaxed(
-      db,
-      () => {
+    return db
+      .transaction(() => {
         const now = this.clock();
         const raw = db.prepare('SELECT * FROM tenant_locks WHERE slug = ?').get(slug);
         const row = raw === undefined ? undefined : toRow(raw);
@@ -138,15 +136,13 @@ export class TenantLocks {
            ON CONFLICT(slug) DO UPDATE SET owner = @owner, op = @op, taken_at = @at, expires_at = @expires`,
         ).run({ slug, owner, op, at, expires: now + this.ttlMs });
         return { taken: true as const, at };
-      },
-      'immediate',
-    );
+      })
+      .immediate();
   }
 
   /** Lets go of a lock taken with tryAcquire at `at`, unless this process has taken it again since. */
   releaseIf(slug: string, at: number): void {
-    const { db } = this.deps;
-    relaxed(db, () => db.prepare('DELETE FROM tenant_locks WHERE slug = ? AND owner = ? AND taken_at = ?').run(slug, this.deps.owner, at));
+    this.deps.db.prepare('DELETE FROM tenant_locks WHERE slug = ? AND owner = ? AND taken_at = ?').run(slug, this.deps.owner, at);
   }
 
   /** Takes the lock, waiting for another process's operation to end (or its lock to expire) until `deadline`. */
@@ -167,7 +163,7 @@ export class TenantLocks {
     const renew = setInterval(
       () => {
         try {
-          relaxed(db, () => db.prepare('UPDATE tenant_locks SET expires_at = ? WHERE slug = ? AND owner = ?').run(this.clock() + this.ttlMs, slug, owner));
+          db.prepare('UPDATE tenant_locks SET expires_at = ? WHERE slug = ? AND owner = ?').run(this.clock() + this.ttlMs, slug, owner);
         } catch {
           // Busy past the timeout: the next renewal (a third of the TTL later) tries again.
         }
@@ -186,7 +182,7 @@ export class TenantLocks {
         if (released) return;
         released = true;
         clearInterval(renew);
-        relaxed(db, () => db.prepare('DELETE FROM tenant_locks WHERE slug = ? AND owner = ?').run(slug, owner));
+        db.prepare('DELETE FROM tenant_locks WHERE slug = ? AND owner = ?').run(slug, owner);
       },
     };
   }
