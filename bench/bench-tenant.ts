@@ -31,14 +31,14 @@ export interface BenchTenant {
  * given driver, and creates and wakes the tenant. On `swarm`, an engine in no
  * swarm becomes a single-node swarm first, as set-up does.
  */
-export async function openBenchTenant(driverName: 'docker' | 'swarm' = 'docker'): Promise<BenchTenant> {
+export async function openBenchTenant(driverName: 'docker' | 'swarm' = 'docker', env: Readonly<Record<string, string>> = {}): Promise<BenchTenant> {
   let driver: ContainerDriver = new DockerDriver();
   if (driverName === 'swarm') {
     const swarm = new SwarmDriver();
     await swarm.ensureSwarm();
     driver = swarm;
   }
-  const nb = await startNapbox({ env: { NAPBOX_LOG_LEVEL: 'info', NAPBOX_DRIVER: driverName } });
+  const nb = await startNapbox({ env: { NAPBOX_LOG_LEVEL: 'info', NAPBOX_DRIVER: driverName, ...env } });
   const tenant = { nb, driver, host: `${SLUG}.localhost:${nb.port}` };
   try {
     await adminCall(tenant, 'POST', '/api/tenants', { slug: SLUG });

@@ -40,14 +40,14 @@ const LOG_WAIT_MS = 1_000;
 const APP_SLUG = 'bench-app';
 const APP_COMMAND = ['node', '-e', "require('http').createServer((q,s)=>s.end('ok')).listen(process.env.PORT)"];
 /** The built-in page of `slug`, as the runner renders it (container/runner/page.mjs). */
-async function builtInPage(slug: string): Promise<string> {
+export async function builtInPage(slug: string): Promise<string> {
   const file = new URL('../container/runner/page.mjs', import.meta.url).href; // plain JavaScript: no types to resolve
   const { page } = (await import(file)) as { page: (tenant: string) => string };
   return page(slug);
 }
 
 /** A plain Node server of the built-in page's bytes: what a user would run to serve that page without napbox. */
-const pageCommand = (html: string): string[] => [
+export const pageCommand = (html: string): string[] => [
   'node',
   '-e',
   `const b=${JSON.stringify(html)};require('http').createServer((q,s)=>{s.writeHead(200,{'content-type':'text/html; charset=utf-8'});s.end(b)}).listen(process.env.PORT)`,
@@ -200,7 +200,7 @@ async function plainTry(tenant: BenchTenant, docker: Docker, side: Side, all: re
 }
 
 /** Sends `GET /` to napbox; resolves with the time to the response headers once the body is read. */
-function timeToFirstByte(port: number, host: string, timeoutMs: number): Promise<{ ms: number; status: number }> {
+export function timeToFirstByte(port: number, host: string, timeoutMs: number): Promise<{ ms: number; status: number }> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const req = http.request({ host: '127.0.0.1', port, path: '/', headers: { host }, agent: false, timeout: timeoutMs }, (res) => {

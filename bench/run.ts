@@ -9,7 +9,9 @@
 // built-in page and a custom app; bench/cold-start.ts), and on the Swarm
 // driver too (a second napbox with NAPBOX_DRIVER=swarm, on this engine made a
 // single-node swarm if it is in none), against swarm alone. The cold stage
-// alone: `node --import tsx bench/cold.ts`.
+// alone: `node --import tsx bench/cold.ts`. Waking a paused tenant is timed
+// against the engine's own unpause (bench/paused-stage.ts; a third napbox with
+// a short NAPBOX_PAUSE_AFTER).
 //
 // Settings: BENCH_COLD_N (cold tries per side, default 15),
 // BENCH_SWARM_COLD_N (the same on the Swarm driver, default 10; 0 skips it),
@@ -17,7 +19,8 @@
 // (sequential message round trips per side, default 200), BENCH_SWEEP_TENANTS
 // and BENCH_SWEEP_RUNNING (the sweep stage's registered and running tenants,
 // default 10,000 and 100), BENCH_MANY_N (tenants woken one after another in
-// the "many tenants" stage, default 1,000; 0 skips it).
+// the "many tenants" stage, default 1,000; 0 skips it), BENCH_PAUSED_N (wakes
+// from paused per side, default 21; 0 skips them).
 
 import Docker from 'dockerode';
 import os from 'node:os';
@@ -35,6 +38,7 @@ import { measureSweep } from './sweep.js';
 import { measureImages } from './images.js';
 import { measureMany, renderMany } from './many-tenants.js';
 import { closeOnSignal, runScript } from './script.js';
+import { measurePaused, openPausedTenant, pausedLines, type PausedResults } from './paused-stage.js';
 
 const OUT_FILE = path.join(path.dirname(new URL(import.meta.url).pathname), 'out', 'results.json');
 const HTML_FILE = path.join(path.dirname(OUT_FILE), 'report.html');
@@ -73,10 +77,27 @@ async function swarmColdStarts(openSwarm: () => Promise<BenchTenant>, coldTries:
   return swarmColdResults(await measureSameContainerColdStarts(tenant, tries, progress));
 }
 
-async function bench(tenant: BenchTenant, coldTries: number, warm: LoadSettings, started: Date, openSwarm: () => Promise<BenchTenant>): Promise<void> {
+/** Wakes from paused on a napbox of their own (BENCH_PAUSED_N tries per side; 0 skips them). */
+async function pausedWakes(openPaused: () => Promise<BenchTenant>): Promise<PausedResults | undefined> {
+  const tries = intFromEnv('BENCH_PAUSED_N', 21, 0, 500);
+  if (tries === 0) return undefined;
+  const tenant = await openPaused();
+  progress(`paused tier: napbox on port ${tenant.nb.port}, install ${tenant.nb.installId}; ${tries} wakes from paused per side`);
+  return measurePaused(tenant, tries, progress);
+}
+
+async function bench(
+  tenant: BenchTenant,
+  coldTries: number,
+  warm: LoadSettings,
+  started: Date,
+  openSwarm: () => Promise<BenchTenant>,
+  openPaused: () => Promise<BenchTenant>,
+): Promise<void> {
   progress(`napbox on port ${tenant.nb.port}, install ${tenant.nb.installId}; ${coldTries} cold tries per side`);
   const loadTool = await loadToolName();
   const cold = await measureColdStarts(tenant, coldTries, progress);
+  const paused = await pausedWakes(openPaused);
   const runs = await measureWarm(tenant, warm, progress);
   const messages = await measureMessages(tenant, { sequential: intFromEnv('BENCH_MESSAGES_N', 200, 10, 5000), sessions: 10, perSession: 30 }, progress);
   const images = await measureImages(tenant, progress);
@@ -96,8 +117,14 @@ async function bench(tenant: BenchTenant, coldTries: number, warm: LoadSettings,
     loadAverage: os.loadavg(),
     loadTool,
   };
-  const results = { ...buildResults(run, cold, warm, runs, messages, sweep, images), ...(coldSwarm ? { coldSwarm } : {}), ...(many ? { many } : {}) };
+  const results = {
+    ...buildResults(run, cold, warm, runs, messages, sweep, images),
+    ...(coldSwarm ? { coldSwarm } : {}),
+    ...(many ? { many } : {}),
+    ...(paused ? { paused } : {}),
+  };
   process.stdout.write(renderTable(results));
+  if (paused) process.stdout.write(`${pausedLines(paused).join('\n')}\n`);
   if (many) process.stdout.write(`${renderMany(many)}\n`);
   writeResults(results, OUT_FILE);
   writeHtmlReport(results, HTML_FILE);
@@ -115,13 +142,18 @@ async function main(): Promise<void> {
     tenants.push(swarm);
     return swarm;
   };
+  const openPaused = async (): Promise<BenchTenant> => {
+    const paused = await openPausedTenant();
+    tenants.push(paused);
+    return paused;
+  };
   let closing: Promise<void> | undefined;
   // The cold stage's plain containers sit on napbox's network: removed first, also after Ctrl-C.
   const close = (): Promise<void> =>
     (closing ??= Promise.all(tenants.map((t) => removeBaselines(new Docker(), t.nb.installId).then(() => closeBenchTenant(t)))).then(() => undefined));
   closeOnSignal(close, (signal) => progress(`${signal}: removing the bench's containers`));
   try {
-    await bench(tenant, coldTries, warm, started, openSwarm);
+    await bench(tenant, coldTries, warm, started, openSwarm, openPaused);
   } finally {
     await close();
   }

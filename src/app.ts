@@ -185,7 +185,11 @@ function build(ground: Ground, lifetime: Lifetime) {
 
   const leases = new LeaseTable(db);
   const messageStore = new MessageStore(db);
-  const metrics = new Metrics({ tenantStates: () => store.countByState(), messageStates: () => messageStore.countByState() });
+  const metrics = new Metrics({
+    tenantStates: () => store.countByState(),
+    messageStates: () => messageStore.countByState(),
+    pausedMemory: () => store.pausedMemory(),
+  });
   const hub = new ChatHub();
   const replies = new ReplyRelay({ messages: messageStore, hub, hasPeers: () => peers.hasPeers() });
   const channels = new ChannelPool({
@@ -243,8 +247,10 @@ function build(ground: Ground, lifetime: Lifetime) {
     clock,
     cluster: { peers, locks },
     intervalMs: config.sweepIntervalMs,
+    pausedCap: { count: config.pausedMax, memoryBytes: config.pausedMemoryBytes },
     policy: {
       idleTimeoutMs: config.idleTimeoutMs,
+      pauseAfterMs: driver.canPause ? config.pauseAfterMs : 0,
       heartbeatTimeoutMs: config.heartbeatTimeoutMs,
       startGraceMs: Math.min(30_000, config.idleTimeoutMs, config.heartbeatTimeoutMs),
       leaseCapMs: config.leaseMaxMs,
@@ -399,6 +405,11 @@ function wire(ground: Ground, parts: Parts): void {
     metrics.stops.inc({ reason: reason.kind });
     live.nudge();
   });
+  events.on('paused', ({ reason }) => {
+    metrics.pauses.inc({ reason: reason.kind });
+    live.nudge();
+  });
+  events.on('thawed', ({ ms }) => metrics.thawSeconds.observe(ms / 1000));
   events.on('wakeDone', ({ slug, outcome, ms }) => {
     wakes.record(slug, outcome, ms);
     live.nudge();

@@ -37,6 +37,7 @@ export const TenantViewSchema: z.ZodType<TenantView> = z.object({
   failures: z.number(),
   retryAt: z.string().nullable(),
   holds: z.array(z.string()),
+  paused: z.object({ since: z.string(), memoryBytes: z.number().nullable() }).nullable(),
   url: z.string(),
   build: BuildSummarySchema.nullable(),
   recentWakes: z.array(z.object({ at: z.string(), ms: z.number(), outcome: z.enum(['ready', 'failed', 'timeout']) })),

@@ -47,6 +47,12 @@ function statusText(t: TenantView): string {
     ['last stop', t.lastStopReason],
     ['last activity', t.lastActivity],
     ['holds', t.holds.length ? t.holds.join('; ') : 'none'],
+    [
+      'paused',
+      t.paused
+        ? `since ${t.paused.since}, keeping ${t.paused.memoryBytes === null ? 'unknown' : `${Math.round(t.paused.memoryBytes / 1024 ** 2)} MiB`} of memory`
+        : '-',
+    ],
     ['image', t.image],
     ['build', t.build ? `${t.build.id} ${t.build.state}${t.build.error ? `: ${t.build.error}` : ''}` : '-'],
     ['container', t.containerId?.slice(0, 12) ?? null],

@@ -60,6 +60,26 @@ describe('config', () => {
     }
   });
 
+  it('reads the paused tier: after how long, and its caps by count and by memory; 0 turns it off', () => {
+    const defaults = loadConfig({});
+    assert.deepEqual([defaults.pauseAfterMs, defaults.pausedMax, defaults.pausedMemoryBytes], [30_000, 50, 4 * 1024 ** 3]);
+    const c = loadConfig({ NAPBOX_PAUSE_AFTER: '0', NAPBOX_PAUSED_MAX: '3', NAPBOX_PAUSED_MEMORY: '512m' });
+    assert.deepEqual([c.pauseAfterMs, c.pausedMax, c.pausedMemoryBytes], [0, 3, 512 * 1024 ** 2]);
+    assert.equal(loadConfig({ NAPBOX_PAUSED_MEMORY: '1048576' }).pausedMemoryBytes, 1024 ** 2);
+    for (const [variable, value] of [
+      ['NAPBOX_PAUSE_AFTER', 'soon'],
+      ['NAPBOX_PAUSED_MAX', '0'],
+      ['NAPBOX_PAUSED_MEMORY', '4 GB'],
+      ['NAPBOX_PAUSED_MEMORY', '0'],
+    ]) {
+      assert.throws(
+        () => loadConfig({ [variable!]: value }),
+        (err: Error) => err.message.includes(variable!),
+        `${variable}=${value}`,
+      );
+    }
+  });
+
   it('reads durations in ms, s, m and h', () => {
     const c = loadConfig({ NAPBOX_IDLE_TIMEOUT: '1500', NAPBOX_SWEEP_INTERVAL: '250ms', NAPBOX_WAKE_TIMEOUT: '2m' });
     assert.deepEqual([c.idleTimeoutMs, c.sweepIntervalMs, c.wakeTimeoutMs], [1500, 250, 120_000]);

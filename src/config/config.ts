@@ -18,6 +18,12 @@ export interface Config {
   readonly groupsDir: string;
   readonly baseDomain: string;
   readonly idleTimeoutMs: number;
+  /** A tenant idle this long is paused (frozen, memory kept) until its idle timeout; 0: never paused. */
+  readonly pauseAfterMs: number;
+  /** At most this many tenants paused at once: past it, the longest idle are stopped. */
+  readonly pausedMax: number;
+  /** At most this much memory (bytes) kept by paused tenants together: past it, the longest idle are stopped. */
+  readonly pausedMemoryBytes: number;
   readonly sweepIntervalMs: number;
   readonly wakeTimeoutMs: number;
   /** How often runners send their timer heartbeat. */
@@ -73,6 +79,17 @@ function readDuration(env: Env, variable: string, fallback: string, minMs: numbe
     throw invalid(variable, raw, `a duration of at least ${minMs}ms, like 1500, 250ms, 15s, 10m or 1h`);
   }
   return ms;
+}
+
+const SIZE = /^(\d+)([kmg]?)$/i;
+const SIZE_UNIT = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as const;
+
+function readSize(env: Env, variable: string, fallback: string): number {
+  const raw = env[variable] ?? fallback;
+  const match = SIZE.exec(raw.trim());
+  const bytes = match ? Number(match[1]) * SIZE_UNIT[(match[2] ?? '').toLowerCase() as keyof typeof SIZE_UNIT] : Number.NaN;
+  if (!Number.isSafeInteger(bytes) || bytes < 1) throw invalid(variable, raw, 'a size like 512m or 4g (bytes without a suffix)');
+  return bytes;
 }
 
 function readPort(env: Env, variable: string, fallback: number): number {
@@ -137,6 +154,9 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     groupsDir: path.resolve(cwd, env.NAPBOX_GROUPS_DIR ?? './groups'),
     baseDomain,
     idleTimeoutMs: readDuration(env, 'NAPBOX_IDLE_TIMEOUT', '10m', 1000),
+    pauseAfterMs: readDuration(env, 'NAPBOX_PAUSE_AFTER', '30s', 0),
+    pausedMax: readCount(env, 'NAPBOX_PAUSED_MAX', 50),
+    pausedMemoryBytes: readSize(env, 'NAPBOX_PAUSED_MEMORY', '4g'),
     sweepIntervalMs: readDuration(env, 'NAPBOX_SWEEP_INTERVAL', '15s', 100),
     wakeTimeoutMs: readDuration(env, 'NAPBOX_WAKE_TIMEOUT', '60s', 100),
     heartbeatIntervalMs: readDuration(env, 'NAPBOX_HEARTBEAT_INTERVAL', '5s', 100),

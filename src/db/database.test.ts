@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { it } from 'node:test';
 import { migrate, openCoordinationConnection, openDatabase, relaxed } from './database.js';
+import { MIGRATIONS } from './migrations.js';
 
 it('applies numbered migrations once, in order, in WAL mode', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'napbox-db-'));
@@ -82,6 +83,36 @@ db.close();
     const relaxedSyncs = syncs('relaxed');
     assert.ok(durable >= 20, `20 durable commits made ${durable} syncs`);
     assert.ok(relaxedSyncs < 10, `20 relaxed commits made ${relaxedSyncs} syncs (opening and closing included)`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+it('adds the paused state to a data dir made before it, keeping every tenant and the rows that refer to them', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'napbox-db-'));
+  try {
+    const before = openDatabase(
+      dir,
+      MIGRATIONS.filter((m) => m.version <= 5),
+    );
+    before.prepare("INSERT INTO tenants (slug, created_at, state, state_reason, state_changed_at, channel_key) VALUES ('a', 1, 'running', 'r', 2, 'k')").run();
+    before
+      .prepare(
+        "INSERT INTO messages (id, tenant, session, text, state, created_at, updated_at, next_attempt_at) VALUES ('m1', 'a', 's', 'hi', 'pending', 1, 1, 1)",
+      )
+      .run();
+    before.close();
+    const db = openDatabase(dir);
+    assert.deepEqual(db.prepare('SELECT slug, state, channel_key, paused_memory FROM tenants').all(), [
+      { slug: 'a', state: 'running', channel_key: 'k', paused_memory: null },
+    ]);
+    assert.deepEqual(db.prepare('SELECT id FROM messages').all(), [{ id: 'm1' }], 'the message of the tenant is kept');
+    db.prepare("UPDATE tenants SET state = 'paused' WHERE slug = 'a'").run();
+    assert.throws(() => db.prepare("UPDATE tenants SET state = 'frozen' WHERE slug = 'a'").run(), /CHECK/);
+    assert.equal(db.pragma('foreign_keys', { simple: true }), 1, 'foreign keys on again');
+    db.prepare("DELETE FROM tenants WHERE slug = 'a'").run();
+    assert.deepEqual(db.prepare('SELECT count(*) AS n FROM messages').get(), { n: 0 }, 'messages still go with their tenant');
+    db.close();
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -48,12 +48,22 @@ export function relaxed<T>(db: Db, fn: () => T): T {
 
 export function migrate(db: Db, migrations: readonly Migration[]): void {
   for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
-    db.transaction(() => {
-      // Read under the write lock: another process may have applied it since we looked.
-      if (migration.version <= (db.pragma('user_version', { simple: true }) as number)) return;
-      db.exec(migration.sql);
-      db.pragma(`user_version = ${Math.trunc(migration.version)}`);
-    }).immediate();
+    // Foreign keys can only be turned off outside a transaction.
+    if (migration.rebuildsTables) db.pragma('foreign_keys = OFF');
+    try {
+      db.transaction(() => {
+        // Read under the write lock: another process may have applied it since we looked.
+        if (migration.version <= (db.pragma('user_version', { simple: true }) as number)) return;
+        db.exec(migration.sql);
+        if (migration.rebuildsTables) {
+          const broken = db.pragma('foreign_key_check') as unknown[];
+          if (broken.length > 0) throw new Error(`migration ${migration.version} (${migration.name}) breaks ${broken.length} foreign keys`);
+        }
+        db.pragma(`user_version = ${Math.trunc(migration.version)}`);
+      }).immediate();
+    } finally {
+      if (migration.rebuildsTables) db.pragma('foreign_keys = ON');
+    }
   }
 }
 

@@ -6,6 +6,11 @@ export interface Migration {
   readonly version: number;
   readonly name: string;
   readonly sql: string;
+  /**
+   * It makes a table anew (SQLite cannot change a CHECK constraint in place): run with foreign keys off, so
+   * dropping the old table deletes no rows that refer to it, and checked before it commits.
+   */
+  readonly rebuildsTables?: boolean;
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -148,6 +153,39 @@ export const MIGRATIONS: readonly Migration[] = [
         jti        TEXT PRIMARY KEY,
         expires_at INTEGER NOT NULL
       );
+    `,
+  },
+  {
+    version: 6,
+    name: 'paused',
+    // The paused tier (issue 18): a state between running and stopped, and the memory a paused tenant keeps.
+    rebuildsTables: true,
+    sql: `
+      CREATE TABLE tenants_v6 (
+        slug             TEXT PRIMARY KEY,
+        created_at       INTEGER NOT NULL,
+        state            TEXT NOT NULL CHECK (state IN ('stopped','starting','running','paused','stopping','failed')),
+        state_reason     TEXT NOT NULL,
+        state_changed_at INTEGER NOT NULL,
+        last_start_reason TEXT,
+        last_stop_reason  TEXT,
+        container_id     TEXT,
+        image            TEXT,
+        last_activity    INTEGER,
+        last_heartbeat   INTEGER,
+        failures         INTEGER NOT NULL DEFAULT 0,
+        retry_at         INTEGER,
+        config           TEXT NOT NULL DEFAULT '{}',
+        channel_key      TEXT,
+        paused_memory    INTEGER
+      );
+      INSERT INTO tenants_v6 (slug, created_at, state, state_reason, state_changed_at, last_start_reason, last_stop_reason,
+                              container_id, image, last_activity, last_heartbeat, failures, retry_at, config, channel_key)
+        SELECT slug, created_at, state, state_reason, state_changed_at, last_start_reason, last_stop_reason,
+               container_id, image, last_activity, last_heartbeat, failures, retry_at, config, channel_key FROM tenants;
+      DROP TABLE tenants;
+      ALTER TABLE tenants_v6 RENAME TO tenants;
+      CREATE INDEX tenants_state ON tenants(state);
     `,
   },
 ];

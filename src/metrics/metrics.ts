@@ -18,9 +18,16 @@ export class Metrics {
   readonly builds: client.Counter<'outcome'>;
   readonly buildSeconds: client.Histogram<'outcome'>;
   readonly stops: client.Counter<'reason'>;
+  readonly pauses: client.Counter<'reason'>;
+  readonly thawSeconds: client.Histogram;
 
   /** @param counts how many tenants and messages are in each state now, read at each scrape (their stores). */
-  constructor(counts: { readonly tenantStates: () => readonly StateCount[]; readonly messageStates: () => readonly StateCount[] }) {
+  constructor(counts: {
+    readonly tenantStates: () => readonly StateCount[];
+    readonly messageStates: () => readonly StateCount[];
+    /** The memory paused tenants keep together, in bytes. */
+    readonly pausedMemory: () => number;
+  }) {
     client.collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 1 });
     const registers = [this.registry];
     this.wakes = new client.Counter({ name: 'napbox_wakes_total', help: 'Wakes of tenant containers, by outcome', labelNames: ['outcome'], registers });
@@ -60,6 +67,26 @@ export class Metrics {
       registers,
     });
     this.stops = new client.Counter({ name: 'napbox_stops_total', help: 'Tenant stops, by kind of reason', labelNames: ['reason'], registers });
+    this.pauses = new client.Counter({
+      name: 'napbox_pauses_total',
+      help: 'Tenants paused (frozen, memory kept), by kind of reason',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.thawSeconds = new client.Histogram({
+      name: 'napbox_thaw_duration_seconds',
+      help: 'From the start of a wake of a paused tenant to it being ready again',
+      buckets: [0.005, 0.01, 0.02, 0.03, 0.04, 0.06, 0.1, 0.25, 1],
+      registers,
+    });
+    new client.Gauge({
+      name: 'napbox_paused_memory_bytes',
+      help: 'Memory kept by paused tenants together (as the engine said when each was paused)',
+      registers,
+      collect() {
+        this.set(counts.pausedMemory());
+      },
+    });
     new client.Gauge({
       name: 'napbox_tenants',
       help: 'Tenants by state',

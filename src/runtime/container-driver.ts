@@ -180,6 +180,18 @@ export interface WorkloadDriver {
   start(id: string): Promise<void>;
   /** Graceful stop: SIGTERM, `graceSeconds`, then SIGKILL. Stopping a stopped container is not an error. */
   stop(id: string, graceSeconds: number): Promise<void>;
+  /**
+   * Freezes every process of a running container (the cgroup freezer): it keeps its memory, sockets and
+   * connections, and runs nothing until `unpause`. Pausing a paused container is not an error; pausing one
+   * that does not run is ('conflict'). A driver with `canPause` false refuses ('conflict').
+   */
+  pause(id: string): Promise<void>;
+  /** Thaws a paused container; thawing one that is not paused is not an error. */
+  unpause(id: string): Promise<void>;
+  /** Whether `pause` works here (not on Swarm: docs/architecture.md says why). */
+  readonly canPause: boolean;
+  /** The memory the container uses now, in bytes (page cache excluded); undefined when the engine does not say. */
+  memoryUsage(id: string): Promise<number | undefined>;
   /** Removes the container (stopping it first when `force`). Removing a missing container is not an error. */
   remove(id: string, options?: { force?: boolean }): Promise<void>;
   inspect(id: string): Promise<ContainerInfo | undefined>;

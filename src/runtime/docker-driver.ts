@@ -156,6 +156,33 @@ export class DockerDriver extends EngineObjects implements ContainerDriver {
     );
   }
 
+  readonly canPause = true;
+
+  async pause(id: string): Promise<void> {
+    // 409 "already paused" is the outcome asked for; 409 "not running" is not
+    const already = (err: unknown): boolean => statusCode(err) === 409 && /already paused/i.test(engineMessage(err));
+    await this.call(`pause container ${id.slice(0, 12)}`, () => absentAs(undefined, () => this.docker.getContainer(id).pause(), [], already));
+  }
+
+  async unpause(id: string): Promise<void> {
+    // "is not paused" (running, or stopped; 409 or 500 by engine version): nothing to thaw
+    const notPaused = (err: unknown): boolean => /is not paused/i.test(engineMessage(err));
+    await this.call(`unpause container ${id.slice(0, 12)}`, () => absentAs(undefined, () => this.docker.getContainer(id).unpause(), [409], notPaused));
+  }
+
+  async memoryUsage(id: string): Promise<number | undefined> {
+    return this.call(`read the memory of container ${id.slice(0, 12)}`, async () => {
+      const stats = (await absentAs(undefined, () => this.docker.getContainer(id).stats({ stream: false }))) as
+        | { memory_stats?: { usage?: number; stats?: { inactive_file?: number; total_inactive_file?: number } } }
+        | undefined;
+      const memory = stats?.memory_stats;
+      if (typeof memory?.usage !== 'number') return undefined;
+      // As `docker stats` shows it: without the page cache the kernel can drop (cgroup v2 names, then v1).
+      const cache = memory.stats?.inactive_file ?? memory.stats?.total_inactive_file ?? 0;
+      return Math.max(0, memory.usage - cache);
+    });
+  }
+
   async remove(id: string, options: { force?: boolean } = {}): Promise<void> {
     // 404: already gone; 409 "removal already in progress" is the same outcome.
     const inProgress = (err: unknown): boolean => statusCode(err) === 409 && /already in progress/.test(engineMessage(err));

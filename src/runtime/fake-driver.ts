@@ -39,6 +39,8 @@ interface FakeContainer {
   published: Record<number, Endpoint>;
   /** Files in its own filesystem (and in bind mounts), by absolute path. */
   readonly ownFiles: Map<string, ContainerFileInfo>;
+  /** While paused: what its servers' requests wait for before they are handled. */
+  thawed?: { readonly promise: Promise<void>; readonly release: () => void };
 }
 
 const EXIT_COMMAND = /^\["sh","-c","exit (\d+)"\]$/;
@@ -49,7 +51,10 @@ export class FakeDriver implements ContainerDriver {
   readonly networks = new Map<string, NetworkSpec>();
   readonly images = new Map<string, ImageInfo>();
   /** Counts of calls, for tests that check how often the engine was asked. */
-  readonly calls = { create: 0, start: 0, stop: 0, remove: 0 };
+  readonly calls = { create: 0, start: 0, stop: 0, remove: 0, pause: 0, unpause: 0 };
+  readonly canPause = true;
+  /** The memory every fake container says it uses. */
+  memoryBytes = 64 * 1024 * 1024;
   /** Milliseconds `start` takes, to widen race windows in tests. */
   startDelayMs = 0;
   /** How the fake runner answers a `command` provider, by its argv as JSON (the fake runs no processes). */
@@ -125,8 +130,9 @@ export class FakeDriver implements ContainerDriver {
     const runner = startFakeRunner(c.spec.env, this.commands);
     c.runner = runner;
     for (const port of c.spec.ports) {
-      const server = http.createServer(runner.handler);
-      server.on('upgrade', runner.upgrade);
+      // A frozen container's kernel still accepts connections; nothing answers until it is thawed.
+      const server = http.createServer((req, res) => void (c.thawed?.promise ?? Promise.resolve()).then(() => runner.handler(req, res)));
+      server.on('upgrade', (req, socket, head) => void (c.thawed?.promise ?? Promise.resolve()).then(() => runner.upgrade(req, socket, head)));
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
       c.servers.push(server);
       c.published[port] = { host: '127.0.0.1', port: (server.address() as AddressInfo).port };
@@ -139,14 +145,45 @@ export class FakeDriver implements ContainerDriver {
   async stop(id: string): Promise<void> {
     this.calls.stop += 1;
     const c = this.containers.get(id);
+    if (c?.status === 'paused') this.thaw(c); // as the engine does: a frozen process gets no signal
     if (c?.status !== 'running') return;
     await this.halt(c, 0);
+  }
+
+  async pause(id: string): Promise<void> {
+    this.calls.pause += 1;
+    const c = this.require(id);
+    if (c.status === 'paused') return;
+    if (c.status !== 'running') throw new NapboxError('conflict', `pause container ${id.slice(0, 12)}: it is not running`);
+    let release = (): void => undefined;
+    const promise = new Promise<void>((resolve) => (release = resolve));
+    c.thawed = { promise, release };
+    c.runner?.freeze(promise);
+    c.status = 'paused';
+  }
+
+  async unpause(id: string): Promise<void> {
+    this.calls.unpause += 1;
+    const c = this.require(id);
+    if (c.status === 'paused') this.thaw(c);
+  }
+
+  async memoryUsage(id: string): Promise<number | undefined> {
+    const c = this.containers.get(id);
+    return c && (c.status === 'running' || c.status === 'paused') ? this.memoryBytes : undefined;
+  }
+
+  private thaw(c: FakeContainer): void {
+    c.status = 'running';
+    c.thawed?.release();
+    c.thawed = undefined;
   }
 
   async remove(id: string, options: { force?: boolean } = {}): Promise<void> {
     this.calls.remove += 1;
     const c = this.containers.get(id);
     if (!c) return;
+    if (c.status === 'paused') this.thaw(c);
     if (c.status === 'running') {
       if (!options.force) throw new NapboxError('conflict', `remove container ${id.slice(0, 12)}: it is running`);
       await this.halt(c, 137);
@@ -300,11 +337,11 @@ export class FakeDriver implements ContainerDriver {
       image: c.spec.image,
       labels: c.spec.labels,
       status: c.status,
-      running: c.status === 'running',
-      exitCode: c.status === 'running' || c.status === 'created' ? null : c.exitCode,
+      running: c.status === 'running' || c.status === 'paused', // as the engine says of a frozen one
+      exitCode: c.status === 'running' || c.status === 'paused' || c.status === 'created' ? null : c.exitCode,
       oomKilled: false,
       bridgeIp: null,
-      published: c.status === 'running' ? { ...c.published } : {},
+      published: c.status === 'running' || c.status === 'paused' ? { ...c.published } : {},
     };
   }
 }

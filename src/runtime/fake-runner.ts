@@ -28,6 +28,8 @@ export interface FakeRunner {
   readonly upgrade: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
   /** Ends every WebSocket and timer, as the container's death would. */
   halt(): void;
+  /** Does nothing until `thawed` resolves, as a paused container: no heartbeat, no frame read or sent. */
+  freeze(thawed: Promise<void>): void;
 }
 
 export function startFakeRunner(env: Readonly<Record<string, string>>, commands: ReadonlyMap<string, FakeCommand>): FakeRunner {
@@ -35,6 +37,12 @@ export function startFakeRunner(env: Readonly<Record<string, string>>, commands:
   const sockets = new Set<WebSocket>();
   const timers = new Set<NodeJS.Timeout>();
   const wss = new WebSocketServer({ noServer: true });
+  let frozen: Promise<void> | undefined;
+  /** Runs `fn` now, or once thawed. */
+  const whenThawed = (fn: () => void): void => {
+    if (frozen) void frozen.then(() => whenThawed(fn));
+    else fn();
+  };
   const provider = Provider.safeParse(JSON.parse(env.NAPBOX_PROVIDER ?? '{"kind":"echo"}'));
   const answer = async (text: string, attempt: number): Promise<string> => {
     const p = provider.success ? provider.data : undefined;
@@ -46,28 +54,36 @@ export function startFakeRunner(env: Readonly<Record<string, string>>, commands:
 
   const channel = (ws: WebSocket): void => {
     const working = new Set<string>();
-    const send = (frame: object): void => {
-      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(frame));
-    };
+    const send = (frame: object): void =>
+      whenThawed(() => {
+        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(frame));
+      });
     send({ type: 'hello', tenant, runner: 'napbox-fake-runner/0', protocol: 1 });
-    const beat = setInterval(() => send({ type: 'heartbeat', at: new Date().toISOString(), working: [...working] }), Number(env.NAPBOX_HEARTBEAT_MS ?? 5000));
+    const beat = setInterval(
+      () => {
+        if (!frozen) send({ type: 'heartbeat', at: new Date().toISOString(), working: [...working] });
+      },
+      Number(env.NAPBOX_HEARTBEAT_MS ?? 5000),
+    );
     timers.add(beat);
     ws.on('close', () => {
       clearInterval(beat);
       timers.delete(beat);
     });
-    ws.on('message', (data) => {
-      const frame = Deliver.safeParse(JSON.parse(String(data)));
-      if (!frame.success) return send({ type: 'protocol-error', message: 'the fake runner takes deliver frames only' });
-      const { id, text, attempt = 1 } = frame.data;
-      working.add(id);
-      answer(text, attempt)
-        .then(
-          (reply) => send({ type: 'reply', id, text: reply }),
-          (err: { retryable?: boolean; message?: string }) => send({ type: 'error', id, message: err.message ?? 'failed', retryable: err.retryable ?? true }),
-        )
-        .finally(() => working.delete(id));
-    });
+    ws.on('message', (data) =>
+      whenThawed(() => {
+        const frame = Deliver.safeParse(JSON.parse(String(data)));
+        if (!frame.success) return send({ type: 'protocol-error', message: 'the fake runner takes deliver frames only' });
+        const { id, text, attempt = 1 } = frame.data;
+        working.add(id);
+        answer(text, attempt)
+          .then(
+            (reply) => send({ type: 'reply', id, text: reply }),
+            (err: { retryable?: boolean; message?: string }) => send({ type: 'error', id, message: err.message ?? 'failed', retryable: err.retryable ?? true }),
+          )
+          .finally(() => working.delete(id));
+      }),
+    );
   };
 
   const handler: http.RequestListener = (req, res) => {
@@ -110,8 +126,15 @@ export function startFakeRunner(env: Readonly<Record<string, string>>, commands:
     handler,
     upgrade,
     halt: () => {
+      frozen = undefined;
       for (const ws of sockets) ws.terminate();
       for (const timer of timers) clearTimeout(timer);
+    },
+    freeze: (thawed) => {
+      frozen = thawed;
+      void thawed.then(() => {
+        if (frozen === thawed) frozen = undefined;
+      });
     },
   };
 }

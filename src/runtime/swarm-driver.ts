@@ -215,6 +215,27 @@ export class SwarmDriver extends EngineObjects implements ContainerDriver {
     }
   }
 
+  /**
+   * No paused tier on Swarm (yet): the manager does not know a task is frozen
+   * (it still counts it as running, and a service update or a node drain
+   * would wait on a process that cannot take a signal), and every pause and
+   * thaw would go through the engine of the task's node rather than the
+   * manager. Idle tenants go from running to stopped, as before.
+   */
+  readonly canPause = false;
+
+  async pause(id: string): Promise<void> {
+    throw new NapboxError('conflict', `service ${id}: swarm services are not paused (NAPBOX_PAUSE_AFTER is for the docker driver)`);
+  }
+
+  async unpause(): Promise<void> {
+    // nothing is ever paused by napbox here; a task container frozen by hand is thawed by stop()
+  }
+
+  async memoryUsage(): Promise<number | undefined> {
+    return undefined;
+  }
+
   async stop(id: string, graceSeconds: number): Promise<void> {
     const service = await this.service(id);
     if (!service) return;

@@ -100,6 +100,42 @@ export function runWorkloadContract(name: string, makeDriver: () => WorkloadDriv
       assert.equal(typeof info?.exitCode, 'number');
     });
 
+    it('pauses a running container, which then answers nothing until it is thawed, keeping its memory (or refuses where it cannot)', async (t) => {
+      const { driver, names } = await fresh(t);
+      const c = await driver.create(names.spec('frozen'));
+      if (!driver.canPause) {
+        await driver.start(c.id);
+        await assert.rejects(driver.pause(c.id), (err: { code?: string }) => err.code === 'conflict');
+        return;
+      }
+      await assert.rejects(driver.pause(c.id), (err: { code?: string }) => err.code === 'conflict', 'a container that does not run is not paused');
+      await driver.start(c.id);
+      const info = await driver.inspect(c.id);
+      const control = info && endpointFor(info, 8081, options.mode);
+      assert.ok(control);
+      let error: string | undefined = 'not probed';
+      for (let i = 0; i < 200 && error !== undefined; i += 1) {
+        error = await probeOnce(control, '/ready', 250);
+        if (error !== undefined) await sleep(25);
+      }
+      assert.equal(error, undefined, 'ready before the pause');
+      await driver.pause(c.id);
+      await driver.pause(c.id); // pausing a paused container is not an error
+      const paused = await driver.inspect(c.id);
+      assert.equal(paused?.status, 'paused');
+      assert.equal(paused?.running, true, 'a frozen container still runs, as the engine says');
+      assert.equal((await driver.findByLabels({ ...names.labels, 'napbox.tenant': 'frozen' }))[0]?.status, 'paused');
+      assert.ok(((await driver.memoryUsage(c.id)) ?? 0) > 0, 'a paused container keeps its memory');
+      assert.notEqual(await probeOnce(control, '/ready', 300), undefined, 'a frozen runner answers nothing');
+      await driver.unpause(c.id);
+      await driver.unpause(c.id); // thawing a running container is not an error
+      assert.equal((await driver.inspect(c.id))?.status, 'running');
+      assert.equal(await probeOnce(control, '/ready', 1000), undefined, 'it answers again once thawed');
+      await driver.pause(c.id);
+      await driver.stop(c.id, 5); // a paused container stops
+      assert.equal((await driver.inspect(c.id))?.running, false);
+    });
+
     it('reports the exit code of a container that exits on its own', async (t) => {
       const { driver, names } = await fresh(t);
       const c = await driver.create(names.spec('exits', { NAPBOX_APP_COMMAND: JSON.stringify(['sh', '-c', 'exit 3']) }));

@@ -5,13 +5,18 @@ import { decideSweep, describeDecision, describeHold, type SweepDecision, type T
 
 /** The decision as every view shows it: its reason in words. */
 function shown(d: SweepDecision): { kind: string; reason?: string } {
-  return d.kind === 'keep' ? { kind: d.kind } : { kind: d.kind, reason: describeStop(d.reason) };
+  return d.kind === 'keep'
+    ? { kind: d.kind }
+    : d.kind === 'pause'
+      ? { kind: d.kind, reason: describeDecision(d) }
+      : { kind: d.kind, reason: describeStop(d.reason) };
 }
 
-const policy = { idleTimeoutMs: 600_000, heartbeatTimeoutMs: 90_000, startGraceMs: 30_000, leaseCapMs: 3_600_000 };
+const policy = { idleTimeoutMs: 600_000, pauseAfterMs: 0, heartbeatTimeoutMs: 90_000, startGraceMs: 30_000, leaseCapMs: 3_600_000 };
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 const base: TenantFacts = {
   slug: 'acme',
+  paused: false,
   runningSince: T0,
   lastActivity: T0 + 67_000,
   lastActivityKind: 'request',
@@ -24,6 +29,48 @@ const base: TenantFacts = {
 };
 
 describe('decideSweep', () => {
+  const tiered = { ...policy, pauseAfterMs: 30_000 };
+
+  it('pauses a running tenant idle past the pause time, and stops it, paused or not, past the idle timeout', () => {
+    const idleFor = (ms: number, paused = false) => decideSweep({ ...base, paused }, T0 + 67_000 + ms, tiered);
+    assert.equal(idleFor(29_000).kind, 'keep');
+    const pause = idleFor(30_000);
+    assert.deepEqual(shown(pause), { kind: 'pause', reason: 'paused: idle 30s, last activity 12:01:07 request' });
+    assert.deepEqual(pause.kind === 'pause' && pause.reason, { kind: 'idle', pauseAfterMs: 30_000, lastActivity: T0 + 67_000, lastKind: 'request' });
+    assert.deepEqual(describeDecision(idleFor(60_000, true)), 'kept: paused, idle 1m of 10m');
+    assert.equal(idleFor(600_000, true).kind, 'stop');
+    assert.equal(idleFor(600_000).kind, 'stop');
+    assert.equal(decideSweep(base, T0 + 67_000 + 60_000, policy).kind, 'keep', 'NAPBOX_PAUSE_AFTER=0: never paused');
+    assert.equal(decideSweep(base, T0 + 67_000 + 60_000, { ...tiered, pauseAfterMs: 600_000 }).kind, 'keep', 'not paused when it would be stopped anyway');
+  });
+
+  it('pauses a tenant idle past the pause time even within its start grace (a thaw loses nothing), but never stops it then', () => {
+    const young = { ...base, runningSince: T0, lastActivity: T0 };
+    assert.equal(decideSweep(young, T0 + 10_000, tiered).kind, 'keep');
+    assert.equal(decideSweep(young, T0 + 10_000, { ...tiered, pauseAfterMs: 5000 }).kind, 'pause');
+    assert.equal(decideSweep(young, T0 + 10_000, { ...tiered, idleTimeoutMs: 5000, pauseAfterMs: 0 }).kind, 'keep', 'no stop within the grace');
+  });
+
+  it('never pauses a tenant that anything holds', () => {
+    const at = T0 + 67_000 + 60_000;
+    for (const held of [
+      { inflightRequests: 1 },
+      { openWebSockets: 1 },
+      { pendingMessages: 1 },
+      { processing: ['m_1'], lastHeartbeat: at },
+      { leases: [{ name: 'job', takenAt: at - 1000, expiresAt: at + 60_000 }] },
+    ]) {
+      assert.equal(decideSweep({ ...base, ...held }, at, tiered).kind, 'keep', JSON.stringify(held));
+    }
+  });
+
+  it('never judges a paused tenant stuck: a frozen runner sends no heartbeat', () => {
+    const at = T0 + 67_000 + 200_000;
+    const silent = { ...base, processing: ['m_1'], lastHeartbeat: T0 };
+    assert.equal(decideSweep(silent, at, tiered).kind, 'restart');
+    assert.equal(decideSweep({ ...silent, paused: true }, at, tiered).kind, 'keep');
+  });
+
   it('stops an idle tenant and says since when and what the last activity was', () => {
     const d = decideSweep(base, T0 + 67_000 + 600_000, policy);
     assert.deepEqual(shown(d), { kind: 'stop', reason: 'idle 10m, last activity 12:01:07 request' });

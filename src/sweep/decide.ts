@@ -1,5 +1,7 @@
-// The sweep's decision for one running tenant, as a pure function of its
-// facts and `now`. Two signals are kept apart: activity (requests, WebSocket
+// The sweep's decision for one running or paused tenant, as a pure function
+// of its facts and `now`. Idle past NAPBOX_PAUSE_AFTER, a running tenant is
+// paused; idle past NAPBOX_IDLE_TIMEOUT, running or paused, it is stopped. A
+// paused tenant is never judged stuck: a frozen runner sends no heartbeat. Two signals are kept apart: activity (requests, WebSocket
 // traffic, messages, leases) decides idleness; liveness (the runner's timer
 // heartbeat) decides whether work in progress is stuck. Nothing else keeps a
 // tenant up, and nothing else stops one.
@@ -7,11 +9,13 @@
 import { formatDuration } from '../config/duration.js';
 import type { ActivityKind } from '../tenants/activity.js';
 import { leaseEnd, type Lease } from '../tenants/leases.js';
-import { describeStop, type StopReason } from '../tenants/stop-reason.js';
+import { describePause, describeStop, type PauseReason, type StopReason } from '../tenants/stop-reason.js';
 
 export interface TenantFacts {
   readonly slug: string;
-  /** When this container last started (or was adopted). */
+  /** Its container is frozen (paused): since `runningSince`, when it was paused. */
+  readonly paused: boolean;
+  /** When this container last started, was thawed (or was adopted). */
   readonly runningSince: number;
   readonly lastActivity: number;
   readonly lastActivityKind: ActivityKind;
@@ -26,6 +30,8 @@ export interface TenantFacts {
 
 export interface SweepPolicy {
   readonly idleTimeoutMs: number;
+  /** Idle this long, a running tenant is paused; 0 (or not below idleTimeoutMs): never. */
+  readonly pauseAfterMs: number;
   /** A runner silent this long while processing is stuck. */
   readonly heartbeatTimeoutMs: number;
   /** A container younger than this is never judged idle or stuck. */
@@ -46,11 +52,13 @@ export type Hold =
 type KeepReason =
   | { readonly kind: 'starting'; readonly ageMs: number }
   | { readonly kind: 'held'; readonly holds: readonly Hold[] }
-  | { readonly kind: 'recent'; readonly idleMs: number; readonly idleTimeoutMs: number };
+  | { readonly kind: 'recent'; readonly idleMs: number; readonly idleTimeoutMs: number }
+  | { readonly kind: 'paused'; readonly idleMs: number; readonly idleTimeoutMs: number };
 
 export type SweepDecision =
   | { readonly kind: 'keep'; readonly why: KeepReason }
-  | { readonly kind: 'stop'; readonly reason: StopReason & { readonly kind: 'idle' } }
+  | { readonly kind: 'stop'; readonly reason: StopReason & { readonly kind: 'idle' | 'paused-cap' } }
+  | { readonly kind: 'pause'; readonly reason: PauseReason & { readonly kind: 'idle' } }
   | { readonly kind: 'restart'; readonly reason: StopReason & { readonly kind: 'stuck' } };
 
 /** What holds a tenant awake now. */
@@ -93,21 +101,32 @@ function describeKeep(why: KeepReason): string {
       return `held: ${why.holds.map(describeHold).join('; ')}`;
     case 'recent':
       return `idle ${formatDuration(why.idleMs)} of ${formatDuration(why.idleTimeoutMs)}`;
+    case 'paused':
+      return `paused, idle ${formatDuration(why.idleMs)} of ${formatDuration(why.idleTimeoutMs)}`;
   }
 }
 
 /** A decision in words: what the sweep did and why. */
 export function describeDecision(decision: SweepDecision): string {
-  return decision.kind === 'keep'
-    ? `kept: ${describeKeep(decision.why)}`
-    : `${decision.kind === 'stop' ? 'stopped' : 'restarted'}: ${describeStop(decision.reason)}`;
+  switch (decision.kind) {
+    case 'keep':
+      return `kept: ${describeKeep(decision.why)}`;
+    case 'pause':
+      return describePause(decision.reason);
+    case 'stop':
+      return `stopped: ${describeStop(decision.reason)}`;
+    case 'restart':
+      return `restarted: ${describeStop(decision.reason)}`;
+  }
 }
 
 export function decideSweep(facts: TenantFacts, now: number, policy: SweepPolicy): SweepDecision {
   const age = now - facts.runningSince;
-  if (age < policy.startGraceMs) return { kind: 'keep', why: { kind: 'starting', ageMs: age } };
+  // A young container is neither stopped nor judged stuck; it may be paused (a thaw loses nothing).
+  const young = age < policy.startGraceMs && !facts.paused;
+  const starting = { kind: 'keep', why: { kind: 'starting', ageMs: age } } as const;
 
-  if (facts.processing.length > 0) {
+  if (!young && facts.processing.length > 0 && !facts.paused) {
     const lastSign = Math.max(facts.lastHeartbeat ?? 0, facts.runningSince);
     const silent = now - lastSign;
     if (silent >= policy.heartbeatTimeoutMs) {
@@ -116,7 +135,7 @@ export function decideSweep(facts: TenantFacts, now: number, policy: SweepPolicy
   }
 
   const holds = holdsOf(facts, now, policy);
-  if (holds.length > 0) return { kind: 'keep', why: { kind: 'held', holds } };
+  if (holds.length > 0) return young ? starting : { kind: 'keep', why: { kind: 'held', holds } };
 
   // The end of a hold is activity: idle time counts from the last request, message... or lease end.
   const lastLeaseEnd = Math.max(0, ...facts.leases.map((l) => leaseEnd(l, policy.leaseCapMs)).filter((end) => end <= now));
@@ -124,12 +143,17 @@ export function decideSweep(facts: TenantFacts, now: number, policy: SweepPolicy
   const lastKind =
     lastLeaseEnd === last && lastLeaseEnd > facts.lastActivity ? 'lease end' : facts.lastActivity >= facts.runningSince ? facts.lastActivityKind : 'wake';
   const idle = now - last;
-  if (idle >= policy.idleTimeoutMs) {
+  if (!young && idle >= policy.idleTimeoutMs) {
     const cappedLeases = facts.leases.filter((l) => l.expiresAt > now && l.takenAt + policy.leaseCapMs <= now).map((l) => l.name);
     return {
       kind: 'stop',
       reason: { kind: 'idle', idleTimeoutMs: policy.idleTimeoutMs, lastActivity: last, lastKind, cappedLeases, leaseCapMs: policy.leaseCapMs },
     };
   }
+  if (facts.paused) return { kind: 'keep', why: { kind: 'paused', idleMs: idle, idleTimeoutMs: policy.idleTimeoutMs } };
+  if (policy.pauseAfterMs > 0 && policy.pauseAfterMs < policy.idleTimeoutMs && idle >= policy.pauseAfterMs) {
+    return { kind: 'pause', reason: { kind: 'idle', pauseAfterMs: policy.pauseAfterMs, lastActivity: last, lastKind } };
+  }
+  if (young) return starting;
   return { kind: 'keep', why: { kind: 'recent', idleMs: idle, idleTimeoutMs: policy.idleTimeoutMs } };
 }

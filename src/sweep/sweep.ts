@@ -1,7 +1,9 @@
 // The heartbeat sweep: on a timer, reconcile with the engine, then judge each
-// running tenant (decide.ts) and act: stop the idle, restart the stuck, keep
-// the held. Ticks never overlap, and a tick whose engine call fails changes
-// nothing (the engine may be restarting); the next one reconciles.
+// running or paused tenant (decide.ts) and act: pause the idle, stop the long
+// idle, restart the stuck, keep the held; then stop the longest-idle paused
+// tenants past the caps on paused tenants (count, memory kept). Ticks never
+// overlap, and a tick whose engine call fails changes nothing (the engine may
+// be restarting); the next one reconciles.
 //
 // With several napbox processes on one data dir (docs/scale-out.md), only the
 // holder of the `sweep` leader lease ticks on its timer, and it judges each
@@ -20,7 +22,7 @@ import type { MessageStore } from '../messages/message-store.js';
 import type { Dispatcher } from '../messages/dispatcher.js';
 import type { ChannelPool } from '../messages/runner-channel.js';
 import { describeStop } from '../tenants/stop-reason.js';
-import { decideSweep, describeHold, holdsOf, type SweepDecision, type SweepPolicy, type TenantFacts } from './decide.js';
+import { decideSweep, describeDecision, describeHold, holdsOf, type SweepDecision, type SweepPolicy, type TenantFacts } from './decide.js';
 import type { LeaseTable } from '../tenants/leases.js';
 import type { Peers } from '../cluster/peers.js';
 import type { TenantLocks } from '../tenants/tenant-locks.js';
@@ -43,6 +45,8 @@ export interface SweepDeps {
   /** Told of every timed tick (metrics). */
   readonly onTick?: (report: TickReport) => void;
   readonly clock?: () => number;
+  /** At most this many paused tenants, keeping at most this much memory together (NAPBOX_PAUSED_MAX, NAPBOX_PAUSED_MEMORY). */
+  readonly pausedCap?: { readonly count: number; readonly memoryBytes: number };
   /** The other napbox processes on the data dir, and the tenant locks shared with them; without them, alone. */
   readonly cluster?: { readonly peers: Peers; readonly locks: TenantLocks };
 }
@@ -113,9 +117,11 @@ export class Sweeper {
     const processing = this.deps.messages.processingIds(slug);
     const open = this.deps.messages.countOpen(slug);
     const memory = seen?.lastActivity ?? 0;
+    const paused = tenant.state === 'paused';
     return {
       slug,
-      runningSince: this.deps.lifecycle.endpointOf(slug)?.since ?? tenant.stateChangedAt,
+      paused,
+      runningSince: (paused ? undefined : this.deps.lifecycle.endpointOf(slug)?.since) ?? tenant.stateChangedAt,
       lastActivity: Math.max(memory, tenant.lastActivity ?? 0),
       lastActivityKind: memory >= (tenant.lastActivity ?? 0) ? (seen?.lastKind ?? 'wake') : 'request',
       lastHeartbeat: tenant.lastHeartbeat,
@@ -151,6 +157,10 @@ export class Sweeper {
       lifecycle.forget(slug);
       this.deps.dispatcher.kick(slug); // pending work wakes it again
     }
+    for (const slug of report.foundPaused) {
+      lifecycle.forget(slug); // a request to it would hang: the next one wakes (thaws) it
+      this.deps.dispatcher.kick(slug);
+    }
     const peers = this.deps.cluster?.peers;
     if (peers) {
       const dead = peers.reapDead(started);
@@ -172,6 +182,7 @@ export class Sweeper {
       const seen = this.deps.activity.get(slug);
       if (seen?.lastActivity && seen.lastActivity > (store.get(slug)?.lastActivity ?? 0)) store.touchActivity(slug, seen.lastActivity);
     }
+    await this.capPaused(decisions);
     if (this.deps.prune && started - this.prunedAt >= PRUNE_EVERY_MS) {
       this.prunedAt = started;
       await this.deps.prune().catch((err: Error) => logger.warn({ err: err.message }, 'image prune failed'));
@@ -186,7 +197,7 @@ export class Sweeper {
    * it, and judges the tenant again with their fresh holds. False (lock let
    * go) when it must be kept after all, or a process did not answer in time.
    */
-  private async fenced(slug: string): Promise<boolean> {
+  private async fenced(slug: string, kind: 'stop' | 'pause'): Promise<boolean> {
     const cluster = this.deps.cluster;
     if (!cluster?.peers.hasPeers()) return true;
     const taken = cluster.locks.tryAcquire(slug, 'stop');
@@ -194,7 +205,7 @@ export class Sweeper {
     const fenced = await cluster.peers.fence(taken.at + 1, taken.at + cluster.peers.deadAfterMs);
     const now = this.clock();
     const facts = fenced ? this.facts(slug, now) : undefined;
-    if (facts && decideSweep(facts, now, this.deps.policy).kind === 'stop') return true; // Lifecycle.stop takes the lock over
+    if (facts && decideSweep(facts, now, this.deps.policy).kind === kind) return true; // Lifecycle.stop (or pause) takes the lock over
     cluster.locks.releaseIf(slug, taken.at);
     this.deps.logger.info(
       { tenant: slug, fenced },
@@ -203,11 +214,44 @@ export class Sweeper {
     return false;
   }
 
+  /** Stops the longest-idle paused tenants while there are more than the cap allows, by count or by the memory they keep. */
+  private async capPaused(decisions: Record<string, SweepDecision>): Promise<void> {
+    const cap = this.deps.pausedCap;
+    if (!cap) return;
+    const paused = this.deps.store
+      .listActive()
+      .filter((t) => t.state === 'paused' && !this.deps.lifecycle.busy(t.slug))
+      .sort((a, b) => (a.lastActivity ?? a.stateChangedAt) - (b.lastActivity ?? b.stateChangedAt));
+    let memoryBytes = paused.reduce((sum, t) => sum + (t.pausedMemory ?? 0), 0);
+    let count = paused.length;
+    for (const tenant of paused) {
+      const by = count > cap.count ? 'count' : memoryBytes > cap.memoryBytes ? 'memory' : undefined;
+      if (!by) return;
+      const reason = { kind: 'paused-cap', by, paused: count, max: cap.count, memoryBytes, maxMemoryBytes: cap.memoryBytes } as const;
+      this.deps.logger.info({ tenant: tenant.slug, reason: describeStop(reason) }, 'sweep');
+      try {
+        await this.deps.lifecycle.stop(tenant.slug, reason);
+        this.deps.leases.forget(tenant.slug);
+        decisions[tenant.slug] = { kind: 'stop', reason };
+      } catch (err) {
+        this.deps.logger.warn({ tenant: tenant.slug, err: (err as Error).message }, 'sweep could not stop a paused tenant');
+      }
+      count -= 1;
+      memoryBytes -= tenant.pausedMemory ?? 0;
+    }
+  }
+
   private async act(slug: string, decision: SweepDecision): Promise<void> {
     if (decision.kind === 'keep') return;
     const seen = this.deps.activity.get(slug);
-    if (decision.kind === 'stop' && ((seen?.inflight ?? 0) > 0 || (seen?.sockets ?? 0) > 0)) return; // a request came in meanwhile
-    if (decision.kind === 'stop' && !(await this.fenced(slug))) return;
+    const quiet = decision.kind === 'stop' || decision.kind === 'pause';
+    if (quiet && ((seen?.inflight ?? 0) > 0 || (seen?.sockets ?? 0) > 0)) return; // a request came in meanwhile
+    if (quiet && !(await this.fenced(slug, decision.kind))) return;
+    if (decision.kind === 'pause') {
+      this.deps.logger.info({ tenant: slug, decision: 'pause', reason: describeDecision(decision) }, 'sweep');
+      await this.deps.lifecycle.pause(slug, decision.reason); // its lock is taken over from fenced()
+      return;
+    }
     this.deps.logger.info({ tenant: slug, decision: decision.kind, reason: describeStop(decision.reason) }, 'sweep');
     try {
       if (decision.kind === 'restart') this.deps.channels.close(slug, describeStop(decision.reason));

@@ -12,6 +12,7 @@ import { FakeDriver } from '../runtime/fake-driver.js';
 import { NapboxError } from '../errors.js';
 import { Lifecycle } from './lifecycle.js';
 import { TenantStore } from './tenant-store.js';
+import { TenantEvents } from './tenant-events.js';
 import { until } from '../../test/helpers/wait.js';
 
 describe('Lifecycle', () => {
@@ -53,6 +54,57 @@ describe('Lifecycle', () => {
     assert.equal(new Set(results.map((r) => r.containerId)).size, 1);
     assert.equal(driver.calls.create, 1);
     assert.equal(driver.calls.start, 1);
+    assert.equal(store.require('acme').state, 'running');
+  });
+
+  it('pauses a running tenant, and thaws it once for many concurrent wakes: no new start, each change with its reason', async () => {
+    store.create('acme', {}, Date.now());
+    const events = new TenantEvents();
+    const seen: string[] = [];
+    events.on('paused', ({ reason, memoryBytes }) => seen.push(`paused ${reason.kind} ${memoryBytes}`));
+    events.on('thawed', () => seen.push('thawed'));
+    const life = new Lifecycle({
+      store,
+      driver,
+      logger,
+      installId: 'unit0001',
+      baseImage: 'napbox-agent:test',
+      wakeTimeoutMs: 5000,
+      upstream: 'published',
+      events,
+    });
+    const first = await life.wake('acme', 'test');
+    assert.equal(await life.pause('acme', { kind: 'admin' }), true);
+    assert.equal(life.endpointOf('acme'), undefined, 'nothing is routed to a frozen container');
+    assert.equal((await driver.inspect(first.containerId))?.status, 'paused');
+    const paused = store.require('acme');
+    assert.deepEqual(
+      [paused.state, paused.stateReason, paused.lastStopReason, paused.pausedMemory],
+      ['paused', 'paused: admin pause', 'paused: admin pause', 64 * 1024 ** 2],
+    );
+    assert.equal(await life.pause('acme', { kind: 'admin' }), false, 'a paused tenant is not paused again');
+
+    const woken = await Promise.all(Array.from({ length: 20 }, () => life.wake('acme', 'request')));
+    assert.deepEqual(new Set(woken.map((r) => r.containerId)), new Set([first.containerId]));
+    assert.deepEqual([driver.calls.unpause, driver.calls.start, driver.calls.create], [1, 1, 1], 'one thaw; nothing started or made anew');
+    const thawed = store.require('acme');
+    assert.deepEqual([thawed.state, thawed.stateReason, thawed.lastStartReason, thawed.pausedMemory], ['running', 'thawed: request', 'thawed: request', null]);
+    assert.ok(woken[0]!.since >= first.since, 'its clocks start again at the thaw');
+    assert.deepEqual(seen, [`paused admin ${64 * 1024 ** 2}`, 'thawed']);
+  });
+
+  it('pauses nothing it does not know running, nor where the driver cannot pause; a stop of a paused tenant stops it', async () => {
+    store.create('acme', {}, Date.now());
+    const life = lifecycle();
+    assert.equal(await life.pause('acme', { kind: 'admin' }), false, 'stopped');
+    const running = await life.wake('acme', 'test');
+    await life.pause('acme', { kind: 'admin' });
+    await life.stop('acme', { kind: 'admin' });
+    assert.equal((await driver.inspect(running.containerId))?.running, false);
+    assert.equal(store.require('acme').state, 'stopped');
+    await life.wake('acme', 'again');
+    Object.defineProperty(driver, 'canPause', { value: false });
+    assert.equal(await life.pause('acme', { kind: 'admin' }), false, 'the driver cannot');
     assert.equal(store.require('acme').state, 'running');
   });
 

@@ -21,7 +21,7 @@ import { NapboxError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ContainerDriver, ContainerFile, ContainerInfo, MountSpec } from '../runtime/container-driver.js';
 import { endpointFor } from '../runtime/container-driver.js';
-import { describeStop, type StopReason } from './stop-reason.js';
+import { describePause, describeStop, type PauseReason, type StopReason } from './stop-reason.js';
 import { APP_PORT, CONTROL_PORT, LABEL_SPEC, buildContainerSpec, tenantLabels, tenantNetwork } from '../runtime/container-spec.js';
 import { waitReady } from '../runtime/readiness.js';
 import { formatDuration } from '../config/duration.js';
@@ -97,12 +97,50 @@ export class Lifecycle {
   }
 
   /**
+   * Freezes the tenant's running container (docker pause: memory, sockets and
+   * the runner channel are kept, nothing runs). Other napbox processes stop
+   * routing to it first (the stop lock and its fence), as for a stop. The
+   * next wake thaws it (wakeLocked). Resolves false, changing nothing, when
+   * this process does not know it running, or the driver cannot pause.
+   */
+  pause(slug: string, reason: PauseReason): Promise<boolean> {
+    if (!this.deps.driver.canPause || !this.running.has(slug)) return Promise.resolve(false);
+    return this.serialize(slug, async () => {
+      const known = this.running.get(slug);
+      if (!known) return false; // stopped or paused by the operation before this one
+      this.running.delete(slug); // routed to nowhere from here: a request now wakes it, which waits for this
+      const lock = await this.lock(slug, 'stop', this.clock() + this.deps.wakeTimeoutMs);
+      try {
+        if (lock && this.deps.fence) await this.deps.fence(lock.takenAt + 1);
+        const memoryBytes = (await this.deps.driver.memoryUsage(known.containerId).catch(() => undefined)) ?? null;
+        await this.deps.driver.pause(known.containerId);
+        const said = describePause(reason);
+        this.deps.store.setState(
+          slug,
+          { state: 'paused', reason: said, containerId: known.containerId, pausedMemory: memoryBytes, records: 'stop' },
+          this.clock(),
+        );
+        this.events.emit('paused', { slug, reason, memoryBytes });
+        this.deps.logger.info({ tenant: slug, reason: said, memoryBytes }, 'tenant paused');
+        return true;
+      } catch (err) {
+        // Not frozen after all (it exited, or the engine refused): the next wake finds out what it is.
+        this.deps.logger.warn({ tenant: slug, err: (err as Error).message }, 'tenant could not be paused');
+        return false;
+      } finally {
+        lock?.release();
+      }
+    });
+  }
+
+  /**
    * Asks the engine whether the tenant's container still runs; when not, forgets
    * it and records why (its exit code), so the next wake starts it again.
    */
   async verify(slug: string, context: string): Promise<boolean> {
     const known = this.running.get(slug);
-    if (!known) return false;
+    // Paused: frozen, not dead (a message sent just before the pause is answered after the thaw).
+    if (!known) return this.deps.store.get(slug)?.state === 'paused';
     const info = await this.deps.driver.inspect(known.containerId);
     if (info?.running) return true;
     if (this.running.get(slug) !== known) return false;
@@ -256,6 +294,7 @@ export class Lifecycle {
     }
     const deadline = started + this.deps.wakeTimeoutMs;
     let startedHere = false;
+    let thawedHere = false;
     const starting = (): void => {
       if (startedHere) return;
       startedHere = true;
@@ -263,7 +302,7 @@ export class Lifecycle {
     };
     let info: ContainerInfo | undefined;
     try {
-      info = await this.bringUp(tenant, starting);
+      info = await this.bringUp(tenant, starting, () => (thawedHere = true));
       if (!info.running) throw await this.failure(slug, info.id, 'exited before it was ready');
       const app = endpointFor(info, APP_PORT, this.deps.upstream);
       const control = endpointFor(info, CONTROL_PORT, this.deps.upstream);
@@ -289,10 +328,18 @@ export class Lifecycle {
         );
       }
       if (this.clock() > deadline) throw this.timeoutError(slug);
+      // A thawed container's heartbeat and idle clocks start again from here (a fresh grace).
       const running: Running = { slug, containerId, app, control, since: this.clock() };
       // Adopting a container another process (or an earlier napbox) made ready keeps the reason it was started for.
-      const adopted = !startedHere && tenant.state === 'running' && tenant.containerId === containerId;
-      if (!adopted) this.deps.store.setState(slug, { state: 'running', reason, containerId, failures: 0, retryAt: null }, this.clock());
+      const adopted = !startedHere && !thawedHere && tenant.state === 'running' && tenant.containerId === containerId;
+      if (thawedHere) {
+        this.deps.store.setState(
+          slug,
+          { state: 'running', reason: `thawed: ${reason}`, containerId, failures: 0, retryAt: null, records: 'start' },
+          this.clock(),
+        );
+        this.events.emit('thawed', { slug, ms: this.clock() - started });
+      } else if (!adopted) this.deps.store.setState(slug, { state: 'running', reason, containerId, failures: 0, retryAt: null }, this.clock());
       this.running.set(slug, running);
       this.events.emit('ready', running);
       this.events.emit('wakeDone', { slug, outcome: 'ready', ms: this.clock() - started });
@@ -323,7 +370,7 @@ export class Lifecycle {
   }
 
   /** Finds the tenant's container (or makes it) and starts it; `starting` is called before anything is changed in the engine. */
-  private async bringUp(tenant: Tenant, starting: () => void): Promise<ContainerInfo> {
+  private async bringUp(tenant: Tenant, starting: () => void, thawing: () => void): Promise<ContainerInfo> {
     const { driver, installId } = this.deps;
     const prepared = this.deps.prepareMounts?.(tenant.slug, tenant.config);
     const spec = buildContainerSpec({
@@ -340,11 +387,12 @@ export class Lifecycle {
     });
     const found = await driver.findByLabels(tenantLabels(installId, tenant.slug));
     let current = found.find((c) => c.status === 'running' || c.status === 'paused') ?? found[0];
-    if (current?.status !== 'running' || found.length > 1) starting();
+    if ((current?.status !== 'running' && current?.status !== 'paused') || found.length > 1) starting();
+    else if (current.status === 'paused') thawing();
     for (const extra of found) {
       if (extra !== current) await driver.remove(extra.id, { force: true }); // never two per tenant
     }
-    if (current && current.status !== 'running' && current.labels[LABEL_SPEC] !== spec.labels[LABEL_SPEC]) {
+    if (current && current.status !== 'running' && current.status !== 'paused' && current.labels[LABEL_SPEC] !== spec.labels[LABEL_SPEC]) {
       await driver.remove(current.id, { force: true }); // out of date: recreate from the current spec
       current = undefined;
     }
@@ -360,8 +408,9 @@ export class Lifecycle {
         if (!id) throw err;
       }
     }
-    if (current?.status === 'paused') await driver.stop(id, 1); // frozen behind napbox's back: stop, then start afresh
-    if (current?.status !== 'running') await driver.start(id);
+    if (current?.status === 'paused')
+      await driver.unpause(id); // paused by napbox (or by hand): thawed, in tens of ms
+    else if (current?.status !== 'running') await driver.start(id);
     const info = await driver.inspect(id);
     if (!info) throw new NapboxError('wake_failed', `container of ${tenant.slug} disappeared while starting`);
     return info;

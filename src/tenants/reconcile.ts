@@ -1,7 +1,8 @@
 // Makes the database agree with the engine, at start-up and on every sweep
 // tick: the engine is the truth about which containers exist and run.
 // Containers of this install whose tenant is gone are removed (orphans); a
-// running container the database thinks stopped is adopted; a tenant the
+// running container the database thinks stopped is adopted, a paused one as
+// paused (napbox's, or one paused by hand: the next wake thaws it); a tenant the
 // database thinks up whose container is not running is marked stopped, saying
 // so. Tenants with a wake or stop under way are left to it. The cost is in
 // proportion to this install's containers and its tenants that are up, not to
@@ -15,8 +16,10 @@ import type { TenantStore } from './tenant-store.js';
 export interface ReconcileReport {
   readonly removed: string[];
   readonly adopted: string[];
+  /** Tenants whose container was found paused while the database said otherwise: no request may go to it until thawed. */
+  readonly foundPaused: string[];
   readonly markedStopped: string[];
-  /** Tenants whose container runs, by slug, with its id. */
+  /** Tenants whose container runs (or is paused), by slug, with its id. */
   readonly running: ReadonlyMap<string, string>;
 }
 
@@ -33,7 +36,13 @@ export interface ReconcileDeps {
 export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
   const { store, driver, installId, logger, now } = deps;
   const containers: ContainerSummary[] = await driver.findByLabels({ [LABEL_INSTALL]: installId });
-  const report = { removed: [] as string[], adopted: [] as string[], markedStopped: [] as string[], running: new Map<string, string>() };
+  const report = {
+    removed: [] as string[],
+    adopted: [] as string[],
+    foundPaused: [] as string[],
+    markedStopped: [] as string[],
+    running: new Map<string, string>(),
+  };
   for (const c of containers) {
     const slug = c.labels[LABEL_TENANT];
     if (!slug || !store.get(slug)) {
@@ -45,7 +54,11 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
     if (c.status !== 'running' && c.status !== 'paused' && c.status !== 'restarting') continue; // up, if not well: the sweep judges it
     report.running.set(slug, c.id);
     const tenant = store.get(slug);
-    if (tenant && tenant.state !== 'running' && !deps.busy(slug) && tenant.stateChangedAt < now) {
+    if (!tenant || deps.busy(slug) || tenant.stateChangedAt >= now) continue;
+    if (c.status === 'paused' && tenant.state !== 'paused') {
+      store.setState(slug, { state: 'paused', reason: 'found paused in the engine', containerId: c.id, records: 'stop' }, now);
+      report.foundPaused.push(slug);
+    } else if (c.status !== 'paused' && tenant.state !== 'running') {
       store.setState(slug, { state: 'running', reason: 'adopted: found running in the engine', containerId: c.id, records: 'start' }, now);
       report.adopted.push(slug);
     }

@@ -19,7 +19,30 @@ export type StopReason =
     }
   | { readonly kind: 'stuck'; readonly silentMs: number; readonly processing: readonly string[] }
   | { readonly kind: 'admin' }
-  | { readonly kind: 'image'; readonly buildId: string };
+  | { readonly kind: 'image'; readonly buildId: string }
+  /** More paused tenants (or more memory kept by them) than NAPBOX_PAUSED_MAX / NAPBOX_PAUSED_MEMORY allow: the longest idle goes. */
+  | {
+      readonly kind: 'paused-cap';
+      readonly by: 'count' | 'memory';
+      readonly paused: number;
+      readonly max: number;
+      readonly memoryBytes: number;
+      readonly maxMemoryBytes: number;
+    };
+
+/** Why a running tenant was paused (frozen, memory kept), as data. */
+export type PauseReason =
+  | { readonly kind: 'idle'; readonly pauseAfterMs: number; readonly lastActivity: number; readonly lastKind: ActivityKind | 'lease end' }
+  | { readonly kind: 'admin' };
+
+/** A pause's reason in words. */
+export function describePause(reason: PauseReason): string {
+  return reason.kind === 'admin'
+    ? 'paused: admin pause'
+    : `paused: idle ${formatDuration(reason.pauseAfterMs)}, last activity ${clock(reason.lastActivity)} ${reason.lastKind}`;
+}
+
+const mib = (bytes: number): string => `${Math.round(bytes / 1024 ** 2)} MiB`;
 
 function clock(ms: number): string {
   return new Date(ms).toISOString().slice(11, 19);
@@ -38,5 +61,9 @@ export function describeStop(reason: StopReason): string {
       return 'admin stop';
     case 'image':
       return `image switched now (build ${reason.buildId})`;
+    case 'paused-cap':
+      return reason.by === 'count'
+        ? `longest idle of ${reason.paused} paused tenants, over NAPBOX_PAUSED_MAX=${reason.max}`
+        : `longest idle of the paused tenants, which kept ${mib(reason.memoryBytes)}, over NAPBOX_PAUSED_MEMORY=${mib(reason.maxMemoryBytes)}`;
   }
 }

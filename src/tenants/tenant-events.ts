@@ -7,7 +7,7 @@
 
 import type { Endpoint } from '../runtime/container-driver.js';
 import { TypedEvents } from '../typed-events.js';
-import type { StopReason } from './stop-reason.js';
+import type { PauseReason, StopReason } from './stop-reason.js';
 
 /** A tenant this process woke (or adopted) and found ready: where its app and runner answer. */
 export interface Running {
@@ -25,6 +25,10 @@ export interface TenantEventMap {
   readonly ready: Running;
   /** This process stopped the tenant's running container, and why. */
   readonly stopped: { readonly slug: string; readonly reason: StopReason };
+  /** This process froze the tenant's container (memory kept), and why. */
+  readonly paused: { readonly slug: string; readonly reason: PauseReason; readonly memoryBytes: number | null };
+  /** A wake thawed the tenant's paused container (its `ready` follows). */
+  readonly thawed: { readonly slug: string; readonly ms: number };
   /** Every wake's outcome and duration. */
   readonly wakeDone: { readonly slug: string; readonly outcome: WakeOutcome; readonly ms: number };
   /** Another napbox process is stopping the tenant: this one forgets its endpoints. */

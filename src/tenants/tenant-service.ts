@@ -40,6 +40,8 @@ export interface TenantView {
   readonly retryAt: string | null;
   /** What keeps it awake now (requests, websockets, messages, leases); empty when nothing does. */
   readonly holds: readonly string[];
+  /** While paused: since when, and the memory its frozen container keeps (bytes; null when the engine did not say). */
+  readonly paused: { readonly since: string; readonly memoryBytes: number | null } | null;
   readonly url: string;
   readonly build: BuildSummary | null;
   /** The last few wakes: when, how long to ready (ms), and how each ended. */
@@ -146,6 +148,7 @@ export class TenantService {
       failures: tenant.failures,
       retryAt: iso(tenant.retryAt),
       holds: tenant.state === 'running' ? this.deps.holds(tenant.slug) : [],
+      paused: tenant.state === 'paused' ? { since: new Date(tenant.stateChangedAt).toISOString(), memoryBytes: tenant.pausedMemory } : null,
       url: this.deps.tenantUrl(tenant.slug),
       build,
       recentWakes: this.deps.wakes?.recent(tenant.slug) ?? [],

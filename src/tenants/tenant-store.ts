@@ -12,7 +12,7 @@ import { CountRow, maybeRow, row, rows, StateCountRow, type StateCount } from '.
 
 const ChannelKeyRow = z.object({ channel_key: z.string().nullable() });
 
-const TENANT_STATES = ['stopped', 'starting', 'running', 'stopping', 'failed'] as const;
+const TENANT_STATES = ['stopped', 'starting', 'running', 'paused', 'stopping', 'failed'] as const;
 type TenantState = (typeof TENANT_STATES)[number];
 
 const RowSchema = z.object({
@@ -31,6 +31,7 @@ const RowSchema = z.object({
   retry_at: z.number().int().nullable(),
   config: z.string(),
   channel_key: z.string().nullable(),
+  paused_memory: z.number().int().min(0).nullable(),
 });
 
 export interface Tenant {
@@ -51,6 +52,8 @@ export interface Tenant {
   /** While set and in the future, wakes are refused (circuit open). */
   readonly retryAt: number | null;
   readonly config: TenantConfig;
+  /** While paused: the memory its frozen container keeps, in bytes (null when the engine did not say). */
+  readonly pausedMemory: number | null;
 }
 
 export interface StateChange {
@@ -59,6 +62,8 @@ export interface StateChange {
   readonly containerId?: string | null;
   readonly failures?: number;
   readonly retryAt?: number | null;
+  /** Paused: the memory its container keeps (bytes). Cleared by every other state. */
+  readonly pausedMemory?: number | null;
   /** Which of the last-start / last-stop reasons this change also records. */
   readonly records?: 'start' | 'stop';
 }
@@ -84,6 +89,7 @@ function toTenant(raw: unknown): Tenant {
     failures: row.failures,
     retryAt: row.retry_at,
     config: config.data,
+    pausedMemory: row.state === 'paused' ? row.paused_memory : null,
   };
 }
 
@@ -117,12 +123,17 @@ export class TenantStore {
 
   /** Tenants napbox believes are up (or going up or down): what the sweep looks at. */
   listActive(): Tenant[] {
-    return this.db.prepare("SELECT * FROM tenants WHERE state IN ('starting', 'running', 'stopping')").all().map(toTenant);
+    return this.db.prepare("SELECT * FROM tenants WHERE state IN ('starting', 'running', 'paused', 'stopping')").all().map(toTenant);
   }
 
   /** How many tenants are in each state (metrics). */
   countByState(): StateCount[] {
     return rows(StateCountRow, this.db.prepare('SELECT state, count(*) AS n FROM tenants GROUP BY state').all(), 'tenants');
+  }
+
+  /** The memory paused tenants keep together, in bytes (as the engine said when each was paused). */
+  pausedMemory(): number {
+    return row(CountRow, this.db.prepare("SELECT coalesce(sum(paused_memory), 0) AS n FROM tenants WHERE state = 'paused'").get(), 'tenants').n;
   }
 
   count(): number {
@@ -134,7 +145,7 @@ export class TenantStore {
   }
 
   setState(slug: string, change: StateChange, now: number): void {
-    const sets = ['state = @state', 'state_reason = @reason', 'state_changed_at = @now'];
+    const sets = ['state = @state', 'state_reason = @reason', 'state_changed_at = @now', 'paused_memory = @pausedMemory'];
     if (change.containerId !== undefined) sets.push('container_id = @containerId');
     if (change.failures !== undefined) sets.push('failures = @failures');
     if (change.retryAt !== undefined) sets.push('retry_at = @retryAt');
@@ -150,6 +161,7 @@ export class TenantStore {
         containerId: change.containerId ?? null,
         failures: change.failures ?? 0,
         retryAt: change.retryAt ?? null,
+        pausedMemory: change.state === 'paused' ? (change.pausedMemory ?? null) : null,
       }),
     );
   }

@@ -181,7 +181,10 @@ function rowFor(/** @type {any} */ t) {
   const link = /** @type {HTMLAnchorElement} */ (name.firstChild);
   link.href = t.url;
   link.textContent = t.slug;
-  setText(state, t.state, t.state === 'failed' || t.state === 'starting' ? t.reason : '');
+  const pausedFor = t.paused
+    ? `since ${ago(t.paused.since)}${t.paused.memoryBytes === null ? '' : `, ${Math.round(t.paused.memoryBytes / 1024 ** 2)} MiB kept`}`
+    : '';
+  setText(state, t.state, t.state === 'failed' || t.state === 'starting' ? t.reason : pausedFor);
   state.className = `state state-${t.state}`;
   setText(activity, t.lastActivity ? ago(t.lastActivity) : 'never', t.lastActivity ? new Date(t.lastActivity).toLocaleTimeString() : '');
   setText(holds, t.holds.length ? t.holds.join(', ') : '—');

@@ -1,0 +1,39 @@
+// The bench's paused stage alone (`node --import tsx bench/paused.ts`;
+// bench/paused-stage.ts says what it measures). BENCH_PAUSED_N tries per side
+// (default 21). Writes bench/out/paused.json; removes everything it made,
+// also on Ctrl-C.
+
+import Docker from 'dockerode';
+import fs from 'node:fs';
+import path from 'node:path';
+import { closeBenchTenant } from './bench-tenant.js';
+import { removeBaselines } from './cold-baseline.js';
+import { measurePaused, openPausedTenant, pausedLines } from './paused-stage.js';
+import { closeOnSignal, runScript } from './script.js';
+
+const OUT_FILE = path.join(path.dirname(new URL(import.meta.url).pathname), 'out', 'paused.json');
+
+function tries(): number {
+  const raw = process.env.BENCH_PAUSED_N ?? '21';
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 500) throw new Error(`BENCH_PAUSED_N=${JSON.stringify(raw)}: expected a whole number from 1 to 500`);
+  return n;
+}
+
+async function main(): Promise<void> {
+  const n = tries();
+  const tenant = await openPausedTenant();
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => (closing ??= removeBaselines(new Docker(), tenant.nb.installId).then(() => closeBenchTenant(tenant)));
+  closeOnSignal(close);
+  try {
+    const paused = await measurePaused(tenant, n, (l) => process.stderr.write(`bench: ${l}\n`));
+    process.stdout.write(`${pausedLines(paused).join('\n')}\n`);
+    fs.mkdirSync(path.dirname(OUT_FILE), { recursive: true });
+    fs.writeFileSync(OUT_FILE, `${JSON.stringify({ startedAt: new Date().toISOString(), node: process.version, paused }, null, 2)}\n`);
+  } finally {
+    await close();
+  }
+}
+
+runScript(main);
