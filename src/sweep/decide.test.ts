@@ -7,7 +7,7 @@ import { decideSweep, describeDecision, describeHold, type SweepDecision, type T
 function shown(d: SweepDecision): { kind: string; reason?: string } {
   return d.kind === 'keep'
     ? { kind: d.kind }
-    : d.kind === 'pause'
+    : d.kind === 'pause' || d.kind === 'thaw'
       ? { kind: d.kind, reason: describeDecision(d) }
       : { kind: d.kind, reason: describeStop(d.reason) };
 }
@@ -64,11 +64,19 @@ describe('decideSweep', () => {
     }
   });
 
+  it('thaws a paused tenant that something holds: a message delivered just as it froze is not left in a frozen runner', () => {
+    const at = T0 + 67_000 + 60_000;
+    const d = decideSweep({ ...base, paused: true, processing: ['m_9'], lastHeartbeat: T0 }, at, tiered);
+    assert.equal(d.kind, 'thaw');
+    assert.equal(describeDecision(d), 'thawed: held while paused: processing m_9');
+    assert.equal(decideSweep({ ...base, paused: true, pendingMessages: 1 }, at, tiered).kind, 'thaw');
+  });
+
   it('never judges a paused tenant stuck: a frozen runner sends no heartbeat', () => {
     const at = T0 + 67_000 + 200_000;
     const silent = { ...base, processing: ['m_1'], lastHeartbeat: T0 };
     assert.equal(decideSweep(silent, at, tiered).kind, 'restart');
-    assert.equal(decideSweep({ ...silent, paused: true }, at, tiered).kind, 'keep');
+    assert.notEqual(decideSweep({ ...silent, paused: true }, at, tiered).kind, 'restart');
   });
 
   it('stops an idle tenant and says since when and what the last activity was', () => {

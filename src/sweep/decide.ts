@@ -59,6 +59,8 @@ export type SweepDecision =
   | { readonly kind: 'keep'; readonly why: KeepReason }
   | { readonly kind: 'stop'; readonly reason: StopReason & { readonly kind: 'idle' | 'paused-cap' } }
   | { readonly kind: 'pause'; readonly reason: PauseReason & { readonly kind: 'idle' } }
+  /** Paused, yet something holds it (a message delivered as it froze, a lease, another process's request): thawed. */
+  | { readonly kind: 'thaw'; readonly holds: readonly Hold[] }
   | { readonly kind: 'restart'; readonly reason: StopReason & { readonly kind: 'stuck' } };
 
 /** What holds a tenant awake now. */
@@ -113,6 +115,8 @@ export function describeDecision(decision: SweepDecision): string {
       return `kept: ${describeKeep(decision.why)}`;
     case 'pause':
       return describePause(decision.reason);
+    case 'thaw':
+      return `thawed: held while paused: ${decision.holds.map(describeHold).join('; ')}`;
     case 'stop':
       return `stopped: ${describeStop(decision.reason)}`;
     case 'restart':
@@ -135,6 +139,7 @@ export function decideSweep(facts: TenantFacts, now: number, policy: SweepPolicy
   }
 
   const holds = holdsOf(facts, now, policy);
+  if (holds.length > 0 && facts.paused) return { kind: 'thaw', holds };
   if (holds.length > 0) return young ? starting : { kind: 'keep', why: { kind: 'held', holds } };
 
   // The end of a hold is activity: idle time counts from the last request, message... or lease end.

@@ -247,6 +247,12 @@ export class Sweeper {
     const quiet = decision.kind === 'stop' || decision.kind === 'pause';
     if (quiet && ((seen?.inflight ?? 0) > 0 || (seen?.sockets ?? 0) > 0)) return; // a request came in meanwhile
     if (quiet && !(await this.fenced(slug, decision.kind))) return;
+    if (decision.kind === 'thaw') {
+      this.deps.logger.info({ tenant: slug, decision: 'thaw', reason: describeDecision(decision) }, 'sweep');
+      // Its wake is the thaw (not awaited: the tick goes on); a failure is the wake's to record.
+      void this.deps.lifecycle.wake(slug, describeDecision(decision).replace(/^thawed: /, '')).catch(() => undefined);
+      return;
+    }
     if (decision.kind === 'pause') {
       this.deps.logger.info({ tenant: slug, decision: 'pause', reason: describeDecision(decision) }, 'sweep');
       await this.deps.lifecycle.pause(slug, decision.reason); // its lock is taken over from fenced()

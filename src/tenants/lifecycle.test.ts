@@ -22,7 +22,7 @@ describe('Lifecycle', () => {
   let driver: FakeDriver;
   const logger = createLogger('silent');
 
-  const lifecycle = (wakeTimeoutMs = 5000) =>
+  const lifecycle = (wakeTimeoutMs = 5000, events?: TenantEvents) =>
     new Lifecycle({
       store,
       driver,
@@ -32,6 +32,7 @@ describe('Lifecycle', () => {
       wakeTimeoutMs,
       upstream: 'published',
       breaker: { baseMs: 60_000, maxMs: 60_000 },
+      ...(events ? { events } : {}),
     });
 
   beforeEach(() => {
@@ -63,16 +64,7 @@ describe('Lifecycle', () => {
     const seen: string[] = [];
     events.on('paused', ({ reason, memoryBytes }) => seen.push(`paused ${reason.kind} ${memoryBytes}`));
     events.on('thawed', () => seen.push('thawed'));
-    const life = new Lifecycle({
-      store,
-      driver,
-      logger,
-      installId: 'unit0001',
-      baseImage: 'napbox-agent:test',
-      wakeTimeoutMs: 5000,
-      upstream: 'published',
-      events,
-    });
+    const life = lifecycle(5000, events);
     const first = await life.wake('acme', 'test');
     assert.equal(await life.pause('acme', { kind: 'admin' }), true);
     assert.equal(life.endpointOf('acme'), undefined, 'nothing is routed to a frozen container');
