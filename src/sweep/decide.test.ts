@@ -51,6 +51,13 @@ describe('decideSweep', () => {
     assert.equal(decideSweep(young, T0 + 10_000, { ...tiered, idleTimeoutMs: 5000, pauseAfterMs: 0 }).kind, 'keep', 'no stop within the grace');
   });
 
+  it("counts a paused tenant's idle time from its last activity, not from its pause", () => {
+    const pausedAt = T0 + 67_000 + 30_000;
+    const paused = { ...base, paused: true, runningSince: pausedAt };
+    const d = decideSweep(paused, T0 + 67_000 + 600_000, tiered);
+    assert.deepEqual(shown(d), { kind: 'stop', reason: 'idle 10m, last activity 12:01:07 request' });
+  });
+
   it('never pauses a tenant that anything holds', () => {
     const at = T0 + 67_000 + 60_000;
     for (const held of [

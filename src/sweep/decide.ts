@@ -144,9 +144,10 @@ export function decideSweep(facts: TenantFacts, now: number, policy: SweepPolicy
 
   // The end of a hold is activity: idle time counts from the last request, message... or lease end.
   const lastLeaseEnd = Math.max(0, ...facts.leases.map((l) => leaseEnd(l, policy.leaseCapMs)).filter((end) => end <= now));
-  const last = Math.max(facts.lastActivity, facts.runningSince, lastLeaseEnd);
-  const lastKind =
-    lastLeaseEnd === last && lastLeaseEnd > facts.lastActivity ? 'lease end' : facts.lastActivity >= facts.runningSince ? facts.lastActivityKind : 'wake';
+  // A pause is not activity: a paused tenant's idle time runs from its last activity (its start, if none).
+  const since = facts.paused && facts.lastActivity > 0 ? Math.min(facts.runningSince, facts.lastActivity) : facts.runningSince;
+  const last = Math.max(facts.lastActivity, since, lastLeaseEnd);
+  const lastKind = lastLeaseEnd === last && lastLeaseEnd > facts.lastActivity ? 'lease end' : facts.lastActivity >= since ? facts.lastActivityKind : 'wake';
   const idle = now - last;
   if (!young && idle >= policy.idleTimeoutMs) {
     const cappedLeases = facts.leases.filter((l) => l.expiresAt > now && l.takenAt + policy.leaseCapMs <= now).map((l) => l.name);

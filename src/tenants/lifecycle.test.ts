@@ -85,6 +85,16 @@ describe('Lifecycle', () => {
     assert.deepEqual(seen, [`paused admin ${64 * 1024 ** 2}`, 'thawed']);
   });
 
+  it('pauses a tenant another process woke (or one adopted at start-up), found running in the engine', async () => {
+    store.create('acme', {}, Date.now());
+    const running = await lifecycle().wake('acme', 'test');
+    const other = lifecycle();
+    assert.equal(await other.pause('acme', { kind: 'admin' }), true);
+    assert.equal((await driver.inspect(running.containerId))?.status, 'paused');
+    assert.equal(store.require('acme').state, 'paused');
+    assert.equal((await other.wake('acme', 'request')).containerId, running.containerId);
+  });
+
   it('pauses nothing it does not know running, nor where the driver cannot pause; a stop of a paused tenant stops it', async () => {
     store.create('acme', {}, Date.now());
     const life = lifecycle();

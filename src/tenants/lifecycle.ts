@@ -100,26 +100,27 @@ export class Lifecycle {
    * Freezes the tenant's running container (docker pause: memory, sockets and
    * the runner channel are kept, nothing runs). Other napbox processes stop
    * routing to it first (the stop lock and its fence), as for a stop. The
-   * next wake thaws it (wakeLocked). Resolves false, changing nothing, when
-   * this process does not know it running, or the driver cannot pause.
+   * next wake thaws it (wakeLocked). The container is the one this process
+   * knows, or the one the engine says runs (another process woke it, or it
+   * was adopted at start-up). Resolves false, changing nothing, when none
+   * runs or the engine refuses; the lock (the sweep's, taken over) is let go
+   * in every case.
    */
   pause(slug: string, reason: PauseReason): Promise<boolean> {
-    if (!this.deps.driver.canPause || !this.running.has(slug)) return Promise.resolve(false);
     return this.serialize(slug, async () => {
       const known = this.running.get(slug);
-      if (!known) return false; // stopped or paused by the operation before this one
       this.running.delete(slug); // routed to nowhere from here: a request now wakes it, which waits for this
       const lock = await this.lock(slug, 'stop', this.clock() + this.deps.wakeTimeoutMs);
       try {
+        if (!this.deps.driver.canPause) return false;
         if (lock && this.deps.fence) await this.deps.fence(lock.takenAt + 1);
-        const memoryBytes = (await this.deps.driver.memoryUsage(known.containerId).catch(() => undefined)) ?? null;
-        await this.deps.driver.pause(known.containerId);
+        const found = known ? [] : await this.deps.driver.findByLabels(tenantLabels(this.deps.installId, slug));
+        const containerId = known?.containerId ?? found.find((c) => c.status === 'running')?.id;
+        if (!containerId) return false; // stopped, paused or going: nothing to freeze
+        const memoryBytes = (await this.deps.driver.memoryUsage(containerId).catch(() => undefined)) ?? null;
+        await this.deps.driver.pause(containerId);
         const said = describePause(reason);
-        this.deps.store.setState(
-          slug,
-          { state: 'paused', reason: said, containerId: known.containerId, pausedMemory: memoryBytes, records: 'stop' },
-          this.clock(),
-        );
+        this.deps.store.setState(slug, { state: 'paused', reason: said, containerId, pausedMemory: memoryBytes, records: 'stop' }, this.clock());
         this.events.emit('paused', { slug, reason, memoryBytes });
         this.deps.logger.info({ tenant: slug, reason: said, memoryBytes }, 'tenant paused');
         return true;
@@ -139,8 +140,9 @@ export class Lifecycle {
    */
   async verify(slug: string, context: string): Promise<boolean> {
     const known = this.running.get(slug);
-    // Paused: frozen, not dead (a message sent just before the pause is answered after the thaw).
-    if (!known) return this.deps.store.get(slug)?.state === 'paused';
+    // Paused, or an operation under way (a pause about to freeze it): not dead; a message sent just before a
+    // pause is answered after the thaw.
+    if (!known) return this.busy(slug) || this.deps.store.get(slug)?.state === 'paused';
     const info = await this.deps.driver.inspect(known.containerId);
     if (info?.running) return true;
     if (this.running.get(slug) !== known) return false;
