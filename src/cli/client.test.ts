@@ -26,6 +26,7 @@ const answers: Record<string, [number, string]> = {
       failures: 0,
       retryAt: null,
       holds: [],
+      paused: null,
       url: 'http://good.localhost:8080/',
       build: null,
       recentWakes: [],
