@@ -244,8 +244,9 @@ function caseGenerator(world: World, index: number): Case {
   let text = requests.map((q) => q.text).join('');
   const mutated = chance(0.35);
   if (mutated) text = mutate(text);
-  // After a mutation, only the first request is known to be a HEAD or not (if it still starts as one).
-  const heads = mutated ? [text.startsWith('HEAD ')] : requests.map((q) => q.head);
+  // After a mutation, only the first request is known to be a HEAD or not (if it still starts as one, after the
+  // empty lines a server skips before a request line: RFC 9112, 2.2; a mutation once put CRLFs there).
+  const heads = mutated ? [text.replace(/^[\r\n]+/, '').startsWith('HEAD ')] : requests.map((q) => q.head);
   return { bytes: Buffer.from(text, 'latin1'), heads, headsUnknown: mutated, label: `${requests.length} request(s)${mutated ? ', mutated' : ''}` };
 }
 
