@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { DockerDriver } from '../../src/runtime/docker-driver.js';
@@ -107,7 +108,13 @@ describe('the sweep', () => {
     await until(async () => (await api(nb, 'GET', `/api/tenants/frozen/messages/${sent.json.id}`)).json.state === 'processing', 30_000, 'processing');
     const [c] = await driver.findByLabels({ 'napbox.install': nb.installId, 'napbox.tenant': 'frozen' });
     assert.ok(c);
-    await run('docker', ['pause', c.id]);
+    // The runner hangs (SIGSTOP from the host: the engine does not know; a `docker pause` would be a pause,
+    // which napbox adopts and thaws, since a frozen container is not a stuck one).
+    // The container's pid 1 is its init; the runner is its child.
+    const { stdout: pid } = await run('docker', ['inspect', '-f', '{{.State.Pid}}', c.id]);
+    const init = pid.trim();
+    const [runner] = fs.readFileSync(`/proc/${init}/task/${init}/children`, 'utf8').trim().split(/\s+/);
+    process.kill(Number(runner), 'SIGSTOP');
     const done = await api(nb, 'GET', `/api/tenants/frozen/messages/${sent.json.id}?wait=45s`);
     assert.equal(done.json.state, 'done', JSON.stringify(done.json));
     assert.equal(done.json.reply, 'thawed ice\n');
