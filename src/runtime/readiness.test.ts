@@ -8,27 +8,44 @@ import net, { type AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { waitReady } from './readiness.js';
 
-/** A runner's control port whose app becomes ready after `readyAfterMs`; counts the /ready requests it gets. */
+/**
+ * A runner's control port whose app becomes ready after `readyAfterMs`; counts the /ready requests it gets.
+ * Readiness is one timer that held requests wait on, so a held answer never comes a tick before it (a second
+ * timer racing `Date.now()` against `readyAt` could fire a millisecond early and answer 503).
+ */
 async function fakeRunner(readyAfterMs: number): Promise<{ port: number; requests: () => number; readyAt: number; close(): Promise<void> }> {
   const readyAt = Date.now() + readyAfterMs;
   let requests = 0;
+  let ready = false;
+  const waiting = new Set<() => void>();
+  const readyTimer = setTimeout(() => {
+    ready = true;
+    for (const answer of waiting) answer();
+  }, readyAfterMs);
   const server = http.createServer((req, res) => {
     requests += 1;
     const wait = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('wait') ?? 0);
     const answer = (): void => {
-      const ready = Date.now() >= readyAt;
-      res.writeHead(ready ? 200 : 503).end();
+      waiting.delete(answer);
+      clearTimeout(held);
+      if (!res.headersSent) res.writeHead(ready ? 200 : 503).end();
     };
-    const until = readyAt - Date.now();
-    if (until > 0 && wait > 0) setTimeout(answer, Math.min(until, wait));
-    else answer();
+    let held: NodeJS.Timeout | undefined;
+    if (ready || wait <= 0) return answer();
+    waiting.add(answer);
+    held = setTimeout(answer, wait);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as AddressInfo).port,
     requests: () => requests,
     readyAt,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise((resolve) => {
+        clearTimeout(readyTimer);
+        for (const answer of waiting) answer();
+        server.close(() => resolve());
+      }),
   };
 }
 
