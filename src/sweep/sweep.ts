@@ -250,7 +250,7 @@ export class Sweeper {
     if (decision.kind === 'thaw') {
       this.deps.logger.info({ tenant: slug, decision: 'thaw', reason: describeDecision(decision) }, 'sweep');
       // Its wake is the thaw (not awaited: the tick goes on); a failure is the wake's to record.
-      void this.deps.lifecycle.wake(slug, describeDecision(decision).replace(/^thawed: /, '')).catch(() => undefined);
+      void this.deps.lifecycle.wake(slug, `held while paused: ${decision.holds.map(describeHold).join('; ')}`).catch(() => undefined);
       return;
     }
     if (decision.kind === 'pause') {

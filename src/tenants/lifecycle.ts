@@ -108,17 +108,19 @@ export class Lifecycle {
    */
   pause(slug: string, reason: PauseReason): Promise<boolean> {
     return this.serialize(slug, async () => {
+      if (!this.deps.driver.canPause) return false; // this engine cannot freeze: it keeps running, routed as before
       const known = this.running.get(slug);
       this.running.delete(slug); // routed to nowhere from here: a request now wakes it, which waits for this
       const lock = await this.lock(slug, 'stop', this.clock() + this.deps.wakeTimeoutMs);
       try {
-        if (!this.deps.driver.canPause) return false;
         if (lock && this.deps.fence) await this.deps.fence(lock.takenAt + 1);
         const found = known ? [] : await this.deps.driver.findByLabels(tenantLabels(this.deps.installId, slug));
         const containerId = known?.containerId ?? found.find((c) => c.status === 'running')?.id;
         if (!containerId) return false; // stopped, paused or going: nothing to freeze
-        const memoryBytes = (await this.deps.driver.memoryUsage(containerId).catch(() => undefined)) ?? null;
         await this.deps.driver.pause(containerId);
+        // Read once frozen: the engine's stats take about a second, which must not delay the freeze, and a frozen
+        // container's memory no longer grows.
+        const memoryBytes = (await this.deps.driver.memoryUsage(containerId).catch(() => undefined)) ?? null;
         const said = describePause(reason);
         this.deps.store.setState(slug, { state: 'paused', reason: said, containerId, pausedMemory: memoryBytes, records: 'stop' }, this.clock());
         this.events.emit('paused', { slug, reason, memoryBytes });
