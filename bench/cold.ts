@@ -11,19 +11,12 @@ import { closeBenchTenant, openBenchTenant } from './bench-tenant.js';
 import { removeBaselines } from './cold-baseline.js';
 import { measureColdStarts } from './cold-start.js';
 import { coldLines, coldResults } from './report.js';
-import { closeOnSignal, runScript } from './script.js';
+import { closeOnSignal, intFromEnv, runScript } from './script.js';
 
 const OUT_FILE = path.join(path.dirname(new URL(import.meta.url).pathname), 'out', 'cold.json');
 
-function tries(): number {
-  const raw = process.env.BENCH_COLD_N ?? '15';
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 200) throw new Error(`BENCH_COLD_N=${JSON.stringify(raw)}: expected a whole number from 1 to 200`);
-  return n;
-}
-
 async function main(): Promise<void> {
-  const n = tries();
+  const n = intFromEnv('BENCH_COLD_N', 15, 1, 200);
   const tenant = await openBenchTenant();
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => (closing ??= removeBaselines(new Docker(), tenant.nb.installId).then(() => closeBenchTenant(tenant)));

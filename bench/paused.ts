@@ -9,19 +9,12 @@ import path from 'node:path';
 import { closeBenchTenant } from './bench-tenant.js';
 import { removeBaselines } from './cold-baseline.js';
 import { measurePaused, openPausedTenant, pausedLines } from './paused-stage.js';
-import { closeOnSignal, runScript } from './script.js';
+import { closeOnSignal, intFromEnv, runScript } from './script.js';
 
 const OUT_FILE = path.join(path.dirname(new URL(import.meta.url).pathname), 'out', 'paused.json');
 
-function tries(): number {
-  const raw = process.env.BENCH_PAUSED_N ?? '21';
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 500) throw new Error(`BENCH_PAUSED_N=${JSON.stringify(raw)}: expected a whole number from 1 to 500`);
-  return n;
-}
-
 async function main(): Promise<void> {
-  const n = tries();
+  const n = intFromEnv('BENCH_PAUSED_N', 21, 1, 500);
   const tenant = await openPausedTenant();
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => (closing ??= removeBaselines(new Docker(), tenant.nb.installId).then(() => closeBenchTenant(tenant)));

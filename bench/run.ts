@@ -37,19 +37,11 @@ import { measureMessages } from './messages.js';
 import { measureSweep } from './sweep.js';
 import { measureImages } from './images.js';
 import { measureMany, renderMany } from './many-tenants.js';
-import { closeOnSignal, runScript } from './script.js';
+import { closeOnSignal, intFromEnv, runScript } from './script.js';
 import { measurePaused, openPausedTenant, pausedLines, type PausedResults } from './paused-stage.js';
 
 const OUT_FILE = path.join(path.dirname(new URL(import.meta.url).pathname), 'out', 'results.json');
 const HTML_FILE = path.join(path.dirname(OUT_FILE), 'report.html');
-
-function intFromEnv(name: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name}=${JSON.stringify(raw)}: expected a whole number from ${min} to ${max}`);
-  return value;
-}
 
 /** wrk, installed from Debian's packages when missing and this machine allows it. */
 async function loadToolName(): Promise<string> {

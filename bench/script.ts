@@ -14,6 +14,15 @@ export function closeOnSignal(close: () => Promise<void>, say?: (signal: NodeJS.
 }
 
 /** Runs `main`, then exits 0, or 1 with the error printed. */
+/** A whole number from the environment variable `name` (`fallback` when unset or empty), refused outside min..max. */
+export function intFromEnv(name: string, fallback: number, min: number, max: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name}=${JSON.stringify(raw)}: expected a whole number from ${min} to ${max}`);
+  return value;
+}
+
 export function runScript(main: () => Promise<void>): void {
   main().then(
     () => process.exit(0),
