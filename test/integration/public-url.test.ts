@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { removeInstall, startNapbox } from '../helpers/napbox-process.js';
 import { startWorld, type World } from '../scenarios/world.js';
 
 async function linksAndCookies(world: World, host: (slug: string) => string) {
@@ -55,6 +56,23 @@ describe('NAPBOX_PUBLIC_URL', () => {
       assert.doesNotMatch(String(tenantSession.headers['set-cookie']), /Secure/);
     } finally {
       await world.close();
+    }
+  });
+
+  it("prints public links in napbox's start-up banner, and where it listens", async () => {
+    const nb = await startNapbox({ env: { NAPBOX_PUBLIC_URL: 'https://napbox.example.com' } });
+    try {
+      const deadline = Date.now() + 10_000;
+      while (!nb.output().includes('admin CLI') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const banner = nb.output();
+      assert.match(banner, new RegExp(`napbox is running on ${nb.url}, public at https://napbox\\.example\\.com\n`));
+      assert.match(banner, /created the tenant "demo": open https:\/\/demo\.napbox\.example\.com\/\n/);
+      assert.match(banner, /without wildcard DNS: +https:\/\/napbox\.example\.com\/t\/demo\/\n/);
+      assert.match(banner, /dashboard: +https:\/\/napbox\.example\.com\/ /);
+      assert.equal(banner.includes(`:${nb.port}/`), false, banner);
+    } finally {
+      await nb.stop();
+      await removeInstall(nb.installId);
     }
   });
 });
