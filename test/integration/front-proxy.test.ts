@@ -157,6 +157,7 @@ for (const proxy of ['nginx', 'caddy'] as const) {
 
     it('wakes a cold tenant on its wildcard host, and the app sees the forwarded headers of the chain', async () => {
       await world.api('POST', '/api/tenants/app/stop');
+      assert.equal((await world.api('GET', '/api/tenants/app')).json.state, 'stopped');
       const got = await get(port, tenantHost('app'), '/whoami', {
         'x-forwarded-for': '6.6.6.6',
         'x-forwarded-proto': 'https',
@@ -168,6 +169,7 @@ for (const proxy of ['nginx', 'caddy'] as const) {
       assert.equal(got.status, 200, `${got.body}\n${front?.output()}`);
       const who = JSON.parse(got.body) as { tenant: string; headers: Record<string, string | undefined> };
       assert.equal(who.tenant, 'app');
+      assert.equal((await world.api('GET', '/api/tenants/app')).json.state, 'running');
       // The proxy replaced the client's claims with what it saw; napbox kept them (trusted) and appended the proxy.
       assert.equal(who.headers['x-forwarded-for'], '127.0.0.1, 127.0.0.1');
       assert.equal(who.headers['x-forwarded-proto'], 'http');
