@@ -67,10 +67,14 @@ import { removeOrphanNetworks } from './tenants/orphan-networks.js';
 import { sharedNetwork } from './runtime/container-spec.js';
 import { projectRoot } from './project-root.js';
 import { SERVER_FILE, type ServerFile } from './server-file.js';
+import { PublicLinks } from './config/public-url.js';
 
 export interface Napbox {
+  /** Where napbox listens (what the CLI uses). */
   readonly url: string;
   readonly installId: string;
+  /** The links napbox hands out: NAPBOX_PUBLIC_URL's, or its own address without one. */
+  readonly links: PublicLinks;
   tenantUrl(slug: string): string;
   close(): Promise<void>;
 }
@@ -259,11 +263,16 @@ function build(ground: Ground, lifetime: Lifetime) {
 
   // The listener is made here, listening only once started; tenant URLs carry the port it got.
   const front = net.createServer({ noDelay: true });
-  const tenantUrl = (slug: string): string => {
-    const address = front.address();
-    const port = address !== null && typeof address === 'object' ? address.port : config.port;
-    return `http://${slug}.${config.baseDomain}${port === 80 ? '' : `:${port}`}/`;
-  };
+  const links = new PublicLinks({
+    publicUrl: config.publicUrl,
+    baseDomain: config.baseDomain,
+    listenHost: clientHost(config.listen),
+    listenPort: () => {
+      const address = front.address();
+      return address !== null && typeof address === 'object' ? address.port : config.port;
+    },
+  });
+  const tenantUrl = (slug: string): string => links.tenant(slug);
   const tenants = new TenantService({
     store,
     lifecycle,
@@ -291,8 +300,8 @@ function build(ground: Ground, lifetime: Lifetime) {
   });
 
   const revocations = new SessionRevocations(db, clock);
-  const auth = new AdminAuth(loadOrCreateKey(config.dataDir), installId, clock, revocations);
-  const access = new TenantAccess(loadOrCreateKey(config.dataDir, 'access.key'), installId, clock, { revocations, tenantUrl });
+  const auth = new AdminAuth(loadOrCreateKey(config.dataDir), installId, clock, revocations, { secureCookies: links.secure });
+  const access = new TenantAccess(loadOrCreateKey(config.dataDir, 'access.key'), installId, clock, { revocations, tenantUrl, secureCookies: links.secure });
   const chat = new ChatSocket(messages, logger, (slug) => {
     const tenant = store.get(slug);
     return tenant ? (tenant.config.visibility ?? 'public') : undefined;
@@ -387,6 +396,7 @@ function build(ground: Ground, lifetime: Lifetime) {
     gate,
     limit,
     front,
+    links,
     tenantUrl,
   };
 }
@@ -461,14 +471,19 @@ async function start(ground: Ground, parts: Parts, lifetime: Lifetime): Promise<
   await listen(front, config, logger);
   lifetime.defer('listener and connections', () => closeFrontDoor(parts));
   const port = (front.address() as net.AddressInfo).port;
-  const listenHost = config.listen === '0.0.0.0' || config.listen === '::' ? '127.0.0.1' : config.listen;
+  const listenHost = clientHost(config.listen);
   const url = `http://${listenHost.includes(':') ? `[${listenHost}]` : listenHost}:${port}`;
   const serverFile: ServerFile = { url, pid: process.pid, installId, baseDomain: config.baseDomain, port };
   fs.writeFileSync(path.join(config.dataDir, SERVER_FILE), JSON.stringify(serverFile), { mode: 0o600 });
   lifetime.defer('server file', () => removeServerFile(config.dataDir));
   logger.info({ url, dataDir: config.dataDir, maxConnections: limit.cap, maxConnectionsPerClient: config.maxConnectionsPerClient }, 'napbox listening');
 
-  return { url, installId, tenantUrl: parts.tenantUrl, close: () => lifetime.close() };
+  return { url, installId, links: parts.links, tenantUrl: parts.tenantUrl, close: () => lifetime.close() };
+}
+
+/** The address a client on this machine reaches napbox at: a wildcard listen address is reached on loopback. */
+function clientHost(listen: string): string {
+  return listen === '0.0.0.0' || listen === '::' ? '127.0.0.1' : listen;
 }
 
 function listen(front: net.Server, config: Config, logger: Logger): Promise<void> {

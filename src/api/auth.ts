@@ -7,6 +7,7 @@
 // of its own:
 // - It is scoped to `/api` (Path), host-only and SameSite=Strict, so no tenant
 //   page, not even one under `/t/<slug>/` on the same host, is ever sent it.
+//   Behind TLS (an https NAPBOX_PUBLIC_URL) it is also Secure.
 // - It authorizes only napbox's own page: a request from any other origin
 //   (request-origin.ts) is refused, and a change also needs the
 //   `x-napbox-dashboard` header.
@@ -32,10 +33,17 @@ const SESSION_SECONDS = 12 * 3600;
 const SESSION_SUBJECT = 'dashboard';
 const COOKIE_PATH = '/api';
 /** Set-Cookie values that end the session in the browser; the second clears a cookie of an older napbox (Path=/). */
-const CLEAR_SESSION_COOKIES: readonly string[] = [
-  `${SESSION_COOKIE}=; Path=${COOKIE_PATH}; HttpOnly; SameSite=Strict; Max-Age=0`,
-  `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`,
-];
+function clearSessionCookies(secure: string): readonly string[] {
+  return [
+    `${SESSION_COOKIE}=; Path=${COOKIE_PATH}; HttpOnly; SameSite=Strict${secure}; Max-Age=0`,
+    `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict${secure}; Max-Age=0`,
+  ];
+}
+
+export interface AdminAuthOptions {
+  /** Browsers reach napbox over https (NAPBOX_PUBLIC_URL): the session cookie is Secure, never sent over plain http. */
+  readonly secureCookies?: boolean;
+}
 
 export function loadOrCreateKey(dataDir: string, name = 'admin.key'): Uint8Array {
   const file = path.join(dataDir, name);
@@ -49,14 +57,18 @@ export function loadOrCreateKey(dataDir: string, name = 'admin.key'): Uint8Array
 
 export class AdminAuth {
   private readonly audience: string;
+  /** '; Secure' or '', added to every Set-Cookie. */
+  private readonly secure: string;
 
   constructor(
     private readonly key: Uint8Array,
     installId: string,
     private readonly clock: () => number = Date.now,
     private readonly revocations?: SessionRevocations,
+    options: AdminAuthOptions = {},
   ) {
     this.audience = `napbox-admin:${installId}`;
+    this.secure = options.secureCookies ? '; Secure' : '';
   }
 
   issue(ttlSeconds: number, subject = 'admin', claims: JWTPayload = {}): Promise<string> {
@@ -87,7 +99,7 @@ export class AdminAuth {
     await this.verifyHeader(`Bearer ${token}`);
     const session = await this.issue(SESSION_SECONDS, SESSION_SUBJECT, { jti: crypto.randomUUID() });
     // Host-only (no Domain): tenant hosts (<slug>.<base domain>) never receive it; Path: nor do /t/<slug>/ pages.
-    return `${SESSION_COOKIE}=${session}; Path=${COOKIE_PATH}; HttpOnly; SameSite=Strict; Max-Age=${SESSION_SECONDS}`;
+    return `${SESSION_COOKIE}=${session}; Path=${COOKIE_PATH}; HttpOnly; SameSite=Strict${this.secure}; Max-Age=${SESSION_SECONDS}`;
   }
 
   /**
@@ -97,11 +109,11 @@ export class AdminAuth {
    */
   async signOut(req: IncomingMessage): Promise<readonly string[]> {
     const cookie = readCookie(req.headers.cookie, SESSION_COOKIE);
-    if (cookie === undefined) return CLEAR_SESSION_COOKIES;
+    if (cookie === undefined) return clearSessionCookies(this.secure);
     this.checkOrigin(req);
     const payload = await this.sessionOf(cookie).catch(() => undefined); // invalid, expired or revoked: nothing to revoke
     if (payload?.jti !== undefined && payload.exp !== undefined) this.revocations?.revoke(payload.jti, payload.exp * 1000);
-    return CLEAR_SESSION_COOKIES;
+    return clearSessionCookies(this.secure);
   }
 
   private async verifySession(req: IncomingMessage, cookie: string): Promise<void> {

@@ -37,6 +37,8 @@ export interface TenantAccessOptions {
   readonly revocations?: SessionRevocations;
   /** The tenant's own URL (`http://<slug>.<base domain>:<port>/`), where a sign-in link opened under /t/ is sent. */
   readonly tenantUrl?: (slug: string) => string;
+  /** Browsers reach napbox over https (NAPBOX_PUBLIC_URL): the session cookie is Secure. */
+  readonly secureCookies?: boolean;
 }
 
 export class TenantAccess {
@@ -115,7 +117,7 @@ export class TenantAccess {
     const path = prefix ? `${prefix}/` : '/';
     res.writeHead(303, {
       location: path,
-      'set-cookie': `${COOKIE}=${session}; Path=${path}; Max-Age=${SESSION_TTL_S}; HttpOnly; SameSite=Lax`,
+      'set-cookie': `${COOKIE}=${session}; Path=${path}; Max-Age=${SESSION_TTL_S}; HttpOnly; SameSite=Lax${this.options.secureCookies ? '; Secure' : ''}`,
       'cache-control': 'no-store',
     });
     res.end();
@@ -129,6 +131,11 @@ export class TenantAccess {
     const session = await this.claims(readCookie(req.headers.cookie, COOKIE), slug, this.sessionAudience);
     if (session?.jti !== undefined && session.exp !== undefined) this.options.revocations?.revoke(session.jti, session.exp * 1000);
     const path = prefix ? `${prefix}/` : '/';
-    sendJson(res, 200, { signedOut: session !== undefined }, { 'set-cookie': `${COOKIE}=; Path=${path}; Max-Age=0; HttpOnly; SameSite=Lax` });
+    sendJson(
+      res,
+      200,
+      { signedOut: session !== undefined },
+      { 'set-cookie': `${COOKIE}=; Path=${path}; Max-Age=0; HttpOnly; SameSite=Lax${this.options.secureCookies ? '; Secure' : ''}` },
+    );
   }
 }

@@ -8,6 +8,7 @@ import { NapboxError } from '../errors.js';
 import { parseDuration } from './duration.js';
 import { isRemote, parseDockerHost } from './docker-host.js';
 import { parseTrustedProxies } from './trusted-proxies.js';
+import { parsePublicUrl, publicBaseDomain, type PublicUrl } from './public-url.js';
 
 type UpstreamMode = 'auto' | 'bridge' | 'published';
 
@@ -17,6 +18,8 @@ export interface Config {
   readonly dataDir: string;
   readonly groupsDir: string;
   readonly baseDomain: string;
+  /** Where browsers reach napbox (a front proxy's address), for every link napbox prints or serves; undefined: its own port. */
+  readonly publicUrl: PublicUrl | undefined;
   readonly idleTimeoutMs: number;
   /** A tenant idle this long is paused (frozen, memory kept) until its idle timeout; 0: never paused. */
   readonly pauseAfterMs: number;
@@ -117,6 +120,16 @@ function readTrustedProxies(env: Env): string[] {
   }
 }
 
+function readPublicUrl(env: Env): PublicUrl | undefined {
+  const raw = env.NAPBOX_PUBLIC_URL;
+  if (raw === undefined || raw === '') return undefined;
+  try {
+    return parsePublicUrl(raw);
+  } catch (err) {
+    throw invalid('NAPBOX_PUBLIC_URL', raw, `a URL like https://napbox.example.com or http://apps.example.com:8443 (${(err as Error).message})`);
+  }
+}
+
 function readEnum<T extends string>(env: Env, variable: string, allowed: readonly T[], fallback: T): T {
   const raw = env[variable] ?? fallback;
   if (!(allowed as readonly string[]).includes(raw)) throw invalid(variable, raw, `one of ${allowed.join(', ')}`);
@@ -132,7 +145,9 @@ function readCaBundle(env: Env): string | undefined {
 export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
   const listen = env.NAPBOX_LISTEN ?? '127.0.0.1';
   if (listen.length === 0) throw invalid('NAPBOX_LISTEN', listen, 'an address to bind, like 127.0.0.1 or 0.0.0.0');
-  const baseDomain = (env.NAPBOX_BASE_DOMAIN ?? 'localhost').toLowerCase();
+  const publicUrl = readPublicUrl(env);
+  // Behind a public URL, tenants are `<slug>.<its host>` unless NAPBOX_BASE_DOMAIN says otherwise.
+  const baseDomain = (env.NAPBOX_BASE_DOMAIN ?? (publicUrl && publicBaseDomain(publicUrl)) ?? 'localhost').toLowerCase();
   if (!HOSTNAME.test(baseDomain)) throw invalid('NAPBOX_BASE_DOMAIN', baseDomain, 'a host name like localhost or apps.example.com');
   const dockerHost = env.DOCKER_HOST === '' ? undefined : env.DOCKER_HOST;
   let remote: boolean;
@@ -153,6 +168,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     dataDir: path.resolve(cwd, env.NAPBOX_DATA_DIR ?? './data'),
     groupsDir: path.resolve(cwd, env.NAPBOX_GROUPS_DIR ?? './groups'),
     baseDomain,
+    publicUrl,
     idleTimeoutMs: readDuration(env, 'NAPBOX_IDLE_TIMEOUT', '10m', 1000),
     pauseAfterMs: readDuration(env, 'NAPBOX_PAUSE_AFTER', '30s', 0),
     pausedMax: readCount(env, 'NAPBOX_PAUSED_MAX', 50),

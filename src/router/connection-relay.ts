@@ -215,7 +215,7 @@ class RelayedConnection {
   }
 
   private forward(head: RequestHead, end: number): void {
-    const fields = forwardedHeaders(head.raw, { peer: this.peer, trusted: this.trusted, host: head.host ?? '', prefix: '' });
+    const fields = forwardedHeaders(head.raw, { peer: this.peer, trusted: this.trusted, host: head.host ?? '', prefix: '', port: this.client.localPort });
     this.write(serializeHead(head, fields));
     this.framing.expect(head.method === 'HEAD');
     this.endHold ??= this.deps.activity.beginRequest(this.slug!);

@@ -62,6 +62,15 @@ describe('forwardedHeaders', () => {
     assert.deepEqual(forwardedHeaders(['X-Forwarded-Prefix', '/outer/'], { ...ctx, prefix: '/t/acme' }).slice(-2), ['x-forwarded-prefix', '/t/acme']);
   });
 
+  it("tells the port napbox was reached on to an untrusted client's app; keeps a trusted proxy's, and adds none it did not send", () => {
+    assert.deepEqual(forwardedHeaders(['X-Forwarded-Port', '1'], { ...ctx, port: 8080 }).slice(-2), ['x-forwarded-port', '8080']);
+    assert.deepEqual(forwardedHeaders(['X-Forwarded-Port', '443', 'X-Forwarded-Port', '1'], { ...ctx, trusted: true, port: 8080 }).slice(-2), [
+      'x-forwarded-port',
+      '443',
+    ]);
+    assert.equal(forwardedHeaders(['X-Forwarded-Proto', 'https'], { ...ctx, trusted: true, port: 8080 }).includes('x-forwarded-port'), false);
+  });
+
   it("strips napbox's cookies, keeps the tenant's, and drops an emptied Cookie header", () => {
     const out = forwardedHeaders(['Cookie', 'a=1; napbox_admin=tok; b=2', 'cookie', 'napbox_session=s;__Host-napbox_t=x', 'Cookie', 'mine=napbox_admin'], ctx);
     assert.deepEqual(out.slice(0, 4), ['Cookie', 'a=1; b=2', 'Cookie', 'mine=napbox_admin']);

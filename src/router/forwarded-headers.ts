@@ -6,10 +6,17 @@
 // Invariants:
 // - napbox's own cookies (`napbox_*`, `__Host-napbox*`, `__Secure-napbox*`)
 //   never reach a container: they are bearer credentials for napbox itself.
-// - X-Forwarded-For/-Proto/-Host/-Prefix/-Port, Forwarded and X-Real-IP say
-//   what napbox saw. What a client sent in them is dropped, unless the
+// - X-Forwarded-For/-Proto/-Host/-Port/-Prefix, Forwarded and X-Real-IP say
+//   what napbox saw (its peer, http, the Host header, the port it was
+//   reached on). What a client sent in them is dropped, unless the
 //   connecting peer is a trusted front proxy (NAPBOX_TRUSTED_PROXIES): then
-//   its X-Forwarded-* are kept and napbox appends to them.
+//   X-Forwarded-For gets that peer appended once, X-Forwarded-Proto/-Host/
+//   -Port are kept as it sent them (one value each, never appended to: a
+//   proxy that sends no Port gets none added, since napbox's own port is not
+//   the one the browser used), and napbox's prefix is appended to its Prefix.
+//   The same on the relay, the HTTP forward and the WebSocket upgrade, for
+//   a cold request held during a wake or a warm one, on any connection
+//   (test/integration/forwarded-headers.test.ts).
 
 import net from 'node:net';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -24,6 +31,8 @@ export interface ForwardContext {
   readonly host: string;
   /** The path prefix napbox stripped (`/t/<slug>`), or ''. */
   readonly prefix: string;
+  /** The port the connection reached napbox on (told as X-Forwarded-Port when the peer is not trusted). */
+  readonly port?: number | undefined;
 }
 
 /** Headers about the request's origin: napbox sets them; only a trusted proxy's are kept. */
@@ -36,8 +45,8 @@ const ORIGIN_HEADERS = new Set([
   'forwarded',
   'x-real-ip',
 ]);
-/** Kept from a trusted proxy (the rest of ORIGIN_HEADERS pass through unchanged from it). */
-const APPENDED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-prefix']);
+/** Read from a trusted proxy and written once by napbox (the rest of ORIGIN_HEADERS pass through unchanged from it). */
+const APPENDED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix']);
 const REWRITTEN_NAME_LENGTHS = new Set(['cookie', ...ORIGIN_HEADERS].map((name) => name.length));
 const NAPBOX_COOKIE = /^\s*(?:napbox_|__host-napbox|__secure-napbox)/i;
 
@@ -63,6 +72,7 @@ export function forwardedHeaders(raw: readonly string[], ctx: ForwardContext): s
   let proto = '';
   let host = '';
   let prefix = '';
+  let port = '';
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;
@@ -85,6 +95,7 @@ export function forwardedHeaders(raw: readonly string[], ctx: ForwardContext): s
     else if (lower === 'x-forwarded-for') forwardedFor = forwardedFor ? `${forwardedFor}, ${value}` : value;
     else if (lower === 'x-forwarded-proto') proto ||= value;
     else if (lower === 'x-forwarded-host') host ||= value;
+    else if (lower === 'x-forwarded-port') port ||= value;
     else prefix ||= value;
   }
   out.push(
@@ -95,6 +106,7 @@ export function forwardedHeaders(raw: readonly string[], ctx: ForwardContext): s
     'x-forwarded-host',
     host || ctx.host,
   );
+  if (ctx.trusted ? port : ctx.port !== undefined) out.push('x-forwarded-port', ctx.trusted ? port : String(ctx.port));
   if (ctx.prefix) out.push('x-forwarded-prefix', `${prefix.replace(/\/+$/, '')}${ctx.prefix}`);
   else if (prefix) out.push('x-forwarded-prefix', prefix);
   return out;

@@ -89,6 +89,7 @@ export function forwardHttp(req: IncomingMessage, res: ServerResponse, options: 
     trusted: options.trustedPeer ?? false,
     host: req.headers.host ?? '',
     prefix: options.prefix,
+    port: req.socket.localPort,
   });
   const hasBody = requestHasBody(req);
 

@@ -170,6 +170,7 @@ export class TenantProxy {
       trusted: this.trustsPeer(req),
       host: req.headers.host ?? '',
       prefix: target.prefix,
+      port: req.socket.localPort,
     });
     this.proxy.ws(req, socket, head, { target: { host: running.app.host, port: running.app.port } }, (err: NodeJS.ErrnoException) => {
       if (RETRYABLE.has(err.code ?? '')) this.deps.lifecycle.forget(target.slug);

@@ -1,8 +1,10 @@
 // The part of FakeDriver that plays the agent image's runner, in process, so
 // scenario tests (test/scenarios/) can drive napbox end to end without an
 // engine. One HTTP handler serves every published port: GET /ready, the
-// built-in app's test endpoints (/whoami, /slow?ms=, /echo-body, else a page
-// naming the tenant), the WebSocket echo at /echo and the runner channel at
+// built-in app's test endpoints (/whoami, /slow?ms=, /echo-body, /events?n=&ms=
+// (an SSE stream of n events, ms apart), else a page naming the tenant), the
+// WebSocket echo at /echo (whose first message, with ?whoami, is the upgrade's
+// headers as JSON) and the runner channel at
 // /channel (docs/container-contract.md, section 4): hello, timer heartbeats,
 // and deliveries answered by the echo provider, or by a command provider the
 // test registered under its argv (the fake runs no processes). The channel
@@ -101,6 +103,21 @@ export function startFakeRunner(env: Readonly<Record<string, string>>, commands:
       timers.add(timer);
       return;
     }
+    if (url.pathname === '/events') {
+      const n = Math.min(100, Number(url.searchParams.get('n') ?? 3));
+      const ms = Math.min(10_000, Number(url.searchParams.get('ms') ?? 200));
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      let sent = 0;
+      const tick = (): void => {
+        res.write(`data: event ${sent}\n\n`);
+        sent += 1;
+        if (sent >= n) return void res.end();
+        const timer = setTimeout(tick, ms);
+        timers.add(timer);
+      };
+      tick();
+      return;
+    }
     if (url.pathname === '/echo-body') {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -118,7 +135,10 @@ export function startFakeRunner(env: Readonly<Record<string, string>>, commands:
       sockets.add(ws);
       ws.on('close', () => sockets.delete(ws));
       if (path === '/channel') channel(ws);
-      else ws.on('message', (data, binary) => ws.send(data, { binary }));
+      else {
+        if (new URL(req.url ?? '/', 'http://fake').searchParams.has('whoami')) ws.send(JSON.stringify({ headers: req.headers }));
+        ws.on('message', (data, binary) => ws.send(data, { binary }));
+      }
     });
   };
 

@@ -57,6 +57,8 @@ export interface World {
     options?: { token?: string | null },
   ): Promise<{ status: number; json: any; headers: http.IncomingHttpHeaders }>;
   request(options?: Parameters<typeof request>[1]): Promise<HttpResult>;
+  /** A valid admin token. */
+  token(): Promise<string>;
   tenantHost(slug: string): string;
   /** A WebSocket through napbox to `wsPath` on the tenant's host, once open. */
   socket(slug: string, wsPath: string, headers?: Record<string, string>): Promise<WebSocket>;
@@ -140,6 +142,7 @@ export async function startWorld(engine: Engine, env: Record<string, string> = {
       return { status: res.status, json, headers: res.headers };
     },
     request: (options) => request(port, options),
+    token: () => auth.issue(600),
     tenantHost,
     async socket(slug, wsPath, headers = {}) {
       const ws = new WebSocket(`ws://127.0.0.1:${port}${wsPath}`, { headers: { host: tenantHost(slug), ...headers } });
