@@ -272,6 +272,7 @@ function build(ground: Ground, lifetime: Lifetime) {
     clock,
     holds: (slug) => sweeper.holds(slug),
     lastBuilds: (slug) => images.lastBuilds(slug),
+    containerImage: async (containerId) => (await driver.inspect(containerId))?.image,
     mountRefusals: (requests) => mounts.refusals(requests),
     wakes,
     events,
