@@ -217,7 +217,7 @@ function routes(deps: AdminApiDeps): Route<Call>[] {
     }),
     on('GET', '/api/builds/:id', async ({ res }, { id }) => reply(res, 200, BuildWithLogSchema, await images.build(id))),
     on('GET', '/api/builds/:id/log', ({ req, res, query }, { id }) => images.streamLog(id, query.get('follow') === '1', req, res)),
-    on('POST', '/api/images/prune', async ({ res }) => reply(res, 200, PruneReportSchema, await images.prune())),
+    on('POST', '/api/images/prune', async ({ res }) => reply(res, 200, PruneReportSchema, await images.prune('all'))),
     on('POST', '/api/sweep', async ({ res }) => {
       const report = await sweep();
       // Each decision as data, with its words (`said`) from the one place they are made.
