@@ -134,7 +134,7 @@ describe('the dashboard in headless Chromium', () => {
       .getByRole('button', { name: `Details ${SLUG}` })
       .click();
     await page.locator('#detail').waitFor({ state: 'visible' });
-    const settings = async () => (await page.locator('#detail-settings').innerText()).replace(/\s+/g, ' ');
+    const settings = async () => (await page.locator('#detail-settings > *').allTextContents()).join(' ').replace(/\s+/g, ' ');
     await page.waitForFunction(() => /provider/.test(document.getElementById('detail-settings')?.textContent ?? ''));
     for (const shown of [
       /state stopped: /,
@@ -245,7 +245,7 @@ describe('the dashboard in headless Chromium', () => {
       assert.match((await longRow.locator('td').nth(4).textContent()) ?? '', /next: napbox-tenant:0123456789abcdef/);
       assert.equal(await longRow.locator('td').nth(0).getAttribute('title'), `failed\n${reason}`, 'the whole reason on hover');
       await longRow.getByRole('button', { name: 'Details longnames' }).click();
-      const details = (await other.locator('#detail-settings').innerText()).replace(/\s+/g, ' ');
+      const details = (await other.locator('#detail-settings > *').allTextContents()).join(' ').replace(/\s+/g, ' ');
       for (const shown of [
         `state failed: ${reason}`,
         `image ${image}`,
