@@ -71,4 +71,36 @@ describe('the tenant view', () => {
     await service.learnImages();
     assert.equal(inspected.length, 2, 'known containers are not asked about again');
   });
+
+  it('shows the configured image while the engine does not answer, and asks again only after a while', async () => {
+    let now = 1_000_000;
+    let calls = 0;
+    let answer: () => Promise<string | undefined> = () => Promise.reject(new Error('engine unreachable'));
+    const quiet = new TenantService({
+      store,
+      lifecycle: {} as Lifecycle,
+      activity: new ActivityTracker(),
+      baseImage: BASE,
+      tenantUrl: (slug) => `http://${slug}.localhost:8080/`,
+      holds: () => [],
+      mountRefusals: () => [],
+      lastBuilds: () => new Map(),
+      clock: () => now,
+      containerImage: () => {
+        calls += 1;
+        return answer();
+      },
+    });
+    store.create('flaky', {}, 1);
+    store.setState('flaky', { state: 'running', reason: 'woken', containerId: 'c-flaky' }, 2);
+    store.setImage('flaky', 'napbox-t-flaky:2');
+    await quiet.learnImages('flaky');
+    assert.deepEqual([quiet.get('flaky').image, quiet.get('flaky').nextImage], ['napbox-t-flaky:2', undefined]);
+    await quiet.learnImages('flaky');
+    assert.equal(calls, 1, 'not asked again at once');
+    now += 10_000;
+    answer = async () => 'napbox-agent:old';
+    await quiet.learnImages('flaky');
+    assert.deepEqual([quiet.get('flaky').image, quiet.get('flaky').nextImage], ['napbox-agent:old', 'napbox-t-flaky:2']);
+  });
 });

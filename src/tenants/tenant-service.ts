@@ -81,12 +81,15 @@ export interface TenantServiceDeps {
 
 /** How long a read of the API waits for the engine to say which image a container runs, before it answers without. */
 const IMAGE_WAIT_MS = 2000;
+const IMAGE_RETRY_MS = 10_000;
 
 export class TenantService {
   private readonly clock: () => number;
   /** Container id -> the image it was created from: learned once per container, kept while a tenant's container has that id. */
   private readonly containerImages = new Map<string, string>();
   private readonly learning = new Map<string, Promise<void>>();
+  /** Container id -> when the engine last failed to say (it is asked again IMAGE_RETRY_MS later, not on every view). */
+  private readonly unanswered = new Map<string, number>();
 
   constructor(private readonly deps: TenantServiceDeps) {
     this.clock = deps.clock ?? Date.now;
@@ -132,6 +135,7 @@ export class TenantService {
     const tenants = this.deps.store.list();
     const current = new Set(tenants.map((t) => t.containerId));
     for (const id of this.containerImages.keys()) if (!current.has(id)) this.containerImages.delete(id);
+    for (const id of this.unanswered.keys()) if (!current.has(id)) this.unanswered.delete(id);
     return tenants.map((t) => this.view(t, builds.get(t.slug) ?? null));
   }
 
@@ -153,13 +157,15 @@ export class TenantService {
     const id = tenant.containerId;
     const inspect = this.deps.containerImage;
     if (!inspect || !id || (tenant.state !== 'running' && tenant.state !== 'paused') || this.containerImages.has(id)) return undefined;
+    if (this.clock() - (this.unanswered.get(id) ?? Number.NEGATIVE_INFINITY) < IMAGE_RETRY_MS) return undefined;
     let learning = this.learning.get(id);
     if (!learning) {
       learning = inspect(id)
         .then((image) => {
           if (image) this.containerImages.set(id, image);
+          this.unanswered.delete(id);
         })
-        .catch(() => undefined) // the engine did not answer: the view shows the configured image, the next read asks again
+        .catch(() => void this.unanswered.set(id, this.clock())) // the view shows the configured image meanwhile
         .finally(() => this.learning.delete(id));
       this.learning.set(id, learning);
     }
