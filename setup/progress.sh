@@ -8,7 +8,7 @@
 run_step() {
   local name=$1 log=$2
   shift 2
-  local every=${NAPBOX_SETUP_PROGRESS_SECONDS:-5}
+  local every=${NAPBOX_SETUP_PROGRESS_SECONDS:-5} # a seam for its test; set-up uses 5 s
   local started next code=0 pid
   started=$(date +%s)
   next=$((started + every))
