@@ -8,6 +8,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { removeInstall, ROOT, tempDataDir } from '../test/helpers/napbox-process.js';
+import { readServerFiles } from '../src/server-file.js';
 import { summarize } from './stats.js';
 
 const tries = Number(process.argv[2] ?? 15);
@@ -25,14 +26,7 @@ async function startServer(dataDir: string): Promise<{ ms: number; pid: number; 
     env: { ...process.env, NAPBOX_PORT: '0', NAPBOX_DATA_DIR: dataDir, NAPBOX_GROUPS_DIR: `${dataDir}-groups`, NAPBOX_LOG_LEVEL: 'warn' },
     stdio: 'ignore',
   });
-  const file = path.join(dataDir, 'server.json');
-  const listening = (): boolean => {
-    try {
-      return (JSON.parse(fs.readFileSync(file, 'utf8')) as { pid?: number }).pid === proc.pid;
-    } catch {
-      return false;
-    }
-  };
+  const listening = (): boolean => readServerFiles(dataDir).some((f) => f.pid === proc.pid);
   while (!listening()) {
     if (proc.exitCode !== null) throw new Error('napbox exited');
     await new Promise((r) => setTimeout(r, 2));

@@ -22,6 +22,7 @@ cp -r node_modules "$stage/opt/napbox/"
 ca="${NAPBOX_CA_BUNDLE:-${NODE_EXTRA_CA_CERTS:-${SSL_CERT_FILE:-}}}"
 if [ -n "$ca" ]; then cp "$ca" "$stage/opt/napbox/ca-bundle.crt"; else : >"$stage/opt/napbox/ca-bundle.crt"; fi
 (cd "$stage/opt/napbox" && npm prune --omit=dev --no-audit --no-fund --loglevel=error >/dev/null)
-docker build -q -t napbox:local --label napbox.role=napbox . >/dev/null
+source setup/progress.sh
+run_step "napbox image" "${TMPDIR:-/tmp}/napbox-image-build.log" docker build -q -t napbox:local --label napbox.role=napbox .
 rm -rf "$stage"
 echo "napbox:local built ($(docker image inspect -f '{{.Id}}' napbox:local | cut -c8-19))"

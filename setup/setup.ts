@@ -1,6 +1,7 @@
 // Set-up steps after the dependencies (see setup.sh): a reachable Docker
 // engine, the Node.js base image, the agent image. Each step is skipped in
-// well under a second when already done, and prints one line with its time.
+// well under a second when already done, and prints one line with its time;
+// one that takes longer says every 5 s that it is still working (progress.ts).
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,13 +14,14 @@ import { loadInstallId } from '../src/install-id.js';
 import { projectRoot } from '../src/project-root.js';
 import { ensureDockerEngine } from './docker-engine.js';
 import { ensureNodeBase } from './node-base.js';
+import { withProgress } from './progress.js';
 import { ensureTestTools } from './test-tools.js';
 
 const root = projectRoot(import.meta.url);
 
 async function step(name: string, run: () => Promise<string>): Promise<void> {
   const started = Date.now();
-  const what = await run();
+  const what = await withProgress(name, run);
   console.log(`setup: ${name}: ${what} (${((Date.now() - started) / 1000).toFixed(1)}s)`);
 }
 
@@ -52,7 +54,7 @@ async function main(): Promise<void> {
       });
     } catch (err) {
       const tail = fs.readFileSync(logFile, 'utf8').split('\n').slice(-20).join('\n');
-      throw new Error(`building ${tag} failed: ${(err as Error).message}\n${tail}`);
+      throw new Error(`building ${tag} failed: ${(err as Error).message}; its log is ${logFile}, ending with:\n${tail}`);
     } finally {
       fs.rmSync(context, { recursive: true, force: true });
     }

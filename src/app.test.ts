@@ -15,7 +15,8 @@ import { NODE_BASE_TAG, resolveAgentImage } from './images/agent-image.js';
 import { createLogger } from './log.js';
 import { projectRoot } from './project-root.js';
 import { FakeDriver } from './runtime/fake-driver.js';
-import { SERVER_FILE } from './server-file.js';
+import { ApiClient } from './cli/client.js';
+import { findLiveServer, readServerFiles, SERVERS_DIR } from './server-file.js';
 
 let root: string;
 
@@ -62,7 +63,7 @@ it('closes everything it opened when start-up fails half-way (the port is taken)
     const before = await settled();
     await assert.rejects(startNapbox(cfg, { driver, logger: createLogger('silent') }), /EADDRINUSE/);
     assert.deepEqual(await settled(), before, 'no timer, watcher or socket left open');
-    assert.equal(fs.existsSync(path.join(cfg.dataDir, SERVER_FILE)), false);
+    assert.deepEqual(readServerFiles(cfg.dataDir), []);
     // Its heartbeat row is gone: other napbox processes on the data dir do not wait for a process that never started.
     const db = openDatabase(cfg.dataDir);
     try {
@@ -84,10 +85,32 @@ it('close() closes everything a started napbox opened, and removes its server fi
   const driver = await fakeEngine();
   const before = await settled();
   const napbox = await startNapbox(cfg, { driver, logger: createLogger('silent') });
-  assert.equal(fs.existsSync(path.join(cfg.dataDir, SERVER_FILE)), true);
+  assert.equal(readServerFiles(cfg.dataDir).length, 1);
   const answer = await fetch(`${napbox.url}/healthz`, { headers: { host: 'localhost' } });
   assert.equal(answer.status, 200);
   await napbox.close();
-  assert.equal(fs.existsSync(path.join(cfg.dataDir, SERVER_FILE)), false);
+  assert.deepEqual(readServerFiles(cfg.dataDir), []);
   assert.deepEqual(await settled(), before);
+});
+
+it('two napbox on one data dir keep a server file each: when the second stops, the CLI still reaches the first', async () => {
+  const cfg = config('two', 0);
+  const first = await startNapbox(cfg, { driver: await fakeEngine(), logger: createLogger('silent') });
+  try {
+    const second = await startNapbox(cfg, { driver: await fakeEngine(), logger: createLogger('silent') });
+    assert.equal(readServerFiles(cfg.dataDir).length, 2);
+    await second.close();
+    // A file left by a process that died (its pid gone, nothing listens at its url) is passed over.
+    fs.writeFileSync(
+      path.join(cfg.dataDir, SERVERS_DIR, 'p_dead.json'),
+      JSON.stringify({ url: 'http://127.0.0.1:1', pid: 2 ** 22 + 1, installId: first.installId, baseDomain: 'localhost', port: 1 }),
+    );
+    assert.equal((await findLiveServer(cfg.dataDir)).url, first.url);
+    const client = await ApiClient.connect(cfg.dataDir);
+    const tenants = await client.json('GET', '/api/tenants', (A) => A.TenantListSchema);
+    assert.deepEqual(tenants.tenants, []);
+  } finally {
+    await first.close();
+  }
+  await assert.rejects(findLiveServer(cfg.dataDir), /napbox is not running for .*: start it with `npm start`/);
 });

@@ -16,7 +16,6 @@
 //    the Lifetime at once; close() and a start-up that fails half-way both
 //    close exactly what was opened, newest first (src/lifetime.ts).
 
-import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { Config } from './config/config.js';
@@ -66,7 +65,7 @@ import { archiveTenantFiles } from './groups/group-archive.js';
 import { removeOrphanNetworks } from './tenants/orphan-networks.js';
 import { sharedNetwork } from './runtime/container-spec.js';
 import { projectRoot } from './project-root.js';
-import { SERVER_FILE, type ServerFile } from './server-file.js';
+import { pidNamespace, type ServerFile, writeServerFile } from './server-file.js';
 import { PublicLinks } from './config/public-url.js';
 
 export interface Napbox {
@@ -282,6 +281,7 @@ function build(ground: Ground, lifetime: Lifetime) {
     clock,
     holds: (slug) => sweeper.holds(slug),
     lastBuilds: (slug) => images.lastBuilds(slug),
+    containerImage: async (containerId) => (await driver.inspect(containerId))?.image,
     mountRefusals: (requests) => mounts.refusals(requests),
     wakes,
     events,
@@ -473,9 +473,11 @@ async function start(ground: Ground, parts: Parts, lifetime: Lifetime): Promise<
   const port = (front.address() as net.AddressInfo).port;
   const listenHost = clientHost(config.listen);
   const url = `http://${listenHost.includes(':') ? `[${listenHost}]` : listenHost}:${port}`;
-  const serverFile: ServerFile = { url, pid: process.pid, installId, baseDomain: config.baseDomain, port };
-  fs.writeFileSync(path.join(config.dataDir, SERVER_FILE), JSON.stringify(serverFile), { mode: 0o600 });
-  lifetime.defer('server file', () => removeServerFile(config.dataDir));
+  const namespace = pidNamespace();
+  const serverFile: ServerFile = { url, pid: process.pid, installId, baseDomain: config.baseDomain, port, ...(namespace ? { pidNamespace: namespace } : {}) };
+  // This process's own file (data/servers/<process id>.json): another process on the data dir never overwrites or removes it.
+  const removeServerFile = writeServerFile(config.dataDir, peers.id, serverFile);
+  lifetime.defer('server file', removeServerFile);
   logger.info({ url, dataDir: config.dataDir, maxConnections: limit.cap, maxConnectionsPerClient: config.maxConnectionsPerClient }, 'napbox listening');
 
   return { url, installId, links: parts.links, tenantUrl: parts.tenantUrl, close: () => lifetime.close() };
@@ -513,17 +515,6 @@ async function closeFrontDoor(parts: Parts): Promise<void> {
   gate.closeAll();
   proxy.close();
   await closed;
-}
-
-/** Removes server.json if it is this process's (another napbox process on the data dir may have written it since). */
-function removeServerFile(dataDir: string): void {
-  const file = path.join(dataDir, SERVER_FILE);
-  try {
-    const written = JSON.parse(fs.readFileSync(file, 'utf8')) as { pid?: unknown };
-    if (written.pid === process.pid) fs.rmSync(file, { force: true });
-  } catch {
-    /* gone or unreadable: nothing of ours to remove */
-  }
 }
 
 /** Creates the `demo` tenant when there is none at all, as a first run should. */

@@ -20,6 +20,7 @@ const deps = {
       throw new NapboxError('not_found', `no tenant ${slug}`);
     },
     remove: async (slug: string) => void seen.push(`remove ${slug}`),
+    learnImages: async () => undefined,
   },
   onChange: () => void seen.push('changed'),
   logger: pino({ level: 'silent' }),

@@ -141,12 +141,18 @@ function routes(deps: AdminApiDeps): Route<Call>[] {
       sendJson(res, 200, { signedOut: true });
     }),
     on('GET', '/api/events', ({ req, res }) => deps.events(req, res)),
-    on('GET', '/api/tenants', ({ res }) => reply(res, 200, TenantListSchema, { tenants: tenants.list() })),
+    on('GET', '/api/tenants', async ({ res }) => {
+      await tenants.learnImages(); // which image each running container runs, once per container
+      reply(res, 200, TenantListSchema, { tenants: tenants.list() });
+    }),
     on('POST', '/api/tenants', async ({ req, res }) => {
       const body = await readJson(req, CreateTenantSchema);
       reply(res, 201, TenantViewSchema, tenants.create(body));
     }),
-    on('GET', '/api/tenants/:slug', ({ res }, { slug }) => reply(res, 200, TenantViewSchema, tenants.get(slug))),
+    on('GET', '/api/tenants/:slug', async ({ res }, { slug }) => {
+      await tenants.learnImages(assertSlug(slug));
+      reply(res, 200, TenantViewSchema, tenants.get(slug));
+    }),
     on('PATCH', '/api/tenants/:slug', async ({ req, res }, { slug }) => {
       const body = await readJson(req, TenantConfigSchema.partial().strict());
       reply(res, 200, TenantViewSchema, tenants.update(slug, body));
@@ -164,6 +170,7 @@ function routes(deps: AdminApiDeps): Route<Call>[] {
       const slug = assertSlug(params.slug);
       store.require(slug);
       await lifecycle.wake(slug, 'admin wake', { force: true });
+      await tenants.learnImages(slug);
       reply(res, 200, TenantViewSchema, tenants.get(slug));
     }),
     on('POST', '/api/tenants/:slug/stop', async ({ res }, params) => {
@@ -210,7 +217,7 @@ function routes(deps: AdminApiDeps): Route<Call>[] {
     }),
     on('GET', '/api/builds/:id', async ({ res }, { id }) => reply(res, 200, BuildWithLogSchema, await images.build(id))),
     on('GET', '/api/builds/:id/log', ({ req, res, query }, { id }) => images.streamLog(id, query.get('follow') === '1', req, res)),
-    on('POST', '/api/images/prune', async ({ res }) => reply(res, 200, PruneReportSchema, await images.prune())),
+    on('POST', '/api/images/prune', async ({ res }) => reply(res, 200, PruneReportSchema, await images.prune('all'))),
     on('POST', '/api/sweep', async ({ res }) => {
       const report = await sweep();
       // Each decision as data, with its words (`said`) from the one place they are made.

@@ -33,6 +33,7 @@ export const TenantViewSchema: z.ZodType<TenantView> = z.object({
   lastActivity: z.string().nullable(),
   lastHeartbeat: z.string().nullable(),
   image: z.string(),
+  nextImage: z.string().optional(),
   containerId: z.string().nullable(),
   failures: z.number(),
   retryAt: z.string().nullable(),

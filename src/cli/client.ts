@@ -1,5 +1,5 @@
 // How the CLI reaches the running server: the data dir (NAPBOX_DATA_DIR) holds
-// server.json (where it listens) and the admin key, so the CLI signs a
+// each process's server file (where it listens, server-file.ts) and the admin key, so the CLI signs a
 // short-lived token of its own for each run.
 // Every answer it reads is parsed with the schema the server's answer is typed
 // from (api/answers.ts); an answer that does not match is a one-line error
@@ -16,7 +16,7 @@ import type * as Answers from '../api/answers.js';
 import { AdminAuth, loadOrCreateKey } from '../api/auth.js';
 import { firstIssue, NapboxError } from '../errors.js';
 import { loadInstallId } from '../install-id.js';
-import { SERVER_FILE } from '../server-file.js';
+import { findLiveServer } from '../server-file.js';
 
 export interface ServerInfo {
   readonly url: string;
@@ -24,40 +24,6 @@ export interface ServerInfo {
   readonly installId: string;
   readonly baseDomain: string;
   readonly port: number;
-}
-
-/** server.json as napbox wrote it, checked field by field; undefined when it is not one. */
-function serverInfo(value: unknown): ServerInfo | undefined {
-  if (typeof value !== 'object' || value === null) return undefined;
-  const v = value as Record<string, unknown>;
-  const ok =
-    typeof v.url === 'string' &&
-    /^https?:\/\/[^\s/]+$/.test(v.url) &&
-    Number.isInteger(v.pid) &&
-    typeof v.installId === 'string' &&
-    typeof v.baseDomain === 'string' &&
-    Number.isInteger(v.port);
-  return ok
-    ? { url: v.url as string, pid: v.pid as number, installId: v.installId as string, baseDomain: v.baseDomain as string, port: v.port as number }
-    : undefined;
-}
-
-export function readServerFile(dataDir: string): ServerInfo {
-  const file = path.join(dataDir, SERVER_FILE);
-  let raw: string;
-  try {
-    raw = fs.readFileSync(file, 'utf8');
-  } catch {
-    throw new NapboxError('not_found', `napbox is not running for ${dataDir} (no ${SERVER_FILE}): start it with \`npm start\`, or set NAPBOX_DATA_DIR`);
-  }
-  let parsed: ServerInfo | undefined;
-  try {
-    parsed = serverInfo(JSON.parse(raw));
-  } catch {
-    parsed = undefined;
-  }
-  if (!parsed) throw new NapboxError('internal', `${file} is not a napbox server file: remove it and restart napbox`);
-  return parsed;
 }
 
 export function adminAuth(dataDir: string): AdminAuth {
@@ -74,7 +40,7 @@ export class ApiClient {
   ) {}
 
   static async connect(dataDir: string): Promise<ApiClient> {
-    const server = readServerFile(dataDir);
+    const server = await findLiveServer(dataDir);
     const token = await adminAuth(dataDir).issue(300, 'cli');
     return new ApiClient(server, token);
   }

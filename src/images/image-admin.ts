@@ -13,6 +13,7 @@ import type { ImageDriver } from '../runtime/container-driver.js';
 import type { Lifecycle } from '../tenants/lifecycle.js';
 import { assertSlug } from '../model/slug.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
+import { NODE_BASE_TAG } from './agent-image.js';
 import { BuildQueue } from './build-queue.js';
 import { buildView, isBuildId, type BuildStore, type BuildView } from './build-store.js';
 import { EMPTY_PACKAGES, type PackageLists } from './packages.js';
@@ -142,8 +143,15 @@ export class ImageAdmin {
     res.end();
   }
 
-  async prune(): Promise<PruneReport> {
-    return pruneImages(this.deps.driver, { installId: this.deps.installId, uses: this.buildStore.imageUse(), building: this.builds.activeTags() });
+  /** Removes the tenant images nothing needs; with `all` (the operator's `images prune`), also the install's older agent and base images. */
+  async prune(scope: 'tenant-images' | 'all' = 'tenant-images'): Promise<PruneReport> {
+    return pruneImages(this.deps.driver, {
+      installId: this.deps.installId,
+      uses: this.buildStore.imageUse(),
+      building: this.builds.activeTags(),
+      current: [this.deps.baseImage, NODE_BASE_TAG],
+      scope,
+    });
   }
 
   private async restart(slug: string, buildId: string): Promise<void> {

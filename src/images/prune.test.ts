@@ -1,15 +1,21 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ImageInfo } from '../runtime/container-driver.js';
+import type { ImageNode } from '../runtime/container-driver.js';
 import { FakeDriver } from '../runtime/fake-driver.js';
 import { choosePrune, pruneImages } from './prune.js';
 
 const INSTALL = 'inst1';
-const image = (tag: string | null, labels: Record<string, string> = { 'napbox.install': INSTALL, 'napbox.role': 'tenant' }): ImageInfo => ({
+const image = (
+  tag: string | null,
+  labels: Record<string, string> = { 'napbox.install': INSTALL, 'napbox.role': 'tenant' },
+  parent: string | null = null,
+): ImageNode => ({
   id: `sha256:${(tag ?? 'dangling').padEnd(64, '0')}`,
   tags: tag === null ? ['<none>:<none>'] : [tag],
   labels,
+  parent,
 });
+const role = (r: string, install = INSTALL) => ({ 'napbox.install': install, 'napbox.role': r });
 
 describe('choosePrune', () => {
   const images = [
@@ -27,7 +33,7 @@ describe('choosePrune', () => {
   ];
 
   it("keeps each tenant's current and previous image and what builds target; removes the rest", () => {
-    const choice = choosePrune({ installId: INSTALL, images, uses, building: ['napbox-tenant:c'] });
+    const choice = choosePrune({ installId: INSTALL, images, uses, building: ['napbox-tenant:c'], current: [], scope: 'all' });
     assert.deepEqual(choice.remove.map((p) => p.ref).sort(), ['napbox-tenant:d', 'napbox-tenant:e', image(null).id].sort());
     const kept = Object.fromEntries(choice.keep.map((p) => [p.ref, p.reason]));
     assert.equal(kept['napbox-tenant:a'], 'current image of alpha, current image of beta');
@@ -35,14 +41,64 @@ describe('choosePrune', () => {
     assert.equal(kept['napbox-tenant:c'], 'a build targets it');
   });
 
-  it("never picks an image that is not this install's tenant image", () => {
-    const foreign = [
-      image('napbox-tenant:x', { 'napbox.install': 'other', 'napbox.role': 'tenant' }),
-      image('napbox-agent:y', { 'napbox.install': INSTALL, 'napbox.role': 'agent-base' }),
+  it("never picks another install's image, one of another role, or the current agent and base images", () => {
+    const images = [
+      image('napbox-tenant:x', role('tenant', 'other')),
+      image('napbox-agent:old-other', role('agent-base', 'other')),
+      image('napbox-agent:y', role('agent-base')),
+      image('napbox-node-base:node24', role('node-base')),
+      image('napbox:local', role('napbox')),
+      image('debian:bookworm', {}),
     ];
-    const choice = choosePrune({ installId: INSTALL, images: foreign, uses: [], building: [] });
+    const choice = choosePrune({ installId: INSTALL, images, uses: [], building: [], current: ['napbox-agent:y', 'napbox-node-base:node24'], scope: 'all' });
     assert.deepEqual(choice.remove, []);
-    assert.equal(choice.keep.length, 2);
+    assert.deepEqual(Object.fromEntries(choice.keep.map((p) => [p.ref, p.reason])), {
+      'napbox-agent:y': "napbox's current agent or base image",
+      'napbox-node-base:node24': "napbox's current agent or base image",
+      'napbox:local': 'not an image napbox prunes (its role)',
+    });
+  });
+
+  it("leaves agent and base images out of the sweep's prune (scope tenant-images)", () => {
+    const images = [image('napbox-agent:older', role('agent-base')), image('napbox-rootfs:bookworm', role('rootfs')), image('napbox-tenant:z')];
+    const choice = choosePrune({ installId: INSTALL, images, uses: [], building: [], current: [], scope: 'tenant-images' });
+    assert.deepEqual(
+      choice.remove.map((p) => p.ref),
+      ['napbox-tenant:z'],
+    );
+    assert.deepEqual(choice.keep, []);
+  });
+
+  it('removes older agent and base images of this install that nothing is built on, children first', () => {
+    const rootfs = image('napbox-rootfs:bookworm', role('rootfs'));
+    const oldBase = image('napbox-node-base:bookworm', role('node-base'));
+    const base = image('napbox-node-base:node24', role('node-base'), rootfs.id);
+    const step = image(null, role('node-base'), base.id); // the agent build's intermediate step, inheriting the base's labels
+    const current = image('napbox-agent:current', role('agent-base'), step.id);
+    const older = image('napbox-agent:older', role('agent-base'), base.id);
+    const oldest = image('napbox-agent:oldest', role('agent-base'), oldBase.id);
+    const pinned = image('napbox-agent:pinned', role('agent-base'), base.id);
+    const stale = image('napbox-tenant:stale', role('tenant'), oldest.id); // no tenant uses it: goes, and frees the oldest agent
+    const kept = image('napbox-tenant:kept', role('tenant'), pinned.id); // alpha's: keeps its agent image
+    const foreign = image('napbox-tenant:foreign', role('tenant', 'other'), older.id); // another install's, built on ours
+    const choice = choosePrune({
+      installId: INSTALL,
+      images: [rootfs, oldBase, base, step, current, older, oldest, pinned, stale, kept, foreign],
+      uses: [{ tenant: 'alpha', current: 'napbox-tenant:kept', previous: null, running: null }],
+      building: [],
+      current: ['napbox-agent:current', 'napbox-node-base:node24'],
+      scope: 'all',
+    });
+    assert.deepEqual(
+      choice.remove.map((p) => p.ref),
+      ['napbox-tenant:stale', 'napbox-agent:oldest', 'napbox-node-base:bookworm'],
+    );
+    const keptFor = Object.fromEntries(choice.keep.map((p) => [p.ref, p.reason]));
+    assert.equal(keptFor['napbox-agent:older'], '1 image(s) that stay are built on it');
+    assert.equal(keptFor['napbox-agent:pinned'], '1 image(s) that stay are built on it');
+    assert.match(keptFor['napbox-rootfs:bookworm'] ?? '', /built on it/);
+    assert.equal(keptFor['napbox-agent:current'], "napbox's current agent or base image");
+    assert.ok(!choice.keep.some((p) => p.imageId === step.id), 'an intermediate step is not reported');
   });
 });
 
@@ -54,6 +110,8 @@ describe('pruneImages', () => {
       installId: INSTALL,
       uses: [{ tenant: 'alpha', current: 'napbox-tenant:a', previous: null, running: null }],
       building: [],
+      current: ['napbox-agent:test'],
+      scope: 'tenant-images',
     });
     assert.deepEqual(
       report.removed.map((p) => p.ref),
@@ -74,7 +132,7 @@ describe('pruneImages', () => {
     driver.removeImage = async () => {
       throw new Error('conflict: image is being used by stopped container 123');
     };
-    const report = await pruneImages(driver, { installId: INSTALL, uses: [], building: [] });
+    const report = await pruneImages(driver, { installId: INSTALL, uses: [], building: [], current: [], scope: 'all' });
     assert.deepEqual(report.removed, []);
     assert.match(report.kept[0]?.reason ?? '', /engine refused.*being used/);
   });

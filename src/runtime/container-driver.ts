@@ -156,6 +156,11 @@ export interface ImageInfo {
   readonly labels: Readonly<Record<string, string>>;
 }
 
+/** An image in the engine's tree: its parent is the image it was built on (classic builds; none for imported or pulled images). */
+export interface ImageNode extends ImageInfo {
+  readonly parent: string | null;
+}
+
 export interface BuildRequest {
   /** Folder whose files form the build context. */
   readonly contextDir: string;
@@ -222,6 +227,8 @@ export interface ImageDriver {
   /** Removes a tag (the image with its last tag, unless a container uses it); a missing one is not an error. */
   removeImage(ref: string): Promise<void>;
   findImagesByLabels(labels: Readonly<Record<string, string>>): Promise<ImageInfo[]>;
+  /** Every image of the engine, intermediate ones included, with its parent: what is built on what. */
+  listImageTree(): Promise<ImageNode[]>;
 }
 
 /** Networks and volumes: what workloads attach to and keep their data in. */

@@ -16,6 +16,13 @@ export const AGENT_USER = '10001:10001';
 export const LABEL_INSTALL = 'napbox.install';
 export const LABEL_TENANT = 'napbox.tenant';
 export const LABEL_SPEC = 'napbox.spec';
+/**
+ * Set only when napbox creates a tenant's container, never on an image: containers inherit their
+ * image's labels (a build step's container carries napbox.install from the image it builds on), so
+ * the install label alone does not make a container napbox's. See isTenantContainer.
+ */
+export const LABEL_CONTAINER = 'napbox.container';
+const CONTAINER_TENANT = 'tenant';
 
 export const DEFAULT_LIMITS = Object.freeze({ memoryBytes: 512 * 1024 * 1024, nanoCpus: 1_000_000_000, pids: 256 });
 
@@ -39,6 +46,20 @@ export interface SpecInputs {
 
 export function tenantLabels(installId: string, slug: string): Record<string, string> {
   return { [LABEL_INSTALL]: installId, [LABEL_TENANT]: slug };
+}
+
+/**
+ * Whether a container of this install (found by its install label) is a tenant's container napbox
+ * created: its name is napbox's name for the tenant its label names, and it carries the label set only
+ * at create (napbox.container=tenant; napbox.spec for containers of versions before that label, which
+ * always set it). A build step's container has a name of the engine's choosing, and no image ever
+ * gives a container its name: so napbox never touches one.
+ */
+export function isTenantContainer(c: { readonly name: string; readonly labels: Readonly<Record<string, string>> }, installId: string): boolean {
+  const slug = c.labels[LABEL_TENANT];
+  if (!slug || c.name !== containerName(installId, slug)) return false;
+  const marker = c.labels[LABEL_CONTAINER];
+  return marker === CONTAINER_TENANT || (marker === undefined && c.labels[LABEL_SPEC] !== undefined);
 }
 
 function containerName(installId: string, slug: string): string {
@@ -117,5 +138,9 @@ export function buildContainerSpec(inputs: SpecInputs): ContainerSpec {
   const files = inputs.files ?? [];
   for (const f of files) digest.update(JSON.stringify([f.path, f.mode ?? null, crypto.createHash('sha256').update(f.content).digest('hex')]));
   const hash = digest.digest('hex').slice(0, 16);
-  return { ...body, ...(files.length > 0 ? { files } : {}), labels: { ...tenantLabels(inputs.installId, inputs.slug), [LABEL_SPEC]: hash } };
+  return {
+    ...body,
+    ...(files.length > 0 ? { files } : {}),
+    labels: { ...tenantLabels(inputs.installId, inputs.slug), [LABEL_SPEC]: hash, [LABEL_CONTAINER]: CONTAINER_TENANT },
+  };
 }

@@ -19,7 +19,7 @@
 import type Docker from 'dockerode';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NapboxError } from '../errors.js';
-import type { BuildRequest, ImageDriver, ImageInfo, NetworkScope, NetworkSpec, NetworkVolumeDriver } from './container-driver.js';
+import type { BuildRequest, ImageDriver, ImageInfo, ImageNode, NetworkScope, NetworkSpec, NetworkVolumeDriver } from './container-driver.js';
 import { followStream, listFiles, splitTag } from './docker-streams.js';
 import { absentAs, type EngineClient, engineMessage, isUnreachable, labelFilters, statusCode } from './engine-client.js';
 
@@ -116,6 +116,11 @@ export abstract class EngineObjects implements ImageDriver, NetworkVolumeDriver 
   async findImagesByLabels(labels: Readonly<Record<string, string>>): Promise<ImageInfo[]> {
     const list = await this.call('list images', () => this.docker.listImages({ filters: labelFilters(labels) }));
     return list.map((i) => ({ id: i.Id, tags: i.RepoTags ?? [], labels: i.Labels ?? {} }));
+  }
+
+  async listImageTree(): Promise<ImageNode[]> {
+    const list = await this.call('list images', () => this.docker.listImages({ all: true }));
+    return list.map((i) => ({ id: i.Id, tags: i.RepoTags ?? [], labels: i.Labels ?? {}, parent: i.ParentId ? i.ParentId : null }));
   }
 
   // ---- volumes ----

@@ -9,7 +9,9 @@
 // network-volume-driver.contract.ts), so it cannot drift from the engine.
 
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { NapboxError } from '../errors.js';
@@ -25,6 +27,7 @@ import type {
   ContainerSummary,
   Endpoint,
   ImageInfo,
+  ImageNode,
   NetworkSpec,
 } from './container-driver.js';
 
@@ -50,6 +53,8 @@ export class FakeDriver implements ContainerDriver {
   readonly containers = new Map<string, FakeContainer>();
   readonly networks = new Map<string, NetworkSpec>();
   readonly images = new Map<string, ImageInfo>();
+  /** Image id -> the id of the image it was built on, for listImageTree (builds record their FROM; tests may set more). */
+  readonly imageParents = new Map<string, string>();
   /** Counts of calls, for tests that check how often the engine was asked. */
   readonly calls = { create: 0, start: 0, stop: 0, remove: 0, pause: 0, unpause: 0 };
   readonly canPause = true;
@@ -248,6 +253,8 @@ export class FakeDriver implements ContainerDriver {
   async buildImage(request: BuildRequest): Promise<ImageInfo> {
     const info = { id: `sha256:${crypto.randomBytes(32).toString('hex')}`, tags: [request.tag], labels: { ...request.labels } };
     request.onLog?.(`Successfully built ${info.id.slice(7, 19)}`);
+    const from = this.images.get(fromOf(request) ?? '');
+    if (from) this.imageParents.set(info.id, from.id); // built on it, as the engine records a parent
     this.claim(request.tag, info);
     return info;
   }
@@ -279,6 +286,13 @@ export class FakeDriver implements ContainerDriver {
   async findImagesByLabels(labels: Readonly<Record<string, string>>): Promise<ImageInfo[]> {
     const byId = new Map<string, ImageInfo>();
     for (const i of this.images.values()) if (Object.entries(labels).every(([k, v]) => i.labels[k] === v)) byId.set(i.id, i);
+    return [...byId.values()];
+  }
+
+  /** Every image once, with its parent in `imageParents` (image id -> parent id: a build's FROM, or one a test set). */
+  async listImageTree(): Promise<ImageNode[]> {
+    const byId = new Map<string, ImageNode>();
+    for (const i of this.images.values()) byId.set(i.id, { ...i, parent: this.imageParents.get(i.id) ?? null });
     return [...byId.values()];
   }
 
@@ -344,4 +358,16 @@ export class FakeDriver implements ContainerDriver {
       published: c.status === 'running' || c.status === 'paused' ? { ...c.published } : {},
     };
   }
+}
+
+/** The image a build's Dockerfile starts FROM (its first FROM, build args filled in); undefined when it cannot be read. */
+function fromOf(request: BuildRequest): string | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(path.join(request.contextDir, request.dockerfile), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const ref = /^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)/im.exec(text)?.[1];
+  return ref?.replace(/\$\{?(\w+)\}?/g, (_, name: string) => request.buildArgs[name] ?? '');
 }

@@ -1,5 +1,5 @@
 // The images part of the driver contract (ImageDriver): build, import, tag,
-// inspect, list by label, remove, and a pull that finds no registry. What the
+// inspect, list by label, the image tree, remove, and a pull that finds no registry. What the
 // image code relies on (tenant-image builds, prune, setup's node base). Each
 // test labels its images with an install id of its own and they are removed
 // after it (driver-contract-fixture.ts).
@@ -47,6 +47,22 @@ export function runImageContract(name: string, makeDriver: () => ImageDriver, op
         [built.id],
       );
       assert.deepEqual(await driver.findImagesByLabels({ ...names.labels, 'napbox.role': 'other' }), []);
+    });
+
+    it('lists the whole image tree: a built image once, with its tags and labels, built on its FROM image up its parent chain', async (t) => {
+      const { driver, names } = freshImages(t, makeDriver, options);
+      const built = await build(t, driver, names);
+      const base = await driver.inspectImage(options.image);
+      assert.ok(base);
+      const tree = await driver.listImageTree();
+      const mine = tree.filter((i) => i.id === built.id);
+      assert.equal(mine.length, 1);
+      assert.ok(mine[0]?.tags.includes(`napbox-${names.install}:built`));
+      assert.equal(mine[0]?.labels['napbox.install'], names.install);
+      const parentOf = new Map(tree.map((i) => [i.id, i.parent]));
+      const chain: string[] = [];
+      for (let up = mine[0]?.parent ?? null; up !== null && !chain.includes(up); up = parentOf.get(up) ?? null) chain.push(up);
+      assert.ok(chain.includes(base.id), `${options.image} is up the parent chain of the built image`);
     });
 
     it('tags an image; removing one tag keeps the image under the other; removing by id removes it; removing again is not an error', async (t) => {

@@ -1,6 +1,9 @@
 // Makes the database agree with the engine, at start-up and on every sweep
 // tick: the engine is the truth about which containers exist and run.
-// Containers of this install whose tenant is gone are removed (orphans); a
+// Only napbox's tenant containers are considered (isTenantContainer: napbox's
+// name for the tenant, and a label set only at create): a container that merely
+// inherits the install label from its image, as a build step's does, is never
+// touched. Those whose tenant is gone are removed (orphans); a
 // running container the database thinks stopped is adopted, a paused one as
 // paused (napbox's, or one paused by hand: the next wake thaws it); a tenant the
 // database thinks up whose container is not running is marked stopped, saying
@@ -10,7 +13,7 @@
 
 import type { Logger } from '../log.js';
 import type { ContainerSummary, WorkloadDriver } from '../runtime/container-driver.js';
-import { LABEL_INSTALL, LABEL_TENANT } from '../runtime/container-spec.js';
+import { isTenantContainer, LABEL_INSTALL, LABEL_TENANT } from '../runtime/container-spec.js';
 import type { TenantStore } from './tenant-store.js';
 
 export interface ReconcileReport {
@@ -35,7 +38,8 @@ export interface ReconcileDeps {
 
 export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
   const { store, driver, installId, logger, now } = deps;
-  const containers: ContainerSummary[] = await driver.findByLabels({ [LABEL_INSTALL]: installId });
+  const labelled: ContainerSummary[] = await driver.findByLabels({ [LABEL_INSTALL]: installId });
+  const containers = labelled.filter((c) => isTenantContainer(c, installId));
   const report = {
     removed: [] as string[],
     adopted: [] as string[],
@@ -44,8 +48,8 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
     running: new Map<string, string>(),
   };
   for (const c of containers) {
-    const slug = c.labels[LABEL_TENANT];
-    if (!slug || !store.get(slug)) {
+    const slug = c.labels[LABEL_TENANT] as string; // isTenantContainer: it has one
+    if (!store.get(slug)) {
       await driver.remove(c.id, { force: true });
       report.removed.push(c.name);
       logger.info({ container: c.name, tenant: slug }, 'removed orphan container');

@@ -1,6 +1,10 @@
 // Tenant administration: create, read, delete, as the admin API and CLI see
 // it. Validates every input before anything is written, and shapes tenants
 // for output (never with secrets).
+// A view's `image` is what the tenant's container runs while it has one up
+// (running or paused: the engine's word, learned once per container, since a
+// container's image never changes), else what its next start would use;
+// `nextImage` is said only when the next start would use another.
 
 import { z } from 'zod';
 import { NapboxError } from '../errors.js';
@@ -34,7 +38,10 @@ export interface TenantView {
   readonly lastStopReason: string | null;
   readonly lastActivity: string | null;
   readonly lastHeartbeat: string | null;
+  /** The image its container runs (running or paused), else the one its next start uses. */
   readonly image: string;
+  /** The image its next start would use, when that is not `image` (a build finished, the agent image changed). */
+  readonly nextImage?: string;
   readonly containerId: string | null;
   readonly failures: number;
   readonly retryAt: string | null;
@@ -68,10 +75,21 @@ export interface TenantServiceDeps {
   readonly removeFiles?: (slug: string) => void;
   /** Where it says that a tenant's settings changed (a tenant now private: connections that skip per-request checks close). */
   readonly events?: TenantEvents;
+  /** The image a container was created from (the engine's inspect); undefined when it is gone. Absent: views show the configured image. */
+  readonly containerImage?: (containerId: string) => Promise<string | undefined>;
 }
+
+/** How long a read of the API waits for the engine to say which image a container runs, before it answers without. */
+const IMAGE_WAIT_MS = 2000;
+const IMAGE_RETRY_MS = 10_000;
 
 export class TenantService {
   private readonly clock: () => number;
+  /** Container id -> the image it was created from: learned once per container, kept while a tenant's container has that id. */
+  private readonly containerImages = new Map<string, string>();
+  private readonly learning = new Map<string, Promise<void>>();
+  /** Container id -> when the engine last failed to say (it is asked again IMAGE_RETRY_MS later, not on every view). */
+  private readonly unanswered = new Map<string, number>();
 
   constructor(private readonly deps: TenantServiceDeps) {
     this.clock = deps.clock ?? Date.now;
@@ -114,7 +132,44 @@ export class TenantService {
 
   list(): TenantView[] {
     const builds = this.deps.lastBuilds();
-    return this.deps.store.list().map((t) => this.view(t, builds.get(t.slug) ?? null));
+    const tenants = this.deps.store.list();
+    const current = new Set(tenants.map((t) => t.containerId));
+    for (const id of this.containerImages.keys()) if (!current.has(id)) this.containerImages.delete(id);
+    for (const id of this.unanswered.keys()) if (!current.has(id)) this.unanswered.delete(id);
+    return tenants.map((t) => this.view(t, builds.get(t.slug) ?? null));
+  }
+
+  /**
+   * Asks the engine which image the containers of running or paused tenants (only `slug`'s when given) run,
+   * for those not known yet; waits at most IMAGE_WAIT_MS (a view without it shows the configured image).
+   */
+  async learnImages(slug?: string): Promise<void> {
+    const tenants = slug === undefined ? this.deps.store.list() : [this.deps.store.get(slug)].filter((t) => t !== undefined);
+    const pending = tenants.map((t) => this.learn(t)).filter((p) => p !== undefined);
+    if (pending.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(pending), new Promise<void>((resolve) => (timer = setTimeout(resolve, IMAGE_WAIT_MS)))]);
+    clearTimeout(timer);
+  }
+
+  /** Starts learning the image of the tenant's container when it is up and not known yet; the learning under way, if any. */
+  private learn(tenant: Tenant): Promise<void> | undefined {
+    const id = tenant.containerId;
+    const inspect = this.deps.containerImage;
+    if (!inspect || !id || (tenant.state !== 'running' && tenant.state !== 'paused') || this.containerImages.has(id)) return undefined;
+    if (this.clock() - (this.unanswered.get(id) ?? Number.NEGATIVE_INFINITY) < IMAGE_RETRY_MS) return undefined;
+    let learning = this.learning.get(id);
+    if (!learning) {
+      learning = inspect(id)
+        .then((image) => {
+          if (image) this.containerImages.set(id, image);
+          this.unanswered.delete(id);
+        })
+        .catch(() => void this.unanswered.set(id, this.clock())) // the view shows the configured image meanwhile
+        .finally(() => this.learning.delete(id));
+      this.learning.set(id, learning);
+    }
+    return learning;
   }
 
   get(slug: string): TenantView {
@@ -134,6 +189,10 @@ export class TenantService {
   private view(tenant: Tenant, build: BuildSummary | null): TenantView {
     const activity = this.deps.activity.get(tenant.slug);
     const lastActivity = Math.max(tenant.lastActivity ?? 0, activity?.lastActivity ?? 0);
+    const next = tenant.image ?? this.deps.baseImage;
+    const up = (tenant.state === 'running' || tenant.state === 'paused') && tenant.containerId !== null;
+    if (up) void this.learn(tenant); // for the next view (the live feed's next tick), when not known yet
+    const image = (up && tenant.containerId !== null ? this.containerImages.get(tenant.containerId) : undefined) ?? next;
     return {
       slug: tenant.slug,
       state: tenant.state,
@@ -143,7 +202,8 @@ export class TenantService {
       lastStopReason: tenant.lastStopReason,
       lastActivity: iso(lastActivity),
       lastHeartbeat: iso(tenant.lastHeartbeat),
-      image: tenant.image ?? this.deps.baseImage,
+      image,
+      ...(image === next ? {} : { nextImage: next }),
       containerId: tenant.containerId,
       failures: tenant.failures,
       retryAt: iso(tenant.retryAt),

@@ -83,6 +83,7 @@ describe('the dashboard in headless Chromium', () => {
   step('asks for a token, refuses a wrong one, and signs in with a good one', async () => {
     await page.goto(`${nb.url}/`);
     await page.locator('#signin-form').waitFor({ state: 'visible' });
+    assert.equal(await page.locator('#signin-error').textContent(), '', 'a first visit had no session: nothing "ended"');
     await page.fill('#token', 'not-a-token');
     await page.click('#signin-form button[type=submit]');
     await page.locator('#signin-error', { hasText: 'not valid' }).waitFor();
@@ -127,10 +128,24 @@ describe('the dashboard in headless Chromium', () => {
       if (route.request().method() === 'GET') await new Promise((r) => setTimeout(r, 500));
       await route.continue();
     });
+    // Settings made elsewhere show in the details, those it does not have with their defaults, any other key as it is.
+    assert.equal((await api(nb, 'PATCH', `/api/tenants/${SLUG}`, { provider: { kind: 'echo' }, limits: { memoryMiB: 300 } })).status, 200);
     await row(SLUG)
       .getByRole('button', { name: `Details ${SLUG}` })
       .click();
     await page.locator('#detail').waitFor({ state: 'visible' });
+    const settings = async () => (await page.locator('#detail-settings > *').allTextContents()).join(' ').replace(/\s+/g, ' ');
+    await page.waitForFunction(() => /provider/.test(document.getElementById('detail-settings')?.textContent ?? ''));
+    for (const shown of [
+      /state stopped: /,
+      /image napbox-/,
+      /app napbox's built-in page \(default\)/,
+      /provider echo/,
+      /visibility public \(default\)/,
+      /limits \{ "memoryMiB": 300 \}/,
+    ]) {
+      assert.match(await settings(), shown);
+    }
     const listsLoaded = page.waitForResponse((r) => r.url().endsWith(`/api/tenants/${SLUG}/packages`) && r.request().method() === 'GET');
     await page.fill('#npm', 'is-number');
     await listsLoaded;
@@ -149,8 +164,10 @@ describe('the dashboard in headless Chromium', () => {
     assert.match((await page.locator('#build-log').textContent()) ?? '', /is-number/);
     const stored = await api(nb, 'GET', `/api/tenants/${SLUG}/packages`);
     assert.deepEqual(stored.json.npm, ['is-number']);
-    // The row shows the tenant's own image and its finished build.
+    // The row shows the tenant's own image, whole, and its finished build.
     await row(SLUG).locator('td', { hasText: 'build ready' }).waitFor();
+    const image = (await api(nb, 'GET', `/api/tenants/${SLUG}`)).json.image as string;
+    assert.equal(await row(SLUG).locator('td').nth(4).locator('span').textContent(), image);
   });
 
   step('sends a chat message and shows the reply', async () => {
@@ -176,5 +193,76 @@ describe('the dashboard in headless Chromium', () => {
     await page.locator('#page-info', { hasText: '10 shown' }).waitFor();
     await shot('5-search');
     assert.deepEqual(problems, [], 'no script errors or refused resources in the page');
+  });
+
+  step('shows long image names whole, and the whole failure reason and every setting in the details', async () => {
+    // A tenant as the live feed would send it, with what is long in practice: an image by digest from a registry,
+    // a failed wake's reason with log lines, and settings of the app (env, port, readiness path).
+    const image = `registry.example.com:5000/team/napbox-agent@sha256:${'ab'.repeat(32)}`;
+    const reason = `wake failed: the container exited with code 1 before it was ready; last lines: ${'x'.repeat(300)} END`;
+    const tenant = {
+      slug: 'longnames',
+      state: 'failed',
+      reason,
+      stateChangedAt: new Date().toISOString(),
+      lastStartReason: 'admin wake',
+      lastStopReason: reason,
+      lastActivity: null,
+      lastHeartbeat: null,
+      image,
+      nextImage: 'napbox-tenant:0123456789abcdef',
+      containerId: null,
+      failures: 1,
+      retryAt: null,
+      holds: [],
+      paused: null,
+      url: 'http://longnames.localhost:8080/',
+      build: { id: 'b1', state: 'failed', error: `apt-get failed: ${'y'.repeat(200)} END` },
+      recentWakes: [],
+      config: {
+        app: { command: ['sh', '-c', 'exec node server.js'] },
+        visibility: 'private',
+        env: { GREETING: 'hello world', MODE: 'demo' },
+        port: 3000,
+        readinessPath: '/ready',
+      },
+    };
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    await context.addCookies(await page.context().cookies()); // the signed-in session
+    const other = await context.newPage();
+    try {
+      await other.route('**/api/events', (route) =>
+        route.fulfill({
+          status: 200,
+          headers: { 'content-type': 'text/event-stream' },
+          body: `event: snapshot\ndata: ${JSON.stringify({ tenants: [tenant] })}\n\n`,
+        }),
+      );
+      await other.goto(`${nb.url}/`);
+      const longRow = other.locator('tr[data-slug="longnames"]');
+      await longRow.waitFor();
+      assert.equal(await longRow.locator('td').nth(4).locator('span').textContent(), image);
+      assert.match((await longRow.locator('td').nth(4).textContent()) ?? '', /next: napbox-tenant:0123456789abcdef/);
+      assert.equal(await longRow.locator('td').nth(0).getAttribute('title'), `failed\n${reason}`, 'the whole reason on hover');
+      await longRow.getByRole('button', { name: 'Details longnames' }).click();
+      const details = (await other.locator('#detail-settings > *').allTextContents()).join(' ').replace(/\s+/g, ' ');
+      for (const shown of [
+        `state failed: ${reason}`,
+        `image ${image}`,
+        'next image napbox-tenant:0123456789abcdef',
+        `build b1: failed: apt-get failed: ${'y'.repeat(200)} END`,
+        'app sh -c "exec node server.js"',
+        'provider echo (default)',
+        'visibility private',
+        'port 3000',
+        'env GREETING=hello world MODE=demo',
+        'readinessPath /ready',
+      ]) {
+        assert.ok(details.includes(shown), `details show ${shown.slice(0, 60)}: ${details.slice(0, 2000)}`);
+      }
+      await other.screenshot({ path: path.join(SHOTS, '6-long-names.png'), fullPage: true });
+    } finally {
+      await context.close();
+    }
   });
 });

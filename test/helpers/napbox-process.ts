@@ -14,6 +14,7 @@ import { DockerDriver } from '../../src/runtime/docker-driver.js';
 import { SwarmDriver } from '../../src/runtime/swarm-driver.js';
 import { AdminAuth, loadOrCreateKey } from '../../src/api/auth.js';
 import { loadInstallId } from '../../src/install-id.js';
+import { readServerFiles } from '../../src/server-file.js';
 
 export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
 
@@ -37,7 +38,6 @@ export function tempDataDir(): string {
 
 export async function startNapbox(options: { dataDir?: string; env?: Record<string, string>; shareWith?: NapboxProcess } = {}): Promise<NapboxProcess> {
   const dataDir = options.shareWith?.dataDir ?? options.dataDir ?? tempDataDir();
-  if (!options.shareWith) fs.rmSync(path.join(dataDir, 'server.json'), { force: true }); // the other process's, when shared
   const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/index.ts')], {
     cwd: ROOT,
     env: {
@@ -59,15 +59,8 @@ export async function startNapbox(options: { dataDir?: string; env?: Record<stri
   let server: { url: string; port: number; pid: number } | undefined;
   while (Date.now() < deadline) {
     if (proc.exitCode !== null) throw new Error(`napbox exited with ${proc.exitCode}:\n${out}`);
-    try {
-      const parsed = JSON.parse(fs.readFileSync(path.join(dataDir, 'server.json'), 'utf8')) as { url: string; port: number; pid: number };
-      if (parsed.pid === proc.pid) {
-        server = parsed;
-        break;
-      }
-    } catch {
-      /* not yet */
-    }
+    server = readServerFiles(dataDir).find((f) => f.pid === proc.pid); // its own file, once it listens
+    if (server) break;
     await new Promise((r) => setTimeout(r, 50));
   }
   if (!server) {

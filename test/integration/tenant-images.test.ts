@@ -227,7 +227,7 @@ describe('tenant images (real engine)', () => {
   it("prunes images no tenant needs, keeping each tenant's current and previous image", async () => {
     for (const c of await driver.findByLabels({ [LABEL_INSTALL]: install })) await driver.remove(c.id, { force: true });
     const betaTag = tenants.require('beta').image!;
-    const first = await pruneImages(driver, { installId: install, uses: store.imageUse(), building: queue.activeTags() });
+    const first = await pruneImages(driver, { installId: install, uses: store.imageUse(), building: queue.activeTags(), current: [], scope: 'all' });
     assert.deepEqual(first.removed, []);
     assert.deepEqual(first.kept.map((k) => k.ref).sort(), [alphaTag, betaTag].sort());
     // alpha and gamma go to the base image, then to beta's image: alphaTag is neither current nor previous for anyone.
@@ -236,7 +236,7 @@ describe('tenant images (real engine)', () => {
       assert.equal(store.getPackages(slug)?.previousImage, alphaTag);
       assert.equal((await queue.request(slug, { npm: ['is-number'] })).cached, true);
     }
-    const second = await pruneImages(driver, { installId: install, uses: store.imageUse(), building: queue.activeTags() });
+    const second = await pruneImages(driver, { installId: install, uses: store.imageUse(), building: queue.activeTags(), current: [], scope: 'all' });
     assert.deepEqual(
       second.removed.map((r) => r.ref),
       [alphaTag],

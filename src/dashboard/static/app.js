@@ -19,6 +19,8 @@ let selected = null;
 let events = null;
 /** @type {AbortController | null} */
 let buildFollow = null;
+/** Whether this page has had a session: a 401 then means it ended; on a first visit it only means "sign in". */
+let hadSession = false;
 
 const $ = (/** @type {string} */ id) => /** @type {any} */ (document.getElementById(id));
 
@@ -35,7 +37,7 @@ async function api(/** @type {string} */ method, /** @type {string} */ path, /**
   const res = await fetch(path, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();
   const data = text && res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text;
-  if (res.status === 401 && path !== '/api/session') showSignIn('Your session ended: sign in again.');
+  if (res.status === 401 && path !== '/api/session') showSignIn(hadSession ? 'Your session ended: sign in again.' : '');
   if (!res.ok) throw new ApiError(res.status, data?.message || `${res.status} ${res.statusText}`);
   return data;
 }
@@ -76,6 +78,7 @@ $('signout').addEventListener('click', async () => {
 });
 
 function showApp() {
+  hadSession = true;
   $('signin').hidden = true;
   $('app').hidden = false;
   $('signout').hidden = false;
@@ -161,6 +164,7 @@ function rowFor(/** @type {any} */ t) {
     link.target = '_blank';
     link.rel = 'noopener noreferrer';
     tr.cells[0].appendChild(link);
+    tr.cells[5].className = 'whole'; // image tags are shown whole, wrapped
     tr.cells[7].className = 'actions';
     for (const [action, label] of [
       ['details', 'Details'],
@@ -190,7 +194,7 @@ function rowFor(/** @type {any} */ t) {
   setText(holds, t.holds.length ? t.holds.join(', ') : '—');
   setText(reasons, t.lastStartReason ? `started: ${t.lastStartReason}` : 'never started', t.lastStopReason ? `stopped: ${t.lastStopReason}` : '');
   const build = t.build ? `build ${t.build.state}${t.build.error ? `: ${t.build.error}` : ''}` : '';
-  setText(image, shortImage(t.image), build);
+  setText(image, t.image, [t.nextImage ? `next: ${t.nextImage}` : '', build].filter(Boolean).join('\n'));
   const recent = t.recentWakes.slice(-5).map((/** @type {any} */ w) => (w.outcome === 'ready' ? `${w.ms}` : `${w.outcome} ${w.ms}`));
   setText(wakes, recent.length ? recent.join(' · ') : '—');
   const buttons = tr.cells[7].querySelectorAll('button');
@@ -203,7 +207,8 @@ function setText(/** @type {HTMLElement} */ cell, /** @type {string} */ main, su
   const want = `${main}\n${sub}`;
   if (cell.dataset.text === want) return;
   cell.dataset.text = want;
-  // Long reasons (a failed wake's log lines) are clipped to two lines; the whole text is the cell's tooltip.
+  // Long reasons (a failed wake's log lines) are clipped to two lines; the whole text is the cell's tooltip, and the
+  // tenant's details show it in full. Image cells (class whole) are not clipped.
   const top = document.createElement('span');
   top.className = 'clip';
   top.textContent = main;
@@ -215,10 +220,6 @@ function setText(/** @type {HTMLElement} */ cell, /** @type {string} */ main, su
     cell.appendChild(small);
   }
   cell.title = sub ? `${main}\n${sub}` : main;
-}
-
-function shortImage(/** @type {string} */ image) {
-  return image.length > 40 ? `${image.slice(0, 37)}…` : image;
 }
 
 function ago(/** @type {string} */ iso) {
@@ -328,6 +329,66 @@ function renderDetail() {
   if (!t) return;
   $('detail-url').href = t.url;
   $('detail-url').textContent = t.url;
+  const entries = detailEntries(t);
+  const list = $('detail-settings');
+  const want = JSON.stringify(entries);
+  if (list.dataset.text === want) return; // unchanged: keep a selection the reader made
+  list.dataset.text = want;
+  list.replaceChildren(
+    ...entries.flatMap(([name, value]) => {
+      const dt = document.createElement('dt');
+      dt.textContent = name;
+      const dd = document.createElement('dd');
+      dd.textContent = value;
+      return [dt, dd];
+    }),
+  );
+}
+
+/** Settings shown with their default when the tenant has none of its own. */
+const DEFAULTS = /** @type {Record<string, string>} */ ({ app: "napbox's built-in page", provider: 'echo', visibility: 'public' });
+/** Settings shown first, in this order; every other key of the view's config follows, whatever it is. */
+const FIRST = ['app', 'provider', 'visibility', 'port', 'env', 'wakeTimeout', 'readinessPath', 'startingPage'];
+
+/** The tenant's state, reasons and images in full, then its settings (read generically from its config). */
+function detailEntries(/** @type {any} */ t) {
+  /** @type {Array<[string, string]>} */
+  const entries = [['state', `${t.state}: ${t.reason}`]];
+  if (t.lastStartReason) entries.push(['last start', t.lastStartReason]);
+  if (t.lastStopReason) entries.push(['last stop', t.lastStopReason]);
+  entries.push(['image', t.image]);
+  if (t.nextImage) entries.push(['next image', `${t.nextImage} (from its next start)`]);
+  if (t.build) entries.push(['build', `${t.build.id}: ${t.build.state}${t.build.error ? `: ${t.build.error}` : ''}`]);
+  const config = t.config ?? {};
+  const keys = [
+    ...FIRST.filter((k) => k in config || k in DEFAULTS),
+    ...Object.keys(config)
+      .filter((k) => !FIRST.includes(k))
+      .sort(),
+  ];
+  for (const key of keys) entries.push([key, key in config ? settingText(key, config[key]) : `${DEFAULTS[key]} (default)`]);
+  return entries;
+}
+
+function settingText(/** @type {string} */ key, /** @type {unknown} */ value) {
+  const v = /** @type {any} */ (value);
+  if (key === 'app' && Array.isArray(v?.command)) return argv(v.command);
+  if (key === 'provider' && v && typeof v === 'object') {
+    if (v.kind === 'command' && Array.isArray(v.command)) return `command: ${argv(v.command)}${v.timeoutMs ? ` (timeout ${v.timeoutMs} ms)` : ''}`;
+    if (v.kind === 'openai') return `openai: ${v.model} at ${v.baseUrl}${v.apiKey ? ', key set' : ''}`;
+    return String(v.kind);
+  }
+  if (key === 'env' && v && typeof v === 'object' && !Array.isArray(v)) {
+    const names = Object.keys(v).sort();
+    return names.length ? names.map((n) => `${n}=${v[n]}`).join('\n') : '(none)';
+  }
+  if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return JSON.stringify(v, null, 1).replace(/\n\s*/g, ' ');
+}
+
+/** An argv as a person would type it: arguments with spaces or quotes in JSON quotes. */
+function argv(/** @type {unknown[]} */ args) {
+  return args.map((a) => (typeof a === 'string' && /^[^\s"'\\]+$/.test(a) ? a : JSON.stringify(a))).join(' ');
 }
 
 function closeDetail() {
