@@ -57,9 +57,33 @@ describe('forwardedHeaders', () => {
       'x-forwarded-host',
       'public.example',
     ]);
-    const prefixed = forwardedHeaders(['X-Forwarded-Prefix', '/outer/'], { ...ctx, trusted: true, prefix: '/t/acme' });
-    assert.deepEqual(prefixed.slice(-2), ['x-forwarded-prefix', '/outer/t/acme']);
-    assert.deepEqual(forwardedHeaders(['X-Forwarded-Prefix', '/outer/'], { ...ctx, prefix: '/t/acme' }).slice(-2), ['x-forwarded-prefix', '/t/acme']);
+  });
+
+  it("drops origin claims napbox never writes even from a trusted proxy, which passes a client's on (Prefix, Forwarded, X-Forwarded-Ssl, True-Client-IP), and underscore spellings from everyone", () => {
+    const claims = [
+      'X-Forwarded-Prefix',
+      '//evil.example',
+      'Forwarded',
+      'for=6.6.6.6;host=evil.example;proto=https',
+      'X-Forwarded-Ssl',
+      'on',
+      'True-Client-IP',
+      '6.6.6.6',
+      'X_Forwarded_Proto',
+      'https',
+      'X_Forwarded_For',
+      '6.6.6.6',
+      'x_real_ip',
+      '6.6.6.6',
+    ];
+    for (const trusted of [true, false]) {
+      const out = forwardedHeaders(claims, { ...ctx, trusted, prefix: '/t/acme' });
+      assert.deepEqual(
+        out,
+        ['x-forwarded-for', '10.1.2.3', 'x-forwarded-proto', 'http', 'x-forwarded-host', 'acme.example.com', 'x-forwarded-prefix', '/t/acme'],
+        `trusted: ${trusted}`,
+      );
+    }
   });
 
   it("tells the port napbox was reached on to an untrusted client's app; keeps a trusted proxy's, and adds none it did not send", () => {

@@ -6,14 +6,17 @@
 // Invariants:
 // - napbox's own cookies (`napbox_*`, `__Host-napbox*`, `__Secure-napbox*`)
 //   never reach a container: they are bearer credentials for napbox itself.
-// - X-Forwarded-For/-Proto/-Host/-Port/-Prefix, Forwarded and X-Real-IP say
-//   what napbox saw (its peer, http, the Host header, the port it was
-//   reached on). What a client sent in them is dropped, unless the
-//   connecting peer is a trusted front proxy (NAPBOX_TRUSTED_PROXIES): then
-//   X-Forwarded-For gets that peer appended once, X-Forwarded-Proto/-Host/
-//   -Port are kept as it sent them (one value each, never appended to: a
-//   proxy that sends no Port gets none added, since napbox's own port is not
-//   the one the browser used), and napbox's prefix is appended to its Prefix.
+// - X-Forwarded-For/-Proto/-Host/-Port say what napbox saw (its peer, http,
+//   the Host header, the port it was reached on). What a client sent in
+//   them is dropped, unless the connecting peer is a trusted front proxy
+//   (NAPBOX_TRUSTED_PROXIES): then X-Forwarded-For gets that peer appended
+//   once, X-Forwarded-Proto/-Host/-Port are kept as it sent them (one value
+//   each, never appended to: a proxy that sends no Port gets none added,
+//   since napbox's own port is not the one the browser used), and so is
+//   X-Real-IP. X-Forwarded-Prefix is napbox's own (`/t/<slug>`) or absent,
+//   and other origin claims (Forwarded, X-Forwarded-Ssl, True-Client-IP,
+//   underscore spellings...) are dropped from everyone: front proxies pass
+//   a client's on unchanged.
 //   The same on the relay, the HTTP forward and the WebSocket upgrade, for
 //   a cold request held during a wake or a warm one, on any connection
 //   (test/integration/forwarded-headers.test.ts).
@@ -35,18 +38,35 @@ export interface ForwardContext {
   readonly port?: number | undefined;
 }
 
-/** Headers about the request's origin: napbox sets them; only a trusted proxy's are kept. */
+/**
+ * Headers about the request's origin. napbox writes X-Forwarded-For/-Proto/-Host/-Port (and -Prefix for the
+ * `/t/<slug>` form); a trusted proxy's X-Forwarded-For/-Proto/-Host/-Port and X-Real-IP are kept (KEPT_FROM_TRUSTED).
+ * The rest are dropped from everyone, trusted proxies included: napbox never writes them, and front proxies pass a
+ * client's on unchanged (Traefik copies `Forwarded`, Caddy `X-Forwarded-Prefix`), while frameworks believe them
+ * (Spring and Rack read `Forwarded`, Rack `X-Forwarded-Ssl`, apps build URLs from `X-Forwarded-Prefix`).
+ * A name spelt with `_` for `-` (`X_Forwarded_Proto`) is the same header to CGI-style servers, which merge them:
+ * dropped from everyone too.
+ */
 const ORIGIN_HEADERS = new Set([
   'x-forwarded-for',
   'x-forwarded-proto',
   'x-forwarded-host',
   'x-forwarded-prefix',
   'x-forwarded-port',
+  'x-forwarded-ssl',
+  'x-forwarded-scheme',
+  'x-forwarded-server',
+  'x-forwarded-protocol',
+  'x-url-scheme',
+  'x-original-forwarded-for',
+  'x-client-ip',
+  'x-cluster-client-ip',
+  'true-client-ip',
   'forwarded',
   'x-real-ip',
 ]);
-/** Read from a trusted proxy and written once by napbox (the rest of ORIGIN_HEADERS pass through unchanged from it). */
-const APPENDED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix']);
+/** Kept from a trusted proxy: X-Forwarded-For/-Proto/-Host/-Port are read and written once by napbox; X-Real-IP passes. */
+const KEPT_FROM_TRUSTED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-real-ip']);
 const REWRITTEN_NAME_LENGTHS = new Set(['cookie', ...ORIGIN_HEADERS].map((name) => name.length));
 const NAPBOX_COOKIE = /^\s*(?:napbox_|__host-napbox|__secure-napbox)/i;
 
@@ -71,7 +91,6 @@ export function forwardedHeaders(raw: readonly string[], ctx: ForwardContext): s
   let forwardedFor = '';
   let proto = '';
   let host = '';
-  let prefix = '';
   let port = '';
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!;
@@ -80,7 +99,7 @@ export function forwardedHeaders(raw: readonly string[], ctx: ForwardContext): s
       out.push(name, value); // most fields: no lower-casing on the relay's hot path
       continue;
     }
-    const lower = name.toLowerCase();
+    const lower = name.toLowerCase().replaceAll('_', '-');
     if (lower === 'cookie') {
       const kept = stripNapboxCookies(value);
       if (kept !== '') out.push(name, kept);
@@ -90,13 +109,12 @@ export function forwardedHeaders(raw: readonly string[], ctx: ForwardContext): s
       out.push(name, value);
       continue;
     }
-    if (!ctx.trusted) continue;
-    if (!APPENDED.has(lower)) out.push(name, value);
+    if (!ctx.trusted || !KEPT_FROM_TRUSTED.has(lower) || name.includes('_')) continue;
+    if (lower === 'x-real-ip') out.push(name, value);
     else if (lower === 'x-forwarded-for') forwardedFor = forwardedFor ? `${forwardedFor}, ${value}` : value;
     else if (lower === 'x-forwarded-proto') proto ||= value;
     else if (lower === 'x-forwarded-host') host ||= value;
-    else if (lower === 'x-forwarded-port') port ||= value;
-    else prefix ||= value;
+    else port ||= value;
   }
   out.push(
     'x-forwarded-for',
@@ -107,8 +125,7 @@ export function forwardedHeaders(raw: readonly string[], ctx: ForwardContext): s
     host || ctx.host,
   );
   if (ctx.trusted ? port : ctx.port !== undefined) out.push('x-forwarded-port', ctx.trusted ? port : String(ctx.port));
-  if (ctx.prefix) out.push('x-forwarded-prefix', `${prefix.replace(/\/+$/, '')}${ctx.prefix}`);
-  else if (prefix) out.push('x-forwarded-prefix', prefix);
+  if (ctx.prefix) out.push('x-forwarded-prefix', ctx.prefix);
   return out;
 }
 
