@@ -15,6 +15,7 @@ describe('NAPBOX_PUBLIC_URL', () => {
       ['https://example.com/?a=1', /query/],
       ['https://example.com/#x', /fragment/],
       ['https://example.com/napbox', /no path/],
+      ['https://example.com:0', /port 0/],
     ] as const) {
       assert.throws(() => parsePublicUrl(raw), reason, raw);
       assert.throws(

@@ -37,6 +37,7 @@ export function parsePublicUrl(raw: string): PublicUrl {
   if (url.hash !== '' || raw.includes('#')) throw new Error('it must not have a fragment');
   if (url.pathname !== '/') throw new Error('napbox is served at the root of its host: no path');
   if (url.hostname === '') throw new Error('it has no host');
+  if (url.port === '0') throw new Error('port 0 is not a port a browser can use');
   return { scheme: url.protocol === 'https:' ? 'https' : 'http', host: url.hostname.toLowerCase(), port: url.port === '' ? undefined : Number(url.port) };
 }
 
