@@ -21,10 +21,9 @@ import type { Logger } from '../log.js';
 import type { MessageService } from '../messages/message-service.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { assertSlug } from '../model/slug.js';
-import { TenantConfigSchema } from '../model/tenant-config.js';
 import type { ContainerDriver } from '../runtime/container-driver.js';
 import type { Lifecycle } from '../tenants/lifecycle.js';
-import { CreateTenantSchema, type TenantService } from '../tenants/tenant-service.js';
+import { ConfigChangesSchema, CreateTenantSchema, type TenantService } from '../tenants/tenant-service.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
 import {
   AcceptedMessageSchema,
@@ -148,7 +147,7 @@ function routes(deps: AdminApiDeps): Route<Call>[] {
     }),
     on('GET', '/api/tenants/:slug', ({ res }, { slug }) => reply(res, 200, TenantViewSchema, tenants.get(slug))),
     on('PATCH', '/api/tenants/:slug', async ({ req, res }, { slug }) => {
-      const body = await readJson(req, TenantConfigSchema.partial().strict());
+      const body = await readJson(req, ConfigChangesSchema);
       reply(res, 200, TenantViewSchema, tenants.update(slug, body));
     }),
     on('DELETE', '/api/tenants/:slug', async ({ res }, { slug }) => {
