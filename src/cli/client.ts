@@ -120,6 +120,8 @@ export class ApiClient {
   /** A JSON call: the answer parsed with `schema`; a non-2xx answer throws the server's error message. */
   async json<S extends z.ZodType>(method: string, apiPath: string, pick: (answers: typeof Answers) => S, body?: unknown): Promise<z.output<S>> {
     const answered = this.request(method, apiPath, body);
+    // Awaited below: until then a refused connection must not count as an unhandled rejection (that crashed the CLI with a stack).
+    answered.catch(() => undefined);
     // The schemas (and zod) load while the server works on the call: a verb's start-up pays for the longer of the two.
     const answers = await import('../api/answers.js');
     const res = await answered;

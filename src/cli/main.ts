@@ -393,9 +393,10 @@ export function buildCli(): Command {
 
 buildCli()
   .parseAsync(process.argv)
-  .then(() => process.exitCode ?? 0)
   .catch((err: unknown) => {
     const { exitCode, message } = failureOf(err);
-    if (message) process.stderr.write(`napbox: ${message}\n`);
+    // The reason on the first line; what the server adds below it (a failed wake's last log lines) indented.
+    const [reason, ...details] = message.trimEnd().split('\n');
+    if (message) process.stderr.write(`napbox: ${reason}\n${details.map((d) => `  ${d}\n`).join('')}`);
     process.exit(exitCode);
   });
