@@ -112,6 +112,20 @@ function pruneText(r: PruneReport): string {
   return rows.length ? table(rows, ['', 'IMAGE', 'WHY']) : 'no tenant images\n';
 }
 
+/** Copies a streamed answer to stdout: its last 200 characters, or undefined when the connection was cut (napbox stopped). */
+async function printStream(res: AsyncIterable<unknown>): Promise<string | undefined> {
+  let last = '';
+  try {
+    for await (const chunk of res) {
+      process.stdout.write(chunk as Buffer);
+      last = (last + (chunk as Buffer).toString()).slice(-200);
+    }
+  } catch {
+    return undefined;
+  }
+  return last;
+}
+
 /** The argv after `--` on the command line (commander gives it as operands, without saying where `--` was). */
 function afterDashes(cmd: Command, operands: readonly string[]): string[] {
   let root = cmd;
@@ -364,8 +378,9 @@ export function buildCli(): Command {
         return print(`${slug} has no builds: add packages with \`napbox packages add ${slug} --apt jq\`\n`);
       }
       if (opts.json) return print(await client.json('GET', `/api/builds/${build.id}`, (A) => A.BuildWithLogSchema));
-      const res = await client.stream(`/api/builds/${build.id}/log?follow=1`);
-      for await (const chunk of res) process.stdout.write(chunk as Buffer);
+      if ((await printStream(await client.stream(`/api/builds/${build.id}/log?follow=1`))) === undefined) {
+        throw new CliError(EXIT.unreachable, 'napbox ended the build log: it stopped or restarted');
+      }
       const final = await client.json('GET', `/api/builds/${build.id}`, (A) => A.BuildWithLogSchema);
       if (final.state === 'failed') throw new CliError(EXIT.tenantFailed, `build ${build.id} failed: ${final.error ?? 'see the log above'}`);
     });
@@ -386,7 +401,11 @@ export function buildCli(): Command {
     .action(async (slug: string, opts: { tail: string; follow?: boolean }) => {
       const client = await connect();
       const res = await client.stream(`/api/tenants/${slug}/logs?tail=${encodeURIComponent(opts.tail)}${opts.follow ? '&follow=1' : ''}`);
-      for await (const chunk of res) process.stdout.write(chunk as Buffer);
+      const last = await printStream(res);
+      // A followed stream ends only when the tenant is removed (the server says so) or when napbox stops.
+      if (opts.follow && !last?.endsWith(`-- ${slug} removed --\n`)) {
+        throw new CliError(EXIT.unreachable, 'napbox ended the log stream: it stopped or restarted');
+      }
     });
   return program;
 }

@@ -173,6 +173,24 @@ describe('the CLI does what the API does', () => {
     assert.ok(details.length && details.every((line) => line.startsWith('  ')), `its last log lines below the reason, indented:\n${failed.stderr}`);
   });
 
+  /** `napbox logs -f <slug>` running: its output so far, a wait for it, and its exit. */
+  function follow(slug: string) {
+    const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'logs', '-f', slug], {
+      cwd: ROOT,
+      env: { ...process.env, NAPBOX_DATA_DIR: nb.dataDir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+    const waitFor = async (what: string, check: () => boolean): Promise<void> => {
+      for (let i = 0; i < 300 && !check(); i += 1) await new Promise((r) => setTimeout(r, 100));
+      assert.ok(check(), `${what}; output so far:\n${out}`);
+    };
+    return { proc, out: () => out, exited, waitFor };
+  }
+
   it('follows a tenant’s logs across its sleep and wake until interrupted', async () => {
     assert.equal((await napbox(nb.dataDir, ['tenants', 'add', 'sleepy'])).code, 0);
     assert.equal((await napbox(nb.dataDir, ['wake', 'sleepy'])).code, 0);
@@ -204,5 +222,20 @@ describe('the CLI does what the API does', () => {
       proc.kill('SIGINT');
     }
     await exited;
+  });
+
+  it('ends logs -f when the tenant is removed (exit 0) or when napbox stops (exit 5)', async () => {
+    assert.equal((await napbox(nb.dataDir, ['tenants', 'add', 'gone'])).code, 0);
+    const removed = follow('gone');
+    await removed.waitFor('the tenant asleep', () => /^-- gone stopped \(.+\) --$/m.test(removed.out()));
+    assert.equal((await napbox(nb.dataDir, ['tenants', 'rm', 'gone'])).code, 0);
+    assert.equal(await removed.exited, 0, removed.out());
+    assert.match(removed.out(), /-- gone removed --\n$/);
+
+    const cut = follow('sleepy');
+    await cut.waitFor('the stream open', () => /runner ready/.test(cut.out()));
+    await nb.stop();
+    assert.equal(await cut.exited, 5, cut.out());
+    assert.match(cut.out(), /napbox: napbox ended the log stream: it stopped or restarted\n$/);
   });
 });
