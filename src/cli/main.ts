@@ -153,7 +153,7 @@ const settingsIo: SettingsIo = {
 
 /** The flags `tenants add` and `tenants set` share: every setting of PATCH /api/tenants/:slug. */
 function settingOptions(cmd: Command, resets: boolean): Command {
-  const reset = resets ? ' (default: back to its default)' : '';
+  const reset = resets ? '; "default" puts back the default' : '';
   cmd
     .option('--app', "the tenant's own HTTP app: its argv after -- (it must listen on $PORT)")
     .option('--public', 'its URL wakes it for anyone')
@@ -173,10 +173,18 @@ function settingOptions(cmd: Command, resets: boolean): Command {
     .option('--env <NAME=VALUE>', 'an environment variable of its app (again for more)', collect)
     .option('--port <port>', `the port its app listens on, 1024-65535 (given as $PORT)${reset}`)
     .option('--wake-timeout <duration>', `how long a wake may take, like 90s or 2m${reset}`)
-    .option('--readiness-path <path>', `an HTTP path napbox GETs until it answers below 500${resets ? ' (default: none, a TCP connect)' : ''}`)
+    .option('--readiness-path <path>', `an HTTP path napbox GETs until it answers below 500${resets ? '; "default": none, a TCP connect' : ''}`)
     .option('--starting-page', 'browsers waiting for a cold start get a "starting" page')
     .option('--no-starting-page', 'browsers are held like programs while it starts')
-    .showHelpAfterError("(a command's argv goes after --, like: napbox tenants set <slug> --app -- python3 -m http.server)");
+    .showHelpAfterError("(a command's argv goes after --, like: napbox tenants set <slug> --app -- python3 -m http.server)")
+    .addHelpText(
+      'after',
+      `
+Examples:
+  napbox tenants ${resets ? 'set' : 'add'} web --app -- sh -c 'exec python3 -m http.server $PORT'
+  napbox tenants ${resets ? 'set' : 'add'} web --private --memory 1g --env GREETING=hello
+  OPENAI_KEY=... napbox tenants ${resets ? 'set' : 'add'} web --provider openai --base-url https://api.example.com/v1 --model m --api-key-env OPENAI_KEY\n`,
+    );
   return cmd;
 }
 
