@@ -183,7 +183,7 @@ function settingOptions(cmd: Command, resets: boolean): Command {
 Examples:
   napbox tenants ${resets ? 'set' : 'add'} web --app -- sh -c 'exec python3 -m http.server $PORT'
   napbox tenants ${resets ? 'set' : 'add'} web --private --memory 1g --env GREETING=hello
-  OPENAI_KEY=... napbox tenants ${resets ? 'set' : 'add'} web --provider openai --base-url https://api.example.com/v1 --model m --api-key-env OPENAI_KEY\n`,
+  OPENAI_KEY=... napbox tenants ${resets ? 'set' : 'add'} web --provider openai --base-url https://api.example.com/v1 --model m --api-key-env OPENAI_KEY`,
     );
   return cmd;
 }
