@@ -139,6 +139,7 @@ function afterDashes(cmd: Command, operands: readonly string[]): string[] {
   return after;
 }
 
+let stdin: string | undefined;
 const settingsIo: SettingsIo = {
   readFile: (file) => {
     try {
@@ -147,7 +148,10 @@ const settingsIo: SettingsIo = {
       throw new CliError(EXIT.usage, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
     }
   },
-  readStdin: () => fs.readFileSync(0, 'utf8'),
+  readStdin: () => {
+    stdin ??= fs.readFileSync(0, 'utf8'); // read once: `set` maps its flags twice (checked before napbox is asked)
+    return stdin;
+  },
   env: process.env,
 };
 
@@ -236,6 +240,7 @@ export function buildCli(): Command {
     .option('--unset-env <NAME>', 'remove an environment variable of its app (again for more)', collect)
     .action(async (slug: string, argv: string[], opts: Record<string, unknown>, cmd: Command) => {
       const after = afterDashes(cmd, argv);
+      settingsPatch(settingFlags(opts), after, {}, settingsIo); // bad flags are a usage error even when napbox is not running
       const client = await connect();
       // limits and env are merged here with what is stored: the server replaces a top-level setting whole.
       const current = await client.json('GET', `/api/tenants/${slug}`, (A) => A.TenantViewSchema);

@@ -144,6 +144,8 @@ describe('the CLI does what the API does', () => {
     const notRunning = await napbox(path.join(nb.dataDir, 'nowhere'), ['tenants', 'list']);
     assert.equal(notRunning.code, 5, notRunning.stderr);
     assert.match(notRunning.stderr, /^napbox: napbox is not running for .*\n$/);
+    const badAndNotRunning = await napbox(path.join(nb.dataDir, 'nowhere'), ['tenants', 'set', 'web', '--port', '80']);
+    assert.equal(badAndNotRunning.code, 2, `bad flags are told before napbox is looked for: ${badAndNotRunning.stderr}`);
 
     // Another data dir naming this server, with an admin key of its own: the server refuses its tokens.
     const stranger = tempDataDir();
