@@ -10,14 +10,11 @@ import { parseDuration } from '../config/duration.js';
 import { asNapboxError } from '../errors.js';
 import { assertSlug } from '../model/slug.js';
 import type { MessageView } from '../messages/message-service.js';
-import type { TenantView } from '../tenants/tenant-service.js';
-import type { BuildView } from '../images/build-store.js';
-import type { PackagesView } from '../images/image-admin.js';
-import type { PruneReport } from '../images/prune.js';
 import type { ApiClient as Client } from './client.js';
 import { CliError, EXIT, EXIT_CODES_HELP, failureOf } from './exit-codes.js';
-import { table, when } from './table.js';
+import { table } from './table.js';
 import { type SettingFlags, type SettingsIo, settingsPatch } from './tenant-settings.js';
+import { buildLine, packagesText, pruneText, statusText, tenantTable } from './views.js';
 
 /**
  * The API client, loaded only by the verbs that call the server: `--help` loads commander alone (issue 15's
@@ -50,66 +47,6 @@ function print(value: unknown): void {
 /** The API's JSON with --json, else the text for people. */
 function show(opts: { json?: boolean }, value: unknown, text: () => string): void {
   print(opts.json ? value : text());
-}
-
-function tenantTable(list: readonly TenantView[]): string {
-  if (!list.length) return 'no tenants yet: add one with `napbox tenants add <slug>`\n';
-  return table(
-    list.map((t) => [t.slug, t.state, when(t.stateChangedAt), t.reason]),
-    ['TENANT', 'STATE', 'SINCE', 'WHY'],
-  );
-}
-
-function statusText(t: TenantView): string {
-  const nextImage = (t as { nextImage?: unknown }).nextImage;
-  const config = t.config;
-  const app = config.app as { command?: string[] } | undefined;
-  const provider = config.provider as { kind?: string; model?: string } | undefined;
-  const rows: Array<[string, string | number | null]> = [
-    ['tenant', t.slug],
-    ['state', `${t.state} (${t.reason}), since ${when(t.stateChangedAt)}`],
-    ['url', t.url],
-    ['visibility', String(config.visibility ?? 'public')],
-    ['app', app?.command ? app.command.join(' ') : 'the built-in page'],
-    ['provider', provider?.kind ? `${provider.kind}${provider.model ? ` (${provider.model})` : ''}` : 'echo'],
-    ['last start', t.lastStartReason],
-    ['last stop', t.lastStopReason],
-    ['last activity', when(t.lastActivity)],
-    ['holds', t.holds.length ? t.holds.join('; ') : 'none'],
-    [
-      'paused',
-      t.paused
-        ? `since ${when(t.paused.since)}, keeping ${t.paused.memoryBytes === null ? 'unknown' : `${Math.round(t.paused.memoryBytes / 1024 ** 2)} MiB`} of memory`
-        : '-',
-    ],
-    ['image', t.image],
-    ...(typeof nextImage === 'string' ? [['next image', nextImage] as [string, string]] : []),
-    ['build', t.build ? `${t.build.id} ${t.build.state}${t.build.error ? `: ${t.build.error}` : ''}` : '-'],
-    ['container', t.containerId?.slice(0, 12) ?? null],
-    ['failures', t.failures ? `${t.failures} (next try after ${when(t.retryAt)})` : '0'],
-  ];
-  return table(rows.map(([k, v]) => [k, v === null ? '-' : String(v)]));
-}
-
-function buildLine(b: BuildView): string {
-  const took = b.finishedAt && b.startedAt ? `, took ${Math.round((b.finishedAt - b.startedAt) / 1000)}s` : '';
-  return `${b.id} ${b.state}${b.cached ? ' (cached)' : ''}, asked ${when(b.createdAt)}${took}${b.error ? `: ${b.error}` : ''}`;
-}
-
-function packagesText(p: PackagesView): string {
-  return table([
-    ['tenant', p.tenant],
-    ['apt', p.apt.join(' ') || '-'],
-    ['npm', p.npm.join(' ') || '-'],
-    ['image', p.image],
-    ['previous image', p.previousImage ?? '-'],
-    ['latest build', p.build ? buildLine(p.build) : '-'],
-  ]);
-}
-
-function pruneText(r: PruneReport): string {
-  const rows = [...r.removed.map((p) => ['removed', p.ref, p.reason]), ...r.kept.map((p) => ['kept', p.ref, p.reason])];
-  return rows.length ? table(rows, ['', 'IMAGE', 'WHY']) : 'no tenant images\n';
 }
 
 /** Copies a streamed answer to stdout: its last 200 characters, or undefined when the connection was cut (napbox stopped). */
