@@ -115,6 +115,11 @@ function settingOptions(cmd: Command, resets: boolean): Command {
     .option('--port <port>', `the port its app listens on, 1024-65535 (given as $PORT)${reset}`)
     .option('--wake-timeout <duration>', `how long a wake may take, like 90s or 2m${reset}`)
     .option('--readiness-path <path>', `an HTTP path napbox GETs until it answers below 500${resets ? '; "default": none, a TCP connect' : ''}`)
+    .option(
+      '--mount <host:container[:rw]>',
+      'a host folder (the allowlist must permit it) at /extra/<container path>, read-only unless :rw (again for more)',
+      collect,
+    )
     .option('--starting-page', 'browsers waiting for a cold start get a "starting" page')
     .option('--no-starting-page', 'browsers are held like programs while it starts')
     .showHelpAfterError("(a command's argv goes after --, like: napbox tenants set <slug> --app -- python3 -m http.server)")
@@ -175,6 +180,7 @@ export function buildCli(): Command {
     .argument('[argv...]', 'after --: the command of --app or of --provider command, taken whole')
     .option('--builtin-app', 'back to the built-in page instead of an app of its own')
     .option('--unset-env <NAME>', 'remove an environment variable of its app (again for more)', collect)
+    .option('--unmount <container-path>', 'remove the extra mount at this container path (again for more)', collect)
     .action(async (slug: string, argv: string[], opts: Record<string, unknown>, cmd: Command) => {
       const after = afterDashes(cmd, argv);
       settingsPatch(settingFlags(opts), after, {}, settingsIo); // bad flags are a usage error even when napbox is not running

@@ -107,6 +107,29 @@ describe('tenants set flags -> PATCH body', () => {
     refused({ readinessPath: '/a b' }, [], /without spaces/);
   });
 
+  it('merges extra mounts by container path: --mount adds or replaces, --unmount removes, none left is null', () => {
+    const current = {
+      mounts: [
+        { hostPath: '/srv/docs', containerPath: 'docs' },
+        { hostPath: '/srv/old', containerPath: 'old' },
+      ],
+    };
+    assert.deepEqual(patch({ mount: ['/srv/new docs:docs:rw', 'C:/data:x/y'] }, [], current), {
+      mounts: [
+        { hostPath: '/srv/old', containerPath: 'old' },
+        { hostPath: '/srv/new docs', containerPath: 'docs', readWrite: true },
+        { hostPath: 'C:/data', containerPath: 'x/y' },
+      ],
+    });
+    assert.deepEqual(patch({ mount: ['/srv/ro:ro-docs:ro'] }), { mounts: [{ hostPath: '/srv/ro', containerPath: 'ro-docs' }] });
+    assert.deepEqual(patch({ unmount: ['old'] }, [], current), { mounts: [{ hostPath: '/srv/docs', containerPath: 'docs' }] });
+    assert.deepEqual(patch({ unmount: ['old', 'docs'] }, [], current), { mounts: null });
+    refused({ mount: ['docs'] }, [], /--mount docs: give <host path>:<container path>/);
+    refused({ mount: ['/srv:../etc'] }, [], /has a "\.\." segment/);
+    refused({ mount: ['/srv:/abs'] }, [], /must be relative/);
+    refused({ mount: ['/a:x'], unmount: ['x'] }, [], /named twice/);
+  });
+
   it('names nothing it was not asked to change', () => {
     assert.deepEqual(patch({}, [], { limits: { pids: 64 }, env: { A: '1' }, app: { command: ['x'] } }), {});
   });

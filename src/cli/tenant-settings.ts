@@ -4,8 +4,9 @@
 //
 // Invariants:
 // - A PATCH names only what a flag changes. The server merges at the top
-//   level only (a `limits` or `env` sent replaces the stored one), so those
-//   two are merged here with the current settings before they are sent; a
+//   level only (a `limits`, `env` or `mounts` sent replaces the stored one),
+//   so those three are merged here with the current settings before they are
+//   sent (a --mount replaces the stored one at its container path); a
 //   top-level `null` asks the server to remove the setting (its default).
 // - An argv after `--` is taken whole (`sh -c '...'`, `python3 -m ...`): it
 //   belongs to --app or to --provider command, never to both.
@@ -13,6 +14,7 @@
 //   environment variable or stdin only.
 
 import { parseDuration } from '../config/duration.js';
+import { containerPathProblem } from '../model/container-path.js';
 import { CliError, EXIT } from './exit-codes.js';
 
 /** The flags as commander parses them (every value a string, as typed). */
@@ -38,6 +40,8 @@ export interface SettingFlags {
   readonly wakeTimeout?: string;
   readonly readinessPath?: string;
   readonly startingPage?: boolean;
+  readonly mount?: readonly string[];
+  readonly unmount?: readonly string[];
 }
 
 export interface SettingsIo {
@@ -113,6 +117,31 @@ function envPatch(flags: SettingFlags, current: unknown): Record<string, string>
   }
   for (const n of unsets) delete next[name('--unset-env', n)];
   return Object.keys(next).length ? next : null;
+}
+
+/** "<host path>:<container path>[:rw|:ro]" -> a mount request; the container path (under /extra) has no ":", the host path may. */
+function mountRequest(text: string): { hostPath: string; containerPath: string; readWrite?: boolean } {
+  const mode = /:(rw|ro)$/.exec(text)?.[1];
+  const rest = mode ? text.slice(0, -3) : text;
+  const at = rest.lastIndexOf(':');
+  const hostPath = rest.slice(0, at);
+  const containerPath = rest.slice(at + 1);
+  if (at < 1 || !containerPath) throw usage(`--mount ${text}: give <host path>:<container path>[:rw], like /srv/docs:docs`);
+  const problem = containerPathProblem(containerPath);
+  if (problem) throw usage(`--mount ${text}: ${problem}`);
+  return { hostPath, containerPath, ...(mode === 'rw' ? { readWrite: true } : {}) };
+}
+
+function mountsPatch(flags: SettingFlags, current: unknown): unknown[] | null | undefined {
+  const adds = (flags.mount ?? []).map(mountRequest);
+  const removes = flags.unmount ?? [];
+  if (!adds.length && !removes.length) return undefined;
+  const at = (m: unknown): string => (isRecord(m) && typeof m.containerPath === 'string' ? m.containerPath : '');
+  const named = [...adds.map((m) => m.containerPath), ...removes];
+  if (new Set(named).size !== named.length) throw usage('a container path is named twice by --mount and --unmount');
+  const kept = (Array.isArray(current) ? current : []).filter((m) => !named.includes(at(m)));
+  const next = [...kept, ...adds];
+  return next.length ? next : null;
 }
 
 function providerPatch(flags: SettingFlags, argv: readonly string[], io: SettingsIo): Record<string, unknown> | undefined {
@@ -197,6 +226,8 @@ export function settingsPatch(flags: SettingFlags, argv: readonly string[], curr
     patch.readinessPath = p === RESET ? null : p;
   }
   if (flags.startingPage !== undefined) patch.startingPage = flags.startingPage;
+  const mounts = mountsPatch(flags, current.mounts);
+  if (mounts !== undefined) patch.mounts = mounts;
   return patch;
 }
 

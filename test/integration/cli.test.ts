@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { api, type NapboxProcess, ROOT, removeInstall, request, startNapbox, tempDataDir, tenantHost } from '../helpers/napbox-process.js';
@@ -38,8 +39,14 @@ const APP = ['node', '-e', "require('http').createServer((q, s) => s.end('app sa
 describe('the CLI does what the API does', () => {
   let nb: NapboxProcess;
   const extraDirs: string[] = [];
+  const shared = path.join(os.tmpdir(), `napbox-cli-shared-${process.pid}`);
+  extraDirs.push(shared);
   before(async () => {
-    nb = await startNapbox({ env: { NAPBOX_WAKE_TIMEOUT: '20s', NAPBOX_IDLE_TIMEOUT: '1h' } });
+    const dataDir = tempDataDir();
+    fs.mkdirSync(shared);
+    fs.writeFileSync(`${dataDir}-allowlist.json`, JSON.stringify({ roots: [{ path: shared, allowWrite: false }] }));
+    extraDirs.push(`${dataDir}-allowlist.json`);
+    nb = await startNapbox({ dataDir, env: { NAPBOX_WAKE_TIMEOUT: '20s', NAPBOX_IDLE_TIMEOUT: '1h' } });
   });
   after(async () => {
     await nb?.stop();
@@ -90,6 +97,15 @@ describe('the CLI does what the API does', () => {
     config = (await api(nb, 'GET', '/api/tenants/web')).json.config;
     assert.deepEqual(config.app, undefined, 'back to the built-in page');
     assert.deepEqual([config.visibility, config.limits, config.readOnlyRootfs], ['public', { pids: 100 }, false]);
+
+    run = await napbox(nb.dataDir, ['tenants', 'set', 'web', '--mount', `${shared}:docs`]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual((await api(nb, 'GET', '/api/tenants/web')).json.config.mounts, [{ hostPath: shared, containerPath: 'docs' }]);
+    run = await napbox(nb.dataDir, ['tenants', 'set', 'web', '--mount', `${os.homedir()}:home`]);
+    assert.equal(run.code, 2, `a mount the allowlist refuses is a 400: ${run.stderr}`);
+    run = await napbox(nb.dataDir, ['tenants', 'set', 'web', '--unmount', 'docs']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal((await api(nb, 'GET', '/api/tenants/web')).json.config.mounts, undefined);
 
     run = await napbox(
       nb.dataDir,
