@@ -14,6 +14,7 @@ function world() {
     containerId: 'c1',
   } as unknown as Tenant;
   const follows: Array<{ id: string; tail: number; since: number | undefined; stream: PassThrough }> = [];
+  let engineDown = false;
   const out = new PassThrough();
   let text = '';
   out.on('data', (c: Buffer) => (text += c.toString()));
@@ -24,6 +25,9 @@ function world() {
     text: () => text,
     ended,
     res: out as unknown as ServerResponse,
+    engine: (down: boolean) => {
+      engineDown = down;
+    },
     set: (change: Partial<Tenant> | undefined) => {
       tenant = change === undefined ? undefined : ({ ...tenant, ...change } as Tenant);
     },
@@ -31,6 +35,7 @@ function world() {
       store: { get: () => tenant },
       driver: {
         followLogs: async (id: string, options: { tail: number; since?: number; signal: AbortSignal }) => {
+          if (engineDown) throw new Error('engine not reachable');
           const stream = new PassThrough();
           follows.push({ id, tail: options.tail, since: options.since, stream });
           return stream;
@@ -71,6 +76,21 @@ describe('logs -f follows a tenant across sleep and wake', () => {
     abort.abort(); // the reader went away (Ctrl-C)
     await done;
     await w.ended;
+  });
+
+  it('goes on when its container cannot be followed (removed by hand, the engine down), and follows once it can', async () => {
+    const w = world();
+    w.engine(true);
+    const abort = new AbortController();
+    const done = followTenantLogs(w.deps, 'acme', 50, w.res, abort.signal);
+    await new Promise((r) => setTimeout(r, 40));
+    assert.equal(w.text(), '', 'no marker: it still runs, as far as napbox knows');
+    w.engine(false);
+    await until('the follow once the engine answers', () => w.follows.length === 1);
+    w.follows[0]?.stream.write('back\n');
+    await until('its output', () => w.text() === 'back\n');
+    abort.abort();
+    await done;
   });
 
   it('tells a tenant that sleeps already, waits for it, and ends when the tenant is removed', async () => {

@@ -70,8 +70,12 @@ export async function followTenantLogs(deps: FollowLogsDeps, slug: string, tail:
         if (isUp(tenant) && toldUp === false) res.write(`-- ${slug} started --\n`);
         if (isUp(tenant)) toldUp = true;
         if (tenant.containerId) {
-          const stream = await deps.driver.followLogs(tenant.containerId, since === undefined ? { tail, signal } : { tail: SINCE_TAIL, since, signal });
-          await copy(stream, res, signal);
+          try {
+            const stream = await deps.driver.followLogs(tenant.containerId, since === undefined ? { tail, signal } : { tail: SINCE_TAIL, since, signal });
+            await copy(stream, res, signal);
+          } catch {
+            // Its container is gone (removed by hand, or being recreated) or the engine is down: nothing to follow now; the state says what comes next.
+          }
         }
         since = clock();
       }
@@ -83,7 +87,7 @@ export async function followTenantLogs(deps: FollowLogsDeps, slug: string, tail:
       await sleep(pollMs, signal);
     }
   } catch {
-    // The engine or the store failed (napbox shutting down): the reader gets what was sent, and the end.
+    // The store failed (napbox shutting down): the reader gets what was sent, and the end.
   }
   res.end();
 }
