@@ -17,6 +17,8 @@ describe('the CLI exits with the code of what failed', () => {
       [503, 'wake_timeout', EXIT.tenantFailed],
       [503, 'circuit_open', EXIT.tenantFailed],
       [500, 'internal', EXIT.unexpected],
+      [503, 'engine_unreachable', EXIT.unexpected], // napbox's engine, not the tenant
+      [502, 'engine_error', EXIT.unexpected],
       [404, '', EXIT.notFound], // a proxy's page, no napbox body
       [503, '', EXIT.tenantFailed],
       [502, '', EXIT.unexpected],

@@ -73,6 +73,11 @@ const BY_CODE: Partial<Record<ErrorCode, ExitCode>> = {
   circuit_open: EXIT.tenantFailed,
   capacity: EXIT.tenantFailed,
   shutting_down: EXIT.tenantFailed,
+  // napbox's own failures (503 or 502 too, but not the tenant's): 1.
+  engine_unreachable: EXIT.unexpected,
+  engine_error: EXIT.unexpected,
+  config_invalid: EXIT.unexpected,
+  internal: EXIT.unexpected,
 };
 
 /** A status with no napbox error body (a proxy's page): its class. */
