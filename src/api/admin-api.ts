@@ -21,10 +21,9 @@ import type { Logger } from '../log.js';
 import type { MessageService } from '../messages/message-service.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { assertSlug } from '../model/slug.js';
-import { TenantConfigSchema } from '../model/tenant-config.js';
 import type { ContainerDriver } from '../runtime/container-driver.js';
 import type { Lifecycle } from '../tenants/lifecycle.js';
-import { CreateTenantSchema, type TenantService } from '../tenants/tenant-service.js';
+import { ConfigChangesSchema, CreateTenantSchema, type TenantService } from '../tenants/tenant-service.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
 import {
   AcceptedMessageSchema,
@@ -41,6 +40,7 @@ import {
 } from './answers.js';
 import type { AdminAuth } from './auth.js';
 import { sendError } from './error-response.js';
+import { followTenantLogs } from './follow-logs.js';
 import { readJson, sendJson } from './http-io.js';
 import { noRouteError, type Route, routeBuilder, RouteTable } from './route-table.js';
 
@@ -154,7 +154,7 @@ function routes(deps: AdminApiDeps): Route<Call>[] {
       reply(res, 200, TenantViewSchema, tenants.get(slug));
     }),
     on('PATCH', '/api/tenants/:slug', async ({ req, res }, { slug }) => {
-      const body = await readJson(req, TenantConfigSchema.partial().strict());
+      const body = await readJson(req, ConfigChangesSchema);
       reply(res, 200, TenantViewSchema, tenants.update(slug, body));
     }),
     on('DELETE', '/api/tenants/:slug', async ({ res }, { slug }) => {
@@ -207,13 +207,10 @@ function routes(deps: AdminApiDeps): Route<Call>[] {
       const tail = Number(query.get('tail') ?? 200);
       if (!Number.isInteger(tail) || tail < 1 || tail > 10_000) throw new NapboxError('bad_request', 'tail must be a whole number from 1 to 10000');
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
-      if (!tenant.containerId) return void res.end('');
-      if (query.get('follow') !== '1') return void res.end(await driver.logs(tenant.containerId, { tail }));
+      if (query.get('follow') !== '1') return void res.end(tenant.containerId ? await driver.logs(tenant.containerId, { tail }) : '');
       const abort = new AbortController();
       req.once('close', () => abort.abort());
-      const stream = await driver.followLogs(tenant.containerId, { tail, signal: abort.signal });
-      stream.on('data', (chunk: Buffer | string) => res.write(chunk));
-      stream.on('end', () => res.end());
+      void followTenantLogs({ store, driver }, slug, tail, res, abort.signal);
     }),
     on('GET', '/api/builds/:id', async ({ res }, { id }) => reply(res, 200, BuildWithLogSchema, await images.build(id))),
     on('GET', '/api/builds/:id/log', ({ req, res, query }, { id }) => images.streamLog(id, query.get('follow') === '1', req, res)),

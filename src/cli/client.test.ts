@@ -7,6 +7,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { NapboxError } from '../errors.js';
 import { ApiClient } from './client.js';
+import { CliError, EXIT, ServerRefusal } from './exit-codes.js';
 
 // The CLI's client against a stand-in server: every answer is parsed with the API's own schema.
 const answers: Record<string, [number, string]> = {
@@ -61,18 +62,37 @@ after(() => {
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-async function refusal(apiPath: string): Promise<NapboxError> {
+async function refusal(apiPath: string): Promise<Error> {
   const client = await ApiClient.connect(dataDir);
   try {
     await client.json('GET', apiPath, (A) => A.TenantViewSchema);
   } catch (err) {
-    assert.ok(err instanceof NapboxError);
+    assert.ok(err instanceof NapboxError || err instanceof ServerRefusal);
     return err;
   }
   assert.fail(`${apiPath} was read without an error`);
 }
 
 describe('the CLI reads answers through their schemas', () => {
+  it('says napbox does not answer (exit 5) when the server file names a closed port, without crashing', async () => {
+    const closed = fs.mkdtempSync(path.join(os.tmpdir(), 'napbox-cli-'));
+    try {
+      fs.writeFileSync(path.join(closed, 'install-id'), 'clitest1\n');
+      fs.writeFileSync(
+        path.join(closed, 'server.json'),
+        JSON.stringify({ url: 'http://127.0.0.1:9', pid: 1, installId: 'clitest1', baseDomain: 'localhost', port: 9 }),
+      );
+      const client = await ApiClient.connect(closed);
+      await assert.rejects(
+        client.json('GET', '/api/tenants', (A) => A.TenantListSchema),
+        (err: unknown) =>
+          err instanceof CliError && err.exitCode === EXIT.unreachable && /^napbox does not answer at http:\/\/127\.0\.0\.1:9/.test(err.message),
+      );
+    } finally {
+      fs.rmSync(closed, { recursive: true, force: true });
+    }
+  });
+
   it('returns an answer that matches, typed', async () => {
     const client = await ApiClient.connect(dataDir);
     const tenant = await client.json('GET', '/api/tenants/good', (A) => A.TenantViewSchema);

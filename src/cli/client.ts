@@ -17,6 +17,7 @@ import { AdminAuth, loadOrCreateKey } from '../api/auth.js';
 import { firstIssue, NapboxError } from '../errors.js';
 import { loadInstallId } from '../install-id.js';
 import { findLiveServer } from '../server-file.js';
+import { CliError, EXIT, ServerRefusal } from './exit-codes.js';
 
 export interface ServerInfo {
   readonly url: string;
@@ -45,13 +46,15 @@ export class ApiClient {
     return new ApiClient(server, token);
   }
 
+  private unreachable(cause: unknown): CliError {
+    return new CliError(EXIT.unreachable, `napbox does not answer at ${this.server.url}: is it running? Start it with \`npm start\``, { cause });
+  }
+
   /** A GET whose answer streams (logs that follow): the response, or the server's error message thrown. */
   async stream(apiPath: string): Promise<http.IncomingMessage> {
     const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
       const req = http.request(`${this.server.url}${apiPath}`, { headers: { authorization: `Bearer ${this.token}` } }, resolve);
-      req.on('error', (err) =>
-        reject(new NapboxError('not_found', `napbox does not answer at ${this.server.url}: is it running? Start it with \`npm start\``, { cause: err })),
-      );
+      req.on('error', (err) => reject(this.unreachable(err)));
       req.end();
     });
     if ((res.statusCode ?? 0) >= 300) {
@@ -75,9 +78,7 @@ export class ApiClient {
           res.on('error', reject);
         },
       );
-      req.on('error', (err) =>
-        reject(new NapboxError('not_found', `napbox does not answer at ${this.server.url}: is it running? Start it with \`npm start\``, { cause: err })),
-      );
+      req.on('error', (err) => reject(this.unreachable(err)));
       req.end(payload);
     });
   }
@@ -85,6 +86,8 @@ export class ApiClient {
   /** A JSON call: the answer parsed with `schema`; a non-2xx answer throws the server's error message. */
   async json<S extends z.ZodType>(method: string, apiPath: string, pick: (answers: typeof Answers) => S, body?: unknown): Promise<z.output<S>> {
     const answered = this.request(method, apiPath, body);
+    // Awaited below: until then a refused connection must not count as an unhandled rejection (that crashed the CLI with a stack).
+    answered.catch(() => undefined);
     // The schemas (and zod) load while the server works on the call: a verb's start-up pays for the longer of the two.
     const answers = await import('../api/answers.js');
     const res = await answered;
@@ -105,7 +108,7 @@ export class ApiClient {
 }
 
 /** The server's error answer (ErrorBody), as an error whose message is the status and the server's message. */
-function refusal(status: number, text: string, ErrorBodySchema: typeof Answers.ErrorBodySchema): NapboxError {
+function refusal(status: number, text: string, ErrorBodySchema: typeof Answers.ErrorBodySchema): ServerRefusal {
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -113,7 +116,8 @@ function refusal(status: number, text: string, ErrorBodySchema: typeof Answers.E
     body = undefined;
   }
   const parsed = ErrorBodySchema.safeParse(body);
-  return new NapboxError('bad_request', `${status}: ${parsed.success ? parsed.data.message : text.slice(0, 500) || '(no message)'}`);
+  const message = parsed.success ? parsed.data.message : text.slice(0, 500).replace(/\s+/g, ' ').trim() || '(no message)';
+  return new ServerRefusal(status, parsed.success ? parsed.data.error : '', `${status}: ${message}`);
 }
 
 function unreadable(method: string, apiPath: string, what: string, cause: unknown): NapboxError {

@@ -204,8 +204,11 @@ export interface WorkloadDriver {
   findByLabels(labels: Readonly<Record<string, string>>): Promise<ContainerSummary[]>;
   /** The last `tail` lines of the container's output (stdout and stderr, in order). */
   logs(id: string, options: { tail: number }): Promise<string>;
-  /** The last `tail` lines, then new output as it comes, as text, until `signal` aborts or the container is removed. */
-  followLogs(id: string, options: { tail: number; signal: AbortSignal }): Promise<NodeJS.ReadableStream>;
+  /**
+   * The last `tail` lines (of those written from `since`, epoch ms, when given), then new output as it comes, as text,
+   * until `signal` aborts or the container stops or is removed.
+   */
+  followLogs(id: string, options: { tail: number; since?: number; signal: AbortSignal }): Promise<NodeJS.ReadableStream>;
   /**
    * A regular file inside a container (running or not, in its own filesystem
    * or a volume it mounts), with its owner and mode; undefined when the

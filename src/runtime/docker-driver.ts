@@ -19,7 +19,7 @@ import type {
   Endpoint,
   NetworkSpec,
 } from './container-driver.js';
-import { demuxLogs, pipeFollowedLogs } from './docker-logs.js';
+import { demuxLogs, engineSince, pipeFollowedLogs } from './docker-logs.js';
 import type { DockerDriverOptions, EngineAddress } from './docker-connection.js';
 import { absentAs, EngineClient, engineMessage, labelFilters, statusCode } from './engine-client.js';
 import { EngineObjects } from './engine-objects.js';
@@ -237,9 +237,10 @@ export class DockerDriver extends EngineObjects implements ContainerDriver {
     );
   }
 
-  async followLogs(id: string, options: { tail: number; signal: AbortSignal }): Promise<NodeJS.ReadableStream> {
+  async followLogs(id: string, options: { tail: number; since?: number; signal: AbortSignal }): Promise<NodeJS.ReadableStream> {
+    const since = options.since === undefined ? {} : { since: engineSince(options.since) };
     const raw = (await this.call(`follow logs of ${id.slice(0, 12)}`, () =>
-      this.docker.getContainer(id).logs({ stdout: true, stderr: true, tail: options.tail, follow: true }),
+      this.docker.getContainer(id).logs({ stdout: true, stderr: true, tail: options.tail, follow: true, ...since }),
     )) as unknown as NodeJS.ReadableStream & { destroy(): void };
     const text = new PassThrough();
     return pipeFollowedLogs(this.docker.modem, raw, text, options.signal);

@@ -39,3 +39,8 @@ export function pipeFollowedLogs(
   });
   return text;
 }
+
+/** Epoch ms as the engine's `since` takes it: seconds with a fraction ("1733255000.123"). */
+export function engineSince(ms: number): string {
+  return (ms / 1000).toFixed(3);
+}

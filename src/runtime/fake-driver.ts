@@ -37,6 +37,8 @@ interface FakeContainer {
   status: ContainerStatus;
   exitCode: number | null;
   logs: string[];
+  /** When each line of `logs` was written (epoch ms), for `since`. */
+  logTimes: number[];
   servers: http.Server[];
   runner?: FakeRunner;
   published: Record<number, Endpoint>;
@@ -106,7 +108,7 @@ export class FakeDriver implements ContainerDriver {
         ownFiles.set(file.path, info);
       }
     }
-    this.containers.set(id, { id, spec, status: 'created', exitCode: null, logs: [], servers: [], published: {}, ownFiles });
+    this.containers.set(id, { id, spec, status: 'created', exitCode: null, logs: [], logTimes: [], servers: [], published: {}, ownFiles });
     return this.info(id)!;
   }
 
@@ -126,6 +128,7 @@ export class FakeDriver implements ContainerDriver {
     const exit = EXIT_COMMAND.exec(c.spec.env.NAPBOX_APP_COMMAND ?? '');
     if (exit) {
       c.logs.push('tenant app exited');
+      c.logTimes.push(Date.now());
       c.status = 'exited';
       c.exitCode = Number(exit[1]);
       return;
@@ -145,6 +148,7 @@ export class FakeDriver implements ContainerDriver {
     c.status = 'running';
     c.exitCode = null;
     c.logs.push('runner ready');
+    c.logTimes.push(Date.now());
   }
 
   async stop(id: string): Promise<void> {
@@ -216,8 +220,13 @@ export class FakeDriver implements ContainerDriver {
       : '';
   }
 
-  async followLogs(id: string, options: { tail: number; signal: AbortSignal }): Promise<NodeJS.ReadableStream> {
-    const lines = (this.containers.get(id)?.logs ?? []).slice(-options.tail).map((l) => `${l}\n`);
+  async followLogs(id: string, options: { tail: number; since?: number; signal: AbortSignal }): Promise<NodeJS.ReadableStream> {
+    const c = this.containers.get(id);
+    const since = options.since ?? Number.NEGATIVE_INFINITY;
+    const lines = (c?.logs ?? [])
+      .filter((_, i) => (c?.logTimes[i] ?? 0) >= since)
+      .slice(-options.tail)
+      .map((l) => `${l}\n`);
     return Readable.from(lines); // the fake's output never grows after start, so following ends here
   }
 

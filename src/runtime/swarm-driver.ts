@@ -39,7 +39,7 @@ import { DockerDriver } from './docker-driver.js';
 import type { DockerDriverOptions, EngineAddress } from './docker-connection.js';
 import { absentAs, EngineClient, engineMessage, labelFilters, parseEngine } from './engine-client.js';
 import { EngineObjects } from './engine-objects.js';
-import { demuxLogs, pipeFollowedLogs } from './docker-logs.js';
+import { demuxLogs, engineSince, pipeFollowedLogs } from './docker-logs.js';
 import {
   LABEL_SWARM_EXIT,
   LABEL_SWARM_IMAGE,
@@ -370,7 +370,7 @@ export class SwarmDriver extends EngineObjects implements ContainerDriver {
     return text;
   }
 
-  async followLogs(id: string, options: { tail: number; signal: AbortSignal }): Promise<NodeJS.ReadableStream> {
+  async followLogs(id: string, options: { tail: number; since?: number; signal: AbortSignal }): Promise<NodeJS.ReadableStream> {
     const task = currentTask(await this.tasksIfService(id));
     const text = new PassThrough();
     if (!task) {
@@ -378,7 +378,13 @@ export class SwarmDriver extends EngineObjects implements ContainerDriver {
       return text;
     }
     const raw = (await this.call(`follow logs of task ${task.ID.slice(0, 12)}`, () =>
-      this.taskLogs(task.ID, { stdout: true, stderr: true, tail: options.tail, follow: true }),
+      this.taskLogs(task.ID, {
+        stdout: true,
+        stderr: true,
+        tail: options.tail,
+        follow: true,
+        ...(options.since === undefined ? {} : { since: engineSince(options.since) }),
+      }),
     )) as unknown as NodeJS.ReadableStream & { destroy(): void };
     return pipeFollowedLogs(this.docker.modem, raw, text, options.signal);
   }
@@ -409,7 +415,7 @@ export class SwarmDriver extends EngineObjects implements ContainerDriver {
   }
 
   /** GET /tasks/{id}/logs (dockerode has it; its type definitions do not). */
-  private taskLogs(taskId: string, options: { stdout: boolean; stderr: boolean; tail: number; follow: boolean }): Promise<unknown> {
+  private taskLogs(taskId: string, options: { stdout: boolean; stderr: boolean; tail: number; follow: boolean; since?: string }): Promise<unknown> {
     const task = this.docker.getTask(taskId) as unknown as { logs(opts: object): Promise<unknown> };
     return task.logs(options);
   }

@@ -22,6 +22,17 @@ export const CreateTenantSchema = z
   .strict();
 export type CreateTenant = z.infer<typeof CreateTenantSchema>;
 
+const settings = TenantConfigSchema.shape;
+/** PATCH's body: the settings it changes; a setting given as null is removed (back to its default, like the built-in page for `app`). */
+export const ConfigChangesSchema = z
+  .object(
+    Object.fromEntries(Object.entries(settings).map(([key, schema]) => [key, schema.nullable()])) as {
+      [K in keyof typeof settings]: z.ZodNullable<(typeof settings)[K]>;
+    },
+  )
+  .strict();
+type ConfigChanges = z.infer<typeof ConfigChangesSchema>;
+
 /** A tenant's newest image build: its id, state and why it failed. */
 export interface BuildSummary {
   readonly id: string;
@@ -104,10 +115,16 @@ export class TenantService {
   }
 
   /** Changes some settings; the tenant's next container uses them (a running one keeps its own until it stops). */
-  update(slugInput: string, changes: Partial<TenantConfig>): TenantView {
+  update(slugInput: string, changes: ConfigChanges): TenantView {
     const slug = assertSlug(slugInput);
     const tenant = this.deps.store.require(slug);
-    const next = TenantConfigSchema.parse({ ...tenant.config, ...changes });
+    // Top-level merge: a setting given replaces the stored one whole (limits too); null removes it.
+    const merged: Record<string, unknown> = { ...tenant.config };
+    for (const [key, value] of Object.entries(changes)) {
+      if (value === null) delete merged[key];
+      else if (value !== undefined) merged[key] = value;
+    }
+    const next = TenantConfigSchema.parse(merged);
     this.checkMounts(next);
     this.deps.store.updateConfig(slug, next);
     this.deps.events?.emit('changed', { slug, visibility: next.visibility ?? 'public' });

@@ -1,7 +1,7 @@
 // The admin API as an operator's script sees it: nothing without a valid
 // token; create, list, wake, logs, stop and delete do what they say, in the
-// engine too; bad input gets a 4xx with a message a person can act on, and
-// changes nothing.
+// engine too; a PATCH changes only what it names; bad input gets a 4xx with
+// a message a person can act on, and changes nothing.
 
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -96,6 +96,31 @@ export const adminApiScenarios: ScenarioGroup = {
         const after = await tenant(w, 'kept');
         assert.deepEqual(after.config, before.config, 'its settings unchanged');
         assert.equal(after.state, 'stopped', 'nothing woke');
+      },
+    },
+    {
+      name: 'changes only the settings a PATCH names, a top-level one whole, and null puts one back to its default',
+      async run(w) {
+        const app = { command: ['node', '-e', 'x'] };
+        await createTenant(w, { slug: 'tuned', app, limits: { memoryMiB: 256, pids: 64 }, visibility: 'private' });
+        let res = await w.api('PATCH', '/api/tenants/tuned', { readOnlyRootfs: true });
+        assert.equal(res.status, 200, JSON.stringify(res.json));
+        assert.deepEqual(res.json.config, { app, limits: { memoryMiB: 256, pids: 64 }, visibility: 'private', readOnlyRootfs: true });
+        res = await w.api('PATCH', '/api/tenants/tuned', { app: null, limits: { cpus: 0.5 } });
+        assert.equal(res.status, 200, JSON.stringify(res.json));
+        assert.deepEqual(
+          res.json.config,
+          { limits: { cpus: 0.5 }, visibility: 'private', readOnlyRootfs: true },
+          'the built-in page again; limits replaced whole',
+        );
+        for (const body of [{ nope: null }, { visibility: 'secret', limits: null }]) {
+          assert.equal((await w.api('PATCH', '/api/tenants/tuned', body)).status, 400, JSON.stringify(body));
+        }
+        assert.deepEqual(
+          (await tenant(w, 'tuned')).config,
+          { limits: { cpus: 0.5 }, visibility: 'private', readOnlyRootfs: true },
+          'unchanged by the refused calls',
+        );
       },
     },
   ],
