@@ -167,7 +167,7 @@ describe('the CLI does what the API does', () => {
     const stranger = tempDataDir();
     extraDirs.push(stranger);
     fs.copyFileSync(path.join(nb.dataDir, 'install-id'), path.join(stranger, 'install-id'));
-    fs.copyFileSync(path.join(nb.dataDir, 'server.json'), path.join(stranger, 'server.json'));
+    fs.cpSync(path.join(nb.dataDir, 'servers'), path.join(stranger, 'servers'), { recursive: true });
     const refused = await napbox(stranger, ['tenants', 'list']);
     assert.equal(refused.code, 6, refused.stderr);
     assert.match(refused.stderr, /^napbox: 401: /);
