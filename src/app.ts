@@ -322,6 +322,7 @@ function build(ground: Ground, lifetime: Lifetime) {
     logger,
     access,
     trustedProxies,
+    startingPageAfterMs: config.startingPageAfterMs,
     observe: {
       held: (delta) => metrics.held.inc(delta),
       answered: (seconds) => {
