@@ -15,7 +15,7 @@
 //   answered with a page the browser would reload by sending it again.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type NapboxError } from '../errors.js';
+import type { NapboxError } from '../errors.js';
 import { sendError } from '../api/error-response.js';
 
 /** Seconds between the starting page's reloads. */
@@ -28,7 +28,7 @@ export function wantsPage(req: Pick<IncomingMessage, 'method' | 'headers'>): boo
   return typeof accept === 'string' && accept.toLowerCase().includes('text/html');
 }
 
-export function escapeHtml(text: string): string {
+function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
