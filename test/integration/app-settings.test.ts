@@ -81,3 +81,23 @@ describe("a tenant's app settings, end to end", () => {
     assert.deepEqual([JSON.parse(next.body).port, JSON.parse(next.body).greeting], ['3001', 'again']);
   });
 });
+
+describe("a tenant's port through published ports (NAPBOX_UPSTREAM=published)", () => {
+  let nb: NapboxProcess;
+  before(async () => {
+    nb = await startNapbox({ env: { NAPBOX_UPSTREAM: 'published' } });
+  });
+  after(async () => {
+    await nb?.stop();
+    if (nb) await removeInstall(nb.installId);
+  });
+
+  it("publishes the app's own port and forwards there", async () => {
+    const created = await api(nb, 'POST', '/api/tenants', { slug: 'pub', app: { command: ['node', '-e', APP] }, port: 4321, readinessPath: '/healthz' });
+    assert.equal(created.status, 201, JSON.stringify(created.json));
+    const res = await request(nb.port, { host: tenantHost(nb, 'pub'), path: '/' });
+    assert.equal(res.status, 200, res.body);
+    assert.equal(JSON.parse(res.body).port, '4321');
+    assert.ok(JSON.parse(res.body).uptimeMs >= 1900, 'its readiness path was waited for on the published port too');
+  });
+});
