@@ -55,6 +55,6 @@ describe('the starting page in a browser', () => {
     const answer = await page.goto(`${nb.url}/t/broken/`);
     assert.equal(answer?.status(), 503);
     assert.match(String(answer?.headers()['content-type']), /^text\/html/);
-    assert.match(await page.locator('main').innerText(), /tenant broken could not be started: try again later \(request id [\w-]+\)/);
+    assert.match(String(await page.locator('main').textContent()), /tenant broken could not be started: try again later \(request id [\w-]+\)/);
   });
 });
