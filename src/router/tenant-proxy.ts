@@ -39,6 +39,8 @@ import { forwardedHeadersObject, type TrustedProxies } from './forwarded-headers
 import { sendStartingPage, sendWaitFailure, wantsPage } from './wait-page.js';
 
 const RETRYABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ECONNRESET']);
+/** How long after a failed wake a browser's request is held through the next try instead of shown the starting page. */
+const RELOAD_HELD_AFTER_FAILURE_MS = 60_000;
 
 /** The CSP of every response under /t/<slug>/: a page, but in an opaque origin (no allow-same-origin). */
 const PATH_SANDBOX = 'sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads allow-popups-to-escape-sandbox';
@@ -223,8 +225,9 @@ export class TenantProxy {
     const after = this.deps.startingPageAfterMs ?? 0;
     const tenant = this.deps.store.get(slug);
     const woken = this.ready(slug, reason);
-    // After a failed wake a reload is held, so the browser is told how this try ends, not sent round the page again.
-    if (after <= 0 || !wantsPage(req) || tenant?.config.startingPage === false || tenant?.state === 'failed') return woken;
+    // Just after a failed wake a reload is held, so the browser is told how this try ends, not sent round the page again.
+    const justFailed = tenant?.state === 'failed' && Date.now() - tenant.stateChangedAt < RELOAD_HELD_AFTER_FAILURE_MS;
+    if (after <= 0 || !wantsPage(req) || tenant?.config.startingPage === false || justFailed) return woken;
     let timer: NodeJS.Timeout | undefined;
     const page = new Promise<undefined>((resolve) => {
       timer = setTimeout(() => resolve(undefined), Math.max(0, after - (performance.now() - since)));
