@@ -213,6 +213,22 @@ describe('Lifecycle', () => {
     assert.deepEqual([store.require('flaky').failures, store.require('flaky').failuresSince, store.require('flaky').retryAt], [0, null, null]);
   });
 
+  it("forwards to the tenant's own port, the one its container was made with until it is made anew", async () => {
+    store.create('acme', { port: 3000 }, Date.now());
+    const life = lifecycle();
+    const first = await life.wake('acme', 'test');
+    const container = driver.containers.get(first.containerId)!;
+    assert.equal(container.spec.env.PORT, '3000');
+    assert.deepEqual(first.app, container.published[3000]);
+    store.updateConfig('acme', { port: 4000 });
+    life.forget('acme');
+    assert.deepEqual((await life.wake('acme', 'adopted')).app, container.published[3000], 'a running container keeps its port');
+    await life.stop('acme', { kind: 'admin' });
+    const next = await life.wake('acme', 'next start');
+    assert.equal(driver.containers.get(next.containerId)!.spec.env.PORT, '4000');
+    assert.deepEqual(next.app, driver.containers.get(next.containerId)!.published[4000]);
+  });
+
   it("bounds a tenant's wake by its own wakeTimeout, not NAPBOX_WAKE_TIMEOUT", async () => {
     store.create('slow', { wakeTimeout: '1s' }, Date.now());
     driver.startDelayMs = 3000;
