@@ -30,6 +30,7 @@ import { SwarmDriver } from './runtime/swarm-driver.js';
 import { requireAgentImage } from './images/agent-image.js';
 import { TenantStore } from './tenants/tenant-store.js';
 import { Lifecycle } from './tenants/lifecycle.js';
+import { DEFAULT_BREAKER } from './tenants/breaker.js';
 import { TenantEvents } from './tenants/tenant-events.js';
 import { Lifetime } from './lifetime.js';
 import { BuildStore } from './images/build-store.js';
@@ -180,6 +181,7 @@ function build(ground: Ground, lifetime: Lifetime) {
     clock,
     heartbeatMs: config.heartbeatIntervalMs,
     wakesPerMinute: config.wakesPerMinute,
+    breaker: { ...DEFAULT_BREAKER, failures: config.breakerFailures, windowMs: config.breakerWindowMs },
     locks,
     fence: (since) => (peers.hasPeers() ? peers.fence(since, since + peers.deadAfterMs) : Promise.resolve(true)),
     prepareMounts: (slug, tenantConfig) => mounts.prepare(slug, tenantConfig),
@@ -329,6 +331,7 @@ function build(ground: Ground, lifetime: Lifetime) {
     logger,
     access,
     trustedProxies,
+    startingPageAfterMs: config.startingPageAfterMs,
     observe: {
       held: (delta) => metrics.held.inc(delta),
       answered: (seconds) => {

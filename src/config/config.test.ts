@@ -13,6 +13,8 @@ describe('config', () => {
     assert.equal(c.idleTimeoutMs, 600_000);
     assert.equal(c.sweepIntervalMs, 15_000);
     assert.equal(c.wakeTimeoutMs, 60_000);
+    assert.deepEqual([c.breakerFailures, c.breakerWindowMs, c.startingPageAfterMs], [3, 600_000, 1000]);
+    assert.equal(loadConfig({ NAPBOX_STARTING_PAGE_AFTER: '0' }).startingPageAfterMs, 0);
     assert.equal(c.dockerHost, undefined);
     assert.equal(c.driver, 'docker');
     assert.equal(loadConfig({ NAPBOX_DRIVER: 'swarm' }).driver, 'swarm');
@@ -29,6 +31,9 @@ describe('config', () => {
       DOCKER_HOST: 'localhost:2375',
       NAPBOX_UPSTREAM: 'sideways',
       NAPBOX_DRIVER: 'kubernetes',
+      NAPBOX_BREAKER_FAILURES: '0',
+      NAPBOX_BREAKER_WINDOW: 'soon',
+      NAPBOX_STARTING_PAGE_AFTER: '-1',
     };
     for (const [variable, value] of Object.entries(cases)) {
       assert.throws(

@@ -37,6 +37,11 @@ export interface Config {
   readonly leaseMaxMs: number;
   /** Wakes of one tenant allowed per minute (wake-storm protection). */
   readonly wakesPerMinute: number;
+  /** This many failed wakes of a tenant within `breakerWindowMs` open its circuit breaker. */
+  readonly breakerFailures: number;
+  readonly breakerWindowMs: number;
+  /** A browser held this long by a cold wake gets the "starting" page; 0: never. */
+  readonly startingPageAfterMs: number;
   /** docker: one plain container per tenant; swarm: one swarm service (0/1 replicas) per tenant. */
   readonly driver: 'docker' | 'swarm';
   /** As Docker's own tools read it; undefined means the local socket. */
@@ -179,6 +184,9 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     heartbeatTimeoutMs: readDuration(env, 'NAPBOX_HEARTBEAT_TIMEOUT', '90s', 200),
     leaseMaxMs: readDuration(env, 'NAPBOX_LEASE_MAX', '1h', 100),
     wakesPerMinute: readCount(env, 'NAPBOX_WAKE_RATE', 30),
+    breakerFailures: readCount(env, 'NAPBOX_BREAKER_FAILURES', 3, 1000),
+    breakerWindowMs: readDuration(env, 'NAPBOX_BREAKER_WINDOW', '10m', 1000),
+    startingPageAfterMs: readDuration(env, 'NAPBOX_STARTING_PAGE_AFTER', '1s', 0),
     dockerHost,
     driver: readEnum(env, 'NAPBOX_DRIVER', ['docker', 'swarm'] as const, 'docker'),
     upstream: readEnum(env, 'NAPBOX_UPSTREAM', ['auto', 'bridge', 'published'] as const, 'auto'),

@@ -188,4 +188,12 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX tenants_state ON tenants(state);
     `,
   },
+  {
+    version: 7,
+    name: 'breaker_window',
+    // Issue 19: the breaker opens after NAPBOX_BREAKER_FAILURES failed wakes within NAPBOX_BREAKER_WINDOW, counted from the first.
+    sql: `
+      ALTER TABLE tenants ADD COLUMN failures_since INTEGER;
+    `,
+  },
 ];

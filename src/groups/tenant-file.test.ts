@@ -22,6 +22,11 @@ describe('parseTenantFile', () => {
       readOnlyRootfs: true,
       instructions: 'Be brief.',
       mounts: [{ hostPath: '/srv/shared/docs', containerPath: 'docs', readWrite: false }],
+      env: { NODE_ENV: 'production' },
+      port: 3000,
+      wakeTimeout: '2m',
+      readinessPath: '/healthz',
+      startingPage: false,
     });
     const result = parseTenantFile(`\uFEFF${text}`, 'acme');
     assert.equal(result.ok, true, result.ok ? '' : result.problem);
@@ -55,6 +60,16 @@ describe('parseTenantFile', () => {
       /"mounts\.0\.containerPath": the container path "\.\.\/etc" has a "\.\." segment/,
     );
     assert.match(problem('{"mounts":[{"hostPath":"/x","containerPath":"a:b"}]}'), /"mounts\.0\.containerPath": .* contains ":"/);
+  });
+
+  it('names the field of a bad app setting (env, port, wakeTimeout, readinessPath, startingPage)', () => {
+    assert.match(problem('{"env":{"NAPBOX_SECRET_KEY":"x"}}'), /^groups\/acme\/tenant\.json: "env\.NAPBOX_SECRET_KEY": .*set by napbox/);
+    assert.match(problem('{"env":{"a b":"x"}}'), /"env\.a b": .*not a valid variable name/);
+    assert.match(problem('{"port":8081}'), /"port": 8081 is the runner's own control port/);
+    assert.match(problem('{"port":80}'), /"port"/);
+    assert.match(problem('{"wakeTimeout":"1h"}'), /"wakeTimeout": must be a duration from 1s to 30m/);
+    assert.match(problem('{"readinessPath":"health"}'), /"readinessPath": must be a path/);
+    assert.match(problem('{"startingPage":1}'), /"startingPage"/);
   });
 
   it('refuses instructions over 64 KiB of UTF-8', () => {

@@ -13,7 +13,18 @@
 //   and the folder name must be a valid slug: it becomes the tenant's name.
 
 import { z } from 'zod';
-import { ArgSchema, CommandProviderSchema, EchoProviderSchema, LimitsSchema, MountRequestSchema, OpenAiEndpointSchema } from '../model/tenant-config.js';
+import {
+  AppPortSchema,
+  ArgSchema,
+  CommandProviderSchema,
+  EchoProviderSchema,
+  EnvSchema,
+  LimitsSchema,
+  MountRequestSchema,
+  OpenAiEndpointSchema,
+  ReadinessPathSchema,
+  WakeTimeoutSchema,
+} from '../model/tenant-config.js';
 import { isValidSlug } from '../model/slug.js';
 
 export const TENANT_FILE = 'tenant.json';
@@ -58,6 +69,12 @@ const TenantFileSchema = z
       .optional(),
     /** Extra mounts, each checked against the mount allowlist (src/mounts/allowlist.ts) before use. */
     mounts: z.array(MountRequestSchema).max(16).optional(),
+    /** Plain variables of the app (never secrets: they sit in groups/ and the API shows them). */
+    env: EnvSchema.optional(),
+    port: AppPortSchema.optional(),
+    wakeTimeout: WakeTimeoutSchema.optional(),
+    readinessPath: ReadinessPathSchema.optional(),
+    startingPage: z.boolean().optional(),
   })
   .strict();
 

@@ -3,6 +3,7 @@
 // error and not a silently ignored setting.
 
 import { z } from 'zod';
+import { parseDuration } from '../config/duration.js';
 import { containerPathProblem } from './container-path.js';
 
 /** One argument of a command (argv item). */
@@ -61,6 +62,81 @@ export const MountRequestSchema = z
   })
   .strict();
 
+/** The port the runner's control channel listens on inside every container (container-spec.ts CONTROL_PORT). */
+export const RUNNER_CONTROL_PORT = 8081;
+export const DEFAULT_APP_PORT = 8080;
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+/**
+ * Variables napbox sets, or that change how the runner itself runs (it is a Node.js process started by a shell
+ * in the same container): a tenant's env may not name them. Matched without regard to case.
+ */
+const RESERVED_ENV = new Set(['PORT', 'HOME', 'PATH', 'HOSTNAME', 'NODE_OPTIONS', 'NODE_PATH']);
+const RESERVED_ENV_PREFIXES = ['NAPBOX_', 'LD_'];
+
+function reservedEnvProblem(name: string): string | undefined {
+  const upper = name.toUpperCase();
+  if (RESERVED_ENV.has(upper) || RESERVED_ENV_PREFIXES.some((p) => upper.startsWith(p))) {
+    return `${JSON.stringify(name)} is set by napbox or its runner (PORT, HOME, PATH, HOSTNAME, NODE_OPTIONS, NODE_PATH, NAPBOX_*, LD_*): choose another name (the app's port is the "port" setting)`;
+  }
+  return undefined;
+}
+
+/** Plain variables for the tenant's app (not secrets: the API shows them, and the container can read its settings). */
+export const EnvSchema = z.record(z.string(), z.string()).superRefine((env, ctx) => {
+  const names = Object.keys(env);
+  if (names.length > 64) ctx.addIssue({ code: 'custom', message: `at most 64 variables (got ${names.length})` });
+  for (const name of names) {
+    if (!ENV_NAME.test(name)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [name],
+        message: `${JSON.stringify(name.slice(0, 140))} is not a valid variable name: letters, digits and _, not starting with a digit, at most 128 characters`,
+      });
+      continue;
+    }
+    const reserved = reservedEnvProblem(name);
+    if (reserved) ctx.addIssue({ code: 'custom', path: [name], message: reserved });
+    const value = env[name] ?? '';
+    if (value.length > 4096) ctx.addIssue({ code: 'custom', path: [name], message: 'a value may be at most 4096 characters' });
+    if (value.includes('\0')) ctx.addIssue({ code: 'custom', path: [name], message: 'a value must not contain NUL' });
+  }
+});
+
+/** The port the tenant's app listens on (given to it as $PORT). */
+export const AppPortSchema = z
+  .number()
+  .int()
+  .min(1024)
+  .max(65535)
+  .refine((p) => p !== RUNNER_CONTROL_PORT, `${RUNNER_CONTROL_PORT} is the runner's own control port: choose another`);
+
+const WAKE_TIMEOUT_MIN_MS = 1000;
+const WAKE_TIMEOUT_MAX_MS = 30 * 60_000;
+
+/** How long this tenant's wake may take, as a duration string ("90s", "2m"). */
+export const WakeTimeoutSchema = z
+  .string()
+  .max(32)
+  .refine((text) => {
+    const ms = parseDuration(text);
+    return ms !== undefined && ms >= WAKE_TIMEOUT_MIN_MS && ms <= WAKE_TIMEOUT_MAX_MS;
+  }, 'must be a duration from 1s to 30m, like "90s" or "2m"');
+
+/** The path napbox GETs on the app until it answers below 500 before calling the tenant ready. */
+export const ReadinessPathSchema = z
+  .string()
+  .min(1)
+  .max(512)
+  .refine((p) => p.startsWith('/') && !p.startsWith('//'), 'must be a path starting with a single "/", like /healthz')
+  // Printable ASCII only: Node refuses to send anything else in a request line, and a space would end it.
+  .refine((p) => /^[\x21-\x7e]*$/.test(p) && !p.includes('#'), 'must be printable ASCII without spaces or # (percent-encode the rest)');
+
+/** How long a wake of the tenant may take: its "wakeTimeout", else `fallbackMs` (NAPBOX_WAKE_TIMEOUT). */
+export function wakeTimeoutOf(config: TenantConfig, fallbackMs: number): number {
+  return config.wakeTimeout === undefined ? fallbackMs : (parseDuration(config.wakeTimeout) ?? fallbackMs);
+}
+
 export const TenantConfigSchema = z
   .object({
     /** Resources of its container. Defaults: 512 MiB, 1 CPU, 256 processes. */
@@ -78,11 +154,21 @@ export const TenantConfigSchema = z
     visibility: z.enum(['public', 'private']).optional(),
     /** The agent that answers chat messages. Default: echo. */
     provider: ProviderSchema.optional(),
-    /** The tenant's HTTP app: an argv run inside the container that must listen on $PORT (8080). Default: the built-in page. */
+    /** The tenant's HTTP app: an argv run inside the container that must listen on $PORT (the "port" setting). Default: the built-in page. */
     app: z
       .object({ command: z.array(ArgSchema).min(1).max(64) })
       .strict()
       .optional(),
+    /** Plain environment variables of the tenant's container (its app, its command provider). From its next start. */
+    env: EnvSchema.optional(),
+    /** The port its app listens on, given to it as $PORT; default 8080. From its next start. */
+    port: AppPortSchema.optional(),
+    /** How long its wake may take; default NAPBOX_WAKE_TIMEOUT. */
+    wakeTimeout: WakeTimeoutSchema.optional(),
+    /** Ready only once GET <readinessPath> on the app answers below 500; default: once the app accepts connections. */
+    readinessPath: ReadinessPathSchema.optional(),
+    /** Whether a browser waiting for its cold start may get the "starting" page; default true. */
+    startingPage: z.boolean().optional(),
   })
   .strict();
 

@@ -36,8 +36,11 @@ import { refuseSocket, sendError } from '../api/error-response.js';
 import { forwardHttp, requestHasBody, type ResponseHeaders } from './http-forward.js';
 import type { TenantAccess } from '../api/tenant-access.js';
 import { forwardedHeadersObject, type TrustedProxies } from './forwarded-headers.js';
+import { sendStartingPage, sendWaitFailure, wantsPage } from './wait-page.js';
 
 const RETRYABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ECONNRESET']);
+/** How long after a failed wake a browser's request is held through the next try instead of shown the starting page. */
+const RELOAD_HELD_AFTER_FAILURE_MS = 60_000;
 
 /** The CSP of every response under /t/<slug>/: a page, but in an opaque origin (no allow-same-origin). */
 const PATH_SANDBOX = 'sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads allow-popups-to-escape-sandbox';
@@ -57,6 +60,8 @@ export interface TenantProxyDeps {
   readonly requestId?: () => string;
   /** Front proxies whose X-Forwarded-* are kept (NAPBOX_TRUSTED_PROXIES). */
   readonly trustedProxies?: TrustedProxies;
+  /** A browser held this long by a wake gets the "starting" page (wait-page.ts); 0 or absent: never. */
+  readonly startingPageAfterMs?: number;
 }
 
 interface ProxyTarget {
@@ -96,10 +101,10 @@ export class TenantProxy {
     const running = await this.admitted(req, target.slug)
       .then((visibility) => {
         isPrivate = visibility === 'private';
-        return this.ready(target.slug, `request ${req.method} ${target.path.split('?')[0]}`);
+        return this.hold(req, res, target.slug, `request ${req.method} ${target.path.split('?')[0]}`, started);
       })
       .catch((err: unknown) => {
-        if (!res.headersSent && !res.destroyed) sendError(res, this.told(err, target.slug));
+        sendWaitFailure(req, res, this.told(err, target.slug));
         return undefined;
       })
       .finally(() => {
@@ -131,9 +136,11 @@ export class TenantProxy {
         // Only a request without a body is sent again: a body may be half gone into the failed attempt.
         if (mayRetry && !requestHasBody(req) && RETRYABLE.has(code) && !responseStarted) {
           this.deps.logger.info({ tenant: target.slug, code }, 'upstream gone, waking again');
-          void this.ready(target.slug, `request ${req.method} after upstream ${code}`).then(
-            (again) => this.forward(req, res, target, again, headers, false),
-            (wakeErr: unknown) => sendError(res, this.told(wakeErr, target.slug)),
+          void this.hold(req, res, target.slug, `request ${req.method} after upstream ${code}`, performance.now()).then(
+            (again) => {
+              if (again && !res.headersSent && !res.destroyed) this.forward(req, res, target, again, headers, false);
+            },
+            (wakeErr: unknown) => sendWaitFailure(req, res, this.told(wakeErr, target.slug)),
           );
           return;
         }
@@ -206,6 +213,35 @@ export class TenantProxy {
   /** Resolves with the tenant's visibility when the request may reach it: public, or private with a valid session (else 401, and nothing wakes). */
   private async admitted(req: IncomingMessage, slug: string): Promise<'public' | 'private'> {
     return this.deps.access.admit(req, slug, this.deps.store.get(slug)?.config.visibility);
+  }
+
+  /**
+   * Holds a request for the tenant's wake (the one place a request waits for one): a browser still held
+   * `startingPageAfterMs` after `since` (performance.now()) is answered with the starting page, unless the
+   * tenant's startingPage setting is false, and resolves undefined then; the wake goes on. Rejects as `ready`.
+   */
+  private async hold(req: IncomingMessage, res: ServerResponse, slug: string, reason: string, since: number): Promise<Running | undefined> {
+    const known = this.deps.lifecycle.endpointOf(slug);
+    if (known) return known;
+    const after = this.deps.startingPageAfterMs ?? 0;
+    const tenant = this.deps.store.get(slug);
+    const woken = this.ready(slug, reason);
+    // Just after a failed wake a reload is held, so the browser is told how this try ends, not sent round the page again.
+    const justFailed = tenant?.state === 'failed' && Date.now() - tenant.stateChangedAt < RELOAD_HELD_AFTER_FAILURE_MS;
+    if (after <= 0 || !wantsPage(req) || tenant?.config.startingPage === false || justFailed) return woken;
+    let timer: NodeJS.Timeout | undefined;
+    const page = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), Math.max(0, after - (performance.now() - since)));
+    });
+    try {
+      const first = await Promise.race([woken, page]);
+      if (first) return first;
+      woken.catch(() => undefined); // told to no one: the browser reloads and learns it then
+      if (!res.headersSent && !res.destroyed) sendStartingPage(req, res, slug);
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** The running tenant, woken if needed; 404 for a tenant that does not exist. */

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { it } from 'node:test';
 import { projectRoot } from '../project-root.js';
-import { buildContainerSpec, shellQuoted } from './container-spec.js';
+import { appPortOf, buildContainerSpec, shellQuoted } from './container-spec.js';
 
 const runnerDir = path.join(projectRoot(import.meta.url), 'container', 'runner');
 
@@ -49,4 +49,20 @@ it("launch.sh keeps every one of the runner's secrets from the app", async () =>
   const script = fs.readFileSync(path.join(runnerDir, 'launch.sh'), 'utf8');
   const unset = new Set([...script.matchAll(/-u ([A-Z_]+)/g)].map((m) => m[1]));
   for (const name of SECRET_VARIABLES) assert.ok(unset.has(name), `launch.sh does not remove ${name} from the app's environment`);
+});
+
+it("gives the app its env and $PORT, publishes that port, and keeps napbox's own variables", () => {
+  const inputs = { installId: 'i1', slug: 'acme', image: 'img', publish: true, channelKey: 'k', heartbeatMs: 1000 };
+  const plain = buildContainerSpec({ ...inputs, config: {} });
+  assert.equal(plain.env.PORT, '8080');
+  assert.deepEqual(plain.ports, [8080, 8081]);
+  assert.equal(appPortOf(plain.labels), 8080);
+  const spec = buildContainerSpec({ ...inputs, config: { port: 3000, env: { GREETING: 'hi', NODE_ENV: 'production' } } });
+  assert.equal(spec.env.PORT, '3000');
+  assert.deepEqual([spec.env.GREETING, spec.env.NODE_ENV], ['hi', 'production']);
+  assert.deepEqual(spec.ports, [3000, 8081]);
+  assert.equal(appPortOf(spec.labels), 3000);
+  assert.equal(spec.env.NAPBOX_CHANNEL_KEY, 'k');
+  assert.notEqual(spec.labels['napbox.spec'], plain.labels['napbox.spec'], 'a changed port or env makes the next container anew');
+  assert.equal(appPortOf({}), 8080, 'a container made before the setting existed');
 });

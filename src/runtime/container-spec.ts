@@ -7,10 +7,11 @@
 
 import crypto from 'node:crypto';
 import type { ContainerFile, ContainerSpec, MountSpec, NetworkScope, NetworkSpec } from './container-driver.js';
-import type { TenantConfig } from '../model/tenant-config.js';
+import { DEFAULT_APP_PORT, RUNNER_CONTROL_PORT, type TenantConfig } from '../model/tenant-config.js';
 
-export const APP_PORT = 8080;
-export const CONTROL_PORT = 8081;
+export const CONTROL_PORT = RUNNER_CONTROL_PORT;
+/** The default app port (a tenant's "port" setting changes it). */
+export const APP_PORT = DEFAULT_APP_PORT;
 export const AGENT_USER = '10001:10001';
 
 export const LABEL_INSTALL = 'napbox.install';
@@ -23,6 +24,8 @@ export const LABEL_SPEC = 'napbox.spec';
  */
 export const LABEL_CONTAINER = 'napbox.container';
 const CONTAINER_TENANT = 'tenant';
+/** The port its app was told ($PORT): a container keeps the port it was made with until it is recreated. */
+const LABEL_APP_PORT = 'napbox.app-port';
 
 export const DEFAULT_LIMITS = Object.freeze({ memoryBytes: 512 * 1024 * 1024, nanoCpus: 1_000_000_000, pids: 256 });
 
@@ -90,10 +93,24 @@ export function shellQuoted(argv: readonly string[]): string {
   return argv.map((arg) => `'${arg.replaceAll("'", "'\\''")}'`).join(' ');
 }
 
+/** The port the tenant's app listens on in its container (its "port" setting, else 8080). */
+function appPort(config: TenantConfig): number {
+  return config.port ?? APP_PORT;
+}
+
+/** The app port of a container made from a spec (its label; older containers: 8080). */
+export function appPortOf(labels: Readonly<Record<string, string>>): number {
+  const port = Number(labels[LABEL_APP_PORT]);
+  return Number.isInteger(port) && port >= 1024 && port <= 65535 && port !== CONTROL_PORT ? port : APP_PORT;
+}
+
 export function buildContainerSpec(inputs: SpecInputs): ContainerSpec {
+  const port = appPort(inputs.config);
   const env: Record<string, string> = {
+    // The tenant's own variables first: napbox's below win (its schema refuses their names anyway).
+    ...inputs.config.env,
     NAPBOX_TENANT: inputs.slug,
-    PORT: String(APP_PORT),
+    PORT: String(port),
     NAPBOX_CONTROL_PORT: String(CONTROL_PORT),
   };
   if (inputs.config.app) {
@@ -129,7 +146,7 @@ export function buildContainerSpec(inputs: SpecInputs): ContainerSpec {
     >,
     mounts: [{ type: 'volume', source: workspaceVolume(inputs.installId, inputs.slug), target: '/workspace', readOnly: false }, ...(inputs.mounts ?? [])],
     network: tenantNetwork(inputs.installId, inputs.slug, inputs.networkScope ?? 'tenant').name,
-    ports: [APP_PORT, CONTROL_PORT],
+    ports: [port, CONTROL_PORT],
     publish: inputs.publish,
     stopGraceSeconds: 10,
   } satisfies Omit<ContainerSpec, 'labels'>;
@@ -141,6 +158,6 @@ export function buildContainerSpec(inputs: SpecInputs): ContainerSpec {
   return {
     ...body,
     ...(files.length > 0 ? { files } : {}),
-    labels: { ...tenantLabels(inputs.installId, inputs.slug), [LABEL_SPEC]: hash, [LABEL_CONTAINER]: CONTAINER_TENANT },
+    labels: { ...tenantLabels(inputs.installId, inputs.slug), [LABEL_SPEC]: hash, [LABEL_CONTAINER]: CONTAINER_TENANT, [LABEL_APP_PORT]: String(port) },
   };
 }

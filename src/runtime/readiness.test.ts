@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import { waitReady } from './readiness.js';
+import { waitAnswers, waitReady } from './readiness.js';
 
 /**
  * A runner's control port whose app becomes ready after `readyAfterMs`; counts the /ready requests it gets.
@@ -116,6 +116,62 @@ describe('waitReady', () => {
       assert.ok(Date.now() - started < 1000, `told after ${Date.now() - started} ms`);
     } finally {
       await runner.close();
+    }
+  });
+});
+
+describe("waitAnswers (a tenant's readinessPath)", () => {
+  /** An app whose `path` answers with each status of `statuses` in turn, then the last one forever. */
+  async function app(statuses: number[]): Promise<{ port: number; paths: string[]; close(): Promise<void> }> {
+    const paths: string[] = [];
+    const server = http.createServer((req, res) => {
+      paths.push(req.url ?? '');
+      res.writeHead(statuses[Math.min(paths.length - 1, statuses.length - 1)]!).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return { port: (server.address() as AddressInfo).port, paths, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  }
+
+  it('is ready at the first answer below 500 (a 404 too), asking the path as given', async () => {
+    const a = await app([503, 502, 404]);
+    try {
+      const outcome = await waitAnswers({
+        endpoint: { host: '127.0.0.1', port: a.port },
+        path: '/healthz?deep=1',
+        deadline: Date.now() + 5000,
+        stillRunning: async () => true,
+        intervalMs: 5,
+      });
+      assert.deepEqual(outcome, { kind: 'ready', attempts: 3 });
+      assert.deepEqual(a.paths, ['/healthz?deep=1', '/healthz?deep=1', '/healthz?deep=1']);
+    } finally {
+      await a.close();
+    }
+  });
+
+  it('times out saying what the app last answered, and stops at once when the container exits', async () => {
+    const a = await app([500]);
+    try {
+      const outcome = await waitAnswers({
+        endpoint: { host: '127.0.0.1', port: a.port },
+        path: '/h',
+        deadline: Date.now() + 300,
+        stillRunning: async () => true,
+        intervalMs: 5,
+      });
+      assert.deepEqual(outcome, { kind: 'timeout', lastError: 'GET /h: status 500' });
+      const started = Date.now();
+      const exited = await waitAnswers({
+        endpoint: { host: '127.0.0.1', port: a.port },
+        path: '/h',
+        deadline: Date.now() + 5000,
+        stillRunning: async () => false,
+        aliveCheckEveryMs: 20,
+      });
+      assert.deepEqual(exited, { kind: 'exited' });
+      assert.ok(Date.now() - started < 1000);
+    } finally {
+      await a.close();
     }
   });
 });

@@ -13,6 +13,9 @@
 //   accepting a connection is what /ready means, so the tenant is ready then
 //   even while its runner is still starting (the agent image starts the app
 //   before the runner: container/runner/launch.sh).
+// - With a tenant's readiness path (waitAnswers), the app itself must also
+//   answer GET <path> below 500: a port that accepts is not yet an app that
+//   serves (a framework still compiling answers 503, or resets).
 // - The container is watched all along (every `aliveCheckEveryMs`, also while
 //   an answer is held), so a container that exits fails the wait at once
 //   instead of at the deadline.
@@ -52,9 +55,11 @@ interface ProbeLimits {
   /** Once connected, how long to wait for the answer (default: `timeoutMs`). */
   readonly answerTimeoutMs?: number;
   readonly signal?: AbortSignal;
+  /** Which statuses count as an answer (default: 200 only). */
+  readonly ok?: (status: number) => boolean;
 }
 
-/** One GET of `path`: undefined when it answered 200, else what went wrong. `timeoutMs` bounds connecting, then answering. */
+/** One GET of `path`: undefined when it answered 200 (or what `limits.ok` accepts), else what went wrong. `timeoutMs` bounds connecting, then answering. */
 export function probeOnce(endpoint: Endpoint, path: string, timeoutMs: number, limits: ProbeLimits = {}): Promise<string | undefined> {
   return new Promise((resolve) => {
     const answerMs = limits.answerTimeoutMs ?? timeoutMs;
@@ -69,7 +74,8 @@ export function probeOnce(endpoint: Endpoint, path: string, timeoutMs: number, l
     req.once('response', (res) => {
       clearTimeout(timer);
       res.resume();
-      resolve(res.statusCode === 200 ? undefined : `status ${res.statusCode}`);
+      const status = res.statusCode ?? 0;
+      resolve((limits.ok ?? ((s: number) => s === 200))(status) ? undefined : `status ${status}`);
     });
     req.once('error', (err) => {
       clearTimeout(timer);
@@ -165,6 +171,43 @@ export async function waitReady(options: ReadinessOptions): Promise<ReadinessOut
     return await Promise.race([runner(), app()]);
   } finally {
     settled.abort();
+    watch.stop();
+  }
+}
+
+export interface AnswerOptions {
+  /** The app's own endpoint. */
+  readonly endpoint: Endpoint;
+  /** The tenant's readiness path. */
+  readonly path: string;
+  readonly deadline: number;
+  readonly stillRunning: () => Promise<boolean>;
+  readonly now?: () => number;
+  readonly attemptTimeoutMs?: number;
+  readonly intervalMs?: number;
+  readonly aliveCheckEveryMs?: number;
+}
+
+/** Waits until GET `path` on the app answers with a status below 500, the container exits, or the deadline passes. */
+export async function waitAnswers(options: AnswerOptions): Promise<ReadinessOutcome> {
+  const now = options.now ?? Date.now;
+  const attemptTimeout = options.attemptTimeoutMs ?? 2000;
+  const interval = options.intervalMs ?? 50;
+  const watch = watchExit(options.stillRunning, options.aliveCheckEveryMs ?? 150);
+  let attempts = 0;
+  let lastError = 'not probed';
+  try {
+    while (now() < options.deadline) {
+      attempts += 1;
+      const timeout = Math.max(1, Math.min(attemptTimeout, options.deadline - now()));
+      const error = await probeOnce(options.endpoint, options.path, timeout, { signal: watch.signal, ok: (status) => status < 500 });
+      if (error === undefined) return { kind: 'ready', attempts };
+      if (watch.exited()) return { kind: 'exited' };
+      lastError = `GET ${options.path}: ${error}`;
+      await new Promise((r) => setTimeout(r, interval));
+    }
+    return watch.exited() ? { kind: 'exited' } : { kind: 'timeout', lastError };
+  } finally {
     watch.stop();
   }
 }

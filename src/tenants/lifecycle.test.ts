@@ -22,7 +22,7 @@ describe('Lifecycle', () => {
   let driver: FakeDriver;
   const logger = createLogger('silent');
 
-  const lifecycle = (wakeTimeoutMs = 5000, events?: TenantEvents) =>
+  const lifecycle = (wakeTimeoutMs = 5000, events?: TenantEvents, breaker = { failures: 1, windowMs: 600_000, baseMs: 60_000, maxMs: 60_000 }) =>
     new Lifecycle({
       store,
       driver,
@@ -31,7 +31,7 @@ describe('Lifecycle', () => {
       baseImage: 'napbox-agent:test',
       wakeTimeoutMs,
       upstream: 'published',
-      breaker: { baseMs: 60_000, maxMs: 60_000 },
+      breaker,
       ...(events ? { events } : {}),
     });
 
@@ -195,6 +195,52 @@ describe('Lifecycle', () => {
     assert.equal(driver.calls.start, 1, 'no second start while the breaker is open');
     await assert.rejects(life.wake('broken', 'admin', { force: true }), /exit code 3/);
     assert.equal(driver.calls.start, 2, 'an admin wake goes through');
+  });
+
+  it('with the default breaker, one failed wake (a slow boot) leaves the next wake allowed; the third in the window opens it', async () => {
+    store.create('flaky', { app: { command: ['sh', '-c', 'exit 3'] } }, Date.now());
+    const life = new Lifecycle({ store, driver, logger, installId: 'unit0001', baseImage: 'napbox-agent:test', wakeTimeoutMs: 5000, upstream: 'published' });
+    await assert.rejects(life.wake('flaky', 'first'), (err: NapboxError) => err.code === 'wake_failed' && err.retryAfterSeconds === 1);
+    assert.deepEqual([store.require('flaky').failures, store.require('flaky').retryAt], [1, null]);
+    await assert.rejects(life.wake('flaky', 'second'), (err: NapboxError) => err.code === 'wake_failed', 'tried again, not refused');
+    assert.equal(driver.calls.start, 2);
+    await assert.rejects(life.wake('flaky', 'third'), (err: NapboxError) => err.code === 'wake_failed');
+    await assert.rejects(life.wake('flaky', 'fourth'), (err: NapboxError) => err.code === 'circuit_open' && /repeated failures/.test(err.message));
+    assert.equal(driver.calls.start, 3, 'no fourth start: the breaker is open');
+    // A good wake closes it and forgets the failures.
+    store.updateConfig('flaky', {});
+    await life.wake('flaky', 'admin', { force: true });
+    assert.deepEqual([store.require('flaky').failures, store.require('flaky').failuresSince, store.require('flaky').retryAt], [0, null, null]);
+  });
+
+  it("forwards to the tenant's own port, the one its container was made with until it is made anew", async () => {
+    store.create('acme', { port: 3000 }, Date.now());
+    const life = lifecycle();
+    const first = await life.wake('acme', 'test');
+    const container = driver.containers.get(first.containerId)!;
+    assert.equal(container.spec.env.PORT, '3000');
+    assert.deepEqual(first.app, container.published[3000]);
+    store.updateConfig('acme', { port: 4000 });
+    life.forget('acme');
+    assert.deepEqual((await life.wake('acme', 'adopted')).app, container.published[3000], 'a running container keeps its port');
+    await life.stop('acme', { kind: 'admin' });
+    const next = await life.wake('acme', 'next start');
+    assert.equal(driver.containers.get(next.containerId)!.spec.env.PORT, '4000');
+    assert.deepEqual(next.app, driver.containers.get(next.containerId)!.published[4000]);
+  });
+
+  it("bounds a tenant's wake by its own wakeTimeout, not NAPBOX_WAKE_TIMEOUT", async () => {
+    store.create('slow', { wakeTimeout: '1s' }, Date.now());
+    driver.startDelayMs = 3000;
+    const started = Date.now();
+    const life = lifecycle(10_000);
+    await assert.rejects(
+      life.wake('slow', 'a'),
+      (err: NapboxError) => err.code === 'wake_timeout' && /within 1s \(its wakeTimeout setting\)/.test(err.message),
+    );
+    const took = Date.now() - started;
+    assert.ok(took >= 900 && took < 2500, `took ${took}ms`);
+    await until(() => !life.busy('slow'), 8000, 'the slow engine call to end');
   });
 
   it('answers every waiter by the deadline when the engine is slow', async () => {

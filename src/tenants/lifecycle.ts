@@ -22,8 +22,9 @@ import type { Logger } from '../log.js';
 import type { ContainerDriver, ContainerFile, ContainerInfo, MountSpec } from '../runtime/container-driver.js';
 import { endpointFor } from '../runtime/container-driver.js';
 import { describePause, describeStop, type PauseReason, type StopReason } from './stop-reason.js';
-import { APP_PORT, CONTROL_PORT, LABEL_SPEC, buildContainerSpec, tenantLabels, tenantNetwork } from '../runtime/container-spec.js';
-import { waitReady } from '../runtime/readiness.js';
+import { CONTROL_PORT, LABEL_SPEC, appPortOf, buildContainerSpec, tenantLabels, tenantNetwork } from '../runtime/container-spec.js';
+import { waitAnswers, waitReady } from '../runtime/readiness.js';
+import { wakeTimeoutOf } from '../model/tenant-config.js';
 import { formatDuration } from '../config/duration.js';
 import { afterFailure, decideWakeGate, DEFAULT_BREAKER, type BreakerPolicy } from './breaker.js';
 import { LockTimeoutError, type HeldLock, type LockOp, type TenantLocks } from './tenant-locks.js';
@@ -171,8 +172,9 @@ export class Lifecycle {
     const started = this.clock();
     const limited = this.rateLimit(slug, started);
     if (limited) return Promise.reject(limited);
-    const work = this.serialize(slug, () => this.doWake(slug, reason, options, started));
-    const waited = withDeadline(work, this.deps.wakeTimeoutMs, () => this.timeoutError(slug));
+    const timeoutMs = this.wakeTimeoutFor(slug);
+    const work = this.serialize(slug, () => this.doWake(slug, reason, options, started, timeoutMs));
+    const waited = withDeadline(work, timeoutMs, () => this.timeoutError(slug, timeoutMs));
     this.inflight.set(slug, waited);
     const clear = () => {
       if (this.inflight.get(slug) === waited) this.inflight.delete(slug);
@@ -275,18 +277,24 @@ export class Lifecycle {
     }
   }
 
-  private async doWake(slug: string, reason: string, options: WakeOptions, started: number): Promise<Running> {
+  /** How long a wake of the tenant may take: its own wakeTimeout, else NAPBOX_WAKE_TIMEOUT. */
+  private wakeTimeoutFor(slug: string): number {
+    const config = this.deps.store.get(slug)?.config;
+    return config ? wakeTimeoutOf(config, this.deps.wakeTimeoutMs) : this.deps.wakeTimeoutMs;
+  }
+
+  private async doWake(slug: string, reason: string, options: WakeOptions, started: number, timeoutMs: number): Promise<Running> {
     const known = this.running.get(slug);
     if (known) return known; // woken by the operation queued before this one
-    const lock = await this.lock(slug, 'wake', started + this.deps.wakeTimeoutMs);
+    const lock = await this.lock(slug, 'wake', started + timeoutMs);
     try {
-      return await this.wakeLocked(slug, reason, options, started);
+      return await this.wakeLocked(slug, reason, options, started, timeoutMs);
     } finally {
       lock?.release();
     }
   }
 
-  private async wakeLocked(slug: string, reason: string, options: WakeOptions, started: number): Promise<Running> {
+  private async wakeLocked(slug: string, reason: string, options: WakeOptions, started: number, timeoutMs: number): Promise<Running> {
     // Read after the lock: another process may have just woken it (or failed to).
     const tenant = this.deps.store.require(slug);
     const gate = decideWakeGate(tenant, this.clock());
@@ -296,23 +304,29 @@ export class Lifecycle {
         details: { tenant: slug, retryAt: new Date(gate.retryAt).toISOString() },
       });
     }
-    const deadline = started + this.deps.wakeTimeoutMs;
+    const deadline = started + timeoutMs;
     let startedHere = false;
     let thawedHere = false;
     const starting = (): void => {
       if (startedHere) return;
       startedHere = true;
-      this.deps.store.setState(slug, { state: 'starting', reason, records: 'start', failures: tenant.failures, retryAt: tenant.retryAt }, this.clock());
+      this.deps.store.setState(
+        slug,
+        { state: 'starting', reason, records: 'start', failures: tenant.failures, failuresSince: tenant.failuresSince, retryAt: tenant.retryAt },
+        this.clock(),
+      );
     };
     let info: ContainerInfo | undefined;
     try {
       info = await this.bringUp(tenant, starting, () => (thawedHere = true));
       if (!info.running) throw await this.failure(slug, info.id, 'exited before it was ready');
-      const app = endpointFor(info, APP_PORT, this.deps.upstream);
+      // The port the container was made with (a changed "port" setting applies from its next container).
+      const app = endpointFor(info, appPortOf(info.labels), this.deps.upstream);
       const control = endpointFor(info, CONTROL_PORT, this.deps.upstream);
       if (!app || !control) throw new NapboxError('wake_failed', `container of ${slug} has no ${this.deps.upstream} address`);
       const containerId = info.id;
-      const outcome = await waitReady({
+      const stillRunning = async (): Promise<boolean> => (await this.deps.driver.inspect(containerId))?.running ?? false;
+      let outcome = await waitReady({
         endpoint: control,
         path: '/ready',
         holdMs: READY_HOLD_MS, // the runner answers the moment its app listens (docs/container-contract.md)
@@ -321,17 +335,20 @@ export class Lifecycle {
         app: tenant.config.app && this.deps.upstream === 'bridge' ? app : undefined,
         deadline,
         now: this.clock,
-        stillRunning: async () => (await this.deps.driver.inspect(containerId))?.running ?? false,
+        stillRunning,
       });
+      const readinessPath = tenant.config.readinessPath;
+      if (outcome.kind === 'ready' && readinessPath)
+        outcome = await waitAnswers({ endpoint: app, path: readinessPath, deadline, now: this.clock, stillRunning });
       if (outcome.kind !== 'ready') {
         throw await this.failure(
           slug,
           containerId,
-          outcome.kind === 'exited' ? 'exited before it was ready' : `was not ready within ${formatDuration(this.deps.wakeTimeoutMs)} (${outcome.lastError})`,
+          outcome.kind === 'exited' ? 'exited before it was ready' : `was not ready within ${formatDuration(timeoutMs)} (${outcome.lastError})`,
           outcome.kind === 'exited' ? 'wake_failed' : 'wake_timeout',
         );
       }
-      if (this.clock() > deadline) throw this.timeoutError(slug);
+      if (this.clock() > deadline) throw this.timeoutError(slug, timeoutMs);
       // A thawed container's heartbeat and idle clocks start again from here (a fresh grace).
       const running: Running = { slug, containerId, app, control, since: this.clock() };
       // Adopting a container another process (or an earlier napbox) made ready keeps the reason it was started for.
@@ -354,10 +371,19 @@ export class Lifecycle {
         err instanceof NapboxError ? err : new NapboxError('wake_failed', `tenant ${slug} could not be started: ${(err as Error).message}`, { cause: err });
       // An engine that does not answer, or a machine at a limit, is not the tenant's fault: it opens no breaker.
       const engineDown = error.code === 'engine_unreachable' || error.code === 'capacity';
-      const opened = engineDown ? { failures: tenant.failures, retryAt: this.clock() + 2000 } : afterFailure(tenant.failures, this.clock(), this.breaker);
+      // Below NAPBOX_BREAKER_FAILURES in the window the circuit stays closed (retryAt null): the next request tries again.
+      const opened = engineDown ? { ...tenant, retryAt: tenant.retryAt } : afterFailure(tenant, this.clock(), this.breaker);
+      const retryAt = engineDown ? this.clock() + 2000 : (opened.retryAt ?? this.clock() + 1000);
       this.deps.store.setState(
         slug,
-        { state: 'failed', reason: error.message, records: 'start', failures: opened.failures, retryAt: engineDown ? tenant.retryAt : opened.retryAt },
+        {
+          state: 'failed',
+          reason: error.message,
+          records: 'start',
+          failures: opened.failures,
+          failuresSince: opened.failuresSince,
+          retryAt: opened.retryAt,
+        },
         this.clock(),
       );
       this.deps.logger.warn({ tenant: slug, err: error.message, failures: opened.failures }, 'wake failed');
@@ -366,7 +392,7 @@ export class Lifecycle {
       const code = error.code === 'engine_unreachable' || error.code === 'capacity' || error.code === 'wake_timeout' ? error.code : 'wake_failed';
       throw new NapboxError(code, error.message, {
         cause: error.cause ?? error,
-        retryAfterSeconds: Math.max(1, Math.ceil((opened.retryAt - this.clock()) / 1000)),
+        retryAfterSeconds: Math.max(1, Math.ceil((retryAt - this.clock()) / 1000)),
         // What failed first: a container that started and died (the tenant's) or the engine (not the tenant's).
         details: { tenant: slug, failedAs: error.code, ...(error.details ?? {}) },
       });
@@ -431,8 +457,9 @@ export class Lifecycle {
     });
   }
 
-  private timeoutError(slug: string): NapboxError {
-    return new NapboxError('wake_timeout', `tenant ${slug} was not ready within ${formatDuration(this.deps.wakeTimeoutMs)} (NAPBOX_WAKE_TIMEOUT)`, {
+  private timeoutError(slug: string, timeoutMs: number): NapboxError {
+    const setting = timeoutMs === this.deps.wakeTimeoutMs ? 'NAPBOX_WAKE_TIMEOUT' : 'its wakeTimeout setting';
+    return new NapboxError('wake_timeout', `tenant ${slug} was not ready within ${formatDuration(timeoutMs)} (${setting})`, {
       retryAfterSeconds: 5,
       details: { tenant: slug },
     });

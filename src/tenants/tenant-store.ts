@@ -29,6 +29,7 @@ const RowSchema = z.object({
   last_heartbeat: z.number().int().nullable(),
   failures: z.number().int().min(0),
   retry_at: z.number().int().nullable(),
+  failures_since: z.number().int().nullable(),
   config: z.string(),
   channel_key: z.string().nullable(),
   paused_memory: z.number().int().min(0).nullable(),
@@ -47,8 +48,10 @@ export interface Tenant {
   readonly image: string | null;
   readonly lastActivity: number | null;
   readonly lastHeartbeat: number | null;
-  /** Consecutive failed wakes; reset by a successful one. */
+  /** Failed wakes in the breaker's current window; reset by a successful one. */
   readonly failures: number;
+  /** When the breaker's current window began (its first failed wake). */
+  readonly failuresSince: number | null;
   /** While set and in the future, wakes are refused (circuit open). */
   readonly retryAt: number | null;
   readonly config: TenantConfig;
@@ -62,6 +65,8 @@ export interface StateChange {
   readonly containerId?: string | null;
   readonly failures?: number;
   readonly retryAt?: number | null;
+  /** With `failures`: when its window began (absent: none). */
+  readonly failuresSince?: number | null;
   /** Paused: the memory its container keeps (bytes). Cleared by every other state. */
   readonly pausedMemory?: number | null;
   /** Which of the last-start / last-stop reasons this change also records. */
@@ -88,6 +93,7 @@ function toTenant(raw: unknown): Tenant {
     lastHeartbeat: row.last_heartbeat,
     failures: row.failures,
     retryAt: row.retry_at,
+    failuresSince: row.failures_since,
     config: config.data,
     pausedMemory: row.state === 'paused' ? row.paused_memory : null,
   };
@@ -147,7 +153,7 @@ export class TenantStore {
   setState(slug: string, change: StateChange, now: number): void {
     const sets = ['state = @state', 'state_reason = @reason', 'state_changed_at = @now', 'paused_memory = @pausedMemory'];
     if (change.containerId !== undefined) sets.push('container_id = @containerId');
-    if (change.failures !== undefined) sets.push('failures = @failures');
+    if (change.failures !== undefined) sets.push('failures = @failures', 'failures_since = @failuresSince');
     if (change.retryAt !== undefined) sets.push('retry_at = @retryAt');
     if (change.records === 'start') sets.push('last_start_reason = @reason');
     if (change.records === 'stop') sets.push('last_stop_reason = @reason');
@@ -161,6 +167,7 @@ export class TenantStore {
         containerId: change.containerId ?? null,
         failures: change.failures ?? 0,
         retryAt: change.retryAt ?? null,
+        failuresSince: change.failuresSince ?? null,
         pausedMemory: change.state === 'paused' ? (change.pausedMemory ?? null) : null,
       }),
     );

@@ -161,12 +161,17 @@ describe('a tenant whose container exits at once', () => {
     assert.doesNotMatch(res.body, /exit code|config file missing/);
     assert.ok(took < 10_000, `answered in ${took}ms, within the 10s deadline`);
 
-    const again = await request(nb.port, { host: tenantHost(nb, 'broken') });
-    assert.equal(again.status, 503);
-    assert.equal(JSON.parse(again.body).error, 'circuit_open');
+    // One failed wake is not a loop: the next two requests try again (NAPBOX_BREAKER_FAILURES, 3), then the breaker opens.
+    const errors: string[] = [];
+    for (let i = 0; i < 3; i += 1) {
+      const again = await request(nb.port, { host: tenantHost(nb, 'broken') });
+      assert.equal(again.status, 503);
+      errors.push(JSON.parse(again.body).error);
+    }
+    assert.deepEqual(errors, ['wake_failed', 'wake_failed', 'circuit_open']);
     await new Promise((r) => setTimeout(r, 2000));
     const events = await containerEvents(nb.installId, since, 'broken');
-    assert.equal(count(events, 'start'), 1, `one start only, engine events: ${events.join(',')}`);
+    assert.equal(count(events, 'start'), 3, `three starts, then none, engine events: ${events.join(',')}`);
     const status = await api(nb, 'GET', '/api/tenants/broken');
     assert.equal(status.json.state, 'failed');
     assert.match(status.json.reason, /exit code 3/);
