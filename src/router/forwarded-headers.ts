@@ -48,7 +48,7 @@ const ORIGIN_HEADERS = new Set([
 /** Read from a trusted proxy and written once by napbox (the rest of ORIGIN_HEADERS pass through unchanged from it). */
 const APPENDED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix']);
 const REWRITTEN_NAME_LENGTHS = new Set(['cookie', ...ORIGIN_HEADERS].map((name) => name.length));
-const NAPBOX_COOKIE = /^\s*(?:napbox_|__host-napbox|__secure-napbox)/i;
+export const NAPBOX_COOKIE = /^\s*(?:napbox_|__host-napbox|__secure-napbox)/i;
 
 /** A Cookie header value without napbox's own cookies; '' when nothing is left. */
 export function stripNapboxCookies(value: string): string {
