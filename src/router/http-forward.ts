@@ -93,6 +93,21 @@ function scopedCookies(raw: readonly string[], scope: CookieScope): string[] {
   return out;
 }
 
+/**
+ * Writes the app's status and headers. On a response with headers set
+ * already (the /t/ sandbox CSP), writeHead with a flat array would set each
+ * name once, losing the app's repeated headers (several Set-Cookie, its own
+ * CSP): they are appended one by one instead.
+ */
+function writeHead(res: ServerResponse, status: number, message: string | undefined, headers: readonly string[]): void {
+  if (res.getHeaderNames().length === 0) {
+    res.writeHead(status, message, headers as unknown as http.OutgoingHttpHeaders);
+    return;
+  }
+  for (let i = 0; i < headers.length; i += 2) res.appendHeader(headers[i]!, headers[i + 1]!);
+  res.writeHead(status, message);
+}
+
 function withHeaders(raw: string[], extra: ResponseHeaders): string[] {
   const replaced = new Set((extra.replace ?? []).map(([name]) => name.toLowerCase()));
   const out: string[] = [];
@@ -124,7 +139,7 @@ export function forwardHttp(req: IncomingMessage, res: ServerResponse, options: 
       const kept = endToEnd(ures.rawHeaders, ures.headers.connection);
       const raw = options.cookieScope && ures.headers['set-cookie'] ? scopedCookies(kept, options.cookieScope) : kept;
       const headers = options.responseHeaders ? withHeaders(raw, options.responseHeaders) : raw;
-      res.writeHead(ures.statusCode ?? 502, ures.statusMessage, headers as unknown as http.OutgoingHttpHeaders);
+      writeHead(res, ures.statusCode ?? 502, ures.statusMessage, headers);
       ures.pipe(res);
       ures.once('error', () => res.destroy());
     },
