@@ -5,9 +5,16 @@
 //
 // The dashboard's session is another such token in a cookie, with invariants
 // of its own:
-// - It is scoped to `/api` (Path), host-only and SameSite=Strict, so no tenant
-//   page, not even one under `/t/<slug>/` on the same host, is ever sent it.
-//   Behind TLS (an https NAPBOX_PUBLIC_URL) it is also Secure.
+// - It is host-only and SameSite=Strict. Over plain http it is `napbox_admin`
+//   scoped to `/api` (Path), so no tenant page, not even one under
+//   `/t/<slug>/` on the same host, is ever sent it. Behind TLS (an https
+//   NAPBOX_PUBLIC_URL) it is `__Host-napbox_admin`, Secure, with `Path=/`
+//   (the prefix demands it): a tenant host cannot set or shadow a `__Host-`
+//   cookie. Pages under `/t/` are sent it, but never their apps
+//   (forwarded-headers.ts), and those pages run sandboxed.
+// - A tenant's page can still set a same-named cookie for the parent domain
+//   (document.cookie) that the browser sends first: every cookie of the name
+//   is tried, the first valid one is taken, and signing out revokes them all.
 // - It authorizes only napbox's own page: a request from any other origin
 //   (request-origin.ts) is refused, and a change also needs the
 //   `x-napbox-dashboard` header.
@@ -22,22 +29,25 @@ import type { IncomingMessage } from 'node:http';
 import type { JWTPayload } from 'jose';
 import { NapboxError } from '../errors.js';
 import { createOnce } from '../create-once.js';
-import { readCookie } from './http-io.js';
+import { readCookies } from './http-io.js';
 import { signToken, verifyToken } from '../tokens.js';
 import { dashboardCookieProblem } from './request-origin.js';
 import type { SessionRevocations } from './session-revocations.js';
 
-const SESSION_COOKIE = 'napbox_admin';
+const PLAIN_COOKIE = { name: 'napbox_admin', path: '/api' } as const;
+const HOST_COOKIE = { name: '__Host-napbox_admin', path: '/' } as const;
 const CSRF_HEADER = 'x-napbox-dashboard';
 const SESSION_SECONDS = 12 * 3600;
 const SESSION_SUBJECT = 'dashboard';
-const COOKIE_PATH = '/api';
-/** Set-Cookie values that end the session in the browser; the second clears a cookie of an older napbox (Path=/). */
-function clearSessionCookies(secure: string): readonly string[] {
-  return [
-    `${SESSION_COOKIE}=; Path=${COOKIE_PATH}; HttpOnly; SameSite=Strict${secure}; Max-Age=0`,
-    `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict${secure}; Max-Age=0`,
-  ];
+/**
+ * Set-Cookie values that end the session in the browser: napbox's cookie, and
+ * those of an older napbox (`napbox_admin` with Path=/, or over http before
+ * an https public URL was set).
+ */
+function clearSessionCookies(secure: boolean): readonly string[] {
+  const flags = `HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}; Max-Age=0`;
+  const cleared = [`${PLAIN_COOKIE.name}=; Path=${PLAIN_COOKIE.path}; ${flags}`, `${PLAIN_COOKIE.name}=; Path=/; ${flags}`];
+  return secure ? [`${HOST_COOKIE.name}=; Path=${HOST_COOKIE.path}; ${flags}`, ...cleared] : cleared;
 }
 
 export interface AdminAuthOptions {
@@ -57,8 +67,10 @@ export function loadOrCreateKey(dataDir: string, name = 'admin.key'): Uint8Array
 
 export class AdminAuth {
   private readonly audience: string;
-  /** '; Secure' or '', added to every Set-Cookie. */
-  private readonly secure: string;
+  /** Cookies are Secure and `__Host-` (an https public URL). */
+  private readonly secure: boolean;
+  /** The session cookie's name and Path. */
+  private readonly cookie: { readonly name: string; readonly path: string };
 
   constructor(
     private readonly key: Uint8Array,
@@ -68,7 +80,8 @@ export class AdminAuth {
     options: AdminAuthOptions = {},
   ) {
     this.audience = `napbox-admin:${installId}`;
-    this.secure = options.secureCookies ? '; Secure' : '';
+    this.secure = options.secureCookies ?? false;
+    this.cookie = this.secure ? HOST_COOKIE : PLAIN_COOKIE;
   }
 
   issue(ttlSeconds: number, subject = 'admin', claims: JWTPayload = {}): Promise<string> {
@@ -89,38 +102,51 @@ export class AdminAuth {
    */
   async verifyRequest(req: IncomingMessage): Promise<void> {
     if (req.headers.authorization !== undefined) return this.verifyHeader(req.headers.authorization);
-    const cookie = readCookie(req.headers.cookie, SESSION_COOKIE);
-    if (cookie === undefined) return this.verifyHeader(undefined);
-    await this.verifySession(req, cookie);
+    const cookies = readCookies(req.headers.cookie, this.cookie.name);
+    if (cookies.length === 0) return this.verifyHeader(undefined);
+    await this.verifySession(req, cookies);
   }
 
   /** The Set-Cookie value for a dashboard session made from a valid admin token. */
   async sessionCookie(token: string): Promise<string> {
     await this.verifyHeader(`Bearer ${token}`);
     const session = await this.issue(SESSION_SECONDS, SESSION_SUBJECT, { jti: crypto.randomUUID() });
-    // Host-only (no Domain): tenant hosts (<slug>.<base domain>) never receive it; Path: nor do /t/<slug>/ pages.
-    return `${SESSION_COOKIE}=${session}; Path=${COOKIE_PATH}; HttpOnly; SameSite=Strict${this.secure}; Max-Age=${SESSION_SECONDS}`;
+    // Host-only (no Domain): tenant hosts (<slug>.<base domain>) never receive it; see the header comment for its Path.
+    return `${this.cookie.name}=${session}; Path=${this.cookie.path}; HttpOnly; SameSite=Strict${this.secure ? '; Secure' : ''}; Max-Age=${SESSION_SECONDS}`;
   }
 
   /**
-   * DELETE /api/session: revokes the request's session, if it has a valid one,
-   * and answers the cookies that clear it. A sign-out sent from another
-   * origin is refused like any other use of the cookie.
+   * DELETE /api/session: revokes every valid session the request carries
+   * (one shadowed by a planted cookie of the same name too), and answers the
+   * cookies that clear them. A sign-out sent from another origin is refused
+   * like any other use of the cookie.
    */
   async signOut(req: IncomingMessage): Promise<readonly string[]> {
-    const cookie = readCookie(req.headers.cookie, SESSION_COOKIE);
-    if (cookie === undefined) return clearSessionCookies(this.secure);
+    const cookies = readCookies(req.headers.cookie, this.cookie.name);
+    if (cookies.length === 0) return clearSessionCookies(this.secure);
     this.checkOrigin(req);
-    const payload = await this.sessionOf(cookie).catch(() => undefined); // invalid, expired or revoked: nothing to revoke
-    if (payload?.jti !== undefined && payload.exp !== undefined) this.revocations?.revoke(payload.jti, payload.exp * 1000);
+    for (const cookie of cookies) {
+      const payload = await this.sessionOf(cookie).catch(() => undefined); // invalid, expired or revoked: nothing to revoke
+      if (payload?.jti !== undefined && payload.exp !== undefined) this.revocations?.revoke(payload.jti, payload.exp * 1000);
+    }
     return clearSessionCookies(this.secure);
   }
 
-  private async verifySession(req: IncomingMessage, cookie: string): Promise<void> {
+  /** Resolves when one of the request's session cookies is valid; rejects with the first one's problem otherwise. */
+  private async verifySession(req: IncomingMessage, cookies: readonly string[]): Promise<void> {
     this.checkOrigin(req);
     const safe = req.method === 'GET' || req.method === 'HEAD';
     if (!safe && req.headers[CSRF_HEADER] !== '1') throw new NapboxError('unauthorized', `a dashboard session needs the ${CSRF_HEADER} header on changes`);
-    await this.sessionOf(cookie);
+    let problem: unknown;
+    for (const cookie of cookies) {
+      try {
+        await this.sessionOf(cookie);
+        return;
+      } catch (err) {
+        problem ??= err;
+      }
+    }
+    throw problem;
   }
 
   private checkOrigin(req: IncomingMessage): void {
@@ -132,7 +158,7 @@ export class AdminAuth {
   private async sessionOf(cookie: string): Promise<JWTPayload> {
     const payload = await this.verifyToken(cookie);
     if (payload.sub !== SESSION_SUBJECT || typeof payload.jti !== 'string')
-      throw new NapboxError('unauthorized', 'the napbox_admin cookie holds no dashboard session: sign in again');
+      throw new NapboxError('unauthorized', `the ${this.cookie.name} cookie holds no dashboard session: sign in again`);
     if (this.revocations?.isRevoked(payload.jti)) throw new NapboxError('unauthorized', 'this dashboard session was signed out: sign in again');
     return payload;
   }

@@ -51,13 +51,19 @@ export async function readJson<S extends z.ZodType>(req: IncomingMessage, schema
   return parsed.data;
 }
 
-/** The value of cookie `name` in a Cookie header, if present. */
-export function readCookie(header: string | undefined, name: string): string | undefined {
+/**
+ * Every value of cookie `name` in a Cookie header, in the order sent. A
+ * browser sends several of one name when they differ in Domain or Path (a
+ * page on a sibling host can set one for the parent domain), so a reader
+ * takes the first that verifies, never simply the first.
+ */
+export function readCookies(header: string | undefined, name: string): string[] {
+  const values: string[] = [];
   for (const part of (header ?? '').split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+    if (eq > 0 && part.slice(0, eq).trim() === name) values.push(part.slice(eq + 1).trim());
   }
-  return undefined;
+  return values;
 }
 
 /** A path parameter percent-decoded; a malformed escape or invalid UTF-8 (`%ZZ`, `%FF`) is a 400, never a URIError. */

@@ -6,6 +6,11 @@
 //
 // Invariants, and why (measured in Chromium 156):
 // - The cookie is host-only (no Domain): no other tenant's host is sent it.
+//   Behind TLS (an https NAPBOX_PUBLIC_URL) it is `__Host-napbox_session`,
+//   Secure, Path=/: no sibling host can set or shadow it. Over http a
+//   sibling's page can set a `napbox_session` for the parent domain, sent
+//   first: every cookie of the name is tried, and a sign-out revokes each
+//   valid one.
 // - Sibling hosts `<a>.<base>` and `<b>.<base>` are one *site*, so SameSite
 //   does not keep a sibling's page from sending it (Strict neither); what
 //   does is tenantCookieProblem (request-origin.ts): a request from another
@@ -25,11 +30,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JWTPayload } from 'jose';
 import { signToken, verifyToken } from '../tokens.js';
 import { NapboxError } from '../errors.js';
-import { readCookie, sendJson } from './http-io.js';
+import { readCookies, sendJson } from './http-io.js';
 import { tenantCookieProblem } from './request-origin.js';
 import type { SessionRevocations } from './session-revocations.js';
 
-const COOKIE = 'napbox_session';
+const PLAIN_COOKIE = 'napbox_session';
+const HOST_COOKIE = '__Host-napbox_session';
 const LINK_TTL_S = 600;
 const SESSION_TTL_S = 12 * 3600;
 
@@ -44,6 +50,8 @@ export interface TenantAccessOptions {
 export class TenantAccess {
   private readonly linkAudience: string;
   private readonly sessionAudience: string;
+  /** The session cookie's name: `__Host-` behind https (then always Path=/). */
+  private readonly cookie: string;
 
   constructor(
     private readonly key: Uint8Array,
@@ -53,10 +61,21 @@ export class TenantAccess {
   ) {
     this.linkAudience = `napbox-signin:${installId}`;
     this.sessionAudience = `napbox-session:${installId}`;
+    this.cookie = options.secureCookies ? HOST_COOKIE : PLAIN_COOKIE;
   }
 
   private sign(slug: string, audience: string, ttl: number, claims?: JWTPayload): Promise<string> {
     return signToken(this.key, { audience, subject: slug, ttlSeconds: ttl, nowMs: this.clock(), ...(claims ? { claims } : {}) });
+  }
+
+  /** The claims of every valid session for `slug` among the request's session cookies, in the order sent. */
+  private async sessions(req: IncomingMessage, slug: string): Promise<JWTPayload[]> {
+    const found: JWTPayload[] = [];
+    for (const token of readCookies(req.headers.cookie, this.cookie)) {
+      const session = await this.claims(token, slug, this.sessionAudience);
+      if (session) found.push(session);
+    }
+    return found;
   }
 
   /** The token's claims if it is a valid `audience` token for `slug` (and, for a session, not signed out). */
@@ -89,7 +108,7 @@ export class TenantAccess {
 
   /** Resolves for a request carrying a valid session for `slug`, sent from the tenant's own pages; rejects 'unauthorized' otherwise. */
   async requireSession(req: IncomingMessage, slug: string): Promise<void> {
-    const session = await this.claims(readCookie(req.headers.cookie, COOKIE), slug, this.sessionAudience);
+    const [session] = await this.sessions(req, slug);
     if (session) {
       const problem = tenantCookieProblem(req);
       if (!problem) return;
@@ -117,7 +136,7 @@ export class TenantAccess {
     const path = prefix ? `${prefix}/` : '/';
     res.writeHead(303, {
       location: path,
-      'set-cookie': `${COOKIE}=${session}; Path=${path}; Max-Age=${SESSION_TTL_S}; HttpOnly; SameSite=Lax${this.options.secureCookies ? '; Secure' : ''}`,
+      'set-cookie': `${this.cookie}=${session}; Path=${this.cookiePath(path)}; Max-Age=${SESSION_TTL_S}; HttpOnly; SameSite=Lax${this.options.secureCookies ? '; Secure' : ''}`,
       'cache-control': 'no-store',
     });
     res.end();
@@ -128,14 +147,21 @@ export class TenantAccess {
     if (req.method !== 'POST') throw new NapboxError('bad_request', 'sign out with POST /_napbox/signout');
     const problem = tenantCookieProblem(req);
     if (problem) throw new NapboxError('unauthorized', `a sign-out is not taken on ${problem}`);
-    const session = await this.claims(readCookie(req.headers.cookie, COOKIE), slug, this.sessionAudience);
-    if (session?.jti !== undefined && session.exp !== undefined) this.options.revocations?.revoke(session.jti, session.exp * 1000);
+    const sessions = await this.sessions(req, slug);
+    for (const session of sessions) {
+      if (session.jti !== undefined && session.exp !== undefined) this.options.revocations?.revoke(session.jti, session.exp * 1000);
+    }
     const path = prefix ? `${prefix}/` : '/';
     sendJson(
       res,
       200,
-      { signedOut: session !== undefined },
-      { 'set-cookie': `${COOKIE}=; Path=${path}; Max-Age=0; HttpOnly; SameSite=Lax${this.options.secureCookies ? '; Secure' : ''}` },
+      { signedOut: sessions.length > 0 },
+      { 'set-cookie': `${this.cookie}=; Path=${this.cookiePath(path)}; Max-Age=0; HttpOnly; SameSite=Lax${this.options.secureCookies ? '; Secure' : ''}` },
     );
+  }
+
+  /** A `__Host-` cookie must have Path=/ (else the browser refuses it). */
+  private cookiePath(path: string): string {
+    return this.cookie === HOST_COOKIE ? '/' : path;
   }
 }

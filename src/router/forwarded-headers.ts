@@ -68,7 +68,7 @@ const ORIGIN_HEADERS = new Set([
 /** Kept from a trusted proxy: X-Forwarded-For/-Proto/-Host/-Port are read and written once by napbox; X-Real-IP passes. */
 const KEPT_FROM_TRUSTED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-real-ip']);
 const REWRITTEN_NAME_LENGTHS = new Set(['cookie', ...ORIGIN_HEADERS].map((name) => name.length));
-const NAPBOX_COOKIE = /^\s*(?:napbox_|__host-napbox|__secure-napbox)/i;
+export const NAPBOX_COOKIE = /^\s*(?:napbox_|__host-napbox|__secure-napbox)/i;
 
 /** A Cookie header value without napbox's own cookies; '' when nothing is left. */
 export function stripNapboxCookies(value: string): string {

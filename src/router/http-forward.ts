@@ -4,7 +4,8 @@
 // (RFC 9110 7.6.1, and any named in Connection) are dropped both ways, a
 // request without a body is ended at once instead of piped, and the response
 // streams back as it comes. X-Forwarded-* and the Cookie header (napbox's
-// own cookies taken out) are forwarded-headers.ts's, as on every path.
+// own cookies taken out) are forwarded-headers.ts's, as on every path; the
+// app's Set-Cookie headers are tenant-set-cookie.ts's.
 // WebSocket upgrades go through http-proxy instead (tenant-proxy.ts);
 // measured, http-proxy's per-request pipeline cost about a third of napbox's
 // warm throughput here.
@@ -13,6 +14,7 @@ import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Endpoint } from '../runtime/container-driver.js';
 import { forwardedHeaders } from './forwarded-headers.js';
+import { scopeSetCookie, type CookieScope } from './tenant-set-cookie.js';
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -66,6 +68,8 @@ export interface ForwardOptions {
   readonly onError: (err: NodeJS.ErrnoException, responseStarted: boolean) => void;
   /** Headers napbox puts on the app's response. */
   readonly responseHeaders?: ResponseHeaders;
+  /** Where the app's response is served: its Set-Cookie headers are scoped to it (tenant-set-cookie.ts). */
+  readonly cookieScope?: CookieScope;
 }
 
 export interface ResponseHeaders {
@@ -73,6 +77,35 @@ export interface ResponseHeaders {
   readonly add?: readonly (readonly [string, string])[];
   /** Sent instead of the app's own headers of the same name. */
   readonly replace?: readonly (readonly [string, string])[];
+}
+
+/** The raw headers with each Set-Cookie scoped, or dropped. */
+function scopedCookies(raw: readonly string[], scope: CookieScope): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length !== 10 || name.toLowerCase() !== 'set-cookie') out.push(name, raw[i + 1]!);
+    else {
+      const value = scopeSetCookie(raw[i + 1]!, scope);
+      if (value !== undefined) out.push(name, value);
+    }
+  }
+  return out;
+}
+
+/**
+ * Writes the app's status and headers. On a response with headers set
+ * already (the /t/ sandbox CSP), writeHead with a flat array would set each
+ * name once, losing the app's repeated headers (several Set-Cookie, its own
+ * CSP): they are appended one by one instead.
+ */
+function writeHead(res: ServerResponse, status: number, message: string | undefined, headers: readonly string[]): void {
+  if (res.getHeaderNames().length === 0) {
+    res.writeHead(status, message, headers as unknown as http.OutgoingHttpHeaders);
+    return;
+  }
+  for (let i = 0; i < headers.length; i += 2) res.appendHeader(headers[i]!, headers[i + 1]!);
+  res.writeHead(status, message);
 }
 
 function withHeaders(raw: string[], extra: ResponseHeaders): string[] {
@@ -103,9 +136,10 @@ export function forwardHttp(req: IncomingMessage, res: ServerResponse, options: 
       agent: options.agent,
     },
     (ures) => {
-      const raw = endToEnd(ures.rawHeaders, ures.headers.connection);
+      const kept = endToEnd(ures.rawHeaders, ures.headers.connection);
+      const raw = options.cookieScope && ures.headers['set-cookie'] ? scopedCookies(kept, options.cookieScope) : kept;
       const headers = options.responseHeaders ? withHeaders(raw, options.responseHeaders) : raw;
-      res.writeHead(ures.statusCode ?? 502, ures.statusMessage, headers as unknown as http.OutgoingHttpHeaders);
+      writeHead(res, ures.statusCode ?? 502, ures.statusMessage, headers);
       ures.pipe(res);
       ures.once('error', () => res.destroy());
     },

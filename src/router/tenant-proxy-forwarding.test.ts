@@ -16,6 +16,8 @@ import type { TenantAccess } from '../api/tenant-access.js';
 import { TrustedProxies } from './forwarded-headers.js';
 import { TenantProxy } from './tenant-proxy.js';
 
+/** What the app tries to set on every answer, its WebSocket 101 included. */
+const APP_COOKIES = ['napbox_admin=x; Path=/api', 'wide=1; Domain=napbox.test; Path=/', 'own=1; Path=/x', 'mine=1; Domain=app.napbox.test'];
 const CLIENT_HEADERS =
   'X-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Host: evil.example\r\nX-Real-IP: 6.6.6.6\r\nCookie: napbox_admin=stolen; app=1; __Host-napbox_s=x\r\n';
 
@@ -43,18 +45,20 @@ describe('TenantProxy forwarding', () => {
   const seen: http.IncomingHttpHeaders[] = [];
   const upstream = http.createServer((req, res) => {
     seen.push(req.headers);
+    res.setHeader('set-cookie', APP_COOKIES);
     res.end('ok');
   });
   upstream.on('upgrade', (req, socket) => {
     seen.push(req.headers);
-    socket.end('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    const cookies = APP_COOKIES.map((c) => `Set-Cookie: ${c}\r\n`).join('');
+    socket.end(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n${cookies}\r\n`);
   });
   const fronts: http.Server[] = [];
   const proxies: TenantProxy[] = [];
   let upstreamPort = 0;
 
   /** A front server that hands /t/app requests and upgrades to a TenantProxy, as server.ts does. */
-  async function front(trusted: string[]): Promise<number> {
+  async function front(trusted: string[], prefix = '/t/app'): Promise<number> {
     const lifecycle = { endpointOf: () => ({ app: { host: '127.0.0.1', port: upstreamPort } }), forget: () => undefined } as unknown as Lifecycle;
     const proxy = new TenantProxy({
       lifecycle,
@@ -65,7 +69,7 @@ describe('TenantProxy forwarding', () => {
       trustedProxies: new TrustedProxies(trusted),
     });
     proxies.push(proxy);
-    const target = { slug: 'app', path: '/x', prefix: '/t/app' };
+    const target = { slug: 'app', path: '/x', prefix };
     const server = http.createServer((req, res) => void proxy.web(req, res, target));
     server.on('upgrade', (req, socket, head) => void proxy.upgrade(req, socket, head, target));
     fronts.push(server);
@@ -111,6 +115,52 @@ describe('TenantProxy forwarding', () => {
       assert.equal(headers['x-forwarded-for'], '6.6.6.6, 127.0.0.1');
       assert.equal(headers['x-forwarded-host'], 'evil.example');
       assert.equal(headers.cookie, 'app=1', 'napbox cookies go whoever the peer is');
+    }
+  });
+
+  it("scopes the app's Set-Cookie under /t/<slug>/ and drops napbox's names and Domain cookies, for requests and WebSockets", async () => {
+    const port = await front([]);
+    const answers = [
+      await send(port, 'GET /t/app/x HTTP/1.1\r\nHost: napbox.test\r\nConnection: close\r\n\r\n'),
+      await send(
+        port,
+        'GET /t/app/x HTTP/1.1\r\nHost: napbox.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+      ),
+    ];
+    seen.splice(0);
+    for (const answer of answers) {
+      const cookies = answer
+        .split('\r\n\r\n')[0]!
+        .split('\r\n')
+        .filter((line) => /^set-cookie:/i.test(line));
+      assert.deepEqual(
+        cookies.map((line) => line.replace(/^set-cookie: /i, '')),
+        ['own=1; Path=/t/app/x'],
+        answer,
+      );
+    }
+  });
+
+  it('lets the app on its own host set cookies for that host only, for requests and WebSockets', async () => {
+    const port = await front([], '');
+    const answers = [
+      await send(port, 'GET /x HTTP/1.1\r\nHost: app.napbox.test:8080\r\nConnection: close\r\n\r\n'),
+      await send(
+        port,
+        'GET /x HTTP/1.1\r\nHost: app.napbox.test:8080\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+      ),
+    ];
+    seen.splice(0);
+    for (const answer of answers) {
+      const cookies = answer
+        .split('\r\n\r\n')[0]!
+        .split('\r\n')
+        .filter((line) => /^set-cookie:/i.test(line));
+      assert.deepEqual(
+        cookies.map((line) => line.replace(/^set-cookie: /i, '')),
+        ['own=1; Path=/x', 'mine=1; Domain=app.napbox.test'],
+        answer,
+      );
     }
   });
 });

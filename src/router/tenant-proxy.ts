@@ -36,6 +36,7 @@ import { refuseSocket, sendError } from '../api/error-response.js';
 import { forwardHttp, requestHasBody, type ResponseHeaders } from './http-forward.js';
 import type { TenantAccess } from '../api/tenant-access.js';
 import { forwardedHeadersObject, type TrustedProxies } from './forwarded-headers.js';
+import { type CookieScope, scopeSetCookie } from './tenant-set-cookie.js';
 import { sendStartingPage, sendWaitFailure, wantsPage } from './wait-page.js';
 
 const RETRYABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ECONNRESET']);
@@ -79,11 +80,25 @@ export class TenantProxy {
   private readonly heldRequests = new Set<ServerResponse>();
   private readonly heldUpgrades = new Set<Duplex>();
   private draining = false;
+  /** Where each upgrade's answer may set cookies, read when http-proxy sends it on. */
+  private readonly upgradeScopes = new WeakMap<IncomingMessage, CookieScope>();
 
   constructor(private readonly deps: TenantProxyDeps) {
     this.proxy = httpProxy.createProxyServer({ agent: this.agent, xfwd: false, ws: true, proxyTimeout: 0 });
     // Errors are handled per call (the callback given to web/ws); this keeps stray ones from throwing.
     this.proxy.on('error', () => undefined);
+    // An upgrade's answer (101, or a refusal) may carry Set-Cookie too: scoped as on forwardHttp, before http-proxy
+    // writes it (this listener is added before http-proxy's own).
+    this.proxy.on('proxyReqWs', (proxyReq: http.ClientRequest, req: IncomingMessage) => {
+      const scope = this.upgradeScopes.get(req);
+      if (!scope) return;
+      const scoped = (ures: IncomingMessage): void => {
+        const cookies = ures.headers['set-cookie'];
+        if (cookies) ures.headers['set-cookie'] = cookies.flatMap((value) => scopeSetCookie(value, scope) ?? []);
+      };
+      proxyReq.once('upgrade', scoped);
+      proxyReq.once('response', scoped);
+    });
   }
 
   async web(req: IncomingMessage, res: ServerResponse, target: ProxyTarget): Promise<void> {
@@ -129,6 +144,7 @@ export class TenantProxy {
       agent: this.agent,
       prefix: target.prefix,
       trustedPeer: this.trustsPeer(req),
+      cookieScope: cookieScope(req, target),
       ...(headers ? { responseHeaders: headers } : {}),
       onError: (err, responseStarted) => {
         const code = err.code ?? '';
@@ -170,6 +186,7 @@ export class TenantProxy {
       this.heldUpgrades.delete(socket);
     }
     if (socket.destroyed || this.draining) return;
+    this.upgradeScopes.set(req, cookieScope(req, target));
     req.url = target.path;
     // http-proxy sends req.headers: the same X-Forwarded-* and Cookie rewrite as every other path (its own xfwd is off).
     req.headers = forwardedHeadersObject(req.rawHeaders, {
@@ -280,6 +297,12 @@ const PUBLIC_REASON: Partial<Record<ErrorCode, string>> = {
   engine_unreachable: 'cannot be started: the container engine does not answer',
   capacity: 'cannot be started now: the server is at a limit (its operator is told which)',
 };
+
+/** Where the app's cookies may go (tenant-set-cookie.ts): under its prefix, or its own host (the Host napbox routed on, without port). */
+function cookieScope(req: IncomingMessage, target: ProxyTarget): CookieScope {
+  if (target.prefix) return { kind: 'prefix', prefix: target.prefix };
+  return { kind: 'host', host: (req.headers.host ?? '').trim().toLowerCase().replace(/:\d*$/, '') };
+}
 
 /** What napbox adds to the app's answers: see the header comment. */
 function responseHeaders(target: ProxyTarget, isPrivate: boolean): ResponseHeaders | undefined {

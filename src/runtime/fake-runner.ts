@@ -2,7 +2,8 @@
 // scenario tests (test/scenarios/) can drive napbox end to end without an
 // engine. One HTTP handler serves every published port: GET /ready, the
 // built-in app's test endpoints (/whoami, /slow?ms=, /echo-body, /events?n=&ms=
-// (an SSE stream of n events, ms apart), else a page naming the tenant), the
+// (an SSE stream of n events, ms apart), /set-cookie?c=&c= (answers each c as
+// a Set-Cookie header, as a hostile app would), else a page naming the tenant), the
 // WebSocket echo at /echo (whose first message, with ?whoami, is the upgrade's
 // headers as JSON) and the runner channel at
 // /channel (docs/container-contract.md, section 4): hello, timer heartbeats,
@@ -117,6 +118,10 @@ export function startFakeRunner(env: Readonly<Record<string, string>>, commands:
       };
       tick();
       return;
+    }
+    if (url.pathname === '/set-cookie') {
+      res.writeHead(200, { 'set-cookie': url.searchParams.getAll('c'), 'content-type': 'text/plain' });
+      return res.end('cookies set\n');
     }
     if (url.pathname === '/echo-body') {
       const chunks: Buffer[] = [];

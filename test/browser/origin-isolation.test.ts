@@ -11,8 +11,11 @@
 //   read the tenants `victim` and `priv2` under /t/, by fetch and in frames;
 // - on its own host evil.napbox.test, a sibling of priv2.napbox.test (one
 //   site), its script opens priv2's chat socket with the operator's session.
+// - it plants cookies named like napbox's, by Set-Cookie under /t/evil/ and
+//   by document.cookie for the parent domain napbox.test on its own host.
 // Everything must fail, while the pages' own chat works under /t/ and on
-// the tenant's host. The base domain napbox.test is mapped to 127.0.0.1 by
+// the tenant's host, and the dashboard on napbox.test and priv2 stay signed
+// in, and signing out still revokes the real session. The base domain napbox.test is mapped to 127.0.0.1 by
 // Chromium's host resolver rules: no DNS, no traffic off the machine.
 
 import assert from 'node:assert/strict';
@@ -45,6 +48,16 @@ require('http').createServer((req, res) => {
     return res.end(JSON.stringify(seen));
   }
   seen.push({ url: req.url, cookie: req.headers.cookie || '' });
+  if (req.url === '/plant') {
+    // Cookies that would shadow or overwrite napbox's, by Set-Cookie: napbox drops them under /t/.
+    res.writeHead(200, { 'content-type': 'text/html', 'set-cookie': ['napbox_admin=planted; Path=/api/tenants', 'wide=1; Domain=napbox.test; Path=/'] });
+    return res.end('<title>planted</title>');
+  }
+  if (req.url === '/plant-js') {
+    // The same by document.cookie, for the parent domain: no proxy can stop it, napbox's readers skip them instead.
+    res.writeHead(200, { 'content-type': 'text/html' });
+    return res.end("<title>plant</title><script>document.cookie = 'napbox_admin=planted; domain=napbox.test; path=/api/'; document.cookie = 'napbox_session=planted; domain=napbox.test; path=/'; document.title = 'planted';</script>");
+  }
   if (req.url === '/attack.js') {
     res.writeHead(200, { 'content-type': 'text/javascript' });
     return res.end(process.argv[1]);
@@ -222,5 +235,42 @@ describe('tenant pages cannot reach napbox or other tenants (Chromium)', () => {
     // The operator's own page still chats.
     await page.goto(`${host('priv2')}/`);
     await chat('still mine');
+  });
+
+  step("cookies a tenant plants do not sign the operator out of the dashboard on the tenants' parent domain, or of priv2", async () => {
+    const fresh = await browser.newContext({ viewport: { width: 1000, height: 700 } });
+    const tab = await fresh.newPage();
+    try {
+      const base = `http://${BASE}:${nb.port}`;
+      await tab.goto(`${base}/`);
+      await tab.fill('#token', await nb.token());
+      await tab.click('#signin-form button[type=submit]');
+      await tab.locator('#app').waitFor({ state: 'visible' });
+      const real = (await fresh.cookies()).find((c) => c.name === 'napbox_admin')!;
+      // Planted on the tenant's host first (parent domain, a longer Path: the browser sends it first), then under /t/.
+      await tab.goto(`${host('evil')}/plant-js`);
+      await tab.waitForFunction(() => document.title === 'planted');
+      await tab.goto(`${base}/t/evil/plant`);
+      const planted = (await fresh.cookies()).filter((c) => c.value === 'planted' || c.name === 'wide');
+      assert.deepEqual(
+        planted.map((c) => `${c.name} ${c.domain} ${c.path}`).sort(),
+        ['napbox_admin .napbox.test /api/', 'napbox_session .napbox.test /'],
+        'the /t/ answer set nothing; only document.cookie on the tenant host did',
+      );
+      // A sign-in to priv2 after the planting: its real cookie is sent after the planted one.
+      await tab.goto((await api(nb, 'POST', '/api/tenants/priv2/open')).json.url);
+      await tab.locator('#tenant', { hasText: 'priv2' }).waitFor();
+      await tab.goto(`${host('priv2')}/`);
+      await tab.locator('#tenant', { hasText: 'priv2' }).waitFor();
+      await tab.goto(`${base}/`);
+      await tab.locator('#app').waitFor({ state: 'visible' });
+      await tab.locator('tr[data-slug="victim"]').waitFor();
+      await tab.click('#signout');
+      await tab.locator('#signin-form').waitFor({ state: 'visible' });
+      const after = await request(nb.port, { host: `${BASE}:${nb.port}`, path: '/api/tenants', headers: { cookie: `napbox_admin=${real.value}` } });
+      assert.equal(after.status, 401, 'signing out revoked the real session, not only the planted one');
+    } finally {
+      await fresh.close();
+    }
   });
 });

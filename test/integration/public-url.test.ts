@@ -19,7 +19,7 @@ async function linksAndCookies(world: World, host: (slug: string) => string) {
 }
 
 describe('NAPBOX_PUBLIC_URL', () => {
-  it('names the public address in tenant views, sign-in links and their redirects, with Secure cookies behind https', async () => {
+  it('names the public address in tenant views, sign-in links and their redirects, with Secure cookies behind https, named __Host-', async () => {
     const world = await startWorld('fake', { NAPBOX_PUBLIC_URL: 'https://napbox.example.com' });
     try {
       const { view, list, open, tenantSession } = await linksAndCookies(world, (slug) => `${slug}.napbox.example.com`);
@@ -27,7 +27,7 @@ describe('NAPBOX_PUBLIC_URL', () => {
       assert.equal(JSON.stringify(list).includes(`:${world.port}`), false, 'no listen port in any view');
       assert.match(open.url, /^https:\/\/acme\.napbox\.example\.com\/_napbox\/signin\?token=/);
       assert.equal(tenantSession.status, 303);
-      assert.match(String(tenantSession.headers['set-cookie']), /^napbox_session=[^;]+;.*; Secure/);
+      assert.match(String(tenantSession.headers['set-cookie']), /^__Host-napbox_session=[^;]+; Path=\/;.*; Secure/);
       // A sign-in link opened under /t/ is sent on to the tenant's public host.
       const underPath = await world.request({ host: 'napbox.example.com', path: `/t/acme${new URL(open.url).pathname}${new URL(open.url).search}` });
       assert.equal(underPath.status, 303);
@@ -40,7 +40,7 @@ describe('NAPBOX_PUBLIC_URL', () => {
         body: JSON.stringify({ token: await world.token() }),
       });
       assert.equal(session.status, 200);
-      assert.match(String(session.headers['set-cookie']), /^napbox_admin=[^;]+;.*; Secure/);
+      assert.match(String(session.headers['set-cookie']), /^__Host-napbox_admin=[^;]+; Path=\/;.*; Secure/);
     } finally {
       await world.close();
     }
