@@ -174,4 +174,37 @@ describe("waitAnswers (a tenant's readinessPath)", () => {
       await a.close();
     }
   });
+
+  it('closes each probe once it has a status: an app that answers 503 and then never ends its body holds no socket', async () => {
+    let open = 0;
+    let answered = 0;
+    const server = http.createServer((_req, res) => {
+      answered += 1;
+      res.writeHead(answered < 4 ? 503 : 200);
+      res.write('x'); // and never ends
+    });
+    server.on('connection', (socket) => {
+      open += 1;
+      socket.once('close', () => {
+        open -= 1;
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const outcome = await waitAnswers({
+        endpoint: { host: '127.0.0.1', port: (server.address() as AddressInfo).port },
+        path: '/',
+        deadline: Date.now() + 5000,
+        stillRunning: async () => true,
+        intervalMs: 5,
+      });
+      assert.deepEqual(outcome, { kind: 'ready', attempts: 4 });
+      const until = Date.now() + 1000;
+      while (open > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(open, 0, 'every probe connection closed by napbox');
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(() => resolve(undefined)));
+    }
+  });
 });

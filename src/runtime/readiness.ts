@@ -73,8 +73,11 @@ export function probeOnce(endpoint: Endpoint, path: string, timeoutMs: number, l
     });
     req.once('response', (res) => {
       clearTimeout(timer);
-      res.resume();
+      // The status is all a probe needs: the connection is closed at once, so an app cannot keep napbox reading an
+      // endless body or holding a socket per probe (a tenant's answers are hostile).
       const status = res.statusCode ?? 0;
+      res.destroy();
+      req.destroy();
       resolve((limits.ok ?? ((s: number) => s === 200))(status) ? undefined : `status ${status}`);
     });
     req.once('error', (err) => {
