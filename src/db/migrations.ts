@@ -191,9 +191,9 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     version: 7,
     name: 'breaker_window',
-    // Issue 19: the breaker opens after NAPBOX_BREAKER_FAILURES failed wakes within NAPBOX_BREAKER_WINDOW, counted from the first.
+    // Issue 19: the breaker opens after NAPBOX_BREAKER_FAILURES failed wakes within NAPBOX_BREAKER_WINDOW, in a run: each failed wake that began within the window after the one before continues it.
     sql: `
-      ALTER TABLE tenants ADD COLUMN failures_since INTEGER;
+      ALTER TABLE tenants ADD COLUMN last_failure_at INTEGER;
     `,
   },
 ];

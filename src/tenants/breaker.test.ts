@@ -4,7 +4,7 @@ import { afterFailure, decideWakeGate, type BreakerFacts } from './breaker.js';
 
 describe('circuit breaker', () => {
   const policy = { failures: 3, windowMs: 10_000, baseMs: 1000, maxMs: 8000 };
-  const closed: BreakerFacts = { failures: 0, failuresSince: null, retryAt: null };
+  const closed: BreakerFacts = { failures: 0, lastFailureAt: null, retryAt: null };
 
   it('allows a wake with no failures or once the retry time has passed', () => {
     assert.deepEqual(decideWakeGate({ retryAt: null }, 0), { kind: 'allow' });
@@ -17,27 +17,27 @@ describe('circuit breaker', () => {
 
   it('stays closed after one failed wake (a slow boot), and after fewer failures than the threshold', () => {
     const one = afterFailure(closed, 100, policy);
-    assert.deepEqual(one, { failures: 1, failuresSince: 100, retryAt: null });
+    assert.deepEqual(one, { failures: 1, lastFailureAt: 100, retryAt: null });
     assert.equal(decideWakeGate(one, 101).kind, 'allow');
     const two = afterFailure(one, 200, policy);
-    assert.deepEqual(two, { failures: 2, failuresSince: 100, retryAt: null });
+    assert.deepEqual(two, { failures: 2, lastFailureAt: 200, retryAt: null });
     assert.equal(decideWakeGate(two, 201).kind, 'allow');
   });
 
   it('opens at the threshold within the window', () => {
     let state = closed;
     for (const t of [100, 200, 300]) state = afterFailure(state, t, policy);
-    assert.deepEqual(state, { failures: 3, failuresSince: 100, retryAt: 1300 });
+    assert.deepEqual(state, { failures: 3, lastFailureAt: 300, retryAt: 1300 });
     assert.deepEqual(decideWakeGate(state, 300), { kind: 'refuse', retryAt: 1300, retryAfterSeconds: 1 });
   });
 
-  it('starts a new window when the failures are spread out further than the window', () => {
+  it('starts a new run when a wake begins a window or more after the failure before', () => {
     let state = closed;
     state = afterFailure(state, 0, policy);
     state = afterFailure(state, 5000, policy);
-    state = afterFailure(state, 10_000, policy); // the window of the first failure has passed
-    assert.deepEqual(state, { failures: 1, failuresSince: 10_000, retryAt: null });
-    assert.equal(decideWakeGate(state, 10_001).kind, 'allow');
+    state = afterFailure(state, 15_000, policy); // began a whole window after the failure before
+    assert.deepEqual(state, { failures: 1, lastFailureAt: 15_000, retryAt: null });
+    assert.equal(decideWakeGate(state, 15_001).kind, 'allow');
   });
 
   it('backs off exponentially once open, up to the cap', () => {
@@ -51,6 +51,23 @@ describe('circuit breaker', () => {
   });
 
   it('with a threshold of 1, opens at the first failure', () => {
-    assert.deepEqual(afterFailure(closed, 50, { ...policy, failures: 1 }), { failures: 1, failuresSince: 50, retryAt: 1050 });
+    assert.deepEqual(afterFailure(closed, 50, { ...policy, failures: 1 }), { failures: 1, lastFailureAt: 50, retryAt: 1050 });
+  });
+
+  it('counts a wake in the run by when it began: wakes as long as the window, or longer, still open it', () => {
+    let state = closed;
+    const wakeMs = policy.windowMs * 3; // each wake fails only at its deadline, 3 windows after it began
+    for (let i = 0; i < 3; i += 1) state = afterFailure(state, (i + 1) * wakeMs, policy, i * wakeMs);
+    assert.equal(state.failures, 3);
+    assert.notEqual(state.retryAt, null, 'open after three failed wakes, each begun as the one before failed');
+  });
+
+  it('once open, stays open past the window, backing off, until a wake succeeds', () => {
+    let state = closed;
+    for (let i = 0; i < 3; i += 1) state = afterFailure(state, 100, policy);
+    const later = 100 + policy.windowMs * 5;
+    state = afterFailure(state, later, policy);
+    assert.equal(state.failures, 4);
+    assert.equal(state.retryAt, later + 2 * policy.baseMs);
   });
 });

@@ -1,15 +1,16 @@
 // The per-tenant circuit breaker, as pure functions. Failed wakes are counted
-// in a window that starts at the first of them; once `failures` of them fall
-// in one window (NAPBOX_BREAKER_FAILURES in NAPBOX_BREAKER_WINDOW) the circuit
-// opens: the tenant may not be woken again until `retryAt`, which backs off
+// in a run: a failed wake that began less than the window
+// (NAPBOX_BREAKER_WINDOW) after the one before failed continues it, and once a
+// run has `failures` of them (NAPBOX_BREAKER_FAILURES) the circuit opens: the tenant may not be woken again until `retryAt`, which backs off
 // exponentially with each further failure. So one slow boot is just a failed
 // wake (the next request tries again), while a tenant that cannot start is
 // never restarted in a loop, and its state says why. A successful wake, or an
 // admin's explicit wake, closes it.
 
 export interface BreakerPolicy {
-  /** Failed wakes within `windowMs` that open the circuit. */
+  /** Failed wakes in a run that open the circuit. */
   readonly failures: number;
+  /** How long after a failed wake the next one may begin and still continue its run. */
   readonly windowMs: number;
   /** The first wait once open; doubled with each further failure, up to `maxMs`. */
   readonly baseMs: number;
@@ -20,10 +21,10 @@ export const DEFAULT_BREAKER: BreakerPolicy = Object.freeze({ failures: 3, windo
 
 /** What the tenant's row keeps of its failed wakes. */
 export interface BreakerFacts {
-  /** Failed wakes in the current window (0: none since the last good wake). */
+  /** Failed wakes in the current run (0: none since the last good wake). */
   readonly failures: number;
-  /** When the current window began: its first failed wake. */
-  readonly failuresSince: number | null;
+  /** When the run's latest failed wake failed. */
+  readonly lastFailureAt: number | null;
   /** While set and in the future, the circuit is open. */
   readonly retryAt: number | null;
 }
@@ -35,12 +36,18 @@ export function decideWakeGate(facts: Pick<BreakerFacts, 'retryAt'>, now: number
   return { kind: 'refuse', retryAt: facts.retryAt, retryAfterSeconds: Math.max(1, Math.ceil((facts.retryAt - now) / 1000)) };
 }
 
-/** The breaker after one more failed wake at `now`: retryAt is null while fewer than `policy.failures` fell in the window. */
-export function afterFailure(facts: BreakerFacts, now: number, policy: BreakerPolicy = DEFAULT_BREAKER): BreakerFacts {
-  const inWindow = facts.failures > 0 && facts.failuresSince !== null && now - facts.failuresSince < policy.windowMs && now >= facts.failuresSince;
-  const failures = inWindow ? facts.failures + 1 : 1;
-  const failuresSince = inWindow ? facts.failuresSince : now;
-  if (failures < policy.failures) return { failures, failuresSince, retryAt: null };
+/**
+ * The breaker after one more failed wake, which began at `startedAt` and failed at `now`: retryAt is null while the
+ * run has fewer than `policy.failures`. The run goes on when this wake began less than `windowMs` after the previous
+ * failure, so wakes as long as the window or longer still add up; once open, every further failure counts, so the
+ * circuit stays open, backing off, until a wake succeeds.
+ */
+export function afterFailure(facts: BreakerFacts, now: number, policy: BreakerPolicy = DEFAULT_BREAKER, startedAt: number = now): BreakerFacts {
+  const open = facts.failures >= policy.failures;
+  const last = facts.lastFailureAt;
+  const continues = open || (facts.failures > 0 && last !== null && startedAt - last < policy.windowMs);
+  const failures = continues ? facts.failures + 1 : 1;
+  if (failures < policy.failures) return { failures, lastFailureAt: now, retryAt: null };
   const backoff = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.min(failures - policy.failures, 20));
-  return { failures, failuresSince, retryAt: now + backoff };
+  return { failures, lastFailureAt: now, retryAt: now + backoff };
 }

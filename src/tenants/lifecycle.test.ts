@@ -210,7 +210,7 @@ describe('Lifecycle', () => {
     // A good wake closes it and forgets the failures.
     store.updateConfig('flaky', {});
     await life.wake('flaky', 'admin', { force: true });
-    assert.deepEqual([store.require('flaky').failures, store.require('flaky').failuresSince, store.require('flaky').retryAt], [0, null, null]);
+    assert.deepEqual([store.require('flaky').failures, store.require('flaky').lastFailureAt, store.require('flaky').retryAt], [0, null, null]);
   });
 
   it("forwards to the tenant's own port, the one its container was made with until it is made anew", async () => {

@@ -312,7 +312,7 @@ export class Lifecycle {
       startedHere = true;
       this.deps.store.setState(
         slug,
-        { state: 'starting', reason, records: 'start', failures: tenant.failures, failuresSince: tenant.failuresSince, retryAt: tenant.retryAt },
+        { state: 'starting', reason, records: 'start', failures: tenant.failures, lastFailureAt: tenant.lastFailureAt, retryAt: tenant.retryAt },
         this.clock(),
       );
     };
@@ -372,7 +372,7 @@ export class Lifecycle {
       // An engine that does not answer, or a machine at a limit, is not the tenant's fault: it opens no breaker.
       const engineDown = error.code === 'engine_unreachable' || error.code === 'capacity';
       // Below NAPBOX_BREAKER_FAILURES in the window the circuit stays closed (retryAt null): the next request tries again.
-      const opened = engineDown ? { ...tenant, retryAt: tenant.retryAt } : afterFailure(tenant, this.clock(), this.breaker);
+      const opened = engineDown ? { ...tenant, retryAt: tenant.retryAt } : afterFailure(tenant, this.clock(), this.breaker, started);
       const retryAt = engineDown ? this.clock() + 2000 : (opened.retryAt ?? this.clock() + 1000);
       this.deps.store.setState(
         slug,
@@ -381,7 +381,7 @@ export class Lifecycle {
           reason: error.message,
           records: 'start',
           failures: opened.failures,
-          failuresSince: opened.failuresSince,
+          lastFailureAt: opened.lastFailureAt,
           retryAt: opened.retryAt,
         },
         this.clock(),

@@ -29,7 +29,7 @@ const RowSchema = z.object({
   last_heartbeat: z.number().int().nullable(),
   failures: z.number().int().min(0),
   retry_at: z.number().int().nullable(),
-  failures_since: z.number().int().nullable(),
+  last_failure_at: z.number().int().nullable(),
   config: z.string(),
   channel_key: z.string().nullable(),
   paused_memory: z.number().int().min(0).nullable(),
@@ -51,7 +51,7 @@ export interface Tenant {
   /** Failed wakes in the breaker's current window; reset by a successful one. */
   readonly failures: number;
   /** When the breaker's current window began (its first failed wake). */
-  readonly failuresSince: number | null;
+  readonly lastFailureAt: number | null;
   /** While set and in the future, wakes are refused (circuit open). */
   readonly retryAt: number | null;
   readonly config: TenantConfig;
@@ -66,7 +66,7 @@ export interface StateChange {
   readonly failures?: number;
   readonly retryAt?: number | null;
   /** With `failures`: when its window began (absent: none). */
-  readonly failuresSince?: number | null;
+  readonly lastFailureAt?: number | null;
   /** Paused: the memory its container keeps (bytes). Cleared by every other state. */
   readonly pausedMemory?: number | null;
   /** Which of the last-start / last-stop reasons this change also records. */
@@ -93,7 +93,7 @@ function toTenant(raw: unknown): Tenant {
     lastHeartbeat: row.last_heartbeat,
     failures: row.failures,
     retryAt: row.retry_at,
-    failuresSince: row.failures_since,
+    lastFailureAt: row.last_failure_at,
     config: config.data,
     pausedMemory: row.state === 'paused' ? row.paused_memory : null,
   };
@@ -153,7 +153,7 @@ export class TenantStore {
   setState(slug: string, change: StateChange, now: number): void {
     const sets = ['state = @state', 'state_reason = @reason', 'state_changed_at = @now', 'paused_memory = @pausedMemory'];
     if (change.containerId !== undefined) sets.push('container_id = @containerId');
-    if (change.failures !== undefined) sets.push('failures = @failures', 'failures_since = @failuresSince');
+    if (change.failures !== undefined) sets.push('failures = @failures', 'last_failure_at = @lastFailureAt');
     if (change.retryAt !== undefined) sets.push('retry_at = @retryAt');
     if (change.records === 'start') sets.push('last_start_reason = @reason');
     if (change.records === 'stop') sets.push('last_stop_reason = @reason');
@@ -167,7 +167,7 @@ export class TenantStore {
         containerId: change.containerId ?? null,
         failures: change.failures ?? 0,
         retryAt: change.retryAt ?? null,
-        failuresSince: change.failuresSince ?? null,
+        lastFailureAt: change.lastFailureAt ?? null,
         pausedMemory: change.state === 'paused' ? (change.pausedMemory ?? null) : null,
       }),
     );
