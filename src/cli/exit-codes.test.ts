@@ -16,6 +16,9 @@ describe('the CLI exits with the code of what failed', () => {
       [503, 'wake_failed', EXIT.tenantFailed],
       [503, 'wake_timeout', EXIT.tenantFailed],
       [503, 'circuit_open', EXIT.tenantFailed],
+      [429, 'rate_limited', EXIT.tenantFailed],
+      [408, 'request_timeout', EXIT.unreachable],
+      [503, 'shutting_down', EXIT.unreachable],
       [500, 'internal', EXIT.unexpected],
       [503, 'engine_unreachable', EXIT.unexpected], // napbox's engine, not the tenant
       [502, 'engine_error', EXIT.unexpected],

@@ -72,7 +72,11 @@ const BY_CODE: Partial<Record<ErrorCode, ExitCode>> = {
   wake_timeout: EXIT.tenantFailed,
   circuit_open: EXIT.tenantFailed,
   capacity: EXIT.tenantFailed,
-  shutting_down: EXIT.tenantFailed,
+  // Too many wakes of the tenant a minute: it cannot be woken now.
+  rate_limited: EXIT.tenantFailed,
+  // napbox going away, or giving up on a request it did not get in time: it does not answer.
+  shutting_down: EXIT.unreachable,
+  request_timeout: EXIT.unreachable,
   // napbox's own failures (503 or 502 too, but not the tenant's): 1.
   engine_unreachable: EXIT.unexpected,
   engine_error: EXIT.unexpected,

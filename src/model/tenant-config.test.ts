@@ -26,7 +26,21 @@ describe('tenant app settings', () => {
     assert.match(problem({ env: { '1X': 'a' } }), /^env\.1X: .*not a valid variable name/);
     assert.match(problem({ env: { 'A-B': 'a' } }), /^env\.A-B: /);
     assert.match(problem({ env: { 'A=B': 'a' } }), /^env\.A=B: /);
-    for (const name of ['PORT', 'port', 'NAPBOX_CHANNEL_KEY', 'napbox_x', 'HOME', 'PATH', 'NODE_OPTIONS', 'LD_PRELOAD']) {
+    for (const name of [
+      'PORT',
+      'port',
+      'NAPBOX_CHANNEL_KEY',
+      'napbox_x',
+      'HOME',
+      'PATH',
+      'NODE_OPTIONS',
+      'LD_PRELOAD',
+      'NODE_TLS_REJECT_UNAUTHORIZED',
+      'NODE_EXTRA_CA_CERTS',
+      'OPENSSL_CONF',
+      'GLIBC_TUNABLES',
+      'BASH_ENV',
+    ]) {
       assert.match(problem({ env: { [name]: 'x' } }), new RegExp(`^env\\.${name}: .*set by napbox or its runner`), name);
     }
     assert.match(problem({ env: { A: 'x'.repeat(4097) } }), /^env\.A: a value may be at most 4096 characters/);

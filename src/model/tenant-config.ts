@@ -71,13 +71,18 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
  * Variables napbox sets, or that change how the runner itself runs (it is a Node.js process started by a shell
  * in the same container): a tenant's env may not name them. Matched without regard to case.
  */
-const RESERVED_ENV = new Set(['PORT', 'HOME', 'PATH', 'HOSTNAME', 'NODE_OPTIONS', 'NODE_PATH']);
-const RESERVED_ENV_PREFIXES = ['NAPBOX_', 'LD_'];
+const RESERVED_ENV = new Set(['PORT', 'HOME', 'PATH', 'HOSTNAME', 'BASH_ENV', 'ENV', 'GCONV_PATH', 'HOSTALIASES', 'RES_OPTIONS', 'LOCALDOMAIN']);
+/** Node.js, libuv, OpenSSL and glibc read these (TLS checks, CA files, modules loaded into the runner that holds keys). */
+const RESERVED_ENV_PREFIXES = ['NAPBOX_', 'LD_', 'NODE_', 'UV_', 'OPENSSL_', 'SSL_CERT_', 'GLIBC_', 'MALLOC_'];
+
+/** Apps expect to be given this one, and it changes nothing Node.js itself does. */
+const ALLOWED_ENV = new Set(['NODE_ENV']);
 
 function reservedEnvProblem(name: string): string | undefined {
   const upper = name.toUpperCase();
+  if (ALLOWED_ENV.has(upper)) return undefined;
   if (RESERVED_ENV.has(upper) || RESERVED_ENV_PREFIXES.some((p) => upper.startsWith(p))) {
-    return `${JSON.stringify(name)} is set by napbox or its runner (PORT, HOME, PATH, HOSTNAME, NODE_OPTIONS, NODE_PATH, NAPBOX_*, LD_*): choose another name (the app's port is the "port" setting)`;
+    return `${JSON.stringify(name)} is set by napbox or its runner (PORT, HOME, PATH, HOSTNAME, BASH_ENV, ENV, GCONV_PATH, HOSTALIASES, RES_OPTIONS, LOCALDOMAIN, and NAPBOX_*, LD_*, NODE_* but NODE_ENV, UV_*, OPENSSL_*, SSL_CERT_*, GLIBC_*, MALLOC_*): choose another name (the app's port is the "port" setting)`;
   }
   return undefined;
 }
