@@ -103,4 +103,34 @@ describe('the tenant view', () => {
     await quiet.learnImages('flaky');
     assert.deepEqual([quiet.get('flaky').image, quiet.get('flaky').nextImage], ['napbox-agent:old', 'napbox-t-flaky:2']);
   });
+
+  it('waits for an inspect the engine has not answered only once, not on every view after it', async () => {
+    let now = 2_000_000;
+    let calls = 0;
+    const hung = new TenantService({
+      store,
+      lifecycle: {} as Lifecycle,
+      activity: new ActivityTracker(),
+      baseImage: BASE,
+      tenantUrl: (slug) => `http://${slug}.localhost:8080/`,
+      holds: () => [],
+      mountRefusals: () => [],
+      lastBuilds: () => new Map(),
+      clock: () => now,
+      containerImage: () => {
+        calls += 1;
+        return new Promise(() => undefined); // the engine never answers
+      },
+    });
+    store.create('hung', {}, 1);
+    store.setState('hung', { state: 'running', reason: 'woken', containerId: 'c-hung' }, 2);
+    now += 3000; // the first view waited its 2 s (simulated: the clock moved on while the inspect hangs)
+    void hung.learnImages('hung');
+    now += 3000;
+    const started = Date.now();
+    await hung.learnImages('hung');
+    assert.ok(Date.now() - started < 500, `a later view does not wait again (${Date.now() - started} ms)`);
+    assert.equal(calls, 1);
+    assert.equal(hung.get('hung').image, BASE);
+  });
 });

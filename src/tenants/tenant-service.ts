@@ -98,7 +98,7 @@ export class TenantService {
   private readonly clock: () => number;
   /** Container id -> the image it was created from: learned once per container, kept while a tenant's container has that id. */
   private readonly containerImages = new Map<string, string>();
-  private readonly learning = new Map<string, Promise<void>>();
+  private readonly learning = new Map<string, { readonly done: Promise<void>; readonly since: number }>();
   /** Container id -> when the engine last failed to say (it is asked again IMAGE_RETRY_MS later, not on every view). */
   private readonly unanswered = new Map<string, number>();
 
@@ -175,18 +175,18 @@ export class TenantService {
     const inspect = this.deps.containerImage;
     if (!inspect || !id || (tenant.state !== 'running' && tenant.state !== 'paused') || this.containerImages.has(id)) return undefined;
     if (this.clock() - (this.unanswered.get(id) ?? Number.NEGATIVE_INFINITY) < IMAGE_RETRY_MS) return undefined;
-    let learning = this.learning.get(id);
-    if (!learning) {
-      learning = inspect(id)
-        .then((image) => {
-          if (image) this.containerImages.set(id, image);
-          this.unanswered.delete(id);
-        })
-        .catch(() => void this.unanswered.set(id, this.clock())) // the view shows the configured image meanwhile
-        .finally(() => this.learning.delete(id));
-      this.learning.set(id, learning);
-    }
-    return learning;
+    const under = this.learning.get(id);
+    // An inspect the engine has not answered for IMAGE_WAIT_MS is not waited for again: every view would pay for it.
+    if (under) return this.clock() - under.since < IMAGE_WAIT_MS ? under.done : undefined;
+    const done = inspect(id)
+      .then((image) => {
+        if (image) this.containerImages.set(id, image);
+        this.unanswered.delete(id);
+      })
+      .catch(() => void this.unanswered.set(id, this.clock())) // the view shows the configured image meanwhile
+      .finally(() => this.learning.delete(id));
+    this.learning.set(id, { done, since: this.clock() });
+    return done;
   }
 
   get(slug: string): TenantView {
