@@ -80,7 +80,11 @@ export function readServerFiles(dataDir: string): ServerFile[] {
  */
 export async function findLiveServer(dataDir: string): Promise<ServerFile> {
   const ours = pidNamespace();
-  const candidates = readServerFiles(dataDir).filter((f) => !(f.pidNamespace !== undefined && f.pidNamespace === ours && !pidExists(f.pid)));
+  const install = installIdOf(dataDir);
+  // Only this data dir's install (the CLI's token is sent to the one it picks), and only processes that may live.
+  const candidates = readServerFiles(dataDir).filter(
+    (f) => (install === undefined || f.installId === install) && !(f.pidNamespace !== undefined && f.pidNamespace === ours && !pidExists(f.pid)),
+  );
   const answers = await Promise.all(candidates.map((f) => answersHealth(f.url)));
   const live = candidates.find((_, i) => answers[i]);
   if (live) return live;
@@ -94,10 +98,20 @@ export async function findLiveServer(dataDir: string): Promise<ServerFile> {
   throw new NapboxError('not_found', `napbox is not running for ${dataDir}${seen}: start it with \`npm start\`, or set NAPBOX_DATA_DIR`);
 }
 
+/** The data dir's install id (its `install-id` file), if it has one yet. */
+function installIdOf(dataDir: string): string | undefined {
+  try {
+    return fs.readFileSync(path.join(dataDir, 'install-id'), 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The file as napbox wrote it, checked field by field; undefined when it is not one. */
 function readOne(file: string): ServerFile | undefined {
   let v: Record<string, unknown>;
   try {
+    if (!fs.lstatSync(file).isFile()) return undefined; // a FIFO would block the read, a symlink could name anything
     const parsed: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
     if (typeof parsed !== 'object' || parsed === null) return undefined;
     v = parsed as Record<string, unknown>;
@@ -106,7 +120,7 @@ function readOne(file: string): ServerFile | undefined {
   }
   const ok =
     typeof v.url === 'string' &&
-    /^https?:\/\/[^\s/]+$/.test(v.url) &&
+    /^http:\/\/[^\s/]+$/.test(v.url) &&
     Number.isInteger(v.pid) &&
     (v.pid as number) > 0 &&
     typeof v.installId === 'string' &&
@@ -145,10 +159,15 @@ function pidExists(pid: number): boolean {
 
 function answersHealth(url: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = http.get(`${url}/healthz`, { timeout: PROBE_TIMEOUT_MS }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
+    let req: http.ClientRequest;
+    try {
+      req = http.get(`${url}/healthz`, { timeout: PROBE_TIMEOUT_MS }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      });
+    } catch {
+      return resolve(false); // not a URL this client can ask: not a live server
+    }
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve(false));
   });
