@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import type { Tenant } from '../tenants/tenant-store.js';
 import { followTenantLogs } from './follow-logs.js';
@@ -103,5 +103,34 @@ describe('logs -f follows a tenant across sleep and wake', () => {
     await done;
     await w.ended;
     assert.equal(w.text(), '-- acme stopped (never started) --\n-- acme removed --\n');
+  });
+
+  it('stops reading the engine while the reader is behind, and goes on when it catches up', async () => {
+    const tenant = { slug: 'chatty', state: 'running', stateReason: 'woken', containerId: 'c1' } as unknown as Tenant;
+    let produced = 0;
+    const engine = new Readable({
+      read() {
+        produced += 1;
+        setImmediate(() => this.push(Buffer.alloc(16 * 1024, 'x'))); // a tenant that never stops printing
+      },
+    });
+    const slow = new PassThrough({ highWaterMark: 64 * 1024 }); // a reader that reads nothing for now
+    const controller = new AbortController();
+    const done = followTenantLogs(
+      { store: { get: () => tenant }, driver: { followLogs: async () => engine } },
+      'chatty',
+      10,
+      slow as unknown as ServerResponse,
+      controller.signal,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(produced < 50, `read ${produced} chunks from the engine for a reader that took none`);
+    const before = produced;
+    slow.resume();
+    await new Promise((r) => setTimeout(r, 100));
+    assert.ok(produced > before, 'reading goes on once the reader catches up');
+    controller.abort();
+    engine.destroy();
+    await done;
   });
 });

@@ -38,14 +38,21 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Copies `stream` into `res` until it ends or `signal` aborts. */
+/**
+ * Copies `stream` into `res` until it ends or `signal` aborts, pausing the stream while the reader is behind
+ * (a chatty tenant and a slow reader must not grow napbox's memory: the follow can last for days).
+ */
 async function copy(stream: NodeJS.ReadableStream, res: ServerResponse, signal: AbortSignal): Promise<void> {
   await new Promise<void>((resolve) => {
     const done = (): void => {
       signal.removeEventListener('abort', done);
       resolve();
     };
-    stream.on('data', (chunk: Buffer | string) => res.write(chunk));
+    stream.on('data', (chunk: Buffer | string) => {
+      if (res.write(chunk)) return;
+      stream.pause();
+      res.once('drain', () => stream.resume());
+    });
     stream.once('end', done);
     stream.once('close', done);
     stream.once('error', done);
