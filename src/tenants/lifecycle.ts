@@ -323,7 +323,11 @@ export class Lifecycle {
       // The port the container was made with (a changed "port" setting applies from its next container).
       const app = endpointFor(info, appPortOf(info.labels), this.deps.upstream);
       const control = endpointFor(info, CONTROL_PORT, this.deps.upstream);
-      if (!app || !control) throw new NapboxError('wake_failed', `container of ${slug} has no ${this.deps.upstream} address`);
+      if (!app || !control) {
+        // A container that exits at once can be seen running, yet without an address (a swarm task's): it failed.
+        if (!(await this.deps.driver.inspect(info.id))?.running) throw await this.failure(slug, info.id, 'exited before it was ready');
+        throw new NapboxError('wake_failed', `container of ${slug} has no ${this.deps.upstream} address`);
+      }
       const containerId = info.id;
       const stillRunning = async (): Promise<boolean> => (await this.deps.driver.inspect(containerId))?.running ?? false;
       let outcome = await waitReady({
