@@ -75,7 +75,6 @@ export interface Napbox {
   readonly installId: string;
   /** The links napbox hands out: NAPBOX_PUBLIC_URL's, or its own address without one. */
   readonly links: PublicLinks;
-  tenantUrl(slug: string): string;
   close(): Promise<void>;
 }
 
@@ -400,7 +399,6 @@ function build(ground: Ground, lifetime: Lifetime) {
     limit,
     front,
     links,
-    tenantUrl,
   };
 }
 
@@ -474,8 +472,7 @@ async function start(ground: Ground, parts: Parts, lifetime: Lifetime): Promise<
   await listen(front, config, logger);
   lifetime.defer('listener and connections', () => closeFrontDoor(parts));
   const port = (front.address() as net.AddressInfo).port;
-  const listenHost = clientHost(config.listen);
-  const url = `http://${listenHost.includes(':') ? `[${listenHost}]` : listenHost}:${port}`;
+  const url = parts.links.local();
   const namespace = pidNamespace();
   const serverFile: ServerFile = { url, pid: process.pid, installId, baseDomain: config.baseDomain, port, ...(namespace ? { pidNamespace: namespace } : {}) };
   // This process's own file (data/servers/<process id>.json): another process on the data dir never overwrites or removes it.
@@ -483,7 +480,7 @@ async function start(ground: Ground, parts: Parts, lifetime: Lifetime): Promise<
   lifetime.defer('server file', removeServerFile);
   logger.info({ url, dataDir: config.dataDir, maxConnections: limit.cap, maxConnectionsPerClient: config.maxConnectionsPerClient }, 'napbox listening');
 
-  return { url, installId, links: parts.links, tenantUrl: parts.tenantUrl, close: () => lifetime.close() };
+  return { url, installId, links: parts.links, close: () => lifetime.close() };
 }
 
 /** The address a client on this machine reaches napbox at: a wildcard listen address is reached on loopback. */

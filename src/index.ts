@@ -10,11 +10,11 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const createdDemo = ensureDemoTenant(config);
   const napbox = await startNapbox(config);
-  const demo = napbox.tenantUrl('demo');
+  const demo = napbox.links.tenant('demo');
   const lines = [
     // Links are the public ones (NAPBOX_PUBLIC_URL, behind a front proxy); the first line says where napbox itself listens.
     config.publicUrl ? `napbox is running on ${napbox.url}, public at ${napbox.links.base()}` : `napbox is running on ${napbox.url}`,
-    createdDemo ? `  created the tenant "demo": open ${demo}` : `  tenants are at ${napbox.tenantUrl('<slug>')}`,
+    createdDemo ? `  created the tenant "demo": open ${demo}` : `  tenants are at ${napbox.links.tenant('<slug>')}`,
     `  without wildcard DNS:  ${napbox.links.tenantPath('demo')}`,
     `  dashboard:             ${napbox.links.base()}/ (sign in with a token from \`npx napbox token\`)`,
     '  admin CLI:             npx napbox --help',

@@ -67,6 +67,11 @@ export class PublicLinks {
   base(): string {
     const pub = this.options.publicUrl;
     if (pub) return `${pub.scheme}://${pub.host}${pub.port === undefined ? '' : `:${pub.port}`}`;
+    return this.local();
+  }
+
+  /** Where a client on this machine reaches napbox itself (what the CLI's server file says): `http://127.0.0.1:8080`. */
+  local(): string {
     const host = this.options.listenHost;
     return `http://${host.includes(':') ? `[${host}]` : host}:${this.options.listenPort()}`;
   }

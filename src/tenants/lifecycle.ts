@@ -376,7 +376,7 @@ export class Lifecycle {
       // An engine that does not answer, or a machine at a limit, is not the tenant's fault: it opens no breaker.
       const engineDown = error.code === 'engine_unreachable' || error.code === 'capacity';
       // Below NAPBOX_BREAKER_FAILURES in the window the circuit stays closed (retryAt null): the next request tries again.
-      const opened = engineDown ? { ...tenant, retryAt: tenant.retryAt } : afterFailure(tenant, this.clock(), this.breaker, started);
+      const opened = engineDown ? tenant : afterFailure(tenant, this.clock(), this.breaker, started);
       const retryAt = engineDown ? this.clock() + 2000 : (opened.retryAt ?? this.clock() + 1000);
       this.deps.store.setState(
         slug,

@@ -8,10 +8,25 @@ import { after, before, describe, it } from 'node:test';
 import { type Db, openDatabase } from '../db/database.js';
 import { ActivityTracker } from './activity.js';
 import type { Lifecycle } from './lifecycle.js';
-import { TenantService } from './tenant-service.js';
+import { TenantService, type TenantServiceDeps } from './tenant-service.js';
 import { TenantStore } from './tenant-store.js';
 
 const BASE = 'napbox-agent:new';
+
+/** The view's service over `store`, with what each test says of the engine (and of the clock). */
+function serviceOf(store: TenantStore, engine: Pick<TenantServiceDeps, 'containerImage' | 'clock'>): TenantService {
+  return new TenantService({
+    store,
+    lifecycle: {} as Lifecycle,
+    activity: new ActivityTracker(),
+    baseImage: BASE,
+    tenantUrl: (slug) => `http://${slug}.localhost:8080/`,
+    holds: () => [],
+    mountRefusals: () => [],
+    lastBuilds: () => new Map(),
+    ...engine,
+  });
+}
 
 describe('the tenant view', () => {
   let dir: string;
@@ -29,15 +44,7 @@ describe('the tenant view', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'napbox-view-'));
     db = openDatabase(dir);
     store = new TenantStore(db);
-    service = new TenantService({
-      store,
-      lifecycle: {} as Lifecycle,
-      activity: new ActivityTracker(),
-      baseImage: BASE,
-      tenantUrl: (slug) => `http://${slug}.localhost:8080/`,
-      holds: () => [],
-      mountRefusals: () => [],
-      lastBuilds: () => new Map(),
+    service = serviceOf(store, {
       containerImage: async (id) => {
         inspected.push(id);
         return engine.get(id);
@@ -76,15 +83,7 @@ describe('the tenant view', () => {
     let now = 1_000_000;
     let calls = 0;
     let answer: () => Promise<string | undefined> = () => Promise.reject(new Error('engine unreachable'));
-    const quiet = new TenantService({
-      store,
-      lifecycle: {} as Lifecycle,
-      activity: new ActivityTracker(),
-      baseImage: BASE,
-      tenantUrl: (slug) => `http://${slug}.localhost:8080/`,
-      holds: () => [],
-      mountRefusals: () => [],
-      lastBuilds: () => new Map(),
+    const quiet = serviceOf(store, {
       clock: () => now,
       containerImage: () => {
         calls += 1;
@@ -107,15 +106,7 @@ describe('the tenant view', () => {
   it('waits for an inspect the engine has not answered only once, not on every view after it', async () => {
     let now = 2_000_000;
     let calls = 0;
-    const hung = new TenantService({
-      store,
-      lifecycle: {} as Lifecycle,
-      activity: new ActivityTracker(),
-      baseImage: BASE,
-      tenantUrl: (slug) => `http://${slug}.localhost:8080/`,
-      holds: () => [],
-      mountRefusals: () => [],
-      lastBuilds: () => new Map(),
+    const hung = serviceOf(store, {
       clock: () => now,
       containerImage: () => {
         calls += 1;
